@@ -1,0 +1,16 @@
+"""Evaluation designs. Add a design by writing a module and listing it in ``DESIGNS``.
+
+``DESIGNS`` is ordered from the strongest design to the weakest: the first one
+that applies and can be estimated becomes the primary estimate (see
+``pipeline.evaluate.PRIMARY_RULE``).
+"""
+
+from __future__ import annotations
+
+from .base import Design, DesignData
+from .controlled import ControlledComparison
+from .its import InterruptedTimeSeries
+
+DESIGNS: tuple[Design, ...] = (ControlledComparison(), InterruptedTimeSeries())
+
+__all__ = ["DESIGNS", "ControlledComparison", "Design", "DesignData", "InterruptedTimeSeries"]

@@ -1,0 +1,97 @@
+"""What every design receives and how it plugs in.
+
+A design is an object with a ``name``, an ``sms_level``, ``applies(data)``
+and ``estimate(data) -> Effect``. The evaluation loop (``pipeline.evaluate``)
+builds one :class:`DesignData` per target and indicator and asks every
+registered design whether it applies, so a new design is added by writing a
+module and listing it in ``pipeline.designs.DESIGNS`` — nothing in the
+orchestration changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from ..results import Effect
+from ..study import Indicator, Place, Shock
+
+
+@dataclass(frozen=True)
+class DesignData:
+    """The series one target and indicator needs, aligned and cut to the analysis window.
+
+    ``target``, each entry of ``controls`` and ``buffer`` are frames indexed by
+    monthly period with columns ``value`` and ``exposure`` (1.0 where the study
+    gives no exposure).
+    """
+
+    municipality: str
+    place: Place
+    indicator: Indicator
+    start: pd.Period
+    target: pd.DataFrame
+    controls: dict[str, pd.DataFrame] = field(default_factory=dict)
+    buffer: pd.DataFrame | None = None
+    shocks: tuple[Shock, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def periods(self) -> pd.PeriodIndex:
+        return pd.PeriodIndex(self.target.index)
+
+    @property
+    def post(self) -> np.ndarray:
+        return (self.periods >= self.start).astype(float)
+
+    @property
+    def n_pre(self) -> int:
+        return int((self.periods < self.start).sum())
+
+    @property
+    def n_post(self) -> int:
+        return int((self.periods >= self.start).sum())
+
+    def pooled_controls(self) -> pd.DataFrame | None:
+        """All controls summed period by period (counts and exposures add)."""
+        if not self.controls:
+            return None
+        frames = list(self.controls.values())
+        total = frames[0][["value", "exposure"]].copy()
+        for frame in frames[1:]:
+            total = total.add(frame[["value", "exposure"]], fill_value=np.nan)
+        return total.dropna()
+
+
+class Design(Protocol):
+    name: str
+    sms_level: int
+
+    def applies(self, data: DesignData) -> bool: ...
+
+    def estimate(self, data: DesignData) -> Effect: ...
+
+
+def shock_dummies(periods: pd.PeriodIndex, shocks: tuple[Shock, ...]) -> pd.DataFrame:
+    """One 0/1 column per declared shock, 1 for months inside the shock period."""
+    columns = {}
+    for shock in shocks:
+        inside = periods >= pd.Period(shock.start, freq="M")
+        if shock.end is not None:
+            inside &= periods <= pd.Period(shock.end, freq="M")
+        if 0 < inside.sum() < len(periods):
+            columns[f"shock_{shock.id}"] = inside.astype(float)
+    return pd.DataFrame(columns, index=periods)
+
+
+def harmonics(periods: pd.PeriodIndex, pairs: int) -> pd.DataFrame:
+    """Fourier terms for monthly seasonality (``pairs`` sine/cosine pairs)."""
+    month = periods.month.to_numpy()
+    columns = {}
+    for k in range(1, pairs + 1):
+        columns[f"sin{k}"] = np.sin(2 * np.pi * k * month / 12)
+        columns[f"cos{k}"] = np.cos(2 * np.pi * k * month / 12)
+    return pd.DataFrame(columns, index=periods)

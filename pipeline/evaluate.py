@@ -1,0 +1,128 @@
+"""Run every applicable design for every target and indicator of a municipality."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from .data import StudyData
+from .designs import DESIGNS, Design, DesignData
+from .errors import EstimationError
+from .results import Effect, effects_frame
+from .study import Place
+
+PRIMARY_RULE = (
+    "the highest SMS level that could be estimated: a controlled comparison (SMS 3) when the "
+    "target has control areas, otherwise the interrupted time series (SMS 2)"
+)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A design that applied but could not be estimated, and why."""
+
+    place_id: str
+    indicator: str
+    design: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MunicipalityEvaluation:
+    """All estimates for one municipality, with the designs that could not be estimated."""
+
+    municipality: str
+    effects: tuple[Effect, ...]
+    skipped: tuple[Skipped, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        return effects_frame(list(self.effects))
+
+    def primary(self) -> pd.DataFrame:
+        frame = self.to_frame()
+        return frame[frame["primary"]].reset_index(drop=True)
+
+    def effect(self, place_id: str, indicator: str, design: str | None = None) -> Effect:
+        """The primary (or named design's) effect for a place and indicator."""
+        for effect in self.effects:
+            if effect.place_id == place_id and effect.indicator == indicator:
+                if (design is None and effect.primary) or effect.design == design:
+                    return effect
+        raise KeyError((place_id, indicator, design))
+
+
+def _place_frame(series: pd.DataFrame, place_id: str, indicator: str) -> pd.DataFrame:
+    frame = series[(series["place_id"] == place_id) & (series["indicator"] == indicator)]
+    frame = frame.set_index("period")[["value", "exposure"]].sort_index()
+    return frame.assign(exposure=frame["exposure"].fillna(1.0))
+
+
+def design_data(data: StudyData, place: Place, indicator_id: str) -> DesignData:
+    """Assemble one target's aligned series, cut before any later co-intervention."""
+    study, series = data.study, data.series
+    start = pd.Period(place.intervention_start, freq="M")
+    target = _place_frame(series, place.id, indicator_id)
+    notes: list[str] = []
+    later = sorted(c.start for c in place.co_interventions if pd.Period(c.start, freq="M") > start)
+    if later:
+        cut = pd.Period(later[0], freq="M")
+        target = target[target.index < cut]
+        notes.append(f"series cut before the co-intervention starting {cut}")
+    window = target.index
+    controls = {c: _place_frame(series, c, indicator_id).reindex(window).dropna() for c in place.controls}
+    buffer = _place_frame(series, place.buffer, indicator_id).reindex(window) if place.buffer else None
+    return DesignData(
+        municipality=place.municipality,
+        place=place,
+        indicator=study.indicator(indicator_id),
+        start=start,
+        target=target,
+        controls=controls,
+        buffer=buffer,
+        shocks=study.shocks,
+        notes=tuple(notes),
+    )
+
+
+def evaluate_target(
+    data: StudyData, place: Place, indicator_id: str, designs: tuple[Design, ...] = DESIGNS
+) -> tuple[list[Effect], list[Skipped]]:
+    """All designs for one target and indicator; the first estimable one is primary."""
+    inputs = design_data(data, place, indicator_id)
+    effects: list[Effect] = []
+    skipped: list[Skipped] = []
+    for design in designs:
+        if not design.applies(inputs):
+            continue
+        try:
+            effect = design.estimate(inputs)
+        except EstimationError as exc:
+            skipped.append(Skipped(place.id, indicator_id, design.name, str(exc)))
+            continue
+        if not np.isfinite([effect.estimate, effect.ci_low, effect.ci_high]).all():
+            skipped.append(Skipped(place.id, indicator_id, design.name, "the fit did not converge"))
+            continue
+        effects.append(effect)
+    if effects:
+        best = max(range(len(effects)), key=lambda i: (effects[i].sms_level, -i))
+        effects[best] = replace(effects[best], primary=True, primary_rule=PRIMARY_RULE)
+    return effects, skipped
+
+
+def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEvaluation:
+    """Every target of ``municipality`` times every indicator its series has."""
+    if municipality not in data.study.municipality_names:
+        raise KeyError(f"municipality '{municipality}' is not in the study")
+    effects: list[Effect] = []
+    skipped: list[Skipped] = []
+    available = set(zip(data.series["place_id"], data.series["indicator"], strict=True))
+    for place in data.study.targets(municipality):
+        for indicator in data.study.indicators:
+            if (place.id, indicator.id) not in available:
+                continue
+            found, missed = evaluate_target(data, place, indicator.id)
+            effects.extend(found)
+            skipped.extend(missed)
+    return MunicipalityEvaluation(municipality, tuple(effects), tuple(skipped))

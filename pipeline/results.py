@@ -1,0 +1,129 @@
+"""Immutable result objects shared by every design.
+
+An :class:`Effect` is one estimate for one target, indicator and design, with
+its uncertainty and what the design can and cannot show. ``EFFECT_COLUMNS`` is
+the column order of ``effects.csv``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+EFFECT_COLUMNS = [
+    "municipality",
+    "place_id",
+    "indicator",
+    "design",
+    "estimand",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_pre",
+    "n_post",
+    "sms_level",
+    "primary",
+    "primary_rule",
+    "method",
+    "notes",
+]
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One before/after estimate.
+
+    Attributes
+    ----------
+    estimand
+        What ``estimate`` measures, e.g. ``rate_ratio`` (post/pre rate, < 1
+        means fewer events) or ``ratio_of_rate_ratios`` (target's rate ratio
+        divided by the comparison's).
+    estimate, ci_low, ci_high
+        Point estimate and confidence interval on the ratio scale.
+    level
+        Confidence level of the interval.
+    p_value
+        Two-sided p-value for no effect (ratio 1).
+    n_pre, n_post
+        Number of periods before and after the intervention start used.
+    sms_level
+        Maryland Scientific Methods Scale level the design reaches (1-5).
+    method
+        The model and inference, in one line.
+    notes
+        Caveats specific to this estimate (truncation at a co-intervention ...).
+    fitted
+        Per-period observed, fitted and counterfactual values for plots
+        (columns ``period``, ``observed``, ``fitted``, ``counterfactual``), or None.
+    """
+
+    municipality: str
+    place_id: str
+    indicator: str
+    design: str
+    estimand: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_pre: int
+    n_post: int
+    sms_level: int
+    method: str
+    level: float = 0.95
+    primary: bool = False
+    primary_rule: str = ""
+    notes: tuple[str, ...] = ()
+    fitted: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def percent_change(self) -> float:
+        """The estimate as a percentage change (ratio 0.8 -> -20 %)."""
+        return 100 * (self.estimate - 1)
+
+    @property
+    def significant(self) -> bool:
+        return bool(self.p_value < 1 - self.level)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One tidy row with the columns of ``effects.csv``."""
+        row = {name: getattr(self, name) for name in EFFECT_COLUMNS if name != "notes"}
+        row["notes"] = " | ".join(self.notes)
+        return pd.DataFrame([row], columns=EFFECT_COLUMNS)
+
+    def summary(self) -> str:
+        """A short plain-text account of the estimate."""
+        pct = int(round(100 * self.level))
+        text = (
+            f"{self.design} ({self.estimand}) for {self.place_id} / {self.indicator}: "
+            f"{self.estimate:.3f} ({pct} % CI {self.ci_low:.3f}-{self.ci_high:.3f}), "
+            f"p = {_format_p(self.p_value)}; {self.n_pre} periods before, {self.n_post} after; "
+            f"SMS level {self.sms_level}. Method: {self.method}."
+        )
+        if self.notes:
+            text += " Notes: " + "; ".join(self.notes) + "."
+        return text
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame().drop(columns=["method", "notes", "primary_rule"])
+        return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}") + (
+            f"<p><small>{html.escape(self.method)}</small></p>"
+        )
+
+
+def _format_p(p: float) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def effects_frame(effects: list[Effect]) -> pd.DataFrame:
+    """Stack effects into the tidy ``effects.csv`` layout."""
+    if not effects:
+        return pd.DataFrame(columns=EFFECT_COLUMNS)
+    return pd.concat([e.to_frame() for e in effects], ignore_index=True)

@@ -1,0 +1,287 @@
+"""The study description (``study.yml``): schema, loading and cross-checks.
+
+A study is a folder holding ``study.yml`` and ``series.csv``. This module owns
+``study.yml``; :mod:`pipeline.series` owns the series file. The schema is
+declared with pydantic so that every field error comes back with its location,
+which we translate into the file/row/column language of
+:class:`~pipeline.errors.ValidationError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import Problem, ValidationError
+
+STUDY_FILE = "study.yml"
+SERIES_FILE = "series.csv"
+
+Family = Literal["count", "proportion", "ordinal", "score", "continuous"]
+Role = Literal["target", "control", "buffer"]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors: a typo must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Municipality(_Strict):
+    name: str = Field(min_length=1)
+    kommunkod: str = Field(pattern=r"^\d{4}$", description="SCB municipality code, four digits")
+    population: int | None = Field(default=None, gt=0)
+    county: str | None = None
+
+    @field_validator("kommunkod", mode="before")
+    @classmethod
+    def _code_as_text(cls, value: object) -> object:
+        # YAML reads 0114 as a number; a municipality code is text with leading zeros.
+        if isinstance(value, int):
+            return f"{value:04d}"
+        return value
+
+
+class CoIntervention(_Strict):
+    start: dt.date
+    description: str
+
+
+class Place(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1)
+    municipality: str
+    role: Role
+    intervention_start: dt.date | None = None
+    controls: tuple[str, ...] = ()
+    buffer: str | None = None
+    co_interventions: tuple[CoIntervention, ...] = ()
+    description: str | None = None
+
+
+class Indicator(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label_sv: str
+    label_en: str
+    family: Family
+    better: Literal["lower", "higher"]
+    unit: str
+
+
+class Shock(_Strict):
+    """A period of common disturbance (e.g. COVID-19) that models without controls adjust for."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label_sv: str
+    label_en: str
+    start: dt.date
+    end: dt.date | None = None
+
+
+class Study(_Strict):
+    title: str
+    synthetic: bool
+    description: str | None = None
+    municipalities: tuple[Municipality, ...] = Field(min_length=1)
+    places: tuple[Place, ...] = Field(min_length=1)
+    indicators: tuple[Indicator, ...] = Field(min_length=1)
+    shocks: tuple[Shock, ...] = ()
+
+    # -- look-ups -----------------------------------------------------------
+    def place(self, place_id: str) -> Place:
+        """The place with this id."""
+        for place in self.places:
+            if place.id == place_id:
+                return place
+        raise KeyError(place_id)
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        """The indicator with this id."""
+        for indicator in self.indicators:
+            if indicator.id == indicator_id:
+                return indicator
+        raise KeyError(indicator_id)
+
+    def municipality(self, name: str) -> Municipality:
+        """The municipality with this name."""
+        for municipality in self.municipalities:
+            if municipality.name == name:
+                return municipality
+        raise KeyError(name)
+
+    def targets(self, municipality: str | None = None) -> list[Place]:
+        """Target places, optionally of one municipality, in file order."""
+        return [
+            p
+            for p in self.places
+            if p.role == "target" and (municipality is None or p.municipality == municipality)
+        ]
+
+    @property
+    def municipality_names(self) -> list[str]:
+        return [m.name for m in self.municipalities]
+
+
+def _location(study_raw: dict, loc: tuple) -> str:
+    """Turn a pydantic location like ('places', 3, 'role') into 'places[3] (id=x).role'."""
+    parts: list[str] = []
+    node: object = study_raw
+    for key in loc:
+        if isinstance(key, int):
+            label = f"[{key}]"
+            if isinstance(node, list) and key < len(node) and isinstance(node[key], dict):
+                ident = node[key].get("id") or node[key].get("name")
+                if ident is not None:
+                    label += f" ({ident})"
+            parts.append(label)
+            node = node[key] if isinstance(node, list) and key < len(node) else None
+        else:
+            parts.append(("." if parts else "") + str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts)
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Map YAML paths to line numbers, so errors can name the row in study.yml."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                child = (*path, key_node.value)
+                lines[child] = key_node.start_mark.line + 1
+                walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index))
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if tuple(loc[:cut]) in lines:
+            return lines[tuple(loc[:cut])]
+    return None
+
+
+def load_study(folder: str | Path) -> Study:
+    """Read and check ``study.yml`` in a study folder.
+
+    Parameters
+    ----------
+    folder
+        The study folder.
+
+    Returns
+    -------
+    Study
+        The validated, immutable study description.
+
+    Raises
+    ------
+    ValidationError
+        On a missing or unreadable file, a schema violation, or inconsistent
+        references (unknown municipality, control that is not a control ...).
+    """
+    path = Path(folder) / STUDY_FILE
+    name = str(path)
+    if not path.is_file():
+        raise ValidationError.single(name, "file not found")
+    raw_bytes = path.read_bytes()
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        row = raw_bytes[: exc.start].count(b"\n") + 1
+        raise ValidationError.single(
+            name, "not valid UTF-8 (save the file as UTF-8)", row=row
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = mark.line + 1 if mark is not None else None
+        raise ValidationError.single(name, f"not valid YAML: {exc}", row=row) from None
+    if not isinstance(raw, dict):
+        raise ValidationError.single(name, "expected a mapping of study fields at the top level")
+
+    lines = _key_lines(text)
+    try:
+        study = Study.model_validate(raw)
+    except PydanticValidationError as exc:
+        problems = [
+            Problem(
+                name,
+                f"{_location(raw, err['loc'])}: {err['msg']}",
+                row=_line_for(lines, err["loc"]),
+                column=str(err["loc"][-1]) if err["loc"] else None,
+            )
+            for err in exc.errors()
+        ]
+        raise ValidationError(problems) from None
+
+    problems = _cross_check(study, name, lines)
+    if problems:
+        raise ValidationError(problems)
+    return study
+
+
+def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Problem]:
+    """References between sections that a field-by-field schema cannot see."""
+    problems: list[Problem] = []
+
+    def add(loc: tuple, message: str) -> None:
+        problems.append(
+            Problem(name, message, row=_line_for(lines, loc), column=str(loc[-1]))
+        )
+
+    for section, key in (("municipalities", "name"), ("places", "id"), ("indicators", "id")):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(study, section)):
+            value = getattr(item, key)
+            if value in seen:
+                add((section, i, key), f"duplicate {key} '{value}'")
+            seen.add(value)
+
+    municipalities = set(study.municipality_names)
+    roles = {p.id: p.role for p in study.places}
+    for i, place in enumerate(study.places):
+        loc = ("places", i)
+        if place.municipality not in municipalities:
+            add((*loc, "municipality"), f"place '{place.id}': unknown municipality '{place.municipality}'")
+        if place.role == "target":
+            if place.intervention_start is None:
+                add((*loc, "intervention_start"), f"target '{place.id}' has no intervention_start")
+        else:
+            for field in ("intervention_start", "buffer"):
+                if getattr(place, field) is not None:
+                    add((*loc, field), f"'{field}' is only for targets, but '{place.id}' is a {place.role}")
+            if place.controls:
+                add((*loc, "controls"), f"'controls' is only for targets, but '{place.id}' is a {place.role}")
+        for control in place.controls:
+            if control not in roles:
+                add((*loc, "controls"), f"target '{place.id}': unknown control place '{control}'")
+            elif roles[control] != "control":
+                add((*loc, "controls"), f"target '{place.id}': '{control}' is a {roles[control]}, not a control")
+        if place.buffer is not None:
+            if place.buffer not in roles:
+                add((*loc, "buffer"), f"target '{place.id}': unknown buffer place '{place.buffer}'")
+            elif roles[place.buffer] != "buffer":
+                add((*loc, "buffer"), f"target '{place.id}': '{place.buffer}' is a {roles[place.buffer]}, not a buffer")
+    for i, shock in enumerate(study.shocks):
+        if shock.end is not None and shock.end < shock.start:
+            add(("shocks", i, "end"), f"shock '{shock.id}' ends before it starts")
+    if not study.targets():
+        problems.append(Problem(name, "the study has no target place"))
+    return problems
