@@ -40,9 +40,11 @@ class Effect:
     Attributes
     ----------
     estimand
-        What ``estimate`` measures, e.g. ``rate_ratio`` (post/pre rate, < 1
-        means fewer events) or ``ratio_of_rate_ratios`` (target's rate ratio
-        divided by the comparison's).
+        What ``estimate`` measures. For count indicators ``rate_ratio``: the
+        target's rate after the start divided by the rate the design expects
+        without the measures (< 1 means fewer events). The ITS gets that
+        expectation from the target's own trend and season, the controlled
+        comparison from the comparison areas (a ratio of rate ratios).
     estimate, ci_low, ci_high
         Point estimate and confidence interval on the ratio scale.
     level

@@ -138,7 +138,7 @@ class ControlledComparison:
             place_id=data.place.id,
             indicator=data.indicator.id,
             design=self.name,
-            estimand="ratio_of_rate_ratios",
+            estimand="rate_ratio",
             estimate=fit.ratio,
             ci_low=fit.ci_low,
             ci_high=fit.ci_high,

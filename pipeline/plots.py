@@ -1,0 +1,98 @@
+"""Figures. Each function takes keyword-only arguments and returns ``(fig, ax)``."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .i18n import t
+from .results import Effect
+from .study import Shock
+from .style import LINESTYLES, PALETTE, SHADE, SHADE_ALPHA
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    else:
+        fig = ax.figure
+    return fig, ax
+
+
+def plot_effect(
+    *,
+    effect: Effect,
+    start: pd.Period,
+    shocks: tuple[Shock, ...] = (),
+    title: str | None = None,
+    lang: str = "sv",
+    ax=None,
+):
+    """Observed counts, the model's fit and the counterfactual without the measures.
+
+    The intervention start is a vertical line; declared shocks (COVID-19) are shaded.
+    """
+    if effect.fitted is None:
+        raise ValueError(f"{effect.design} for {effect.place_id} carries no fitted values to plot")
+    fig, ax = _axes(ax, (8, 3.4))
+    frame = effect.fitted
+    x = pd.PeriodIndex(frame["period"]).to_timestamp()
+    post = x >= start.to_timestamp()
+    for shock in shocks:
+        end = pd.Timestamp(shock.end) if shock.end is not None else x.max()
+        label = shock.label_sv if lang == "sv" else shock.label_en
+        ax.axvspan(pd.Timestamp(shock.start), end, color=SHADE["covid"], alpha=SHADE_ALPHA, label=label)
+    ax.plot(x, frame["observed"], color=PALETTE["observed"], lw=0.8, marker="o", ms=2.5,
+            label=t("figure_observed", lang))
+    ax.plot(x, frame["fitted"], color=PALETTE["fitted"], lw=1.6, ls=LINESTYLES["fitted"],
+            label=t("figure_fitted", lang))
+    ax.plot(x[post], frame["counterfactual"][post], color=PALETTE["counterfactual"], lw=1.8,
+            ls=LINESTYLES["counterfactual"], label=t("figure_counterfactual", lang))
+    ax.axvline(start.to_timestamp(), color=PALETTE["target"], lw=1.2, label=t("figure_start", lang))
+    ax.set_ylabel(t("figure_ylabel", lang))
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+    return fig, ax
+
+
+def plot_ratio_forest(
+    *,
+    frame: pd.DataFrame,
+    labels: list[str],
+    lang: str = "sv",
+    ax=None,
+    null: float = 1.0,
+):
+    """Ratios with confidence intervals on a log axis, one row per estimate.
+
+    ``frame`` needs columns ``estimate``, ``ci_low``, ``ci_high`` and ``p_value``;
+    estimates with p < 0.05 are drawn filled.
+    """
+    if len(frame) != len(labels):
+        raise ValueError("one label per row is needed")
+    fig, ax = _axes(ax, (7, 0.35 * len(frame) + 1.2))
+    y = np.arange(len(frame))[::-1]
+    significant = frame["p_value"].to_numpy() < 0.05
+    ax.hlines(y, frame["ci_low"], frame["ci_high"], color=PALETTE["target"], lw=1.5)
+    ax.scatter(frame["estimate"][significant], y[significant], color=PALETTE["target"], zorder=3, s=28)
+    ax.scatter(frame["estimate"][~significant], y[~significant], facecolor="white",
+               edgecolor=PALETTE["target"], zorder=3, s=28)
+    ax.axvline(null, color=PALETTE["neutral"], lw=1, ls="--")
+    ax.set_xscale("log")
+    low = min(frame["ci_low"].min(), null)
+    high = max(frame["ci_high"].max(), null)
+    ticks = [v for v in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10) if low / 1.2 <= v <= high * 1.2]
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel(t("figure_ratio_axis", lang))
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
