@@ -84,6 +84,21 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
         raise ParameterError(f"{notebook.name}: " + "; ".join(problems) + f" (declared: {sorted(declared)})")
 
 
+def municipality_parameters(paths: StudyPaths, municipality: str, lang: str) -> dict[str, str]:
+    """What the evaluation notebook receives. Paths are passed as strings."""
+    return {
+        "processed_dir": str(paths.processed_dir),
+        "municipality": municipality,
+        "lang": lang,
+        "output_dir": str(paths.municipality_dir(municipality)),
+    }
+
+
+def report_parameters(paths: StudyPaths, lang: str) -> dict[str, str]:
+    """What the comparative report notebook receives."""
+    return {"processed_dir": str(paths.processed_dir), "reports_dir": str(paths.reports_dir), "lang": lang}
+
+
 def render_html(notebook_path: Path, html_path: Path) -> Path:
     """Render an executed notebook to HTML without code cells; images stay embedded."""
     exporter = HTMLExporter(
@@ -165,15 +180,7 @@ def evaluate(
     unknown = sorted(set(names) - set(study.municipality_names))
     if unknown:
         raise PipelineError(f"unknown municipalities {unknown}; the study has {study.municipality_names}")
-    runs_parameters = {
-        name: {
-            "processed_dir": str(paths.processed_dir),
-            "municipality": name,
-            "lang": lang,
-            "output_dir": str(paths.municipality_dir(name)),
-        }
-        for name in names
-    }
+    runs_parameters = {name: municipality_parameters(paths, name, lang) for name in names}
     for parameters in runs_parameters.values():
         check_parameters(MUNICIPALITY_NOTEBOOK, parameters)
 
@@ -246,7 +253,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
     """Run the comparative report notebook over the municipalities' results."""
     if not (paths.reports_dir / RUN_STATUS_FILE).is_file():
         raise PipelineError(f"no evaluation results in {paths.reports_dir}: run the 'evaluate' step first")
-    parameters = {"processed_dir": str(paths.processed_dir), "reports_dir": str(paths.reports_dir), "lang": lang}
+    parameters = report_parameters(paths, lang)
     check_parameters(COMPARATIVE_NOTEBOOK, parameters)
     run = execute_notebook("comparative report", COMPARATIVE_NOTEBOOK, paths.reports_dir, "comparative_report", parameters, kernel_name)
     detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"

@@ -7,7 +7,9 @@ fragment, a DataFrame or a matplotlib figure), and nothing here prints.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,22 @@ def _banner(data: StudyData, lang: str) -> str:
         '<div style="border:3px solid #D55E00;background:#fff3e6;padding:0.8em 1em;'
         'margin:0.5em 0 1em 0;font-weight:bold;font-size:1.1em" class="synthetic-banner">'
         f"⚠ {html.escape(t('banner_synthetic', lang))}</div>"
+    )
+
+
+def figure_html(fig, alt: str) -> Html:
+    """A figure as an embedded PNG with alternative text, then closed.
+
+    Embedding the image ourselves keeps reports self-contained and gives every
+    figure a text alternative for screen readers.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Html(
+        f'<figure style="margin:0.5em 0"><img src="data:image/png;base64,{data}" '
+        f'alt="{html.escape(alt, quote=True)}" style="max-width:100%"/></figure>'
     )
 
 
@@ -168,7 +186,7 @@ class MunicipalityReport:
         frame = self.evaluation.primary() if primary_only else self.evaluation.to_frame()
         return localized_effects(self.data, frame, self.lang)
 
-    def figures(self, indicator: str | None = None) -> list:
+    def figures(self, indicator: str | None = None) -> list[Html]:
         """One figure per target: the primary design's observed and counterfactual series."""
         indicator = indicator or self.data.study.indicators[0].id
         figures = []
@@ -188,9 +206,7 @@ class MunicipalityReport:
                 title=title,
                 lang=self.lang,
             )
-            # Closed figures still display; open ones would be shown a second time by the kernel.
-            plt.close(fig)
-            figures.append(fig)
+            figures.append(figure_html(fig, title))
         return figures
 
     def skipped_table(self) -> pd.DataFrame | Html:
@@ -315,7 +331,7 @@ class ComparativeReport:
     def summary_table(self) -> pd.DataFrame:
         return localized_effects(self.data, self.primary(), self.lang, with_municipality=True)
 
-    def forests(self) -> list:
+    def forests(self) -> list[Html]:
         """One forest plot of the primary estimates per indicator."""
         figures = []
         primary = self.primary()
@@ -328,9 +344,9 @@ class ComparativeReport:
                 for m, p in zip(frame["municipality"], frame["place_id"], strict=True)
             ]
             fig, ax = plot_ratio_forest(frame=frame, labels=labels, lang=self.lang)
-            ax.set_title(_indicator_label(self.data, indicator.id, self.lang), loc="left", fontsize=10)
-            plt.close(fig)
-            figures.append(fig)
+            title = _indicator_label(self.data, indicator.id, self.lang)
+            ax.set_title(title, loc="left", fontsize=10)
+            figures.append(figure_html(fig, title))
         return figures
 
     def write_outputs(self, reports_dir: str) -> Path:

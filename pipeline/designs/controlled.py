@@ -113,8 +113,8 @@ class ControlledComparison:
 
     def estimate(self, data: DesignData) -> Effect:
         control = data.pooled_controls()
-        joined = data.target[["value", "exposure"]].join(
-            control, how="inner", lsuffix="_target", rsuffix="_control"
+        joined = data.target[["value", "exposure"]].add_suffix("_target").join(
+            control.add_suffix("_control"), how="inner"
         )
         post = (pd.PeriodIndex(joined.index) >= data.start).astype(float)
         fit = fit_conditional_binomial(
