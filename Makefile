@@ -89,11 +89,15 @@ bench: $(ENV_STAMP) ## Time the pipeline against plain papermill + nbconvert com
 demo-data: $(ENV_STAMP) ## Regenerate the demo study from its seed
 	$(VPY) -m pipeline demo --out data/raw/trygga_platser_demo
 
-lock: ## Re-resolve requirements.in into requirements.lock (needs the network)
+lock: ## Re-resolve requirements.in into requirements.lock and environment.yml (needs the network)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet -r requirements.in
 	.venv-lock/bin/pip freeze --exclude-editable > requirements.lock
 	rm -rf .venv-lock
+	{ echo "# Conda users: the same pins as requirements.lock (the file make uses)."; \
+	  echo "# conda env create -f environment.yml && conda activate trygga-platser"; \
+	  printf 'name: trygga-platser\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - make\n  - pip\n  - pip:\n'; \
+	  grep -v '^#' requirements.lock | sed 's/^/      - /'; } > environment.yml
 
 clean: ## Remove build products (processed data and reports)
 	find data/processed reports -mindepth 1 -not -name .gitkeep -delete

@@ -196,6 +196,12 @@ class WDQResult:
     def summary(self) -> str:
         """A few lines for a report."""
         wdq_text = "undefined" if not self.defined else f"{self.wdq:.3f}"
+        reading = (
+            "the target area did not improve relative to the control, so there is no "
+            "effect to displace"
+            if not self.defined
+            else self.interpretation
+        )
         return "\n".join(
             [
                 "Weighted displacement quotient (Bowers & Johnson 2003)",
@@ -204,7 +210,7 @@ class WDQResult:
                 f"control {self.control[0]:g} -> {self.control[1]:g}",
                 f"  success measure {self.success_measure:.4f}, "
                 f"buffer displacement measure {self.buffer_displacement_measure:.4f}",
-                f"  WDQ {wdq_text}: {self.interpretation}",
+                f"  WDQ {wdq_text}: {reading}",
                 f"  total net effect {self.total_net_effect:.1f} crimes prevented "
                 f"(target {self.target_net_effect:.1f}, buffer {self.buffer_net_effect:.1f})",
                 "  The WDQ has no standard error: it cannot say whether a change is larger "
@@ -230,9 +236,7 @@ def _wdq_band(success: float, buffer: float, quotient: float) -> str:
     return "displacement_exceeds"
 
 
-def wdq(
-    target: Sequence[float], buffer: Sequence[float], control: Sequence[float]
-) -> WDQResult:
+def wdq(target: Sequence[float], buffer: Sequence[float], control: Sequence[float]) -> WDQResult:
     """Weighted displacement quotient of Bowers & Johnson (2003).
 
     With A the target, B the buffer around it and C a control area, and counts
@@ -435,9 +439,7 @@ def _area_weights(area_weights: Mapping[str, float] | None) -> dict[str, float]:
         )
     unknown = set(area_weights) - set(ROLES)
     if unknown:
-        raise ValueError(
-            f"area_weights has unknown roles {sorted(unknown)}; use {list(ROLES)}"
-        )
+        raise ValueError(f"area_weights has unknown roles {sorted(unknown)}; use {list(ROLES)}")
     for role, w in area_weights.items():
         weights[role] = _positive(w, f"area weight of {role}")
     return weights
@@ -535,9 +537,7 @@ def wdd(
     t = _pair(treated, "treated (T)")
     ct = _pair(control, "control (Ct)")
     if (displacement is None) != (displacement_control is None):
-        raise ValueError(
-            "give both displacement (D) and displacement_control (Cd), or neither"
-        )
+        raise ValueError("give both displacement (D) and displacement_control (Cd), or neither")
     try:
         tw = tuple(time_weights)
     except TypeError:
@@ -649,7 +649,9 @@ class WDDHarmResult:
             [
                 "Harm-weighted WDD (Wheeler 2020)",
                 f"  {len(self.estimates)} components, weights "
-                + ", ".join(f"{lab}={w:g}" for lab, w in zip(self.labels, self.weights, strict=True)),
+                + ", ".join(
+                    f"{lab}={w:g}" for lab, w in zip(self.labels, self.weights, strict=True)
+                ),
                 f"  total harm {self.estimate:.1f} (SE {self.se:.1f}), z = {self.z:.2f}, "
                 f"p = {self.p_value:.3g}, {level}% CI {self.ci_low:.1f} to {self.ci_high:.1f}",
                 "  Negative = less harm than the controls' trends predict.",
@@ -705,7 +707,9 @@ def wdd_harm(
         raise ValueError("wdd_harm needs at least one estimate")
     if all(isinstance(x, WDDResult) for x in items):
         if standard_errors is not None:
-            raise ValueError("give standard_errors only with plain estimates, not WDDResult objects")
+            raise ValueError(
+                "give standard_errors only with plain estimates, not WDDResult objects"
+            )
         est = [r.estimate for r in items]
         ses = [r.se for r in items]
     elif any(isinstance(x, WDDResult) for x in items):

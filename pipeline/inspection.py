@@ -1,0 +1,660 @@
+"""Safety inspections of places (trygghetsbesiktning), before and after.
+
+Tryggare Sverige's safety inspection scores nine aspects of a place's physical
+environment from 0 to 20; higher is safer. Scores are banded red, yellow and
+green. A place is inspected before the measures and again after, and the
+question is how the nine scores moved.
+
+File ``inspections.csv`` holds one row per place, aspect and inspection date:
+
+========  ========  ===========================================================
+column    type      meaning
+========  ========  ===========================================================
+place_id  text      the place
+aspect    text      the aspect of the physical environment scored
+date      ISO date  the day of the inspection (``YYYY-MM-DD``)
+score     integer   0-20, higher is safer
+========  ========  ===========================================================
+
+With nine paired scores, large-sample tests do not apply. This module uses
+two exact tests: the Wilcoxon signed-rank test (its exact distribution when the
+changes are distinct and non-zero, otherwise the exact distribution over all
+sign flips, which scipy computes when given ``PermutationMethod``) and a
+sign-flip permutation test of the mean change over all ``2⁹ = 512`` flips.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from scipy import stats
+
+from pipeline.errors import EstimationError, Problem, ValidationError
+from pipeline.style import PALETTE
+from pipeline.survey import _canonical, _html, _parse_date, _parse_int, _read_table
+
+__all__ = [
+    "BANDS",
+    "BAND_COLOURS",
+    "N_ASPECTS",
+    "SCORE_MAX",
+    "SCORE_MIN",
+    "InspectionChange",
+    "inspection_change",
+    "inspection_changes",
+    "plot_inspection",
+    "read_inspections",
+    "score_band",
+    "sign_flip_pvalue",
+]
+
+SCORE_MIN, SCORE_MAX = 0, 20
+N_ASPECTS = 9
+
+#: Band cut-offs: (name, lowest score, highest score), covering 0-20 without gaps.
+#: These are the method's defaults; every function that bands scores takes a
+#: ``bands`` argument, so a study can pass its own cut-offs instead.
+BANDS: tuple[tuple[str, int, int], ...] = (("red", 0, 6), ("yellow", 7, 13), ("green", 14, 20))
+
+BAND_COLOURS = {"red": PALETTE["worse"], "yellow": PALETTE["warning"], "green": PALETTE["better"]}
+
+
+def _check_bands(bands: Sequence[tuple[str, int, int]]) -> None:
+    expected = SCORE_MIN
+    for name, low, high in bands:
+        if low != expected or high < low:
+            raise ValueError(
+                f"bands must cover {SCORE_MIN}-{SCORE_MAX} in order without gaps; {name!r} starts at {low}"
+            )
+        expected = high + 1
+    if expected != SCORE_MAX + 1:
+        raise ValueError(f"bands must end at {SCORE_MAX}")
+
+
+def score_band(score: float, *, bands: Sequence[tuple[str, int, int]] = BANDS) -> str:
+    """The band of a score.
+
+    Parameters
+    ----------
+    score : float
+        A score between 0 and 20.
+    bands : sequence of (name, low, high), default BANDS
+        Inclusive integer cut-offs.
+
+    Returns
+    -------
+    str
+        The band's name.
+    """
+    _check_bands(bands)
+    for name, _, high in bands:
+        if score <= high:
+            return name
+    raise ValueError(f"score {score} is above {SCORE_MAX}")
+
+
+# --------------------------------------------------------------------------
+# Reader
+# --------------------------------------------------------------------------
+
+
+def read_inspections(
+    path: str | Path,
+    *,
+    places: Iterable[str] | Mapping[str, str] | None = None,
+    aspects: Iterable[str] | None = None,
+    n_aspects: int | None = N_ASPECTS,
+    bands: Sequence[tuple[str, int, int]] = BANDS,
+) -> pd.DataFrame:
+    """Read and validate ``inspections.csv``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (UTF-8, UTF-16 or Windows-1252; ``;``, ``,`` or tab separated).
+    places : iterable of str or mapping, optional
+        Known place ids (a mapping's keys are used).
+    aspects : iterable of str, optional
+        The allowed aspect names, matched regardless of case and returned in
+        this spelling. By default any name is accepted, as long as every
+        inspection of a place scores the same aspects.
+    n_aspects : int or None, default 9
+        How many aspects each inspection must score; None to skip the check.
+    bands : sequence of (name, low, high), default BANDS
+        Cut-offs for the ``band`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``place_id``, ``aspect``, ``date`` (datetime64), ``score``
+        (int) and ``band``, in file order.
+
+    Raises
+    ------
+    pipeline.errors.ValidationError
+        Listing every problem with file, line and column: blank or unknown
+        place or aspect, a date that is not ``YYYY-MM-DD``, a score that is not
+        an integer 0-20, an aspect scored twice in one inspection, an
+        inspection without `n_aspects` aspects, or inspections of one place
+        that score different aspects (before and after cannot then be paired).
+    """
+    _check_bands(bands)
+    file = str(path)
+    table, problems = _read_table(path, required=("place_id", "aspect", "date", "score"))
+    known_places = None if places is None else {str(p).strip() for p in places}
+    known_aspects = None if aspects is None else _canonical(aspects)
+    rows: list[dict[str, object]] = []
+    first_seen: dict[tuple[str, object, str], int] = {}
+
+    for row in table.to_dict("records"):
+        line = int(row["_line"])
+        ok = True
+        place = str(row["place_id"])
+        if not place:
+            problems.append(Problem(file, "place_id is blank", line, "place_id"))
+            ok = False
+        elif known_places is not None and place not in known_places:
+            problems.append(Problem(file, f"unknown place_id '{place}'", line, "place_id"))
+            ok = False
+        aspect = str(row["aspect"])
+        if not aspect:
+            problems.append(Problem(file, "aspect is blank", line, "aspect"))
+            ok = False
+        elif known_aspects is not None:
+            if aspect.casefold() not in known_aspects:
+                problems.append(
+                    Problem(
+                        file,
+                        f"unknown aspect '{aspect}' (expected one of: {', '.join(known_aspects.values())})",
+                        line,
+                        "aspect",
+                    )
+                )
+                ok = False
+            else:
+                aspect = known_aspects[aspect.casefold()]
+        when = _parse_date(str(row["date"]))
+        if when is None:
+            problems.append(
+                Problem(file, f"'{row['date']}' is not a date written YYYY-MM-DD", line, "date")
+            )
+            ok = False
+        score = _parse_int(str(row["score"]))
+        if score is None or not SCORE_MIN <= score <= SCORE_MAX:
+            shown = row["score"] or "(blank)"
+            problems.append(
+                Problem(
+                    file,
+                    f"score {shown} is not a whole number from {SCORE_MIN} to {SCORE_MAX}",
+                    line,
+                    "score",
+                )
+            )
+            ok = False
+        if not ok:
+            continue
+        key = (place, when, aspect.casefold())
+        if key in first_seen:
+            problems.append(
+                Problem(
+                    file,
+                    f"aspect '{aspect}' of {place} is scored twice on {when} (first on line {first_seen[key]})",
+                    line,
+                    "aspect",
+                )
+            )
+            continue
+        first_seen[key] = line
+        rows.append(
+            {"place_id": place, "aspect": aspect, "date": when, "score": score, "_line": line}
+        )
+
+    frame = pd.DataFrame(rows, columns=["place_id", "aspect", "date", "score", "_line"])
+    if not problems:  # a rejected row would otherwise also show up as a missing aspect
+        problems += _completeness_problems(file, frame, n_aspects)
+    if problems:
+        raise ValidationError(problems)
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame["score"] = frame["score"].astype(int)
+    frame["band"] = [score_band(s, bands=bands) for s in frame["score"]]
+    return frame.drop(columns="_line").reset_index(drop=True)
+
+
+def _completeness_problems(file: str, frame: pd.DataFrame, n_aspects: int | None) -> list[Problem]:
+    """Each inspection scores `n_aspects` aspects, and a place's inspections the same ones."""
+    problems = []
+    for place, of_place in frame.groupby("place_id", sort=False):
+        sets = {}
+        for when, inspection in of_place.groupby("date", sort=True):
+            first_line = int(inspection["_line"].min())
+            sets[when] = (first_line, set(inspection["aspect"]))
+            if n_aspects is not None and len(inspection) != n_aspects:
+                problems.append(
+                    Problem(
+                        file,
+                        f"the inspection of {place} on {when} scores {len(inspection)} aspects; "
+                        f"the method scores {n_aspects}",
+                        first_line,
+                        "aspect",
+                    )
+                )
+        all_aspects = set().union(*(s for _, s in sets.values()))
+        for when, (first_line, present) in sets.items():
+            if absent := sorted(all_aspects - present):
+                problems.append(
+                    Problem(
+                        file,
+                        f"the inspection of {place} on {when} lacks aspect(s) {absent} that other "
+                        "inspections of the place score, so they cannot be paired",
+                        first_line,
+                        "aspect",
+                    )
+                )
+    return problems
+
+
+# --------------------------------------------------------------------------
+# Change and exact tests
+# --------------------------------------------------------------------------
+
+
+def sign_flip_pvalue(changes: Sequence[float]) -> float:
+    """Exact two-sided sign-flip permutation p-value for the mean change.
+
+    Under the null hypothesis that each paired change is symmetric about zero,
+    every pattern of signs is equally likely. The p-value is the share of all
+    ``2^k`` sign patterns whose mean change is at least as far from zero as the
+    observed one. Zero changes flip to themselves, so they leave the
+    distribution unchanged; the smallest attainable p-value is ``2 / 2^m``
+    with ``m`` non-zero changes.
+
+    Parameters
+    ----------
+    changes : sequence of float
+        The paired changes (after - before); at most 20.
+
+    Returns
+    -------
+    float
+    """
+    d = np.asarray(changes, dtype=float)
+    k = d.size
+    if k == 0:
+        raise ValueError("no changes to test")
+    if k > 20:
+        raise ValueError(
+            "exact enumeration is limited to 20 changes; use scipy.stats.permutation_test"
+        )
+    signs = np.array(list(itertools.product((1.0, -1.0), repeat=k)))
+    means = signs @ d / k
+    observed = abs(d.mean())
+    # A tolerance so that sign patterns equal to the observed mean count as "as extreme".
+    return float(np.mean(np.abs(means) >= observed - 1e-9 * max(1.0, observed)))
+
+
+@dataclass(frozen=True)
+class InspectionChange:
+    """Before/after scores of one place's safety inspection.
+
+    Attributes
+    ----------
+    place_id : str
+    before, after : pandas.Timestamp
+        The inspection dates compared.
+    table : pandas.DataFrame
+        One row per aspect: ``aspect``, ``score_before``, ``score_after``,
+        ``change``, ``band_before``, ``band_after``.
+    total_before, total_after, total_change : int
+        Sums over the aspects.
+    max_total : int
+        The highest possible total (20 per aspect).
+    mean_change : float
+    n_nonzero : int
+        Aspects whose score changed.
+    wilcoxon_statistic, wilcoxon_p : float
+        Wilcoxon signed-rank statistic (scipy's: the smaller rank sum) and its
+        two-sided p-value (1.0 when no score changed).
+    wilcoxon_method : str
+        How the p-value was computed.
+    zero_method : str
+        scipy's treatment of zero changes.
+    permutation_p : float
+        Exact sign-flip permutation p-value of the mean change.
+    min_p : float
+        The smallest p-value these data could give (``2 / 2^n_nonzero``).
+    bands : tuple
+        The band cut-offs used.
+    """
+
+    place_id: str
+    before: pd.Timestamp
+    after: pd.Timestamp
+    table: pd.DataFrame
+    total_before: int
+    total_after: int
+    total_change: int
+    max_total: int
+    mean_change: float
+    n_nonzero: int
+    wilcoxon_statistic: float
+    wilcoxon_p: float
+    wilcoxon_method: str
+    zero_method: str
+    permutation_p: float
+    min_p: float
+    bands: tuple[tuple[str, int, int], ...] = BANDS
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-aspect scores plus a ``total`` row, tidy (a copy)."""
+        total = pd.DataFrame(
+            {
+                "aspect": ["total"],
+                "score_before": [self.total_before],
+                "score_after": [self.total_after],
+                "change": [self.total_change],
+                "band_before": [None],
+                "band_after": [None],
+            }
+        )
+        out = pd.concat([self.table, total], ignore_index=True)
+        out.insert(0, "place_id", self.place_id)
+        return out
+
+    def summary(self) -> str:
+        """A plain-text account of the change and the tests."""
+        up = int((self.table["change"] > 0).sum())
+        down = int((self.table["change"] < 0).sum())
+        lines = [
+            f"Safety inspection of {self.place_id}: {self.before.date()} -> {self.after.date()}",
+            f"Total {self.total_before} -> {self.total_after} of {self.max_total} "
+            f"({self.total_change:+d}; mean change per aspect {self.mean_change:+.2f})",
+            f"{up} aspects improved, {down} worsened, {len(self.table) - up - down} unchanged",
+            f"Wilcoxon signed-rank ({self.wilcoxon_method}, zeros: {self.zero_method}): "
+            f"p = {self.wilcoxon_p:.3f}",
+            f"Sign-flip permutation test of the mean change (all {2 ** len(self.table)} flips): "
+            f"p = {self.permutation_p:.3f}; smallest possible p with {self.n_nonzero} changed "
+            f"aspects = {self.min_p:.3f}",
+            "Before/after at one place without a comparison place (Maryland SMS level 2).",
+        ]
+        for row in self.table.itertuples(index=False):
+            lines.append(
+                f"  {row.aspect:<28} {row.score_before:>2} ({row.band_before}) -> "
+                f"{row.score_after:>2} ({row.band_after})  {row.change:+d}"
+            )
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return _html(self.summary(), self.to_frame())
+
+
+def _wilcoxon(d: np.ndarray, zero_method: str) -> tuple[float, float, str]:
+    nonzero = d[d != 0]
+    if nonzero.size == 0:
+        return float("nan"), 1.0, "no score changed"
+    ties = np.unique(np.abs(nonzero)).size < nonzero.size
+    zeros_ranked = zero_method != "wilcox" and nonzero.size < d.size
+    x = nonzero if zero_method == "wilcox" else d
+    if not ties and not zeros_ranked:
+        result = stats.wilcoxon(x, zero_method=zero_method, method="exact")
+        method = "exact"
+    else:
+        # The tabled exact distribution assumes distinct, non-zero changes; with
+        # ties or ranked zeros enumerate every sign pattern instead (exact, conditional).
+        result = stats.wilcoxon(
+            x, zero_method=zero_method, method=stats.PermutationMethod(n_resamples=np.inf)
+        )
+        method = "exact over all sign flips (ties or zeros)"
+    return float(result.statistic), float(result.pvalue), method
+
+
+def inspection_change(
+    data: pd.DataFrame,
+    *,
+    place_id: str | None = None,
+    before: str | pd.Timestamp | None = None,
+    after: str | pd.Timestamp | None = None,
+    zero_method: str = "wilcox",
+    bands: Sequence[tuple[str, int, int]] = BANDS,
+) -> InspectionChange:
+    """Change per aspect and in total between two inspections of a place, with exact tests.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Inspections as returned by :func:`read_inspections`.
+    place_id : str, optional
+        The place; may be left out when the data hold one place.
+    before, after : date-like, optional
+        The inspections compared; by default the place's first and last.
+    zero_method : {"wilcox", "pratt", "zsplit"}, default "wilcox"
+        How the Wilcoxon test treats unchanged aspects. ``"wilcox"`` drops
+        them (a zero carries no sign) and tests the remaining changes;
+        ``"pratt"`` ranks them and then drops their ranks, which changes the
+        ranks of the others. Bounded integer scores often leave several
+        aspects unchanged, and the choice matters when many are. The
+        sign-flip permutation test needs no such choice.
+    bands : sequence of (name, low, high), default BANDS
+        Band cut-offs.
+
+    Returns
+    -------
+    InspectionChange
+
+    Raises
+    ------
+    pipeline.errors.EstimationError
+        When the place has fewer than two inspections.
+    """
+    _check_bands(bands)
+    if zero_method not in ("wilcox", "pratt", "zsplit"):
+        raise ValueError(f"zero_method must be 'wilcox', 'pratt' or 'zsplit', got {zero_method!r}")
+    places = data["place_id"].unique().tolist()
+    if place_id is None:
+        if len(places) != 1:
+            raise ValueError(f"the data hold {len(places)} places; choose one with place_id=")
+        place_id = places[0]
+    of_place = data.loc[data["place_id"] == place_id]
+    if of_place.empty:
+        raise ValueError(f"no inspections of place {place_id!r}")
+    dates = sorted(pd.to_datetime(of_place["date"]).unique())
+    if len(dates) < 2:
+        raise EstimationError(
+            f"{place_id} has one inspection ({pd.Timestamp(dates[0]).date()}); a change needs two"
+        )
+    before_ts = pd.Timestamp(before) if before is not None else pd.Timestamp(dates[0])
+    after_ts = pd.Timestamp(after) if after is not None else pd.Timestamp(dates[-1])
+    for label, ts in (("before", before_ts), ("after", after_ts)):
+        if ts not in set(pd.to_datetime(of_place["date"])):
+            raise ValueError(f"{place_id} has no inspection on {ts.date()} ({label})")
+    if not before_ts < after_ts:
+        raise ValueError("the before inspection must precede the after inspection")
+
+    when = pd.to_datetime(of_place["date"])
+    b = of_place.loc[when == before_ts, ["aspect", "score"]].rename(
+        columns={"score": "score_before"}
+    )
+    a = of_place.loc[when == after_ts, ["aspect", "score"]].rename(columns={"score": "score_after"})
+    table = b.merge(a, on="aspect", how="inner", sort=False)
+    if len(table) != len(b) or len(table) != len(a):
+        raise ValueError(f"the two inspections of {place_id} score different aspects")
+    table["change"] = table["score_after"] - table["score_before"]
+    table["band_before"] = [score_band(s, bands=bands) for s in table["score_before"]]
+    table["band_after"] = [score_band(s, bands=bands) for s in table["score_after"]]
+    table = table.astype({"score_before": int, "score_after": int, "change": int}).reset_index(
+        drop=True
+    )
+
+    d = table["change"].to_numpy(float)
+    statistic, p_wilcoxon, method = _wilcoxon(d, zero_method)
+    n_nonzero = int(np.count_nonzero(d))
+    return InspectionChange(
+        place_id=str(place_id),
+        before=before_ts,
+        after=after_ts,
+        table=table,
+        total_before=int(table["score_before"].sum()),
+        total_after=int(table["score_after"].sum()),
+        total_change=int(table["change"].sum()),
+        max_total=SCORE_MAX * len(table),
+        mean_change=float(d.mean()),
+        n_nonzero=n_nonzero,
+        wilcoxon_statistic=statistic,
+        wilcoxon_p=p_wilcoxon,
+        wilcoxon_method=method,
+        zero_method=zero_method,
+        permutation_p=sign_flip_pvalue(d),
+        min_p=min(1.0, 2.0 / 2**n_nonzero),
+        bands=tuple(tuple(b) for b in bands),
+    )
+
+
+def inspection_changes(data: pd.DataFrame, **kwargs) -> dict[str, InspectionChange]:
+    """:func:`inspection_change` for every place with at least two inspections.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Inspections as returned by :func:`read_inspections`.
+    **kwargs
+        ``zero_method`` and ``bands``, passed on.
+
+    Returns
+    -------
+    dict of str to InspectionChange
+        Keyed by place id, in order of first appearance.
+    """
+    out = {}
+    for place, of_place in data.groupby("place_id", sort=False):
+        if of_place["date"].nunique() >= 2:
+            out[str(place)] = inspection_change(data, place_id=place, **kwargs)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Chart
+# --------------------------------------------------------------------------
+
+
+def plot_inspection(
+    change: InspectionChange, *, ax: plt.Axes | None = None, title: str | None = None
+):
+    """Dumbbell chart: each aspect's score before (open) and after (filled).
+
+    The background shows the bands; the after marker takes its band's colour
+    and an arrow shows the direction of change, so the chart stays readable in
+    grey.
+
+    Parameters
+    ----------
+    change : InspectionChange
+        From :func:`inspection_change`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure otherwise.
+    title : str, optional
+
+    Returns
+    -------
+    (fig, ax)
+    """
+    table = change.table
+    k = len(table)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 0.45 * k + 1.6))
+    else:
+        fig = ax.figure
+    for name, low, high in change.bands:
+        colour = BAND_COLOURS.get(name, PALETTE["neutral"])
+        ax.axvspan(low - 0.5, high + 0.5, color=colour, alpha=0.18, linewidth=0, zorder=0)
+        ax.text(
+            (low + high) / 2,
+            1.01,
+            name,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            color="#333333",
+        )
+    y = np.arange(k)[::-1]
+    for yi, row in zip(y, table.itertuples(index=False), strict=True):
+        if row.change != 0:
+            direction = PALETTE["better"] if row.change > 0 else PALETTE["worse"]
+            ax.annotate(
+                "",
+                xy=(row.score_after, yi),
+                xytext=(row.score_before, yi),
+                arrowprops={
+                    "arrowstyle": "-|>",
+                    "color": direction,
+                    "lw": 1.8,
+                    "shrinkA": 5,
+                    "shrinkB": 6,
+                },
+                zorder=2,
+            )
+        ax.plot(
+            row.score_before,
+            yi,
+            marker="o",
+            markersize=8,
+            markerfacecolor="white",
+            markeredgecolor=PALETTE["observed"],
+            linestyle="none",
+            zorder=3,
+        )
+        ax.plot(
+            row.score_after,
+            yi,
+            marker="o",
+            markersize=9,
+            markerfacecolor=BAND_COLOURS.get(row.band_after, PALETTE["neutral"]),
+            markeredgecolor=PALETTE["observed"],
+            linestyle="none",
+            zorder=4,
+        )
+    ax.set_yticks(y, table["aspect"])
+    ax.set_xlim(SCORE_MIN - 0.5, SCORE_MAX + 0.5)
+    ax.set_ylim(-0.7, k - 0.3)
+    ax.set_xticks(range(SCORE_MIN, SCORE_MAX + 1, 2))
+    ax.set_xlabel(f"score ({SCORE_MIN}-{SCORE_MAX}, higher is safer)")
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            markerfacecolor="white",
+            markeredgecolor=PALETTE["observed"],
+            linestyle="none",
+            label=f"before ({change.before.date()})",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            markerfacecolor=PALETTE["neutral"],
+            markeredgecolor=PALETTE["observed"],
+            linestyle="none",
+            label=f"after ({change.after.date()}), colour = band",
+        ),
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12 - 0.5 / max(k, 1)),
+        ncol=2,
+        frameon=False,
+    )
+    ax.set_title(
+        title
+        or f"{change.place_id}: total {change.total_before} -> {change.total_after} of {change.max_total}",
+        pad=18,
+    )
+    fig.tight_layout()
+    return fig, ax

@@ -1,0 +1,1610 @@
+"""Perceived safety from survey microdata.
+
+The indicator is the share of respondents who feel unsafe (for example outdoors
+late in the evening in their area), estimated from weighted survey microdata,
+and the same question on its full ordered answer scale.
+
+File ``survey.csv`` holds one row per respondent and question:
+
+=============  ==========  =====================================================
+column         type        meaning
+=============  ==========  =====================================================
+respondent_id  text        the respondent's pseudonymous id
+municipality   text        one of the study's municipalities
+place_id       text        the place the question is about; may be blank
+wave           ISO date    the survey wave (``YYYY-MM-DD``)
+question       text        the question's code
+answer         integer     1 very safe, 2 fairly safe, 3 fairly unsafe,
+                           4 very unsafe, 5 don't go out / no answer (missing)
+weight         number > 0  the respondent's survey weight (decimal comma allowed)
+=============  ==========  =====================================================
+
+Survey microdata is personal data. Every estimate here returns aggregates only
+(never respondent-level rows), and estimates on fewer than ``MIN_CELL_N``
+respondents are blanked by :func:`suppress_small_cells`.
+
+This module also holds the CSV reading helpers the inspection and action-plan
+readers share: encoding and delimiter detection, line numbers as an editor shows
+them, and number parsing that accepts a decimal comma.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+from pipeline.errors import EstimationError, Problem, ValidationError
+from pipeline.style import LINESTYLES, PALETTE
+
+__all__ = [
+    "ANSWER_SCALE",
+    "DEFAULT_UNSAFE",
+    "MIN_CELL_N",
+    "MISSING_ANSWER",
+    "UNRELIABLE_N",
+    "ShareChange",
+    "SurveyModelResult",
+    "SurveyShares",
+    "controlled_comparison",
+    "logit_interval",
+    "ordinal_model",
+    "plot_shares",
+    "read_survey",
+    "share_change",
+    "share_unsafe",
+    "suppress_small_cells",
+    "synthetic_survey",
+    "wilson_interval",
+]
+
+ANSWER_SCALE = {
+    1: "very safe",
+    2: "fairly safe",
+    3: "fairly unsafe",
+    4: "very unsafe",
+    5: "don't go out / no answer",
+}
+MISSING_ANSWER = 5
+DEFAULT_UNSAFE = frozenset({3, 4})
+MIN_CELL_N = 5
+UNRELIABLE_N = 30
+
+DateLike = str | date | pd.Timestamp
+
+# --------------------------------------------------------------------------
+# CSV reading shared by the survey, inspection and action-plan readers
+# --------------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DELIMITERS = (";", "\t", ",")
+
+
+def _decode(raw: bytes) -> str:
+    """Decode a file's bytes: UTF-16 with BOM, UTF-8 (BOM optional), then Windows-1252."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # Swedish spreadsheet exports and Brå files are Windows-1252 / Latin-1.
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _column_name(name: str) -> str:
+    return name.strip().lower().replace(" ", "_")
+
+
+def _read_table(
+    path: str | Path, *, required: Sequence[str], optional: Sequence[str] = ()
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Read a delimited text file into a frame of stripped strings.
+
+    Returns the frame (the wanted columns plus ``_line``, the line number of
+    each record, header = line 1) and the row-level problems found. Problems
+    that make the whole file unusable (unreadable, empty, missing columns) are
+    raised at once.
+    """
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValidationError.single(file, f"cannot read the file ({exc.strerror or exc})") from exc
+    text = _decode(raw)
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    delimiter = max(_DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    header_line = 1
+    records: list[tuple[int, list[str]]] = []
+    previous = 0
+    try:
+        for record in reader:
+            start, previous = previous + 1, reader.line_num
+            if not record or all(not field.strip() for field in record):
+                continue
+            if header is None:
+                header, header_line = [_column_name(h) for h in record], start
+            else:
+                records.append((start, record))
+    except csv.Error as exc:
+        raise ValidationError.single(
+            file, f"not a readable CSV file ({exc})", row=previous + 1
+        ) from exc
+    if header is None:
+        raise ValidationError.single(file, "the file is empty")
+
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for name in header:
+        if name and name in seen:
+            problems.append(Problem(file, "column appears twice in the header", header_line, name))
+        seen.add(name)
+    for name in required:
+        if name not in seen:
+            problems.append(
+                Problem(
+                    file,
+                    f"missing column (the header has: {', '.join(h for h in header if h)})",
+                    header_line,
+                    name,
+                )
+            )
+    if problems:
+        raise ValidationError(problems)
+    if not records:
+        raise ValidationError.single(file, "the file has a header but no data rows")
+
+    wanted = [*required, *[c for c in optional if c in seen]]
+    index = {name: header.index(name) for name in wanted}
+    rows: list[dict[str, object]] = []
+    width = len(header)
+    for line, record in records:
+        if len(record) > width and not any(f.strip() for f in record[width:]):
+            record = record[:width]  # trailing empty fields, as spreadsheets write them
+        if len(record) != width:
+            hint = (
+                " (a decimal comma in a comma-separated file must be quoted, "
+                "or use ';' as the separator)"
+                if delimiter == "," and len(record) > width
+                else ""
+            )
+            problems.append(
+                Problem(file, f"has {len(record)} fields but the header has {width}{hint}", line)
+            )
+            continue
+        row: dict[str, object] = {name: record[i].strip() for name, i in index.items()}
+        for name in optional:
+            row.setdefault(name, "")
+        row["_line"] = line
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=[*required, *optional, "_line"])
+    return frame, problems
+
+
+def _parse_number(text: str) -> float | None:
+    """Parse a number written with a decimal point or a decimal comma; None if invalid."""
+    cleaned = text.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+    cleaned = cleaned.replace("\u2212", "-")
+    if "," in cleaned:
+        if "." in cleaned or cleaned.count(",") > 1:
+            return None  # thousands separators make "1.234,5" ambiguous: refuse
+        cleaned = cleaned.replace(",", ".")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _parse_int(text: str) -> int | None:
+    value = _parse_number(text)
+    if value is None or value != int(value):
+        return None
+    return int(value)
+
+
+def _parse_date(text: str) -> date | None:
+    if not _ISO_DATE.match(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _canonical(values: Iterable[str]) -> dict[str, str]:
+    """Map case-folded spellings to the canonical one ("falun" -> "Falun")."""
+    return {str(v).strip().casefold(): str(v).strip() for v in values}
+
+
+def _place_lookup(places: Iterable[str] | Mapping[str, str] | None) -> dict[str, str | None] | None:
+    if places is None:
+        return None
+    if isinstance(places, Mapping):
+        return {str(k).strip(): str(v).strip() for k, v in places.items()}
+    return {str(p).strip(): None for p in places}
+
+
+def _check_municipality_and_place(
+    file: str,
+    line: int,
+    municipality: str,
+    place: str,
+    municipalities: dict[str, str],
+    places: dict[str, str | None] | None,
+    problems: list[Problem],
+) -> tuple[str | None, str | None, bool]:
+    """Validate the municipality and optional place of one row; returns (municipality, place, ok)."""
+    ok = True
+    canonical = municipalities.get(municipality.casefold())
+    if not municipality:
+        problems.append(Problem(file, "municipality is blank", line, "municipality"))
+        ok = False
+    elif canonical is None:
+        known = ", ".join(sorted(municipalities.values()))
+        problems.append(
+            Problem(
+                file,
+                f"unknown municipality '{municipality}' (expected one of: {known})",
+                line,
+                "municipality",
+            )
+        )
+        ok = False
+    place_id = place or None
+    if place_id is not None and places is not None:
+        if place_id not in places:
+            problems.append(Problem(file, f"unknown place_id '{place_id}'", line, "place_id"))
+            ok = False
+        else:
+            owner = places[place_id]
+            if (
+                owner is not None
+                and canonical is not None
+                and owner.casefold() != canonical.casefold()
+            ):
+                problems.append(
+                    Problem(
+                        file,
+                        f"place '{place_id}' belongs to {owner}, not {canonical}",
+                        line,
+                        "place_id",
+                    )
+                )
+                ok = False
+    return canonical, place_id, ok
+
+
+def _html(summary: str, frame: pd.DataFrame) -> str:
+    return f"<pre>{escape(summary)}</pre>\n{frame.to_html(index=False, na_rep='–')}"
+
+
+# --------------------------------------------------------------------------
+# Reader
+# --------------------------------------------------------------------------
+
+
+def read_survey(
+    path: str | Path,
+    *,
+    municipalities: Iterable[str],
+    places: Iterable[str] | Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Read and validate ``survey.csv``.
+
+    The file may be UTF-8 (with or without BOM), UTF-16 with BOM or
+    Windows-1252, separated by ``;``, ``,`` or tabs; numbers may use a decimal
+    comma. Municipality names are matched regardless of case and returned in
+    the spelling given in `municipalities`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    municipalities : iterable of str
+        The study's municipalities; any other value is an error.
+    places : iterable of str or mapping of str to str, optional
+        Known place ids. A mapping ``place_id -> municipality`` also checks
+        that each row's place lies in the row's municipality. A blank
+        ``place_id`` is always allowed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per respondent and question, in file order, with columns
+        ``respondent_id``, ``municipality``, ``place_id`` (missing when blank),
+        ``wave`` (datetime64), ``question``, ``answer_code`` (Int64, 1-5 as in
+        the file), ``answer`` (Int64, 1-4; missing where the code is 5) and
+        ``weight`` (float).
+
+    Raises
+    ------
+    pipeline.errors.ValidationError
+        Listing every problem found, each with file, line and column: unknown
+        municipality or place, a date that is not ``YYYY-MM-DD``, an answer
+        outside 1-5, a weight that is not a positive number, a respondent who
+        answers the same question twice in one wave, or a respondent whose
+        municipality or weight changes within a wave.
+
+    Notes
+    -----
+    The duplicate key is respondent x wave x question, not respondent x
+    question, because panel surveys reuse respondent ids across waves.
+    """
+    file = str(path)
+    table, problems = _read_table(
+        path,
+        required=("respondent_id", "municipality", "wave", "question", "answer", "weight"),
+        optional=("place_id",),
+    )
+    known = _canonical(municipalities)
+    place_lookup = _place_lookup(places)
+    out: list[dict[str, object]] = []
+    first_seen: dict[tuple[str, date, str], int] = {}
+    respondent: dict[tuple[str, date], tuple[int, str, float]] = {}
+
+    for row in table.to_dict("records"):
+        line = int(row["_line"])
+        ok = True
+        rid = str(row["respondent_id"])
+        if not rid:
+            problems.append(Problem(file, "respondent_id is blank", line, "respondent_id"))
+            ok = False
+        municipality, place_id, place_ok = _check_municipality_and_place(
+            file,
+            line,
+            str(row["municipality"]),
+            str(row["place_id"]),
+            known,
+            place_lookup,
+            problems,
+        )
+        ok &= place_ok
+        wave = _parse_date(str(row["wave"]))
+        if wave is None:
+            problems.append(
+                Problem(file, f"'{row['wave']}' is not a date written YYYY-MM-DD", line, "wave")
+            )
+            ok = False
+        question = str(row["question"])
+        if not question:
+            problems.append(Problem(file, "question is blank", line, "question"))
+            ok = False
+        code = _parse_int(str(row["answer"]))
+        if code is None or not 1 <= code <= MISSING_ANSWER:
+            shown = row["answer"] or "(blank)"
+            problems.append(
+                Problem(
+                    file,
+                    f"answer {shown} is not a code on the scale 1-5 (1 very safe ... 4 very "
+                    "unsafe, 5 don't go out / no answer)",
+                    line,
+                    "answer",
+                )
+            )
+            ok = False
+        weight = _parse_number(str(row["weight"]))
+        if weight is None or weight <= 0:
+            problems.append(
+                Problem(file, f"weight '{row['weight']}' is not a positive number", line, "weight")
+            )
+            ok = False
+        if not ok:
+            continue
+        key = (rid, wave, question)
+        if key in first_seen:
+            problems.append(
+                Problem(
+                    file,
+                    f"respondent {rid} answers question {question} in wave {wave} twice "
+                    f"(first on line {first_seen[key]})",
+                    line,
+                    "respondent_id",
+                )
+            )
+            continue
+        first_seen[key] = line
+        earlier = respondent.setdefault((rid, wave), (line, municipality, weight))
+        if earlier[1] != municipality:
+            problems.append(
+                Problem(
+                    file,
+                    f"respondent {rid} is in {earlier[1]} on line {earlier[0]} but in "
+                    f"{municipality} here (same wave)",
+                    line,
+                    "municipality",
+                )
+            )
+        if not math.isclose(earlier[2], weight, rel_tol=1e-9):
+            problems.append(
+                Problem(
+                    file,
+                    f"respondent {rid} has weight {earlier[2]:g} on line {earlier[0]} but "
+                    f"{weight:g} here (a weight belongs to the respondent and wave)",
+                    line,
+                    "weight",
+                )
+            )
+        out.append(
+            {
+                "respondent_id": rid,
+                "municipality": municipality,
+                "place_id": place_id,
+                "wave": wave,
+                "question": question,
+                "answer_code": code,
+                "weight": weight,
+            }
+        )
+    if problems:
+        raise ValidationError(problems)
+
+    frame = pd.DataFrame(out)
+    frame["wave"] = pd.to_datetime(frame["wave"])
+    frame["answer_code"] = frame["answer_code"].astype("Int64")
+    frame["answer"] = frame["answer_code"].where(frame["answer_code"] != MISSING_ANSWER)
+    frame["weight"] = frame["weight"].astype(float)
+    return frame[
+        [
+            "respondent_id",
+            "municipality",
+            "place_id",
+            "wave",
+            "question",
+            "answer_code",
+            "answer",
+            "weight",
+        ]
+    ]
+
+
+# --------------------------------------------------------------------------
+# Intervals and small-cell suppression
+# --------------------------------------------------------------------------
+
+
+def _z(level: float) -> float:
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie between 0 and 1, got {level}")
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def wilson_interval(share, n, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion; `n` may be an effective (non-integer) size.
+
+    Parameters
+    ----------
+    share : float or array_like
+        The estimated proportion.
+    n : float or array_like
+        The sample size, or Kish's effective sample size for weighted data.
+    level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    (lower, upper) : tuple of numpy.ndarray
+        NaN where ``n <= 0`` or the share is missing.
+    """
+    z = _z(level)
+    p = np.asarray(share, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+        lower = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+        upper = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    return lower, upper
+
+
+def logit_interval(share, n, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Logit (Wald on the log-odds scale) interval; NaN when the share is 0 or 1.
+
+    Parameters
+    ----------
+    share : float or array_like
+        The estimated proportion.
+    n : float or array_like
+        The (effective) sample size.
+    level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    (lower, upper) : tuple of numpy.ndarray
+    """
+    z = _z(level)
+    p = np.asarray(share, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = (p > 0) & (p < 1) & (n > 0)
+        centre = np.log(p / (1 - p))
+        half = z / np.sqrt(n * p * (1 - p))
+        lower = np.where(inside, 1 / (1 + np.exp(-(centre - half))), np.nan)
+        upper = np.where(inside, 1 / (1 + np.exp(-(centre + half))), np.nan)
+    return lower, upper
+
+
+def suppress_small_cells(
+    table: pd.DataFrame,
+    n_col: str | Sequence[str],
+    min_n: int = MIN_CELL_N,
+    *,
+    unreliable_n: int = UNRELIABLE_N,
+    estimate_cols: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Blank estimates of small cells and flag estimates on few respondents.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Aggregated estimates, one row per cell.
+    n_col : str or sequence of str
+        The column(s) with the number of respondents behind each row. With
+        several (e.g. before and after), the smallest counts.
+    min_n : int, default 5
+        Rows with fewer respondents have their estimates set to missing.
+    unreliable_n : int, default 30
+        Rows that are not suppressed but have fewer respondents are flagged
+        ``unreliable``.
+    estimate_cols : sequence of str, optional
+        The columns to blank. By default every floating-point column other
+        than `n_col` (estimates, intervals, sums of weights); integer counts
+        and labels stay, so a reader sees why a cell is blank.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the estimates blanked and boolean columns ``suppressed``
+        and ``unreliable`` set.
+    """
+    n_cols = [n_col] if isinstance(n_col, str) else list(n_col)
+    missing = [c for c in n_cols if c not in table.columns]
+    if missing:
+        raise KeyError(f"count column(s) not in the table: {missing}")
+    out = table.copy()
+    if estimate_cols is None:
+        estimate_cols = [
+            c
+            for c in out.columns
+            if c not in n_cols
+            and c not in ("suppressed", "unreliable")
+            and pd.api.types.is_float_dtype(out[c])
+        ]
+    n = out[n_cols].min(axis=1).fillna(0)
+    small = n < min_n
+    for column in estimate_cols:
+        out[column] = out[column].astype(float).where(~small)
+    out["suppressed"] = small.to_numpy()
+    out["unreliable"] = (~small & (n < unreliable_n)).to_numpy()
+    return out
+
+
+# --------------------------------------------------------------------------
+# Preparing the microdata
+# --------------------------------------------------------------------------
+
+
+def _select_question(
+    data: pd.DataFrame, question: str | None, unsafe: Iterable[int]
+) -> tuple[pd.DataFrame, str, frozenset[int]]:
+    """One question's rows with ``valid`` (answer present) and ``y`` (unsafe) columns."""
+    needed = {"question", "answer", "weight"}
+    if missing := needed - set(data.columns):
+        raise KeyError(f"the survey frame lacks columns {sorted(missing)}")
+    unsafe = frozenset(int(a) for a in unsafe)
+    if not unsafe or not unsafe < {1, 2, 3, 4}:
+        raise ValueError(f"unsafe must be a non-empty proper subset of 1-4, got {sorted(unsafe)}")
+    questions = sorted(data["question"].dropna().unique().tolist())
+    if question is None:
+        if len(questions) != 1:
+            raise ValueError(
+                f"the data hold {len(questions)} questions ({questions}); choose one with question="
+            )
+        question = questions[0]
+    elif question not in questions:
+        raise ValueError(f"question {question!r} is not in the data (it holds {questions})")
+    frame = data.loc[data["question"] == question].copy()
+    answer = pd.to_numeric(frame["answer"], errors="coerce")
+    answer = answer.where(answer != MISSING_ANSWER)
+    frame["answer"] = answer
+    frame["valid"] = answer.notna()
+    frame["y"] = answer.isin(sorted(unsafe)).astype(float)
+    if (frame["weight"] <= 0).any() or frame["weight"].isna().any():
+        raise ValueError("weights must be positive and present")
+    return frame, question, unsafe
+
+
+def _as_waves(value: DateLike | Iterable[DateLike]) -> tuple[pd.Timestamp, ...]:
+    if isinstance(value, (str, date, pd.Timestamp)):
+        value = [value]
+    return tuple(sorted({pd.Timestamp(v).normalize() for v in value}))
+
+
+def _assign_period(
+    frame: pd.DataFrame, before: DateLike | Iterable[DateLike], after: DateLike | Iterable[DateLike]
+) -> tuple[pd.DataFrame, tuple[pd.Timestamp, ...], tuple[pd.Timestamp, ...]]:
+    """Keep the rows of the before and after waves; ``after`` is 0 before and 1 after."""
+    before_w, after_w = _as_waves(before), _as_waves(after)
+    if not before_w or not after_w:
+        raise ValueError("give at least one wave for before and for after")
+    if overlap := set(before_w) & set(after_w):
+        raise ValueError(
+            f"waves listed both before and after: {sorted(str(w.date()) for w in overlap)}"
+        )
+    waves = set(pd.to_datetime(frame["wave"]).dt.normalize())
+    if absent := [str(w.date()) for w in (*before_w, *after_w) if w not in waves]:
+        raise ValueError(
+            f"no answers in wave(s) {absent}; the data have {sorted(str(w.date()) for w in waves)}"
+        )
+    wave = pd.to_datetime(frame["wave"]).dt.normalize()
+    keep = wave.isin(before_w) | wave.isin(after_w)
+    out = frame.loc[keep].copy()
+    out["after"] = wave[keep].isin(after_w).astype(int)
+    return out, before_w, after_w
+
+
+def _keys(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _cells(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Weighted sums per cell: respondents, missing answers, Σw, Σw², Σwy."""
+    w = frame["weight"].astype(float) * frame["valid"]
+    work = pd.DataFrame(
+        {
+            "n": frame["valid"].astype(int),
+            "n_missing": (~frame["valid"]).astype(int),
+            "sum_weight": w,
+            "sum_w2": w**2,
+            "sum_wy": w * frame["y"],
+        },
+        index=frame.index,
+    )
+    if keys:
+        for key in keys:
+            work[key] = frame[key]
+        out = work.groupby(keys, sort=True, dropna=False).sum().reset_index()
+    else:
+        out = work.sum().to_frame().T
+    out["n"] = out["n"].astype(int)
+    out["n_missing"] = out["n_missing"].astype(int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["share"] = out["sum_wy"] / out["sum_weight"]
+        out["n_eff"] = out["sum_weight"] ** 2 / out["sum_w2"]
+        out["deff"] = out["n"] / out["n_eff"]
+    return out
+
+
+# --------------------------------------------------------------------------
+# (a) weighted share unsafe per group and wave
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyShares:
+    """Weighted share unsafe per group and wave.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per group and wave: ``n`` respondents with an answer,
+        ``n_missing`` (code 5), ``sum_weight``, ``n_eff`` (Kish), ``deff``,
+        ``share``, ``ci_lower``, ``ci_upper``, ``suppressed``, ``unreliable``.
+    question : str
+    unsafe : tuple of int
+        The answer codes counted as unsafe.
+    by : tuple of str
+        The grouping columns.
+    level : float
+    method : str
+        ``"wilson"`` or ``"logit"``.
+    """
+
+    table: pd.DataFrame
+    question: str
+    unsafe: tuple[int, ...]
+    by: tuple[str, ...]
+    level: float
+    method: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """The estimates as a tidy frame (a copy)."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """A plain-text table of the estimates."""
+        lines = [
+            f"Share answering {'/'.join(map(str, self.unsafe))} to {self.question} "
+            f"(weighted; {self.level:.0%} {self.method} interval on Kish's effective n)"
+        ]
+        for row in self.table.itertuples(index=False):
+            label = " / ".join(str(getattr(row, k)) for k in self.by) or "all"
+            wave = pd.Timestamp(row.wave).date()
+            if row.suppressed:
+                est = "suppressed (fewer than 5 respondents)"
+            else:
+                est = f"{row.share:6.1%} ({row.ci_lower:.1%} to {row.ci_upper:.1%})"
+                if row.unreliable:
+                    est += "  unreliable: n < 30"
+            lines.append(f"  {label:<24} {wave}  n={row.n:<5d} {est}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return _html(self.summary(), self.table)
+
+
+def share_unsafe(
+    data: pd.DataFrame,
+    *,
+    question: str | None = None,
+    by: str | Sequence[str] | None = "municipality",
+    unsafe: Iterable[int] = DEFAULT_UNSAFE,
+    level: float = 0.95,
+    method: str = "wilson",
+    min_n: int = MIN_CELL_N,
+    unreliable_n: int = UNRELIABLE_N,
+) -> SurveyShares:
+    """Weighted share of respondents who feel unsafe, per group and wave.
+
+    The share is the ratio estimator ``Σ w·y / Σ w`` over respondents with an
+    answer (code 5 is missing and leaves the denominator). Its interval is
+    a Wilson score interval computed with Kish's effective sample size
+    ``n_eff = (Σw)² / Σw²`` in place of ``n``.
+
+    Why this interval: unequal weights inflate the variance of a proportion by
+    Kish's design effect ``deff = n / n_eff`` (``1 + CV²`` of the weights), so
+    the binomial variance on ``n_eff`` respondents approximates the weighted
+    estimator's variance. Wilson rather than Wald because shares of "very
+    unsafe" in small places are near 0 or 1 and cells are small: Wilson stays in
+    [0, 1], keeps near-nominal coverage at small n and does not collapse to zero
+    width at 0 % or 100 %. Using it with an effective n is the approach that
+    performed well in comparisons of intervals for survey proportions (Korn &
+    Graubard 1998; Dean & Pagano 2015). ``method="logit"`` gives the logit
+    interval on the same effective n (undefined at 0 % and 100 %).
+
+    Kish's deff covers unequal weighting only; it does not capture clustering
+    or stratification, and it assumes the weights are unrelated to the answer.
+    For a cluster sample use a design-based variance instead.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Survey microdata as returned by :func:`read_survey` (needs
+        ``question``, ``answer``, ``weight``, ``wave`` and the `by` columns).
+    question : str, optional
+        The question; required when the data hold more than one.
+    by : str or sequence of str or None, default "municipality"
+        Grouping columns (e.g. ``"place_id"``); None for all respondents.
+    unsafe : iterable of int, default {3, 4}
+        Answer codes that count as feeling unsafe.
+    level : float, default 0.95
+        Confidence level.
+    method : {"wilson", "logit"}
+        The interval.
+    min_n, unreliable_n : int
+        Passed to :func:`suppress_small_cells`.
+
+    Returns
+    -------
+    SurveyShares
+    """
+    if method not in ("wilson", "logit"):
+        raise ValueError(f"method must be 'wilson' or 'logit', got {method!r}")
+    frame, question, unsafe = _select_question(data, question, unsafe)
+    keys = _keys(by)
+    cells = _cells(frame.assign(wave=pd.to_datetime(frame["wave"])), [*keys, "wave"])
+    interval = wilson_interval if method == "wilson" else logit_interval
+    cells["ci_lower"], cells["ci_upper"] = interval(cells["share"], cells["n_eff"], level=level)
+    table = cells[
+        [
+            *keys,
+            "wave",
+            "n",
+            "n_missing",
+            "sum_weight",
+            "n_eff",
+            "deff",
+            "share",
+            "ci_lower",
+            "ci_upper",
+        ]
+    ]
+    table = suppress_small_cells(table, "n", min_n, unreliable_n=unreliable_n)
+    return SurveyShares(
+        table.reset_index(drop=True), question, tuple(sorted(unsafe)), tuple(keys), level, method
+    )
+
+
+# --------------------------------------------------------------------------
+# (b) before/after change in the share
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShareChange:
+    """Before/after change in the weighted share unsafe, per group.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per group: ``n_before``, ``n_after``, ``n_eff_before``,
+        ``n_eff_after``, ``share_before``, ``share_after``, ``diff_pp`` with
+        ``diff_lower_pp``/``diff_upper_pp`` (Newcombe hybrid score interval,
+        percentage points), ``odds_ratio`` with ``or_lower``/``or_upper``
+        (Woolf, effective n), ``p_value`` (Wald test of the log odds ratio),
+        ``suppressed``, ``unreliable``.
+    question : str
+    unsafe : tuple of int
+    by : tuple of str
+    before, after : tuple of pandas.Timestamp
+        The waves pooled into each period.
+    level : float
+    """
+
+    table: pd.DataFrame
+    question: str
+    unsafe: tuple[int, ...]
+    by: tuple[str, ...]
+    before: tuple[pd.Timestamp, ...]
+    after: tuple[pd.Timestamp, ...]
+    level: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """The estimates as a tidy frame (a copy)."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """A plain-text account of the change per group."""
+        waves = lambda ws: ", ".join(str(w.date()) for w in ws)  # noqa: E731
+        lines = [
+            f"Change in share answering {'/'.join(map(str, self.unsafe))} to {self.question}, "
+            f"before ({waves(self.before)}) vs after ({waves(self.after)}); {self.level:.0%} intervals",
+            "Before/after without a comparison group (Maryland SMS level 2): "
+            "changes everywhere (e.g. the pandemic) are included.",
+        ]
+        for row in self.table.itertuples(index=False):
+            label = " / ".join(str(getattr(row, k)) for k in self.by) or "all"
+            if row.suppressed:
+                lines.append(f"  {label:<24} suppressed (fewer than 5 respondents in a period)")
+                continue
+            text = (
+                f"  {label:<24} {row.share_before:.1%} -> {row.share_after:.1%}: "
+                f"{row.diff_pp:+.1f} pp ({row.diff_lower_pp:+.1f} to {row.diff_upper_pp:+.1f}); "
+                f"OR {row.odds_ratio:.2f} ({row.or_lower:.2f} to {row.or_upper:.2f}), p = {row.p_value:.3f}"
+            )
+            if row.unreliable:
+                text += "  unreliable: n < 30"
+            lines.append(text)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return _html(self.summary(), self.table)
+
+
+def share_change(
+    data: pd.DataFrame,
+    *,
+    before: DateLike | Iterable[DateLike],
+    after: DateLike | Iterable[DateLike],
+    question: str | None = None,
+    by: str | Sequence[str] | None = "municipality",
+    unsafe: Iterable[int] = DEFAULT_UNSAFE,
+    level: float = 0.95,
+    min_n: int = MIN_CELL_N,
+    unreliable_n: int = UNRELIABLE_N,
+) -> ShareChange:
+    """Change in the weighted share unsafe from the before to the after waves.
+
+    The difference is in percentage points with Newcombe's hybrid score
+    interval (his method 10), built from the two Wilson intervals on Kish's
+    effective n, so it inherits their behaviour near 0 and 1. The odds ratio
+    (after vs before) has Woolf's log interval with effective n in place of
+    counts, ``SE² = 1/(n_eff,a p_a(1-p_a)) + 1/(n_eff,b p_b(1-p_b))``; it is
+    missing when a share is 0 or 1.
+
+    Both assume the two periods are independent samples (repeated cross
+    sections). For a panel, where the same people answer twice, the intervals
+    are conservative when answers correlate positively.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Survey microdata as returned by :func:`read_survey`.
+    before, after : date-like or iterable of date-like
+        The wave(s) pooled into each period; other waves are ignored.
+    question : str, optional
+        Required when the data hold more than one question.
+    by : str or sequence of str or None, default "municipality"
+        Grouping columns; None for all respondents together.
+    unsafe : iterable of int, default {3, 4}
+        Answer codes that count as feeling unsafe.
+    level : float, default 0.95
+    min_n, unreliable_n : int
+        Passed to :func:`suppress_small_cells` (the smaller period counts).
+
+    Returns
+    -------
+    ShareChange
+    """
+    frame, question, unsafe = _select_question(data, question, unsafe)
+    frame, before_w, after_w = _assign_period(frame, before, after)
+    keys = _keys(by)
+    cells = _cells(frame, [*keys, "after"])
+    wide_parts = []
+    for flag, suffix in ((0, "before"), (1, "after")):
+        part = cells.loc[cells["after"] == flag, [*keys, "n", "n_eff", "share"]]
+        wide_parts.append(
+            part.rename(columns={c: f"{c}_{suffix}" for c in ("n", "n_eff", "share")})
+        )
+    if keys:
+        wide = wide_parts[0].merge(wide_parts[1], on=keys, how="outer").sort_values(keys)
+    else:
+        wide = pd.concat([p.reset_index(drop=True) for p in wide_parts], axis=1)
+    for c in ("n_before", "n_after"):
+        wide[c] = wide[c].fillna(0).astype(int)
+
+    p0, p1 = wide["share_before"].to_numpy(float), wide["share_after"].to_numpy(float)
+    m0, m1 = wide["n_eff_before"].to_numpy(float), wide["n_eff_after"].to_numpy(float)
+    l0, u0 = wilson_interval(p0, m0, level=level)
+    l1, u1 = wilson_interval(p1, m1, level=level)
+    diff = p1 - p0
+    wide["diff_pp"] = 100 * diff
+    wide["diff_lower_pp"] = 100 * (diff - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2))
+    wide["diff_upper_pp"] = 100 * (diff + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2))
+    z = _z(level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = (p0 > 0) & (p0 < 1) & (p1 > 0) & (p1 < 1)
+        log_or = np.where(inside, np.log(p1 / (1 - p1)) - np.log(p0 / (1 - p0)), np.nan)
+        se = np.sqrt(1 / (m1 * p1 * (1 - p1)) + 1 / (m0 * p0 * (1 - p0)))
+    wide["odds_ratio"] = np.exp(log_or)
+    wide["or_lower"] = np.exp(log_or - z * se)
+    wide["or_upper"] = np.exp(log_or + z * se)
+    wide["p_value"] = 2 * stats.norm.sf(np.abs(log_or / se))
+    wide = suppress_small_cells(wide, ["n_before", "n_after"], min_n, unreliable_n=unreliable_n)
+    return ShareChange(
+        wide.reset_index(drop=True),
+        question,
+        tuple(sorted(unsafe)),
+        tuple(keys),
+        before_w,
+        after_w,
+        level,
+    )
+
+
+# --------------------------------------------------------------------------
+# (c) and (d) models with a comparison group
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyModelResult:
+    """A weighted model of survey answers with a period (and group x period) term.
+
+    Holds aggregates only: coefficients, cell counts and shares, never rows.
+
+    Attributes
+    ----------
+    model : str
+        ``"logit"`` (unsafe yes/no) or ``"ordinal logit"`` (proportional odds).
+    question : str
+    outcome : str
+        What is modelled, in words.
+    term : str
+        The term of interest: ``"treated:after"`` or, without a comparison
+        group, ``"after"``.
+    odds_ratio, ci_lower, ci_upper, p_value : float
+        Its odds ratio, interval and Wald p-value. For the ordinal model it is
+        the cumulative odds ratio of a less safe answer.
+    params : pandas.DataFrame
+        Every term: ``term``, ``coef``, ``std_err``, ``z``, ``p_value``,
+        ``odds_ratio``, ``or_lower``, ``or_upper``.
+    cells : pandas.DataFrame
+        Respondents, effective n and weighted share unsafe per group and period
+        (small cells suppressed).
+    n : int
+        Respondents in the model.
+    cov_type : str
+    level : float
+    design : str
+        The Maryland SMS level the estimate reaches, in words.
+    notes : tuple of str
+        Caveats found in the data (small cells, ...).
+    """
+
+    model: str
+    question: str
+    outcome: str
+    term: str
+    odds_ratio: float
+    ci_lower: float
+    ci_upper: float
+    p_value: float
+    params: pd.DataFrame
+    cells: pd.DataFrame
+    n: int
+    cov_type: str
+    level: float
+    design: str
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every term's estimate as a tidy frame (a copy)."""
+        return self.params.copy()
+
+    def summary(self) -> str:
+        """A plain-text account of the estimate and its caveats."""
+        lines = [
+            f"Weighted {self.model} model for {self.question}: {self.outcome}",
+            f"{self.term}: odds ratio {self.odds_ratio:.2f} "
+            f"({self.level:.0%} CI {self.ci_lower:.2f} to {self.ci_upper:.2f}), p = {self.p_value:.3f}",
+            f"n = {self.n} respondents; {self.cov_type} sandwich standard errors; {self.design}",
+        ]
+        lines += [f"Note: {note}" for note in self.notes]
+        lines.append(self.params.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return _html(self.summary(), self.params)
+
+
+def _model_frame(
+    data: pd.DataFrame,
+    *,
+    question: str | None,
+    unsafe: Iterable[int],
+    before,
+    after,
+    group_col: str,
+    treated: str | Iterable[str] | None,
+    comparison: str | Iterable[str] | None,
+) -> tuple[pd.DataFrame, str, frozenset[int], list[str], list[str]]:
+    frame, question, unsafe = _select_question(data, question, unsafe)
+    if group_col not in frame.columns:
+        raise KeyError(f"the survey frame has no column {group_col!r}")
+    frame, _, _ = _assign_period(frame, before, after)
+    frame = frame.loc[frame["valid"] & frame[group_col].notna()].copy()
+    groups = sorted(frame[group_col].astype(str).unique())
+    frame[group_col] = frame[group_col].astype(str)
+    if isinstance(treated, str):
+        treated = [treated]
+    if isinstance(comparison, str):
+        comparison = [comparison]
+    treated_list = sorted({str(t) for t in treated}) if treated is not None else []
+    if unknown := [t for t in treated_list if t not in groups]:
+        raise ValueError(f"treated group(s) {unknown} have no answers in these waves")
+    if comparison is None:
+        comparison_list = [g for g in groups if g not in treated_list]
+    else:
+        comparison_list = sorted({str(c) for c in comparison})
+        if unknown := [c for c in comparison_list if c not in groups]:
+            raise ValueError(f"comparison group(s) {unknown} have no answers in these waves")
+        if both := set(comparison_list) & set(treated_list):
+            raise ValueError(f"groups both treated and comparison: {sorted(both)}")
+    if treated is not None and not comparison_list:
+        raise ValueError("a controlled comparison needs at least one comparison group")
+    keep = treated_list + comparison_list
+    frame = frame.loc[frame[group_col].isin(keep)].copy()
+    frame["treated"] = frame[group_col].isin(treated_list).astype(int)
+    return frame, question, unsafe, treated_list, comparison_list
+
+
+def _design(
+    frame: pd.DataFrame, group_col: str, groups: list[str], treated: bool, intercept: bool
+) -> pd.DataFrame:
+    """Group fixed effects (first group is the reference), after, and treated:after."""
+    columns: dict[str, np.ndarray] = {}
+    if intercept:
+        columns["Intercept"] = np.ones(len(frame))
+    for g in groups[1:]:
+        columns[f"{group_col}[{g}]"] = (frame[group_col] == g).to_numpy(float)
+    columns["after"] = frame["after"].to_numpy(float)
+    if treated:
+        columns["treated:after"] = (frame["treated"] * frame["after"]).to_numpy(float)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _params_table(names, coef, cov, level) -> pd.DataFrame:
+    z = _z(level)
+    se = np.sqrt(np.diag(cov))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = coef / se
+    return pd.DataFrame(
+        {
+            "term": list(names),
+            "coef": coef,
+            "std_err": se,
+            "z": zval,
+            "p_value": 2 * stats.norm.sf(np.abs(zval)),
+            "odds_ratio": np.exp(coef),
+            "or_lower": np.exp(coef - z * se),
+            "or_upper": np.exp(coef + z * se),
+        }
+    )
+
+
+def _cell_table(frame: pd.DataFrame, group_col: str, min_n: int, unreliable_n: int) -> pd.DataFrame:
+    cells = _cells(frame, [group_col, "after"])
+    cells["period"] = np.where(cells["after"] == 1, "after", "before")
+    cells = cells[[group_col, "period", "n", "n_eff", "share"]]
+    return suppress_small_cells(cells, "n", min_n, unreliable_n=unreliable_n)
+
+
+def _cell_notes(cells: pd.DataFrame, group_col: str, min_n: int, unreliable_n: int) -> list[str]:
+    notes = []
+    for row in cells.itertuples(index=False):
+        label = f"{getattr(row, group_col)} {row.period}"
+        if row.n < min_n:
+            notes.append(
+                f"{label} has fewer than {min_n} respondents; the estimate rests on very few people"
+            )
+        elif row.n < unreliable_n:
+            notes.append(
+                f"{label} has fewer than {unreliable_n} respondents; treat the estimate as unreliable"
+            )
+    return notes
+
+
+def _hc_scale(cov_type: str, n: int, k: int) -> float:
+    if cov_type == "HC0":
+        return 1.0
+    if cov_type == "HC1":
+        return n / (n - k)
+    raise ValueError(f"cov_type must be 'HC0' or 'HC1', got {cov_type!r}")
+
+
+def _design_text(treated: list[str], comparison: list[str]) -> str:
+    if treated:
+        return (
+            f"before/after, treated {', '.join(treated)} vs comparison {', '.join(comparison)} "
+            "(Maryland SMS level 3)"
+        )
+    return "before/after without a comparison group (Maryland SMS level 2)"
+
+
+def controlled_comparison(
+    data: pd.DataFrame,
+    *,
+    treated: str | Iterable[str],
+    before: DateLike | Iterable[DateLike],
+    after: DateLike | Iterable[DateLike],
+    question: str | None = None,
+    group_col: str = "municipality",
+    comparison: str | Iterable[str] | None = None,
+    unsafe: Iterable[int] = DEFAULT_UNSAFE,
+    level: float = 0.95,
+    cov_type: str = "HC1",
+    min_n: int = MIN_CELL_N,
+    unreliable_n: int = UNRELIABLE_N,
+) -> SurveyModelResult:
+    """Weighted logistic regression ``unsafe ~ group + after + treated:after``.
+
+    The odds ratio of ``treated:after`` is the difference-in-differences on
+    the log-odds scale: how much more (OR > 1) or less (OR < 1) the odds of
+    feeling unsafe changed in the treated groups than in the comparison groups.
+    Each group has its own intercept (fixed effect), the first comparison
+    group being the reference; with one treated and one comparison group the
+    model is saturated and the odds ratio equals the ratio of the two groups'
+    before/after odds ratios from :func:`share_change`.
+
+    Weights: the model is fitted by survey pseudo-maximum-likelihood, i.e.
+    statsmodels ``GLM(..., family=Binomial(), var_weights=w)`` with the
+    weights rescaled to mean 1 (the estimate does not depend on their scale).
+    ``var_weights`` gives the same coefficients as ``freq_weights`` but
+    ``freq_weights`` would treat Σw as the number of independent observations
+    and understate the standard errors. Standard errors are the sandwich
+    ``H⁻¹ (Σ sᵢsᵢᵀ) H⁻¹`` with weighted scores (HC0). For ``"HC1"`` this
+    function multiplies by ``n/(n-k)`` itself: in statsmodels 0.15 GLM every
+    ``cov_type="HCx"`` returns HC0 (statsmodels issue #7798). The sandwich
+    treats respondents as independent; it does not model clustering in the
+    sample design, and with two to four groups a cluster-robust variance by
+    group would not be usable.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Survey microdata as returned by :func:`read_survey`.
+    treated : str or iterable of str
+        Values of `group_col` that received the measures.
+    before, after : date-like or iterable of date-like
+        The wave(s) pooled into each period.
+    question : str, optional
+        Required when the data hold more than one question.
+    group_col : str, default "municipality"
+        The column defining groups (e.g. ``"place_id"``).
+    comparison : str or iterable of str, optional
+        Comparison groups; by default every group that is not treated.
+    unsafe : iterable of int, default {3, 4}
+        Answer codes that count as feeling unsafe. Fitting with {2, 3, 4},
+        {3, 4} and {4} shows whether the effect depends on the cut, which is
+        also an informal check of the ordinal model's proportional odds.
+    level : float, default 0.95
+    cov_type : {"HC1", "HC0"}
+    min_n, unreliable_n : int
+        Thresholds for suppressing and flagging cells in ``cells``.
+
+    Returns
+    -------
+    SurveyModelResult
+
+    Raises
+    ------
+    pipeline.errors.EstimationError
+        When a group x period cell is empty or everyone (or no one) in it is
+        unsafe: the log-odds are then infinite.
+    """
+    frame, question, unsafe, treated_list, comparison_list = _model_frame(
+        data,
+        question=question,
+        unsafe=unsafe,
+        before=before,
+        after=after,
+        group_col=group_col,
+        treated=treated,
+        comparison=comparison,
+    )
+    groups = comparison_list + treated_list  # reference = first comparison group
+    _check_cells(frame, group_col, groups, binary=True)
+    exog = _design(frame, group_col, groups, treated=True, intercept=True)
+    weights = frame["weight"].to_numpy(float)
+    weights = weights / weights.mean()
+    fit = sm.GLM(
+        frame["y"].to_numpy(float),
+        exog.to_numpy(),
+        family=sm.families.Binomial(),
+        var_weights=weights,
+    ).fit(cov_type="HC0")
+    n, k = exog.shape
+    cov = np.asarray(fit.cov_params()) * _hc_scale(cov_type, n, k)
+    params = _params_table(exog.columns, np.asarray(fit.params), cov, level)
+    cells = _cell_table(frame, group_col, min_n, unreliable_n)
+    key = params.loc[params["term"] == "treated:after"].iloc[0]
+    return SurveyModelResult(
+        model="logit",
+        question=question,
+        outcome=f"unsafe = answer in {{{', '.join(map(str, sorted(unsafe)))}}}",
+        term="treated:after",
+        odds_ratio=float(key["odds_ratio"]),
+        ci_lower=float(key["or_lower"]),
+        ci_upper=float(key["or_upper"]),
+        p_value=float(key["p_value"]),
+        params=params,
+        cells=cells,
+        n=int(n),
+        cov_type=cov_type,
+        level=level,
+        design=_design_text(treated_list, comparison_list),
+        notes=tuple(_cell_notes(cells, group_col, min_n, unreliable_n)),
+    )
+
+
+def _check_cells(frame: pd.DataFrame, group_col: str, groups: list[str], *, binary: bool) -> None:
+    for g in groups:
+        for flag, period in ((0, "before"), (1, "after")):
+            cell = frame.loc[(frame[group_col] == g) & (frame["after"] == flag)]
+            if cell.empty:
+                raise EstimationError(f"{group_col} {g} has no answers {period}")
+            if binary and cell["y"].nunique() < 2:
+                share = "all" if cell["y"].iloc[0] == 1 else "none"
+                raise EstimationError(
+                    f"in {group_col} {g} {period}, {share} of the {len(cell)} respondents are unsafe: "
+                    "the odds are 0 or infinite and the model cannot be estimated"
+                )
+
+
+class _WeightedOrderedModel(OrderedModel):
+    """OrderedModel with a weighted log-likelihood (survey pseudo-likelihood).
+
+    statsmodels' OrderedModel takes no weights. Its score and Hessian are
+    numerical derivatives of ``loglikeobs`` and ``loglike`` (statsmodels 0.15),
+    so weighting ``loglikeobs`` weights the estimating equations, the Hessian
+    and the per-observation scores used by the sandwich covariance.
+    """
+
+    def __init__(self, endog, exog, *, weights=None, distr="logit"):
+        super().__init__(endog, exog, distr=distr)
+        n = len(self.endog)
+        self.survey_weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+
+    def loglikeobs(self, params):
+        return self.survey_weights * super().loglikeobs(params)
+
+
+def ordinal_model(
+    data: pd.DataFrame,
+    *,
+    before: DateLike | Iterable[DateLike],
+    after: DateLike | Iterable[DateLike],
+    question: str | None = None,
+    group_col: str = "municipality",
+    treated: str | Iterable[str] | None = None,
+    comparison: str | Iterable[str] | None = None,
+    level: float = 0.95,
+    cov_type: str = "HC1",
+    weighted: bool = True,
+    min_n: int = MIN_CELL_N,
+    unreliable_n: int = UNRELIABLE_N,
+) -> SurveyModelResult:
+    """Proportional-odds (ordered logit) model of the full answer scale 1-4.
+
+    Uses statsmodels ``OrderedModel`` with ``distr="logit"``: with cut points
+    ``c₁ < c₂ < c₃``, ``P(answer ≤ j) = F(c_j - xβ)``, so a positive
+    coefficient moves answers towards "very unsafe" and ``exp(β)`` is the
+    cumulative odds ratio of a less safe answer at every cut. Terms: group
+    fixed effects (no intercept; the cut points take its place), ``after``
+    and, with `treated`, ``treated:after``. Code 5 (don't go out / no answer)
+    is left out, not placed on the scale.
+
+    Weights: OrderedModel accepts no weights. With ``weighted=True`` (the
+    default) this function maximises the weighted pseudo-log-likelihood
+    ``Σ wᵢ log Lᵢ`` by overriding ``loglikeobs``, with weights rescaled to mean
+    1, and reports sandwich (HC0, times ``n/(n-k)`` for HC1) standard errors;
+    this works because OrderedModel differentiates ``loglikeobs`` numerically
+    (checked in the tests: equal weights reproduce OrderedModel exactly, and
+    integer weights reproduce the coefficients of a fit on the expanded data).
+    Expanding the data by rounded weights was rejected: it treats Σw as the
+    number of respondents and understates the standard errors. With
+    ``weighted=False`` the model describes the sample, not the population.
+
+    The proportional-odds assumption (one β for every cut) is not tested here;
+    compare with :func:`controlled_comparison` at the cuts {2, 3, 4}, {3, 4}
+    and {4}.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Survey microdata as returned by :func:`read_survey`.
+    before, after : date-like or iterable of date-like
+        The wave(s) pooled into each period.
+    question : str, optional
+        Required when the data hold more than one question.
+    group_col : str, default "municipality"
+        The column defining groups.
+    treated : str or iterable of str, optional
+        Groups that received the measures; without them the key term is
+        ``after`` (before/after only).
+    comparison : str or iterable of str, optional
+        Comparison groups; by default every group that is not treated.
+    level : float, default 0.95
+    cov_type : {"HC1", "HC0"}
+    weighted : bool, default True
+        Fit the weighted pseudo-likelihood (see above).
+    min_n, unreliable_n : int
+        Thresholds for suppressing and flagging cells in ``cells``.
+
+    Returns
+    -------
+    SurveyModelResult
+        ``params`` holds the effect terms followed by the cut points
+        (``cut 1|2`` ...; their standard errors are left missing because the
+        model estimates them in an increment parameterisation).
+
+    Raises
+    ------
+    pipeline.errors.EstimationError
+        When a group x period cell is empty, fewer than two answer levels
+        occur, or the optimiser does not converge.
+    """
+    frame, question, _, treated_list, comparison_list = _model_frame(
+        data,
+        question=question,
+        unsafe=DEFAULT_UNSAFE,
+        before=before,
+        after=after,
+        group_col=group_col,
+        treated=treated,
+        comparison=comparison,
+    )
+    groups = comparison_list + treated_list
+    _check_cells(frame, group_col, groups, binary=False)
+    levels = sorted(frame["answer"].astype(int).unique())
+    if len(levels) < 2:
+        raise EstimationError(
+            f"all answers are {levels[0]}: an ordinal model needs at least two levels"
+        )
+    exog = _design(frame, group_col, groups, treated=bool(treated_list), intercept=False)
+    endog = frame["answer"].astype(int).to_numpy()
+    weights = frame["weight"].to_numpy(float) if weighted else np.ones(len(frame))
+    weights = weights / weights.mean()
+    model = _WeightedOrderedModel(endog, exog.to_numpy(), weights=weights, distr="logit")
+    fit = model.fit(method="bfgs", maxiter=500, disp=False, cov_type="HC0")
+    if not fit.mle_retvals.get("converged", False):
+        raise EstimationError("the ordered logit did not converge")
+    n, k_exog = exog.shape
+    k_all = len(fit.params)
+    cov = np.asarray(fit.cov_params()) * _hc_scale(cov_type, n, k_all)
+    coef = np.asarray(fit.params)
+    params = _params_table(exog.columns, coef[:k_exog], cov[:k_exog, :k_exog], level)
+    cuts = model.transform_threshold_params(coef)[1:-1]
+    cut_rows = pd.DataFrame(
+        {
+            "term": [f"cut {a}|{b}" for a, b in zip(levels[:-1], levels[1:], strict=True)],
+            "coef": cuts,
+        }
+    )
+    params = pd.concat([params, cut_rows], ignore_index=True)
+    term = "treated:after" if treated_list else "after"
+    key = params.loc[params["term"] == term].iloc[0]
+    cells = _cell_table(frame, group_col, min_n, unreliable_n)
+    notes = _cell_notes(cells, group_col, min_n, unreliable_n)
+    if not weighted:
+        notes.append("fitted without survey weights: describes the sample, not the population")
+    return SurveyModelResult(
+        model="ordinal logit",
+        question=question,
+        outcome=f"answer on the ordered scale {levels[0]}-{levels[-1]} (higher = less safe)",
+        term=term,
+        odds_ratio=float(key["odds_ratio"]),
+        ci_lower=float(key["or_lower"]),
+        ci_upper=float(key["or_upper"]),
+        p_value=float(key["p_value"]),
+        params=params,
+        cells=cells,
+        n=int(n),
+        cov_type=cov_type if weighted else f"{cov_type} (unweighted)",
+        level=level,
+        design=_design_text(treated_list, comparison_list),
+        notes=tuple(notes),
+    )
+
+
+# --------------------------------------------------------------------------
+# Synthetic data for tests and demonstrations
+# --------------------------------------------------------------------------
+
+
+def synthetic_survey(
+    *,
+    seed: int = 0,
+    shares: Mapping[tuple[str, str], float] | None = None,
+    n: int = 200,
+    question: str = "unsafe_evening",
+    missing: float = 0.05,
+    weight_sigma: float = 0.5,
+) -> pd.DataFrame:
+    """Seeded survey microdata in the shape :func:`read_survey` returns.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Seed of the random generator.
+    shares : mapping of (group, wave) to float, optional
+        The true share unsafe (answers 3-4) per municipality and ISO wave date.
+        By default Avesta and Falun in waves 2019-10-01 and 2021-10-01, with
+        Avesta's share falling from 35 % to 25 % and Falun's staying at 30 %.
+    n : int, default 200
+        Respondents per municipality and wave.
+    question : str, default "unsafe_evening"
+    missing : float, default 0.05
+        Probability of answer code 5.
+    weight_sigma : float, default 0.5
+        Spread of the log-normal weights (0 gives equal weights).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    rng = np.random.default_rng(seed)
+    if shares is None:
+        shares = {
+            ("Avesta", "2019-10-01"): 0.35,
+            ("Avesta", "2021-10-01"): 0.25,
+            ("Falun", "2019-10-01"): 0.30,
+            ("Falun", "2021-10-01"): 0.30,
+        }
+    parts = []
+    for (group, wave), share in shares.items():
+        unsafe = rng.random(n) < share
+        code = np.where(unsafe, 3 + (rng.random(n) < 0.4), 1 + (rng.random(n) < 0.5))
+        code = np.where(rng.random(n) < missing, MISSING_ANSWER, code)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "respondent_id": [f"{group[:2].upper()}{wave[:4]}-{i:04d}" for i in range(n)],
+                    "municipality": group,
+                    "place_id": None,
+                    "wave": pd.Timestamp(wave),
+                    "question": question,
+                    "answer_code": code,
+                    "weight": rng.lognormal(0.0, weight_sigma, n),
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    frame["answer_code"] = frame["answer_code"].astype("Int64")
+    frame["answer"] = frame["answer_code"].where(frame["answer_code"] != MISSING_ANSWER)
+    return frame
+
+
+# --------------------------------------------------------------------------
+# Plot
+# --------------------------------------------------------------------------
+
+_GROUP_COLOURS = ("target", "control", "buffer", "highlight", "fitted", "counterfactual", "neutral")
+
+
+def plot_shares(shares: SurveyShares, *, ax: plt.Axes | None = None, title: str | None = None):
+    """Share unsafe per wave, one line per group, with interval bars.
+
+    Suppressed cells are left out; unreliable ones (n < 30) are drawn with
+    hollow markers.
+
+    Parameters
+    ----------
+    shares : SurveyShares
+        From :func:`share_unsafe`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure otherwise.
+    title : str, optional
+
+    Returns
+    -------
+    (fig, ax)
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    else:
+        fig = ax.figure
+    table = shares.table.loc[~shares.table["suppressed"]]
+    keys = list(shares.by)
+    groups = table.groupby(keys, sort=True) if keys else [("all", table)]
+    for i, (name, part) in enumerate(groups):
+        colour = PALETTE[_GROUP_COLOURS[i % len(_GROUP_COLOURS)]]
+        label = " / ".join(map(str, name)) if isinstance(name, tuple) else str(name)
+        part = part.sort_values("wave")
+        x = pd.to_datetime(part["wave"])
+        y = 100 * part["share"]
+        err = np.vstack([y - 100 * part["ci_lower"], 100 * part["ci_upper"] - y])
+        ax.errorbar(
+            x,
+            y,
+            yerr=err,
+            color=colour,
+            linestyle=LINESTYLES["observed"],
+            marker="o",
+            capsize=3,
+            label=label,
+            markerfacecolor=colour,
+        )
+        weak = part["unreliable"].to_numpy()
+        if weak.any():
+            ax.plot(
+                x[weak],
+                y[weak],
+                linestyle="none",
+                marker="o",
+                markerfacecolor="white",
+                markeredgecolor=colour,
+                zorder=3,
+            )
+    waves = sorted(pd.to_datetime(table["wave"]).unique())
+    ax.set_xticks(waves, [pd.Timestamp(w).strftime("%Y-%m-%d") for w in waves])
+    ax.set_ylabel(f"share unsafe (answers {'/'.join(map(str, shares.unsafe))}), %")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title or f"{shares.question}: weighted share unsafe, {shares.level:.0%} intervals")
+    ax.legend(frameon=False)
+    return fig, ax
