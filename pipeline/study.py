@@ -10,6 +10,7 @@ which we translate into the file/row/column language of
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -126,6 +127,22 @@ class Study(_Strict):
         return [m.name for m in self.municipalities]
 
 
+class _StudyLoader(yaml.SafeLoader):
+    """Safe YAML loading that keeps numbers written with a leading zero as text."""
+
+
+def _int_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | str:
+    # YAML 1.1 reads an unquoted 0114 as the octal number 76, which would turn the
+    # municipality code 0114 into 0076. Keep it as the text the user wrote.
+    text = loader.construct_scalar(node)
+    if re.fullmatch(r"[-+]?0[0-7_]+", text):
+        return text
+    return loader.construct_yaml_int(node)
+
+
+_StudyLoader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
+
+
 def _location(study_raw: dict, loc: tuple) -> str:
     """Turn a pydantic location like ('places', 3, 'role') into 'places[3] (id=x).role'."""
     parts: list[str] = []
@@ -208,7 +225,7 @@ def load_study(folder: str | Path) -> Study:
             name, "not valid UTF-8 (save the file as UTF-8)", row=row
         ) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StudyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
