@@ -32,7 +32,9 @@ BIN = Path(sys.executable).parent
 
 
 def _run(command: list[str]) -> None:
-    subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def plain(paths: orchestrate.StudyPaths, municipalities: list[str], lang: str) -> float:
@@ -42,29 +44,80 @@ def plain(paths: orchestrate.StudyPaths, municipalities: list[str], lang: str) -
         out.mkdir(parents=True, exist_ok=True)
         parameters = orchestrate.municipality_parameters(paths, name, lang)
         _run(
-            [str(BIN / "papermill"), str(orchestrate.MUNICIPALITY_NOTEBOOK), str(out / "evaluation.ipynb"),
-             "-k", orchestrate.KERNEL_NAME, "--cwd", str(REPO), "--no-progress-bar",
-             *[arg for key, value in parameters.items() for arg in ("-p", key, value)]]
+            [
+                str(BIN / "papermill"),
+                str(orchestrate.MUNICIPALITY_NOTEBOOK),
+                str(out / "evaluation.ipynb"),
+                "-k",
+                orchestrate.KERNEL_NAME,
+                "--cwd",
+                str(REPO),
+                "--no-progress-bar",
+                *[arg for key, value in parameters.items() for arg in ("-p", key, value)],
+            ]
         )
-        _run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(out / "evaluation.ipynb")])
+        _run(
+            [
+                str(BIN / "jupyter"),
+                "nbconvert",
+                "--to",
+                "html",
+                "--no-input",
+                str(out / "evaluation.ipynb"),
+            ]
+        )
     # The comparative notebook reads the run status that the orchestrator would write.
-    status = [{"municipality": m, "status": "ok", "notebook": "", "html": "", "seconds": 0,
-               "failed_cell": None, "error": None} for m in municipalities]
+    status = [
+        {
+            "municipality": m,
+            "status": "ok",
+            "notebook": "",
+            "html": "",
+            "seconds": 0,
+            "failed_cell": None,
+            "error": None,
+        }
+        for m in municipalities
+    ]
     (paths.reports_dir / "run_status.json").write_text(json.dumps({"municipalities": status}))
     parameters = orchestrate.report_parameters(paths, lang)
     _run(
-        [str(BIN / "papermill"), str(orchestrate.COMPARATIVE_NOTEBOOK), str(paths.reports_dir / "comparative_report.ipynb"),
-         "-k", orchestrate.KERNEL_NAME, "--cwd", str(REPO), "--no-progress-bar",
-         *[arg for key, value in parameters.items() for arg in ("-p", key, value)]]
+        [
+            str(BIN / "papermill"),
+            str(orchestrate.COMPARATIVE_NOTEBOOK),
+            str(paths.reports_dir / "comparative_report.ipynb"),
+            "-k",
+            orchestrate.KERNEL_NAME,
+            "--cwd",
+            str(REPO),
+            "--no-progress-bar",
+            *[arg for key, value in parameters.items() for arg in ("-p", key, value)],
+        ]
     )
-    _run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input",
-          str(paths.reports_dir / "comparative_report.ipynb")])
+    _run(
+        [
+            str(BIN / "jupyter"),
+            "nbconvert",
+            "--to",
+            "html",
+            "--no-input",
+            str(paths.reports_dir / "comparative_report.ipynb"),
+        ]
+    )
     return time.perf_counter() - started
 
 
 def pipeline(paths: orchestrate.StudyPaths, jobs: int, lang: str) -> float:
-    common = ["--study", str(paths.study_dir), "--processed-root", str(paths.processed_dir.parent),
-              "--reports-root", str(paths.reports_dir.parent), "--lang", lang]
+    common = [
+        "--study",
+        str(paths.study_dir),
+        "--processed-root",
+        str(paths.processed_dir.parent),
+        "--reports-root",
+        str(paths.reports_dir.parent),
+        "--lang",
+        lang,
+    ]
     started = time.perf_counter()
     _run([sys.executable, "-m", "pipeline", "evaluate", *common, "--jobs", str(jobs)])
     _run([sys.executable, "-m", "pipeline", "report", *common])
@@ -83,18 +136,26 @@ def main() -> None:
         timings: dict[str, list[float]] = {"plain": [], "pipeline": []}
         for round_ in range(args.repeat):
             for method in ("plain", "pipeline") if round_ % 2 == 0 else ("pipeline", "plain"):
-                paths = orchestrate.StudyPaths.for_study(args.study, Path(tmp) / method / "processed", Path(tmp) / method / "reports")
+                paths = orchestrate.StudyPaths.for_study(
+                    args.study, Path(tmp) / method / "processed", Path(tmp) / method / "reports"
+                )
                 prepare_study(paths.study_dir, paths.processed_dir)
                 municipalities = load_processed(paths.processed_dir).study.municipality_names
-                seconds = plain(paths, municipalities, args.lang) if method == "plain" else pipeline(paths, args.jobs, args.lang)
+                seconds = (
+                    plain(paths, municipalities, args.lang)
+                    if method == "plain"
+                    else pipeline(paths, args.jobs, args.lang)
+                )
                 timings[method].append(seconds)
                 print(f"round {round_ + 1}: {method:<8} {seconds:6.1f} s", flush=True)
 
     plain_s = statistics.median(timings["plain"])
     ours_s = statistics.median(timings["pipeline"])
     print()
-    print(f"study: {Path(args.study).name}, {len(municipalities)} municipalities, jobs={args.jobs}, "
-          f"cores={os.cpu_count()}, repeats={args.repeat}")
+    print(
+        f"study: {Path(args.study).name}, {len(municipalities)} municipalities, jobs={args.jobs}, "
+        f"cores={os.cpu_count()}, repeats={args.repeat}"
+    )
     print(f"{'method':<42} {'median s':>9}")
     print(f"{'plain: papermill + nbconvert CLIs, one by one':<42} {plain_s:9.1f}")
     print(f"{'pipeline: python -m pipeline evaluate+report':<42} {ours_s:9.1f}")

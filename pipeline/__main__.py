@@ -22,14 +22,22 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def study_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--study", default=str(orchestrate.DEFAULT_STUDY), help="study folder (default: the demo)")
-        p.add_argument("--processed-root", default=str(orchestrate.REPO_ROOT / "data" / "processed"))
+        p.add_argument(
+            "--study",
+            default=str(orchestrate.DEFAULT_STUDY),
+            help="study folder (default: the demo)",
+        )
+        p.add_argument(
+            "--processed-root", default=str(orchestrate.REPO_ROOT / "data" / "processed")
+        )
         p.add_argument("--reports-root", default=str(orchestrate.REPO_ROOT / "reports"))
 
     def run_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--lang", choices=LANGUAGES, default="sv", help="report language")
         p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks run in parallel")
-        p.add_argument("--municipality", action="append", help="only this municipality (repeatable)")
+        p.add_argument(
+            "--municipality", action="append", help="only this municipality (repeatable)"
+        )
         p.add_argument(
             "--keep-going",
             action="store_true",
@@ -66,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-notebooks":
         dirty = orchestrate.notebooks_with_outputs()
         for path in dirty:
-            print(f"error: {path} carries outputs or execution counts; clear them before committing", file=sys.stderr)
+            print(
+                f"error: {path} carries outputs or execution counts; clear them before committing",
+                file=sys.stderr,
+            )
         return 1 if dirty else 0
     paths = orchestrate.StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
     if args.command == "status":
@@ -76,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             orchestrate.prepare(paths)
         failed = []
         if args.command in ("evaluate", "run"):
-            runs = orchestrate.evaluate(paths, lang=args.lang, jobs=args.jobs, municipalities=args.municipality)
+            runs = orchestrate.evaluate(
+                paths, lang=args.lang, jobs=args.jobs, municipalities=args.municipality
+            )
             evaluation_failed = [r.municipality for r in runs if r.status != "ok"]
             if evaluation_failed and args.command == "evaluate" and args.keep_going:
                 orchestrate.mark_outdated(paths)

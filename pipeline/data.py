@@ -83,7 +83,9 @@ def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData
             json.dumps(study.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        (staging / MANIFEST_FILE).write_text(
+            json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+        )
         if processed_dir.exists():
             shutil.rmtree(processed_dir)
         staging.rename(processed_dir)

@@ -56,7 +56,11 @@ CATEGORIES = {
 }
 
 INDICATORS = [
-    {"id": "crimes_total", "label_sv": "Anmälda brott, totalt", "label_en": "Reported crimes, total"},
+    {
+        "id": "crimes_total",
+        "label_sv": "Anmälda brott, totalt",
+        "label_en": "Reported crimes, total",
+    },
     {"id": "crimes_violence", "label_sv": "Våldsbrott", "label_en": "Violent crimes"},
     {"id": "crimes_theft", "label_sv": "Stöldbrott", "label_en": "Thefts"},
     {"id": "crimes_vandalism", "label_sv": "Skadegörelsebrott", "label_en": "Criminal damage"},
@@ -66,57 +70,174 @@ INDICATORS = [
 # effect = true rate ratio after the intervention start (1.0 = no effect).
 PLACES = [
     # Avesta
-    {"id": "avesta_busstorget", "name": "Busstorget och busstationen", "municipality": "Avesta",
-     "role": "target", "intervention_start": "2020-10-01", "controls": ["avesta_krylbo"],
-     "buffer": "avesta_centrum_buffert", "level": 14.0, "effect": 0.75},
-    {"id": "avesta_gallerian", "name": "Gallerian och Örngränd", "municipality": "Avesta",
-     "role": "target", "intervention_start": "2021-03-01", "controls": ["avesta_krylbo"],
-     "level": 9.0, "effect": 0.85},
-    {"id": "avesta_krylbo", "name": "Krylbo centrum (jämförelseområde)", "municipality": "Avesta",
-     "role": "control", "level": 12.0},
-    {"id": "avesta_centrum_buffert", "name": "Kvarteren runt Busstorget (buffertzon)",
-     "municipality": "Avesta", "role": "buffer", "level": 10.0, "effect": 0.90},
+    {
+        "id": "avesta_busstorget",
+        "name": "Busstorget och busstationen",
+        "municipality": "Avesta",
+        "role": "target",
+        "intervention_start": "2020-10-01",
+        "controls": ["avesta_krylbo"],
+        "buffer": "avesta_centrum_buffert",
+        "level": 14.0,
+        "effect": 0.75,
+    },
+    {
+        "id": "avesta_gallerian",
+        "name": "Gallerian och Örngränd",
+        "municipality": "Avesta",
+        "role": "target",
+        "intervention_start": "2021-03-01",
+        "controls": ["avesta_krylbo"],
+        "level": 9.0,
+        "effect": 0.85,
+    },
+    {
+        "id": "avesta_krylbo",
+        "name": "Krylbo centrum (jämförelseområde)",
+        "municipality": "Avesta",
+        "role": "control",
+        "level": 12.0,
+    },
+    {
+        "id": "avesta_centrum_buffert",
+        "name": "Kvarteren runt Busstorget (buffertzon)",
+        "municipality": "Avesta",
+        "role": "buffer",
+        "level": 10.0,
+        "effect": 0.90,
+    },
     # Falun
-    {"id": "falun_knutpunkten", "name": "Knutpunkten (busstorget)", "municipality": "Falun",
-     "role": "target", "intervention_start": "2020-09-01",
-     "controls": ["falun_jamforelse_norr", "falun_jamforelse_soder"], "level": 22.0, "effect": 0.80,
-     "co_interventions": [{"start": "2023-11-01",
-                           "description": "Polisens kamerabevakning av Knutpunkten och Holmtorget"}]},
-    {"id": "falun_holmtorget", "name": "Holmtorget och Årummet mot torget", "municipality": "Falun",
-     "role": "target", "intervention_start": "2021-05-01",
-     "controls": ["falun_jamforelse_norr", "falun_jamforelse_soder"], "level": 16.0, "effect": 0.90,
-     "co_interventions": [{"start": "2023-11-01",
-                           "description": "Polisens kamerabevakning av Knutpunkten och Holmtorget"}]},
-    {"id": "falun_resecentrum", "name": "Resecentrum", "municipality": "Falun", "role": "target",
-     "intervention_start": "2021-09-01",
-     "controls": ["falun_jamforelse_norr", "falun_jamforelse_soder"], "level": 12.0, "effect": 0.85},
-    {"id": "falun_jamforelse_norr", "name": "Norra centrum (jämförelseområde)", "municipality": "Falun",
-     "role": "control", "level": 15.0},
-    {"id": "falun_jamforelse_soder", "name": "Södra centrum (jämförelseområde)", "municipality": "Falun",
-     "role": "control", "level": 13.0},
+    {
+        "id": "falun_knutpunkten",
+        "name": "Knutpunkten (busstorget)",
+        "municipality": "Falun",
+        "role": "target",
+        "intervention_start": "2020-09-01",
+        "controls": ["falun_jamforelse_norr", "falun_jamforelse_soder"],
+        "level": 22.0,
+        "effect": 0.80,
+        "co_interventions": [
+            {
+                "start": "2023-11-01",
+                "description": "Polisens kamerabevakning av Knutpunkten och Holmtorget",
+            }
+        ],
+    },
+    {
+        "id": "falun_holmtorget",
+        "name": "Holmtorget och Årummet mot torget",
+        "municipality": "Falun",
+        "role": "target",
+        "intervention_start": "2021-05-01",
+        "controls": ["falun_jamforelse_norr", "falun_jamforelse_soder"],
+        "level": 16.0,
+        "effect": 0.90,
+        "co_interventions": [
+            {
+                "start": "2023-11-01",
+                "description": "Polisens kamerabevakning av Knutpunkten och Holmtorget",
+            }
+        ],
+    },
+    {
+        "id": "falun_resecentrum",
+        "name": "Resecentrum",
+        "municipality": "Falun",
+        "role": "target",
+        "intervention_start": "2021-09-01",
+        "controls": ["falun_jamforelse_norr", "falun_jamforelse_soder"],
+        "level": 12.0,
+        "effect": 0.85,
+    },
+    {
+        "id": "falun_jamforelse_norr",
+        "name": "Norra centrum (jämförelseområde)",
+        "municipality": "Falun",
+        "role": "control",
+        "level": 15.0,
+    },
+    {
+        "id": "falun_jamforelse_soder",
+        "name": "Södra centrum (jämförelseområde)",
+        "municipality": "Falun",
+        "role": "control",
+        "level": 13.0,
+    },
     # Hallstahammar
-    {"id": "hallstahammar_centrum", "name": "Centrum", "municipality": "Hallstahammar",
-     "role": "target", "intervention_start": "2020-11-01", "controls": ["hallstahammar_kolback"],
-     "level": 11.0, "effect": 1.0},
-    {"id": "hallstahammar_stationsstraket", "name": "Gångstråket och grönområdet mot järnvägsstationen",
-     "municipality": "Hallstahammar", "role": "target", "intervention_start": "2021-04-01",
-     "controls": ["hallstahammar_kolback"], "level": 6.0, "effect": 0.80},
-    {"id": "hallstahammar_kolback", "name": "Kolbäcks centrum (jämförelseområde)",
-     "municipality": "Hallstahammar", "role": "control", "level": 8.0},
+    {
+        "id": "hallstahammar_centrum",
+        "name": "Centrum",
+        "municipality": "Hallstahammar",
+        "role": "target",
+        "intervention_start": "2020-11-01",
+        "controls": ["hallstahammar_kolback"],
+        "level": 11.0,
+        "effect": 1.0,
+    },
+    {
+        "id": "hallstahammar_stationsstraket",
+        "name": "Gångstråket och grönområdet mot järnvägsstationen",
+        "municipality": "Hallstahammar",
+        "role": "target",
+        "intervention_start": "2021-04-01",
+        "controls": ["hallstahammar_kolback"],
+        "level": 6.0,
+        "effect": 0.80,
+    },
+    {
+        "id": "hallstahammar_kolback",
+        "name": "Kolbäcks centrum (jämförelseområde)",
+        "municipality": "Hallstahammar",
+        "role": "control",
+        "level": 8.0,
+    },
     # Sala
-    {"id": "sala_stationen", "name": "Stationen", "municipality": "Sala", "role": "target",
-     "intervention_start": "2020-08-01", "controls": ["sala_jamforelse_vaster"],
-     "buffer": "sala_stationen_buffert", "level": 13.0, "effect": 0.70},
-    {"id": "sala_stadsparken", "name": "Stadsparken", "municipality": "Sala", "role": "target",
-     "intervention_start": "2021-06-01", "controls": ["sala_jamforelse_vaster"], "level": 8.0,
-     "effect": 0.85},
-    {"id": "sala_torget", "name": "Torget", "municipality": "Sala", "role": "target",
-     "intervention_start": "2022-01-01", "controls": ["sala_jamforelse_vaster"], "level": 10.0,
-     "effect": 0.90},
-    {"id": "sala_jamforelse_vaster", "name": "Västra centrum (jämförelseområde)", "municipality": "Sala",
-     "role": "control", "level": 12.0},
-    {"id": "sala_stationen_buffert", "name": "Kvarteren runt stationen (buffertzon)",
-     "municipality": "Sala", "role": "buffer", "level": 9.0, "effect": 1.20},
+    {
+        "id": "sala_stationen",
+        "name": "Stationen",
+        "municipality": "Sala",
+        "role": "target",
+        "intervention_start": "2020-08-01",
+        "controls": ["sala_jamforelse_vaster"],
+        "buffer": "sala_stationen_buffert",
+        "level": 13.0,
+        "effect": 0.70,
+    },
+    {
+        "id": "sala_stadsparken",
+        "name": "Stadsparken",
+        "municipality": "Sala",
+        "role": "target",
+        "intervention_start": "2021-06-01",
+        "controls": ["sala_jamforelse_vaster"],
+        "level": 8.0,
+        "effect": 0.85,
+    },
+    {
+        "id": "sala_torget",
+        "name": "Torget",
+        "municipality": "Sala",
+        "role": "target",
+        "intervention_start": "2022-01-01",
+        "controls": ["sala_jamforelse_vaster"],
+        "level": 10.0,
+        "effect": 0.90,
+    },
+    {
+        "id": "sala_jamforelse_vaster",
+        "name": "Västra centrum (jämförelseområde)",
+        "municipality": "Sala",
+        "role": "control",
+        "level": 12.0,
+    },
+    {
+        "id": "sala_stationen_buffert",
+        "name": "Kvarteren runt stationen (buffertzon)",
+        "municipality": "Sala",
+        "role": "buffer",
+        "level": 9.0,
+        "effect": 1.20,
+    },
 ]
 
 OVERDISPERSION_SHAPE = 12.0  # gamma shape: variance = mu + mu^2 / shape
@@ -166,7 +287,9 @@ def _municipal_shocks(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.exp(shock - shock.mean())
 
 
-def expected_counts(place: dict, periods: pd.PeriodIndex, shocks: np.ndarray, with_effect: bool) -> dict[str, np.ndarray]:
+def expected_counts(
+    place: dict, periods: pd.PeriodIndex, shocks: np.ndarray, with_effect: bool
+) -> dict[str, np.ndarray]:
     """Mean monthly counts of a place per category, given its municipality's shocks."""
     month = periods.month.to_numpy()
     years = (periods.year.to_numpy() - 2017) + (month - 1) / 12

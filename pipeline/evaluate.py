@@ -71,8 +71,12 @@ def design_data(data: StudyData, place: Place, indicator_id: str) -> DesignData:
         target = target[target.index < cut]
         notes.append(f"series cut before the co-intervention starting {cut}")
     window = target.index
-    controls = {c: _place_frame(series, c, indicator_id).reindex(window).dropna() for c in place.controls}
-    buffer = _place_frame(series, place.buffer, indicator_id).reindex(window) if place.buffer else None
+    controls = {
+        c: _place_frame(series, c, indicator_id).reindex(window).dropna() for c in place.controls
+    }
+    buffer = (
+        _place_frame(series, place.buffer, indicator_id).reindex(window) if place.buffer else None
+    )
     return DesignData(
         municipality=place.municipality,
         place=place,

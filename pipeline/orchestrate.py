@@ -52,7 +52,11 @@ class StudyPaths:
         reports_root: str | Path = REPO_ROOT / "reports",
     ) -> StudyPaths:
         study_dir = Path(study_dir).resolve()
-        return cls(study_dir, Path(processed_root).resolve() / study_dir.name, Path(reports_root).resolve() / study_dir.name)
+        return cls(
+            study_dir,
+            Path(processed_root).resolve() / study_dir.name,
+            Path(reports_root).resolve() / study_dir.name,
+        )
 
     def municipality_dir(self, municipality: str) -> Path:
         return self.reports_dir / municipality
@@ -81,7 +85,9 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
     if missing := sorted(declared - given):
         problems.append(f"missing parameters {missing}")
     if problems:
-        raise ParameterError(f"{notebook.name}: " + "; ".join(problems) + f" (declared: {sorted(declared)})")
+        raise ParameterError(
+            f"{notebook.name}: " + "; ".join(problems) + f" (declared: {sorted(declared)})"
+        )
 
 
 def municipality_parameters(paths: StudyPaths, municipality: str, lang: str) -> dict[str, str]:
@@ -96,7 +102,11 @@ def municipality_parameters(paths: StudyPaths, municipality: str, lang: str) -> 
 
 def report_parameters(paths: StudyPaths, lang: str) -> dict[str, str]:
     """What the comparative report notebook receives."""
-    return {"processed_dir": str(paths.processed_dir), "reports_dir": str(paths.reports_dir), "lang": lang}
+    return {
+        "processed_dir": str(paths.processed_dir),
+        "reports_dir": str(paths.reports_dir),
+        "lang": lang,
+    }
 
 
 def render_html(notebook_path: Path, html_path: Path) -> Path:
@@ -118,7 +128,12 @@ def render_html(notebook_path: Path, html_path: Path) -> Path:
 
 
 def execute_notebook(
-    label: str, template: Path, output_dir: Path, stem: str, parameters: dict, kernel_name: str = KERNEL_NAME
+    label: str,
+    template: Path,
+    output_dir: Path,
+    stem: str,
+    parameters: dict,
+    kernel_name: str = KERNEL_NAME,
 ) -> NotebookRun:
     """Execute one notebook with papermill and render it; notebook errors are returned, not raised."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +153,9 @@ def execute_notebook(
         )
     except PapermillExecutionError as exc:
         failed_cell, error = exc.exec_count, f"{exc.ename}: {exc.evalue}"
-    except Exception as exc:  # a kernel that dies or cannot start: report it as this notebook's failure
+    except (
+        Exception
+    ) as exc:  # a kernel that dies or cannot start: report it as this notebook's failure
         error = f"{type(exc).__name__}: {exc}"
     rendered = None
     if ipynb.is_file():
@@ -161,7 +178,9 @@ def _log(message: str) -> None:
 def prepare(paths: StudyPaths) -> None:
     """Validate the raw study and write its processed form."""
     data = prepare_study(paths.study_dir, paths.processed_dir)
-    _log(f"validated {paths.study_dir.name}: {data.manifest['n_rows']} rows -> {paths.processed_dir}")
+    _log(
+        f"validated {paths.study_dir.name}: {data.manifest['n_rows']} rows -> {paths.processed_dir}"
+    )
 
 
 def evaluate(
@@ -174,12 +193,16 @@ def evaluate(
 ) -> list[NotebookRun]:
     """Run the evaluation notebook once per municipality, ``jobs`` at a time."""
     if not (paths.processed_dir / MANIFEST_FILE).is_file():
-        raise PipelineError(f"no processed study at {paths.processed_dir}: run the 'validate' step first")
+        raise PipelineError(
+            f"no processed study at {paths.processed_dir}: run the 'validate' step first"
+        )
     study = load_processed(paths.processed_dir).study
     names = municipalities or study.municipality_names
     unknown = sorted(set(names) - set(study.municipality_names))
     if unknown:
-        raise PipelineError(f"unknown municipalities {unknown}; the study has {study.municipality_names}")
+        raise PipelineError(
+            f"unknown municipalities {unknown}; the study has {study.municipality_names}"
+        )
     runs_parameters = {name: municipality_parameters(paths, name, lang) for name in names}
     for parameters in runs_parameters.values():
         check_parameters(MUNICIPALITY_NOTEBOOK, parameters)
@@ -209,7 +232,9 @@ def evaluate(
             run = future.result()
             runs.append(run)
             detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
-            _log(f"[{done}/{len(names)}] {run.municipality}: {run.status} in {run.seconds:.1f} s{detail}")
+            _log(
+                f"[{done}/{len(names)}] {run.municipality}: {run.status} in {run.seconds:.1f} s{detail}"
+            )
     order = {name: i for i, name in enumerate(names)}
     runs.sort(key=lambda r: order[r.municipality])
     _write_status(paths, runs)
@@ -228,7 +253,9 @@ def read_status(paths: StudyPaths) -> list[dict]:
     """The municipalities of the last evaluation run and how each ended."""
     target = paths.reports_dir / RUN_STATUS_FILE
     if not target.is_file():
-        raise PipelineError(f"no evaluation has been run for {paths.study_dir.name} ({target} is missing)")
+        raise PipelineError(
+            f"no evaluation has been run for {paths.study_dir.name} ({target} is missing)"
+        )
     return json.loads(target.read_text("utf-8"))["municipalities"]
 
 
@@ -252,10 +279,19 @@ def notebooks_with_outputs() -> list[Path]:
 def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAME) -> NotebookRun:
     """Run the comparative report notebook over the municipalities' results."""
     if not (paths.reports_dir / RUN_STATUS_FILE).is_file():
-        raise PipelineError(f"no evaluation results in {paths.reports_dir}: run the 'evaluate' step first")
+        raise PipelineError(
+            f"no evaluation results in {paths.reports_dir}: run the 'evaluate' step first"
+        )
     parameters = report_parameters(paths, lang)
     check_parameters(COMPARATIVE_NOTEBOOK, parameters)
-    run = execute_notebook("comparative report", COMPARATIVE_NOTEBOOK, paths.reports_dir, "comparative_report", parameters, kernel_name)
+    run = execute_notebook(
+        "comparative report",
+        COMPARATIVE_NOTEBOOK,
+        paths.reports_dir,
+        "comparative_report",
+        parameters,
+        kernel_name,
+    )
     detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
     _log(f"comparative report: {run.status} in {run.seconds:.1f} s{detail} -> {run.html}")
     return run

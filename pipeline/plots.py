@@ -44,13 +44,34 @@ def plot_effect(
     for shock in shocks:
         end = pd.Timestamp(shock.end) if shock.end is not None else x.max()
         label = shock.label_sv if lang == "sv" else shock.label_en
-        ax.axvspan(pd.Timestamp(shock.start), end, color=SHADE["covid"], alpha=SHADE_ALPHA, label=label)
-    ax.plot(x, frame["observed"], color=PALETTE["observed"], lw=0.8, marker="o", ms=2.5,
-            label=t("figure_observed", lang))
-    ax.plot(x, frame["fitted"], color=PALETTE["fitted"], lw=1.6, ls=LINESTYLES["fitted"],
-            label=t("figure_fitted", lang))
-    ax.plot(x[post], frame["counterfactual"][post], color=PALETTE["counterfactual"], lw=1.8,
-            ls=LINESTYLES["counterfactual"], label=t("figure_counterfactual", lang))
+        ax.axvspan(
+            pd.Timestamp(shock.start), end, color=SHADE["covid"], alpha=SHADE_ALPHA, label=label
+        )
+    ax.plot(
+        x,
+        frame["observed"],
+        color=PALETTE["observed"],
+        lw=0.8,
+        marker="o",
+        ms=2.5,
+        label=t("figure_observed", lang),
+    )
+    ax.plot(
+        x,
+        frame["fitted"],
+        color=PALETTE["fitted"],
+        lw=1.6,
+        ls=LINESTYLES["fitted"],
+        label=t("figure_fitted", lang),
+    )
+    ax.plot(
+        x[post],
+        frame["counterfactual"][post],
+        color=PALETTE["counterfactual"],
+        lw=1.8,
+        ls=LINESTYLES["counterfactual"],
+        label=t("figure_counterfactual", lang),
+    )
     ax.axvline(start.to_timestamp(), color=PALETTE["target"], lw=1.2, label=t("figure_start", lang))
     ax.set_ylabel(t("figure_ylabel", lang))
     ax.set_ylim(bottom=0)
@@ -82,14 +103,24 @@ def plot_ratio_forest(
     y = np.arange(len(frame))[::-1]
     significant = frame["p_value"].to_numpy() < 0.05
     ax.hlines(y, frame["ci_low"], frame["ci_high"], color=PALETTE["target"], lw=1.5)
-    ax.scatter(frame["estimate"][significant], y[significant], color=PALETTE["target"], zorder=3, s=28)
-    ax.scatter(frame["estimate"][~significant], y[~significant], facecolor="white",
-               edgecolor=PALETTE["target"], zorder=3, s=28)
+    ax.scatter(
+        frame["estimate"][significant], y[significant], color=PALETTE["target"], zorder=3, s=28
+    )
+    ax.scatter(
+        frame["estimate"][~significant],
+        y[~significant],
+        facecolor="white",
+        edgecolor=PALETTE["target"],
+        zorder=3,
+        s=28,
+    )
     ax.axvline(null, color=PALETTE["neutral"], lw=1, ls="--")
     ax.set_xscale("log")
     low = min(frame["ci_low"].min(), null)
     high = max(frame["ci_high"].max(), null)
-    ticks = [v for v in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10) if low / 1.2 <= v <= high * 1.2]
+    ticks = [
+        v for v in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10) if low / 1.2 <= v <= high * 1.2
+    ]
     ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_yticks(y, labels, fontsize=8)

@@ -36,7 +36,11 @@ def sha256_file(path: str | Path) -> str:
 
 def code_version() -> dict[str, str | bool | None]:
     """The package version and, inside a git checkout, the commit and whether the tree is dirty."""
-    info: dict[str, str | bool | None] = {"package_version": __version__, "git_commit": None, "git_dirty": None}
+    info: dict[str, str | bool | None] = {
+        "package_version": __version__,
+        "git_commit": None,
+        "git_dirty": None,
+    }
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
@@ -69,7 +73,10 @@ def package_versions() -> dict[str, str]:
 def provenance_record(inputs: dict[str, str | Path], parameters: dict | None = None) -> dict:
     """A JSON-ready record of inputs (with hashes), parameters, code and package versions."""
     return {
-        "inputs": {label: {"path": str(path), "sha256": sha256_file(path)} for label, path in inputs.items()},
+        "inputs": {
+            label: {"path": str(path), "sha256": sha256_file(path)}
+            for label, path in inputs.items()
+        },
         "parameters": dict(parameters or {}),
         "code": code_version(),
         "packages": package_versions(),

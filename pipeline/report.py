@@ -75,7 +75,9 @@ def _indicator_label(data: StudyData, indicator_id: str, lang: str) -> str:
     return indicator.label_sv if lang == "sv" else indicator.label_en
 
 
-def localized_effects(data: StudyData, frame: pd.DataFrame, lang: str, *, with_municipality: bool = False) -> pd.DataFrame:
+def localized_effects(
+    data: StudyData, frame: pd.DataFrame, lang: str, *, with_municipality: bool = False
+) -> pd.DataFrame:
     """Effects as a reader sees them: names, labels, per cent change, CI and p in the report language."""
     rows = []
     for _, row in frame.iterrows():
@@ -166,16 +168,27 @@ class MunicipalityReport:
                 {
                     t("col_place", lang): place.name,
                     t("col_role", lang): t(f"role_{place.role}", lang),
-                    t("col_start", lang): place.intervention_start.isoformat() if place.intervention_start else "",
-                    t("col_controls", lang): ", ".join(_place_name(self.data, c) for c in place.controls),
-                    t("col_buffer", lang): _place_name(self.data, place.buffer) if place.buffer else "",
+                    t("col_start", lang): place.intervention_start.isoformat()
+                    if place.intervention_start
+                    else "",
+                    t("col_controls", lang): ", ".join(
+                        _place_name(self.data, c) for c in place.controls
+                    ),
+                    t("col_buffer", lang): _place_name(self.data, place.buffer)
+                    if place.buffer
+                    else "",
                 }
             )
         return pd.DataFrame(rows)
 
     def co_interventions(self) -> Html:
         notes = [
-            t("co_intervention_note", self.lang, description=c.description, start=c.start.isoformat())
+            t(
+                "co_intervention_note",
+                self.lang,
+                description=c.description,
+                start=c.start.isoformat(),
+            )
             for p in self.data.study.targets(self.municipality)
             for c in p.co_interventions
         ]
@@ -216,7 +229,9 @@ class MunicipalityReport:
             [
                 {
                     t("col_place", self.lang): _place_name(self.data, s.place_id),
-                    t("col_indicator", self.lang): _indicator_label(self.data, s.indicator, self.lang),
+                    t("col_indicator", self.lang): _indicator_label(
+                        self.data, s.indicator, self.lang
+                    ),
                     t("col_design", self.lang): t(f"design_{s.design}", self.lang),
                     t("col_reason", self.lang): s.reason,
                 }
@@ -258,13 +273,17 @@ class ComparativeReport:
         check_language(lang)
         data = load_processed(processed_dir)
         reports = Path(reports_dir)
-        status = pd.DataFrame(json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"])
+        status = pd.DataFrame(
+            json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
+        )
         frames = [
             pd.read_csv(reports / row["municipality"] / EFFECTS_FILE)
             for _, row in status.iterrows()
             if row["status"] == "ok" and (reports / row["municipality"] / EFFECTS_FILE).is_file()
         ]
-        effects = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
+        effects = (
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
+        )
         parameters = {"processed_dir": processed_dir, "reports_dir": reports_dir, "lang": lang}
         return cls(data, lang, effects, status, parameters)
 
@@ -292,7 +311,11 @@ class ComparativeReport:
         rows = []
         for _, row in self.status.iterrows():
             ok = row["status"] == "ok"
-            detail = "" if ok else t("failed_detail", lang, cell=row.get("failed_cell"), error=row.get("error"))
+            detail = (
+                ""
+                if ok
+                else t("failed_detail", lang, cell=row.get("failed_cell"), error=row.get("error"))
+            )
             rows.append(
                 {
                     t("col_municipality", lang): row["municipality"],
@@ -322,7 +345,9 @@ class ComparativeReport:
                     indicator=_indicator_label(self.data, row["indicator"], lang),
                     direction=t("direction_decrease" if change < 0 else "direction_increase", lang),
                     size=number(abs(change), lang, 0),
-                    certainty=t("certainty_clear" if row["p_value"] < 0.05 else "certainty_unclear", lang),
+                    certainty=t(
+                        "certainty_clear" if row["p_value"] < 0.05 else "certainty_unclear", lang
+                    ),
                     sms=t(f"sms_{int(row['sms_level'])}", lang),
                 )
             )
@@ -355,7 +380,9 @@ class ComparativeReport:
         self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
         record = _provenance_record(self.data, self.parameters)
         record["municipalities"] = self.status.to_dict(orient="records")
-        (out / "effects.provenance.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        (out / "effects.provenance.json").write_text(
+            json.dumps(record, indent=2) + "\n", encoding="utf-8"
+        )
         return out / EFFECTS_FILE
 
     def provenance(self) -> Html:

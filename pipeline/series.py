@@ -92,7 +92,9 @@ def read_series(path: str | Path, study: Study) -> pd.DataFrame:
     problems: list[Problem] = []
     for column in REQUIRED_COLUMNS:
         if column not in columns:
-            problems.append(Problem(name, f"required column '{column}' is missing", row=1, column=column))
+            problems.append(
+                Problem(name, f"required column '{column}' is missing", row=1, column=column)
+            )
     for column in columns:
         if column not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
             problems.append(Problem(name, "unknown column", row=1, column=column))
@@ -144,14 +146,20 @@ def read_series(path: str | Path, study: Study) -> pd.DataFrame:
             lambda r, c=column: f"'{r[c]}' is not a number",
         )
 
-    value = pd.to_numeric(frame["value"].where(frame["value"].str.match(NUMBER_PATTERN)), errors="coerce")
+    value = pd.to_numeric(
+        frame["value"].where(frame["value"].str.match(NUMBER_PATTERN)), errors="coerce"
+    )
     exposure = pd.to_numeric(
         frame["exposure"].where(frame["exposure"].str.match(NUMBER_PATTERN)), errors="coerce"
     )
     family = frame["indicator"].map({k: v.family for k, v in indicators.items()})
     flag(value < 0, "value", lambda r: f"negative value {r['value']}")
     is_count = family == "count"
-    flag(is_count & value.notna() & (value % 1 != 0), "value", lambda r: f"count {r['value']} is not a whole number")
+    flag(
+        is_count & value.notna() & (value % 1 != 0),
+        "value",
+        lambda r: f"count {r['value']} is not a whole number",
+    )
     flag(
         (family == "proportion") & (value > 1),
         "value",

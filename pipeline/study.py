@@ -259,9 +259,7 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
     problems: list[Problem] = []
 
     def add(loc: tuple, message: str) -> None:
-        problems.append(
-            Problem(name, message, row=_line_for(lines, loc), column=str(loc[-1]))
-        )
+        problems.append(Problem(name, message, row=_line_for(lines, loc), column=str(loc[-1])))
 
     for section, key in (("municipalities", "name"), ("places", "id"), ("indicators", "id")):
         seen: set[str] = set()
@@ -276,26 +274,41 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
     for i, place in enumerate(study.places):
         loc = ("places", i)
         if place.municipality not in municipalities:
-            add((*loc, "municipality"), f"place '{place.id}': unknown municipality '{place.municipality}'")
+            add(
+                (*loc, "municipality"),
+                f"place '{place.id}': unknown municipality '{place.municipality}'",
+            )
         if place.role == "target":
             if place.intervention_start is None:
                 add((*loc, "intervention_start"), f"target '{place.id}' has no intervention_start")
         else:
             for field in ("intervention_start", "buffer"):
                 if getattr(place, field) is not None:
-                    add((*loc, field), f"'{field}' is only for targets, but '{place.id}' is a {place.role}")
+                    add(
+                        (*loc, field),
+                        f"'{field}' is only for targets, but '{place.id}' is a {place.role}",
+                    )
             if place.controls:
-                add((*loc, "controls"), f"'controls' is only for targets, but '{place.id}' is a {place.role}")
+                add(
+                    (*loc, "controls"),
+                    f"'controls' is only for targets, but '{place.id}' is a {place.role}",
+                )
         for control in place.controls:
             if control not in roles:
                 add((*loc, "controls"), f"target '{place.id}': unknown control place '{control}'")
             elif roles[control] != "control":
-                add((*loc, "controls"), f"target '{place.id}': '{control}' is a {roles[control]}, not a control")
+                add(
+                    (*loc, "controls"),
+                    f"target '{place.id}': '{control}' is a {roles[control]}, not a control",
+                )
         if place.buffer is not None:
             if place.buffer not in roles:
                 add((*loc, "buffer"), f"target '{place.id}': unknown buffer place '{place.buffer}'")
             elif roles[place.buffer] != "buffer":
-                add((*loc, "buffer"), f"target '{place.id}': '{place.buffer}' is a {roles[place.buffer]}, not a buffer")
+                add(
+                    (*loc, "buffer"),
+                    f"target '{place.id}': '{place.buffer}' is a {roles[place.buffer]}, not a buffer",
+                )
     for i, shock in enumerate(study.shocks):
         if shock.end is not None and shock.end < shock.start:
             add(("shocks", i, "end"), f"shock '{shock.id}' ends before it starts")

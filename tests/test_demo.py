@@ -34,7 +34,11 @@ def test_pilot_municipalities_and_codes(demo):
     assert codes == {"Avesta": "2084", "Falun": "2080", "Hallstahammar": "1961", "Sala": "1981"}
     assert study.synthetic is True
     for target in study.targets():
-        assert pd.Timestamp("2020-04-01") <= pd.Timestamp(target.intervention_start) <= pd.Timestamp("2022-06-30")
+        assert (
+            pd.Timestamp("2020-04-01")
+            <= pd.Timestamp(target.intervention_start)
+            <= pd.Timestamp("2022-06-30")
+        )
     roles = {p.role for p in study.places}
     assert roles == {"target", "control", "buffer"}
 
@@ -60,7 +64,10 @@ def test_counts_are_overdispersed_and_seasonal(demo):
     ratios = pre.groupby("place_id")["value"].agg(lambda v: v.var() / v.mean())
     # Overdispersed beyond Poisson (variance/mean = 1), as small-area crime counts are.
     assert ratios.median() > 1.2
-    violence = series[(series["indicator"] == "crimes_violence") & (series["period"] < pd.Period("2020-03", freq="M"))]
+    violence = series[
+        (series["indicator"] == "crimes_violence")
+        & (series["period"] < pd.Period("2020-03", freq="M"))
+    ]
     by_month = violence.groupby(violence["period"].dt.month)["value"].mean()
     assert by_month.loc[[6, 7, 8]].mean() > 1.2 * by_month.loc[[12, 1, 2]].mean()
 
@@ -70,8 +77,12 @@ def test_covid_dip_is_visible_everywhere(demo):
     total = series[series["indicator"] == "crimes_total"].copy()
     total["year_month"] = total["period"]
     controls = [p["id"] for p in PLACES if p["role"] == "control"]
-    spring_2019 = total[total["period"].between(pd.Period("2019-04", "M"), pd.Period("2019-09", "M"))]
-    spring_2020 = total[total["period"].between(pd.Period("2020-04", "M"), pd.Period("2020-09", "M"))]
+    spring_2019 = total[
+        total["period"].between(pd.Period("2019-04", "M"), pd.Period("2019-09", "M"))
+    ]
+    spring_2020 = total[
+        total["period"].between(pd.Period("2020-04", "M"), pd.Period("2020-09", "M"))
+    ]
     before = spring_2019[spring_2019["place_id"].isin(controls)].groupby("place_id")["value"].sum()
     during = spring_2020[spring_2020["place_id"].isin(controls)].groupby("place_id")["value"].sum()
     assert (during < before).all()

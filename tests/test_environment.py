@@ -18,7 +18,9 @@ def _lock() -> dict[str, str]:
 
 def test_every_requirement_is_pinned_exactly():
     lines = [
-        line for line in (REPO_ROOT / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")
+        line
+        for line in (REPO_ROOT / "requirements.lock").read_text().splitlines()
+        if line and not line.startswith("#")
     ]
     assert lines and all("==" in line for line in lines)
     top_level = [

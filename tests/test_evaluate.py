@@ -21,7 +21,9 @@ def demo_data() -> StudyData:
 
 @pytest.fixture(scope="module")
 def effects(demo_data) -> pd.DataFrame:
-    frames = [evaluate_municipality(demo_data, m).to_frame() for m in demo_data.study.municipality_names]
+    frames = [
+        evaluate_municipality(demo_data, m).to_frame() for m in demo_data.study.municipality_names
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -44,17 +46,23 @@ def test_primary_is_the_controlled_comparison_when_controls_exist(effects):
 def test_primary_estimates_cover_the_known_effects(effects):
     truth = pd.read_csv(DEMO_DIR / "ground_truth.csv")
     merged = effects[effects["primary"]].merge(truth, on=["place_id", "indicator"])
-    covered = (merged["ci_low"] <= merged["true_rate_ratio"]) & (merged["true_rate_ratio"] <= merged["ci_high"])
+    covered = (merged["ci_low"] <= merged["true_rate_ratio"]) & (
+        merged["true_rate_ratio"] <= merged["ci_high"]
+    )
     # The headline indicator covers the truth at every target ...
     total = covered[merged["indicator"] == "crimes_total"]
-    assert total.all(), merged.loc[~covered, ["place_id", "indicator", "estimate", "true_rate_ratio"]]
+    assert total.all(), merged.loc[
+        ~covered, ["place_id", "indicator", "estimate", "true_rate_ratio"]
+    ]
     # ... and across all 40 estimates coverage is near the nominal 95 %.
     assert covered.mean() >= 0.9
 
 
 def test_no_effect_place_is_not_called_significant(effects):
     row = effects[
-        (effects["place_id"] == "hallstahammar_centrum") & (effects["indicator"] == "crimes_total") & effects["primary"]
+        (effects["place_id"] == "hallstahammar_centrum")
+        & (effects["indicator"] == "crimes_total")
+        & effects["primary"]
     ].iloc[0]
     assert row["ci_low"] < 1 < row["ci_high"]
 

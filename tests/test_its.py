@@ -13,7 +13,10 @@ from pipeline.errors import EstimationError
 def _sicily(reference_dir):
     frame = pd.read_csv(reference_dir / "lopezbernal_2017_sicily" / "sicily.csv")
     periods = pd.PeriodIndex(
-        [pd.Period(year=y, month=m, freq="M") for y, m in zip(frame["year"], frame["month"], strict=True)]
+        [
+            pd.Period(year=y, month=m, freq="M")
+            for y, m in zip(frame["year"], frame["month"], strict=True)
+        ]
     )
     return frame, periods
 
@@ -55,7 +58,11 @@ def test_reproduces_lopez_bernal_quasipoisson_with_harmonics(reference_dir):
 def _simulate(rng, effect, n=84, start_index=45, level=30.0, dispersion_shape=15.0):
     periods = pd.period_range("2017-01", periods=n, freq="M")
     month = periods.month.to_numpy()
-    mu = level * np.exp(0.2 * np.cos(2 * np.pi * (month - 7) / 12)) * np.exp(0.02 * np.arange(n) / 12)
+    mu = (
+        level
+        * np.exp(0.2 * np.cos(2 * np.pi * (month - 7) / 12))
+        * np.exp(0.02 * np.arange(n) / 12)
+    )
     mu[start_index:] *= effect
     counts = rng.poisson(mu * rng.gamma(dispersion_shape, 1 / dispersion_shape, n))
     return counts, periods, periods[start_index]
@@ -88,7 +95,16 @@ def test_design_matrix_has_step_shock_and_harmonics():
     periods = pd.period_range("2019-01", "2022-12", freq="M")
     shock = Shock(id="covid19", label_sv="c", label_en="c", start="2020-03-01", end="2022-02-28")
     exog = its_design_matrix(periods, pd.Period("2021-01", freq="M"), shocks=(shock,))
-    assert list(exog.columns) == ["const", "time", "sin1", "cos1", "sin2", "cos2", "shock_covid19", "post"]
+    assert list(exog.columns) == [
+        "const",
+        "time",
+        "sin1",
+        "cos1",
+        "sin2",
+        "cos2",
+        "shock_covid19",
+        "post",
+    ]
     assert exog["post"].sum() == 24
     assert exog["shock_covid19"].sum() == 24
 

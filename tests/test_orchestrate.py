@@ -18,8 +18,17 @@ from pipeline.report import EFFECTS_FILE, RUN_STATUS_FILE
 
 DEMO = orchestrate.DEFAULT_STUDY
 REQUIRED_EFFECT_COLUMNS = [
-    "municipality", "place_id", "indicator", "design", "estimand", "estimate",
-    "ci_low", "ci_high", "p_value", "n_pre", "n_post",
+    "municipality",
+    "place_id",
+    "indicator",
+    "design",
+    "estimand",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_pre",
+    "n_post",
 ]
 
 
@@ -28,8 +37,15 @@ def _paths(tmp_path):
 
 
 def _args(tmp_path, *extra):
-    return ["--study", str(DEMO), "--processed-root", str(tmp_path / "processed"),
-            "--reports-root", str(tmp_path / "reports"), *extra]
+    return [
+        "--study",
+        str(DEMO),
+        "--processed-root",
+        str(tmp_path / "processed"),
+        "--reports-root",
+        str(tmp_path / "reports"),
+        *extra,
+    ]
 
 
 def test_orchestrator_passes_exactly_the_declared_parameters(tmp_path):
@@ -58,8 +74,17 @@ def test_invalid_study_writes_nothing(tmp_path, capsys):
     shutil.copytree(DEMO, study)
     series = study / "series.csv"
     series.write_text(series.read_text("utf-8").replace(",2019-05,", ",2019-13,", 1), "utf-8")
-    code = main(["run", "--study", str(study), "--processed-root", str(tmp_path / "processed"),
-                 "--reports-root", str(tmp_path / "reports")])
+    code = main(
+        [
+            "run",
+            "--study",
+            str(study),
+            "--processed-root",
+            str(tmp_path / "processed"),
+            "--reports-root",
+            str(tmp_path / "reports"),
+        ]
+    )
     assert code == 2
     error = capsys.readouterr().err
     assert "series.csv, row" in error and "column 'period'" in error and "2019-13" in error
@@ -97,7 +122,9 @@ def test_demo_end_to_end(tmp_path):
     assert set(REQUIRED_EFFECT_COLUMNS) <= set(effects.columns)
     assert set(effects["municipality"]) == {"Avesta", "Falun", "Hallstahammar", "Sala"}
     assert (effects["estimand"] == "rate_ratio").all()
-    assert (effects["ci_low"] < effects["estimate"]).all() and (effects["estimate"] < effects["ci_high"]).all()
+    assert (effects["ci_low"] < effects["estimate"]).all() and (
+        effects["estimate"] < effects["ci_high"]
+    ).all()
     sidecar = json.loads((reports / "effects.provenance.json").read_text("utf-8"))
     assert sidecar["code"]["package_version"]
 
@@ -105,7 +132,9 @@ def test_demo_end_to_end(tmp_path):
     assert main(["evaluate", *_args(tmp_path, "--jobs", "2", "--municipality", "Sala")]) == 0
     again = pd.read_csv(reports / "Sala" / EFFECTS_FILE, keep_default_na=False)
     first = pd.read_csv(reports / EFFECTS_FILE, keep_default_na=False)
-    pd.testing.assert_frame_equal(again, first[first["municipality"] == "Sala"].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        again, first[first["municipality"] == "Sala"].reset_index(drop=True)
+    )
 
 
 @pytest.mark.integration
@@ -114,7 +143,10 @@ def test_a_failing_municipality_does_not_stop_the_others(tmp_path, monkeypatch):
     """A notebook that fails for one municipality: the rest finish, the report lists it, exit 1."""
     broken = nbformat.read(orchestrate.MUNICIPALITY_NOTEBOOK, as_version=4)
     broken.cells.insert(
-        3, nbformat.v4.new_code_cell('if municipality == "Falun":\n    raise RuntimeError("simulated failure")')
+        3,
+        nbformat.v4.new_code_cell(
+            'if municipality == "Falun":\n    raise RuntimeError("simulated failure")'
+        ),
     )
     template = tmp_path / "evaluate_municipality.ipynb"
     nbformat.write(broken, template)
@@ -123,7 +155,10 @@ def test_a_failing_municipality_does_not_stop_the_others(tmp_path, monkeypatch):
     code = main(["run", *_args(tmp_path, "--jobs", "2", "--lang", "en")])
     assert code == 1
     reports = tmp_path / "reports" / "trygga_platser_demo"
-    status = {r["municipality"]: r for r in json.loads((reports / RUN_STATUS_FILE).read_text())["municipalities"]}
+    status = {
+        r["municipality"]: r
+        for r in json.loads((reports / RUN_STATUS_FILE).read_text())["municipalities"]
+    }
     assert status["Falun"]["status"] == "failed"
     assert "simulated failure" in status["Falun"]["error"]
     assert status["Falun"]["failed_cell"] is not None

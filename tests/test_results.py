@@ -11,9 +11,19 @@ from pipeline.results import EFFECT_COLUMNS, Effect, effects_frame
 
 def _effect(**changes):
     values = dict(
-        municipality="Sala", place_id="sala_torget", indicator="crimes_total", design="its",
-        estimand="rate_ratio", estimate=0.8, ci_low=0.6, ci_high=1.05, p_value=0.1, n_pre=40,
-        n_post=30, sms_level=2, method="test",
+        municipality="Sala",
+        place_id="sala_torget",
+        indicator="crimes_total",
+        design="its",
+        estimand="rate_ratio",
+        estimate=0.8,
+        ci_low=0.6,
+        ci_high=1.05,
+        p_value=0.1,
+        n_pre=40,
+        n_post=30,
+        sms_level=2,
+        method="test",
     )
     values.update(changes)
     return Effect(**values)

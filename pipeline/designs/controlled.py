@@ -74,17 +74,20 @@ def fit_conditional_binomial(
             raise EstimationError(f"the {label} has no events before or after the start")
     offset = np.zeros(len(target))
     if target_exposure is not None and control_exposure is not None:
-        offset = np.log(np.asarray(target_exposure, float)) - np.log(np.asarray(control_exposure, float))
+        offset = np.log(np.asarray(target_exposure, float)) - np.log(
+            np.asarray(control_exposure, float)
+        )
     exog = np.column_stack([np.ones(len(target)), post])
     endog = np.column_stack([target, control])
     # A period with no events anywhere carries no information in the conditional model.
     informative = (target + control) > 0
     lags = maxlags if maxlags is not None else newey_west_lags(int(informative.sum()))
     result = sm.GLM(
-        endog[informative], exog[informative], family=sm.families.Binomial(), offset=offset[informative]
-    ).fit(
-        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True
-    )
+        endog[informative],
+        exog[informative],
+        family=sm.families.Binomial(),
+        offset=offset[informative],
+    ).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
     coef, se = float(result.params[1]), float(result.bse[1])
     df = result.df_resid
     crit = stats.t.ppf(1 - (1 - level) / 2, df)
@@ -113,8 +116,10 @@ class ControlledComparison:
 
     def estimate(self, data: DesignData) -> Effect:
         control = data.pooled_controls()
-        joined = data.target[["value", "exposure"]].add_suffix("_target").join(
-            control.add_suffix("_control"), how="inner"
+        joined = (
+            data.target[["value", "exposure"]]
+            .add_suffix("_target")
+            .join(control.add_suffix("_control"), how="inner")
         )
         post = (pd.PeriodIndex(joined.index) >= data.start).astype(float)
         fit = fit_conditional_binomial(
