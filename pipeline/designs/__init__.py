@@ -10,7 +10,15 @@ from __future__ import annotations
 from .base import Design, DesignData
 from .controlled import ControlledComparison
 from .its import InterruptedTimeSeries
+from .prepost import PrePost
 
-DESIGNS: tuple[Design, ...] = (ControlledComparison(), InterruptedTimeSeries())
+DESIGNS: tuple[Design, ...] = (ControlledComparison(), InterruptedTimeSeries(), PrePost())
 
-__all__ = ["DESIGNS", "ControlledComparison", "Design", "DesignData", "InterruptedTimeSeries"]
+__all__ = [
+    "DESIGNS",
+    "ControlledComparison",
+    "Design",
+    "DesignData",
+    "InterruptedTimeSeries",
+    "PrePost",
+]
