@@ -63,7 +63,7 @@ _RATE = re.compile(r"\d+(?:[.,]\d+)?")
 _SPACES = re.compile(r"[\s\u00a0\u202f]")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Parsed:
     """One file's rows with the line each came from (for later messages)."""
 
