@@ -54,17 +54,21 @@ def test_interval_covers_truth_with_one_control_and_overdispersion():
 
 
 def test_exposure_offset_is_respected():
+    """The control's exposure doubles after the start and its counts with it: no effect."""
     rng = np.random.default_rng(9)
-    n = 60
+    n, reps, covered, logs = 60, 300, 0, []
     post = (np.arange(n) >= 30).astype(float)
-    # The control's exposure doubles after the start; its counts double with it.
     control_exposure = np.where(post > 0, 2.0, 1.0)
-    target = rng.poisson(np.full(n, 40.0))
-    control = rng.poisson(40.0 * control_exposure)
-    fit = fit_conditional_binomial(
-        target, control, post, target_exposure=np.ones(n), control_exposure=control_exposure
-    )
-    assert fit.ci_low < 1.0 < fit.ci_high
+    for _ in range(reps):
+        target = rng.poisson(np.full(n, 40.0))
+        control = rng.poisson(40.0 * control_exposure)
+        fit = fit_conditional_binomial(
+            target, control, post, target_exposure=np.ones(n), control_exposure=control_exposure
+        )
+        covered += fit.ci_low <= 1.0 <= fit.ci_high
+        logs.append(np.log(fit.ratio))
+    assert np.exp(np.mean(logs)) == pytest.approx(1.0, abs=0.01)
+    assert 0.92 <= covered / reps <= 0.98
 
 
 def test_refuses_a_control_without_events():

@@ -86,9 +86,10 @@ def fit_its(
     exposure: np.ndarray | None = None,
     harmonic_pairs: int = 2,
     shocks: tuple[Shock, ...] = (),
-    inference: Inference = "hac",
+    inference: Inference = "quasipoisson",
     maxlags: int | None = None,
     level: float = 0.95,
+    reference: Literal["t", "normal"] = "t",
 ) -> ItsFit:
     """Fit the segmented Poisson regression and test the level change.
 
@@ -107,11 +108,20 @@ def fit_its(
     shocks
         Common disturbances modelled as steps.
     inference
-        ``"poisson"``: model-based Poisson errors (no overdispersion; only for
-        checking against published Poisson fits); ``"quasipoisson"``: errors
-        scaled by the Pearson dispersion; ``"hac"``: Newey-West
+        ``"quasipoisson"`` (default): errors scaled by the Pearson dispersion,
+        t reference on the residual degrees of freedom for the pipeline (normal
+        reference when ``reference="normal"``); ``"hac"``: Newey-West
         heteroskedasticity and autocorrelation consistent errors with small
-        sample correction and a t reference on the residual degrees of freedom.
+        sample correction, t reference; ``"poisson"``: model-based Poisson
+        errors (no overdispersion; only for checking published Poisson fits).
+        The default is the one that measured best on both simulated and real
+        series (``benchmarks/calibrate_inference.py``): with 84 or fewer months
+        Newey-West errors are too small (88-90 % coverage on independent
+        overdispersed counts, 20 % false positives on real Brå series against
+        16 % for quasi-Poisson).
+    reference
+        ``"t"`` or ``"normal"``; published analyses (Lopez Bernal et al.) use
+        the normal reference.
     maxlags
         HAC lag length; default the Newey-West rule for the series length.
     level
@@ -141,11 +151,14 @@ def fit_its(
             cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True
         )
         dispersion = float(result.pearson_chi2 / result.df_resid)
-        label = f"HAC (Newey-West, {lags} lags), t({int(result.df_resid)})"
+        label = f"HAC (Newey-West, {lags} lags)"
     elif inference == "quasipoisson":
         result = model.fit(scale="X2")
+        # Less spread than Poisson is sampling noise, not information: never go below 1.
+        if result.scale < 1:
+            result = model.fit(scale=1.0)
         dispersion = float(result.scale)
-        label = "quasi-Poisson (Pearson dispersion), normal reference"
+        label = f"quasi-Poisson (Pearson dispersion {dispersion:.2f})"
     elif inference == "poisson":
         result = model.fit()
         dispersion = 1.0
@@ -155,12 +168,14 @@ def fit_its(
 
     coef = float(result.params["post"])
     se = float(result.bse["post"])
-    if inference == "hac":
+    if inference == "hac" or reference == "t":
         crit = stats.t.ppf(1 - alpha / 2, result.df_resid)
         p_value = float(2 * stats.t.sf(abs(coef / se), result.df_resid))
+        label += f", t({int(result.df_resid)})"
     else:
         crit = stats.norm.ppf(1 - alpha / 2)
         p_value = float(2 * stats.norm.sf(abs(coef / se)))
+        label += ", normal reference"
 
     fitted_values = result.predict(exog, offset=offset)
     counterfactual_exog = exog.assign(post=0.0)
@@ -224,7 +239,7 @@ class InterruptedTimeSeries:
             sms_level=self.sms_level,
             method=(
                 "Segmented Poisson regression: trend, 2 harmonic pairs, exposure offset, "
-                f"{shock_note}; {fit.inference}; dispersion {fit.dispersion:.2f}"
+                f"{shock_note}; {fit.inference}"
             ),
             notes=data.notes,
             fitted=fit.fitted,
