@@ -2,8 +2,8 @@
 
 Plain alternative: the papermill and ``jupyter nbconvert`` command lines, one
 municipality after another, then the comparative report the same way. The
-pipeline: ``python -m pipeline evaluate`` (parallel notebooks, HTML rendered in
-the worker) and ``python -m pipeline report``. Both start from the same
+pipeline: ``python -m pipeline run`` (validation, parallel notebooks with HTML
+rendered in the workers, then the report, in one process). Both start from the same
 validated study and produce the same notebooks and HTML. Prints both times and
 their ratio.
 
@@ -119,8 +119,7 @@ def pipeline(paths: orchestrate.StudyPaths, jobs: int, lang: str) -> float:
         lang,
     ]
     started = time.perf_counter()
-    _run([sys.executable, "-m", "pipeline", "evaluate", *common, "--jobs", str(jobs)])
-    _run([sys.executable, "-m", "pipeline", "report", *common])
+    _run([sys.executable, "-m", "pipeline", "run", *common, "--jobs", str(jobs)])
     return time.perf_counter() - started
 
 
@@ -158,7 +157,7 @@ def main() -> None:
     )
     print(f"{'method':<42} {'median s':>9}")
     print(f"{'plain: papermill + nbconvert CLIs, one by one':<42} {plain_s:9.1f}")
-    print(f"{'pipeline: python -m pipeline evaluate+report':<42} {ours_s:9.1f}")
+    print(f"{'pipeline: python -m pipeline run':<42} {ours_s:9.1f}")
     print(f"ratio pipeline/plain: {ours_s / plain_s:.2f} (target <= 0.50)")
 
 

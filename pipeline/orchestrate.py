@@ -150,6 +150,9 @@ def execute_notebook(
             cwd=str(REPO_ROOT),
             progress_bar=False,
             execution_timeout=EXECUTION_TIMEOUT,
+            # The kernel's start-up chatter (transport warnings) is noise in a batch log;
+            # cell errors still reach the executed notebook and the run status.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as exc:
         failed_cell, error = exc.exec_count, f"{exc.ename}: {exc.evalue}"
