@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from pipeline import orchestrate  # noqa: E402
 from pipeline.data import load_processed, prepare_study  # noqa: E402
+from pipeline.paths import DEFAULT_STUDY, StudyPaths  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -37,7 +38,7 @@ def _run(command: list[str]) -> None:
     )
 
 
-def plain(paths: orchestrate.StudyPaths, municipalities: list[str], lang: str) -> float:
+def plain(paths: StudyPaths, municipalities: list[str], lang: str) -> float:
     started = time.perf_counter()
     for name in municipalities:
         out = paths.municipality_dir(name)
@@ -107,7 +108,7 @@ def plain(paths: orchestrate.StudyPaths, municipalities: list[str], lang: str) -
     return time.perf_counter() - started
 
 
-def pipeline(paths: orchestrate.StudyPaths, jobs: int, lang: str) -> float:
+def pipeline(paths: StudyPaths, jobs: int, lang: str) -> float:
     common = [
         "--study",
         str(paths.study_dir),
@@ -125,7 +126,7 @@ def pipeline(paths: orchestrate.StudyPaths, jobs: int, lang: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--study", default=str(orchestrate.DEFAULT_STUDY))
+    parser.add_argument("--study", default=str(DEFAULT_STUDY))
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--lang", default="sv")
@@ -135,7 +136,7 @@ def main() -> None:
         timings: dict[str, list[float]] = {"plain": [], "pipeline": []}
         for round_ in range(args.repeat):
             for method in ("plain", "pipeline") if round_ % 2 == 0 else ("pipeline", "plain"):
-                paths = orchestrate.StudyPaths.for_study(
+                paths = StudyPaths.for_study(
                     args.study, Path(tmp) / method / "processed", Path(tmp) / method / "reports"
                 )
                 prepare_study(paths.study_dir, paths.processed_dir)

@@ -11,10 +11,12 @@ import os
 import sys
 from pathlib import Path
 
-from . import orchestrate
-from .demo import DEMO_SEED, generate_demo
 from .errors import PipelineError, ValidationError
-from .i18n import LANGUAGES
+from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status
+
+# Kept here so that `--help` and `status` answer without importing the scientific stack.
+LANGUAGES = ("sv", "en")
+DEMO_SEED = 20200401
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,13 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     def study_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--study",
-            default=str(orchestrate.DEFAULT_STUDY),
+            default=str(DEFAULT_STUDY),
             help="study folder (default: the demo)",
         )
-        p.add_argument(
-            "--processed-root", default=str(orchestrate.REPO_ROOT / "data" / "processed")
-        )
-        p.add_argument("--reports-root", default=str(orchestrate.REPO_ROOT / "reports"))
+        p.add_argument("--processed-root", default=str(REPO_ROOT / "data" / "processed"))
+        p.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))
 
     def run_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--lang", choices=LANGUAGES, default="sv", help="report language")
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     study_args(p)
     sub.add_parser("check-notebooks", help="fail if a committed notebook template carries outputs")
     p = sub.add_parser("demo", help="(re)generate the demo study")
-    p.add_argument("--out", default=str(orchestrate.DEFAULT_STUDY))
+    p.add_argument("--out", default=str(DEFAULT_STUDY))
     p.add_argument("--seed", type=int, default=DEMO_SEED)
     return parser
 
@@ -68,9 +68,20 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
+        from .demo import generate_demo
+
         folder = generate_demo(args.seed).write(Path(args.out))
         print(f"wrote the demo study to {folder}", file=sys.stderr)
         return 0
+    paths = (
+        StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
+        if hasattr(args, "study")
+        else None
+    )
+    if args.command == "status":
+        return _status(paths)
+    from . import orchestrate
+
     if args.command == "check-notebooks":
         dirty = orchestrate.notebooks_with_outputs()
         for path in dirty:
@@ -79,9 +90,6 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return 1 if dirty else 0
-    paths = orchestrate.StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
-    if args.command == "status":
-        return _status(paths)
     try:
         if args.command in ("validate", "run"):
             orchestrate.prepare(paths)
@@ -111,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _status(paths: orchestrate.StudyPaths) -> int:
+def _status(paths: StudyPaths) -> int:
     try:
-        runs = orchestrate.read_status(paths)
+        runs = read_status(paths)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -24,42 +24,14 @@ from papermill.exceptions import PapermillExecutionError
 
 from .data import MANIFEST_FILE, load_processed, prepare_study
 from .errors import ParameterError, PipelineError
-from .provenance import REPO_ROOT
-from .report import RUN_STATUS_FILE
+from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
 COMPARATIVE_NOTEBOOK = NOTEBOOK_DIR / "comparative_report.ipynb"
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 KERNEL_NAME = "trygga-platser"
-DEFAULT_STUDY = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
 EXECUTION_TIMEOUT = 900  # seconds per cell; a hung kernel must not hang CI
-
-
-@dataclass(frozen=True)
-class StudyPaths:
-    """Where a study's raw data, processed data and reports live."""
-
-    study_dir: Path
-    processed_dir: Path
-    reports_dir: Path
-
-    @classmethod
-    def for_study(
-        cls,
-        study_dir: str | Path = DEFAULT_STUDY,
-        processed_root: str | Path = REPO_ROOT / "data" / "processed",
-        reports_root: str | Path = REPO_ROOT / "reports",
-    ) -> StudyPaths:
-        study_dir = Path(study_dir).resolve()
-        return cls(
-            study_dir,
-            Path(processed_root).resolve() / study_dir.name,
-            Path(reports_root).resolve() / study_dir.name,
-        )
-
-    def municipality_dir(self, municipality: str) -> Path:
-        return self.reports_dir / municipality
 
 
 @dataclass(frozen=True)
@@ -250,16 +222,6 @@ def _write_status(paths: StudyPaths, runs: list[NotebookRun]) -> None:
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
     tmp.replace(target)
-
-
-def read_status(paths: StudyPaths) -> list[dict]:
-    """The municipalities of the last evaluation run and how each ended."""
-    target = paths.reports_dir / RUN_STATUS_FILE
-    if not target.is_file():
-        raise PipelineError(
-            f"no evaluation has been run for {paths.study_dir.name} ({target} is missing)"
-        )
-    return json.loads(target.read_text("utf-8"))["municipalities"]
 
 
 def mark_outdated(paths: StudyPaths) -> None:

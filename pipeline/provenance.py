@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 from . import __version__
+from .paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # The packages whose versions can change a number in a report.
 KEY_PACKAGES = (
     "numpy",

@@ -20,13 +20,13 @@ import pandas as pd
 from .data import StudyData, load_processed
 from .evaluate import MunicipalityEvaluation, evaluate_municipality
 from .i18n import check_language, number, p_value, t
+from .paths import RUN_STATUS_FILE
 from .plots import plot_effect, plot_ratio_forest
 from .provenance import code_version, package_versions
 from .results import EFFECT_COLUMNS
 
 EFFECTS_FILE = "effects.csv"
 PROVENANCE_FILE = "provenance.json"
-RUN_STATUS_FILE = "run_status.json"
 
 
 class Html(str):

@@ -41,3 +41,16 @@ def test_every_design_and_sms_level_used_has_a_text():
         assert t(f"design_{design.name}", "sv")
         assert t(f"method_{design.name}", "en")
         assert t(f"sms_{design.sms_level}", "sv")
+
+
+def test_command_line_languages_match_the_catalogue():
+    from pipeline import __main__ as cli
+
+    assert cli.LANGUAGES == LANGUAGES
+
+
+def test_command_line_demo_seed_matches_the_generator():
+    from pipeline import __main__ as cli
+    from pipeline.demo import DEMO_SEED
+
+    assert cli.DEMO_SEED == DEMO_SEED

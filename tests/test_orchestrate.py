@@ -14,9 +14,10 @@ import pytest
 from pipeline import orchestrate
 from pipeline.__main__ import main
 from pipeline.errors import ParameterError
-from pipeline.report import EFFECTS_FILE, RUN_STATUS_FILE
+from pipeline.paths import DEFAULT_STUDY, RUN_STATUS_FILE, StudyPaths
+from pipeline.report import EFFECTS_FILE
 
-DEMO = orchestrate.DEFAULT_STUDY
+DEMO = DEFAULT_STUDY
 REQUIRED_EFFECT_COLUMNS = [
     "municipality",
     "place_id",
@@ -33,7 +34,7 @@ REQUIRED_EFFECT_COLUMNS = [
 
 
 def _paths(tmp_path):
-    return orchestrate.StudyPaths.for_study(DEMO, tmp_path / "processed", tmp_path / "reports")
+    return StudyPaths.for_study(DEMO, tmp_path / "processed", tmp_path / "reports")
 
 
 def _args(tmp_path, *extra):

@@ -14,8 +14,12 @@ from pipeline.study import Indicator, Place
 def _data(counts, exposure, start="2020-01"):
     periods = pd.period_range("2018-01", periods=len(counts), freq="M")
     target = pd.DataFrame({"value": counts, "exposure": exposure}, index=periods)
-    place = Place(id="t", name="T", municipality="M", role="target", intervention_start="2020-01-01")
-    indicator = Indicator(id="c", label_sv="c", label_en="c", family="count", better="lower", unit="n")
+    place = Place(
+        id="t", name="T", municipality="M", role="target", intervention_start="2020-01-01"
+    )
+    indicator = Indicator(
+        id="c", label_sv="c", label_en="c", family="count", better="lower", unit="n"
+    )
     return DesignData("M", place, indicator, pd.Period(start, "M"), target)
 
 
@@ -25,7 +29,9 @@ def test_estimate_is_the_ratio_of_rates_with_exposure():
     exposure = rng.integers(28, 32, 36).astype(float)
     effect = PrePost().estimate(_data(counts, exposure))
     pre, post = slice(0, 24), slice(24, 36)
-    expected = (counts[post].sum() / exposure[post].sum()) / (counts[pre].sum() / exposure[pre].sum())
+    expected = (counts[post].sum() / exposure[post].sum()) / (
+        counts[pre].sum() / exposure[pre].sum()
+    )
     assert effect.estimate == pytest.approx(expected, rel=1e-8)
     assert effect.ci_low < effect.estimate < effect.ci_high
     assert (effect.n_pre, effect.n_post, effect.sms_level) == (24, 12, 2)

@@ -39,9 +39,13 @@ class PrePost:
         exposure = data.target["exposure"].to_numpy(dtype=float)
         post = data.post
         if counts[post == 0].sum() == 0 or counts[post == 1].sum() == 0:
-            raise EstimationError("pre/post needs at least one event before and one after the start")
+            raise EstimationError(
+                "pre/post needs at least one event before and one after the start"
+            )
         exog = np.column_stack([np.ones(len(counts)), post])
-        result = sm.GLM(counts, exog, family=sm.families.Poisson(), offset=np.log(exposure)).fit(scale="X2")
+        result = sm.GLM(counts, exog, family=sm.families.Poisson(), offset=np.log(exposure)).fit(
+            scale="X2"
+        )
         coef, se, df = float(result.params[1]), float(result.bse[1]), float(result.df_resid)
         crit = stats.t.ppf(0.975, df)
         ratio = float(np.exp(coef))
