@@ -9,6 +9,8 @@ import pandas as pd
 
 from .data import StudyData
 from .designs import DESIGNS, Design, DesignData
+from .designs.power import minimum_detectable_effect
+from .designs.relative_effect import dispersion_from_monthly
 from .errors import EstimationError
 from .results import Effect, effects_frame
 from .study import Place
@@ -77,6 +79,13 @@ def design_data(data: StudyData, place: Place, indicator_id: str) -> DesignData:
     buffer = (
         _place_frame(series, place.buffer, indicator_id).reindex(window) if place.buffer else None
     )
+    donors = {}
+    for donor in study.donor_pool:
+        if donor in place.controls:
+            continue
+        frame = _place_frame(series, donor, indicator_id).reindex(window)
+        if not frame.empty and frame["value"].notna().all():
+            donors[donor] = frame
     return DesignData(
         municipality=place.municipality,
         place=place,
@@ -85,15 +94,47 @@ def design_data(data: StudyData, place: Place, indicator_id: str) -> DesignData:
         target=target,
         controls=controls,
         buffer=buffer,
+        buffer_place=study.place(place.buffer) if place.buffer else None,
+        donors=donors,
         shocks=study.shocks,
         notes=tuple(notes),
     )
 
 
+def _minimum_detectable_change(inputs: DesignData) -> float:
+    """Smallest decrease in % the target's counts could have shown (80 % power, 5 % level)."""
+    target = inputs.target["value"].to_numpy(dtype=float)
+    post = inputs.post > 0
+    control = inputs.pooled_controls()
+    counts = dict(target_pre=target[~post].sum(), target_post=target[post].sum())
+    series = [target[~post]]
+    if control is not None and not control.empty:
+        c = control["value"].to_numpy(dtype=float)
+        c_post = control.index >= inputs.start
+        counts.update(control_pre=c[~c_post].sum(), control_post=c[c_post].sum())
+        # Expected target count after the start without an effect, given the control's change.
+        if counts["control_pre"] > 0:
+            counts["target_post"] = (
+                counts["target_pre"] * counts["control_post"] / counts["control_pre"]
+            )
+    if min(v for v in counts.values()) <= 0:
+        return float("nan")
+    try:
+        mde = minimum_detectable_effect(**counts, dispersion=dispersion_from_monthly(*series))
+    except ValueError:
+        return float("nan")
+    return float(mde.decrease_pct)
+
+
 def evaluate_target(
     data: StudyData, place: Place, indicator_id: str, designs: tuple[Design, ...] = DESIGNS
 ) -> tuple[list[Effect], list[Skipped]]:
-    """All designs for one target and indicator; the first estimable one is primary."""
+    """All designs for one target and indicator.
+
+    Among the rate-ratio estimates of each place (the target, and its buffer when
+    a displacement design ran), the one with the highest SMS level is primary,
+    ties going to the design listed first in ``DESIGNS``.
+    """
     inputs = design_data(data, place, indicator_id)
     effects: list[Effect] = []
     skipped: list[Skipped] = []
@@ -101,17 +142,33 @@ def evaluate_target(
         if not design.applies(inputs):
             continue
         try:
-            effect = design.estimate(inputs)
+            produced = design.estimate(inputs)
         except EstimationError as exc:
             skipped.append(Skipped(place.id, indicator_id, design.name, str(exc)))
             continue
-        if not np.isfinite([effect.estimate, effect.ci_low, effect.ci_high]).all():
-            skipped.append(Skipped(place.id, indicator_id, design.name, "the fit did not converge"))
-            continue
-        effects.append(effect)
-    if effects:
-        best = max(range(len(effects)), key=lambda i: (effects[i].sms_level, -i))
-        effects[best] = replace(effects[best], primary=True, primary_rule=PRIMARY_RULE)
+        for effect in produced if isinstance(produced, tuple) else (produced,):
+            if (
+                effect.estimand == "rate_ratio"
+                and not np.isfinite([effect.estimate, effect.ci_low, effect.ci_high]).all()
+            ):
+                skipped.append(
+                    Skipped(
+                        effect.place_id, indicator_id, effect.design, "the fit did not converge"
+                    )
+                )
+                continue
+            effects.append(effect)
+    mde = _minimum_detectable_change(inputs)
+    effects = [replace(e, mde_decrease_pct=mde) if e.place_id == place.id else e for e in effects]
+    for place_id in dict.fromkeys(e.place_id for e in effects):
+        candidates = [
+            i
+            for i, e in enumerate(effects)
+            if e.place_id == place_id and e.estimand == "rate_ratio"
+        ]
+        if candidates:
+            best = max(candidates, key=lambda i: (effects[i].sms_level, -i))
+            effects[best] = replace(effects[best], primary=True, primary_rule=PRIMARY_RULE)
     return effects, skipped
 
 

@@ -24,6 +24,7 @@ from .paths import RUN_STATUS_FILE
 from .plots import plot_effect, plot_ratio_forest
 from .provenance import code_version, package_versions
 from .results import EFFECT_COLUMNS
+from .synthesis import adjust_pvalues
 
 EFFECTS_FILE = "effects.csv"
 PROVENANCE_FILE = "provenance.json"
@@ -75,6 +76,10 @@ def _indicator_label(data: StudyData, indicator_id: str, lang: str) -> str:
     return indicator.label_sv if lang == "sv" else indicator.label_en
 
 
+def _maybe(value: float, text: str) -> str:
+    return "–" if value != value else text  # NaN: not defined for this estimand
+
+
 def localized_effects(
     data: StudyData, frame: pd.DataFrame, lang: str, *, with_municipality: bool = False
 ) -> pd.DataFrame:
@@ -84,21 +89,42 @@ def localized_effects(
         entry = {}
         if with_municipality:
             entry[t("col_municipality", lang)] = row["municipality"]
+        is_ratio = row["estimand"] == "rate_ratio"
+        change = 100 * (row["estimate"] - 1)
         entry.update(
             {
                 t("col_place", lang): _place_name(data, row["place_id"]),
                 t("col_indicator", lang): _indicator_label(data, row["indicator"], lang),
                 t("col_design", lang): t(f"design_{row['design']}", lang),
-                t("col_estimate", lang): number(row["estimate"], lang),
-                t("col_change", lang): f"{number(100 * (row['estimate'] - 1), lang, 0)} %",
-                t("col_ci", lang): f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}",
+                t("col_estimate", lang): _maybe(row["estimate"], number(row["estimate"], lang)),
+                t("col_change", lang): f"{number(change, lang, 0)} %" if is_ratio else "–",
+                t("col_ci", lang): _maybe(
+                    row["ci_low"], f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}"
+                ),
                 t("col_p", lang): p_value(row["p_value"], lang),
                 t("col_sms", lang): int(row["sms_level"]),
+                t("col_mde", lang): _maybe(
+                    row["mde_decrease_pct"], f"{number(row['mde_decrease_pct'], lang, 0)} %"
+                ),
                 t("col_periods", lang): f"{int(row['n_pre'])}/{int(row['n_post'])}",
             }
         )
         rows.append(entry)
     return pd.DataFrame(rows)
+
+
+def with_adjusted_pvalues(effects: pd.DataFrame) -> pd.DataFrame:
+    """Fill ``p_adjusted`` (Holm) across the primary rate-ratio estimates."""
+    effects = effects.copy()
+    effects["p_adjusted"] = float("nan")
+    if effects.empty:
+        return effects
+    family = effects["primary"].astype(bool) & (effects["estimand"] == "rate_ratio")
+    if family.any():
+        effects.loc[family, "p_adjusted"] = adjust_pvalues(
+            effects.loc[family, "p_value"].to_numpy(), method="holm"
+        )
+    return effects
 
 
 def provenance_html(record: dict, lang: str) -> Html:
@@ -199,6 +225,15 @@ class MunicipalityReport:
         frame = self.evaluation.primary() if primary_only else self.evaluation.to_frame()
         return localized_effects(self.data, frame, self.lang)
 
+    def displacement(self) -> Html | pd.DataFrame:
+        """Buffer zones: the buffer's comparison, the WDD test and the WDQ, per target."""
+        frame = self.evaluation.to_frame()
+        buffers = {p.buffer for p in self.data.study.targets(self.municipality) if p.buffer}
+        rows = frame[frame["design"].isin(["wdd", "wdq"]) | frame["place_id"].isin(buffers)]
+        if rows.empty:
+            return Html(f"<p>{html.escape(t('no_buffers', self.lang))}</p>")
+        return localized_effects(self.data, rows, self.lang)
+
     def figures(self, indicator: str | None = None) -> list[Html]:
         """One figure per target: the primary design's observed and counterfactual series."""
         indicator = indicator or self.data.study.indicators[0].id
@@ -240,7 +275,9 @@ class MunicipalityReport:
         )
 
     def methods(self) -> Html:
-        used = dict.fromkeys(e.design for e in self.evaluation.effects)
+        # The displacement design reports its buffer comparison, WDD and WDQ as separate rows.
+        alias = {"wdd": "displacement", "wdq": "displacement"}
+        used = dict.fromkeys(alias.get(e.design, e.design) for e in self.evaluation.effects)
         parts = [f"<p>{html.escape(t('method_' + d, self.lang))}</p>" for d in used]
         parts.append(f"<p>{html.escape(t('primary_rule', self.lang))}</p>")
         return Html("".join(parts))
@@ -284,6 +321,7 @@ class ComparativeReport:
         effects = (
             pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
         )
+        effects = with_adjusted_pvalues(effects)
         parameters = {"processed_dir": processed_dir, "reports_dir": reports_dir, "lang": lang}
         return cls(data, lang, effects, status, parameters)
 
@@ -354,7 +392,16 @@ class ComparativeReport:
         return Html("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
 
     def summary_table(self) -> pd.DataFrame:
-        return localized_effects(self.data, self.primary(), self.lang, with_municipality=True)
+        """Primary estimates of every municipality, with Holm-adjusted p-values."""
+        primary = self.primary()
+        table = localized_effects(self.data, primary, self.lang, with_municipality=True)
+        if not table.empty:
+            table.insert(
+                table.columns.get_loc(t("col_p", self.lang)) + 1,
+                t("col_p_adjusted", self.lang),
+                [p_value(v, self.lang) for v in primary["p_adjusted"]],
+            )
+        return table
 
     def forests(self) -> list[Html]:
         """One forest plot of the primary estimates per indicator."""
@@ -375,7 +422,12 @@ class ComparativeReport:
         return figures
 
     def write_outputs(self, reports_dir: str) -> Path:
-        """Write the study-wide ``effects.csv`` (all municipalities) and its provenance."""
+        """Write the study-wide ``effects.csv`` (all municipalities) and its provenance.
+
+        ``p_adjusted`` is Holm's adjustment across the study's primary rate-ratio
+        estimates (every place and indicator): it controls the chance of any false
+        claim among them. Other rows keep NaN.
+        """
         out = Path(reports_dir)
         self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
         record = _provenance_record(self.data, self.parameters)

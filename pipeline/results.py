@@ -26,6 +26,8 @@ EFFECT_COLUMNS = [
     "n_pre",
     "n_post",
     "sms_level",
+    "mde_decrease_pct",
+    "p_adjusted",
     "primary",
     "primary_rule",
     "method",
@@ -59,6 +61,12 @@ class Effect:
         The model and inference, in one line.
     notes
         Caveats specific to this estimate (truncation at a co-intervention ...).
+    mde_decrease_pct
+        The smallest decrease (in %) the target's counts could have detected
+        with 80 % power at the 5 % level; NaN where not computed.
+    p_adjusted
+        The p-value adjusted for multiplicity across the study's primary
+        estimates (Holm), filled in by the comparative step; NaN otherwise.
     fitted
         Per-period observed, fitted and counterfactual values for plots
         (columns ``period``, ``observed``, ``fitted``, ``counterfactual``), or None.
@@ -80,6 +88,8 @@ class Effect:
     level: float = 0.95
     primary: bool = False
     primary_rule: str = ""
+    mde_decrease_pct: float = float("nan")
+    p_adjusted: float = float("nan")
     notes: tuple[str, ...] = ()
     fitted: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 

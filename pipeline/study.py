@@ -91,6 +91,11 @@ class Study(_Strict):
     places: tuple[Place, ...] = Field(min_length=1)
     indicators: tuple[Indicator, ...] = Field(min_length=1)
     shocks: tuple[Shock, ...] = ()
+    donor_pool: tuple[str, ...] = Field(
+        default=(),
+        description="control places used as a pool of comparison units for every target "
+        "(placebo-in-space tests and drift-calibrated comparisons)",
+    )
 
     # -- look-ups -----------------------------------------------------------
     def place(self, place_id: str) -> Place:
@@ -309,6 +314,11 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
                     (*loc, "buffer"),
                     f"target '{place.id}': '{place.buffer}' is a {roles[place.buffer]}, not a buffer",
                 )
+    for i, donor in enumerate(study.donor_pool):
+        if donor not in roles:
+            add(("donor_pool", i), f"donor_pool: unknown place '{donor}'")
+        elif roles[donor] != "control":
+            add(("donor_pool", i), f"donor_pool: '{donor}' is a {roles[donor]}, not a control")
     for i, shock in enumerate(study.shocks):
         if shock.end is not None and shock.end < shock.start:
             add(("shocks", i, "end"), f"shock '{shock.id}' ends before it starts")

@@ -8,14 +8,21 @@ that applies and can be estimated becomes the primary estimate (see
 from __future__ import annotations
 
 from .base import Design, DesignData
+from .buffer import BufferDisplacement
 from .controlled import ControlledComparison
 from .its import InterruptedTimeSeries
 from .prepost import PrePost
 
-DESIGNS: tuple[Design, ...] = (ControlledComparison(), InterruptedTimeSeries(), PrePost())
+DESIGNS: tuple[Design, ...] = (
+    ControlledComparison(),
+    InterruptedTimeSeries(),
+    PrePost(),
+    BufferDisplacement(),
+)
 
 __all__ = [
     "DESIGNS",
+    "BufferDisplacement",
     "ControlledComparison",
     "Design",
     "DesignData",

@@ -24,9 +24,10 @@ from ..study import Indicator, Place, Shock
 class DesignData:
     """The series one target and indicator needs, aligned and cut to the analysis window.
 
-    ``target``, each entry of ``controls`` and ``buffer`` are frames indexed by
-    monthly period with columns ``value`` and ``exposure`` (1.0 where the study
-    gives no exposure).
+    ``target``, each entry of ``controls`` and ``donors``, and ``buffer`` are
+    frames indexed by monthly period with columns ``value`` and ``exposure``
+    (1.0 where the study gives no exposure). ``donors`` holds the study's donor
+    pool, minus the target's own controls, cut to the target's window.
     """
 
     municipality: str
@@ -36,6 +37,8 @@ class DesignData:
     target: pd.DataFrame
     controls: dict[str, pd.DataFrame] = field(default_factory=dict)
     buffer: pd.DataFrame | None = None
+    buffer_place: Place | None = None
+    donors: dict[str, pd.DataFrame] = field(default_factory=dict)
     shocks: tuple[Shock, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -72,7 +75,7 @@ class Design(Protocol):
 
     def applies(self, data: DesignData) -> bool: ...
 
-    def estimate(self, data: DesignData) -> Effect: ...
+    def estimate(self, data: DesignData) -> Effect | tuple[Effect, ...]: ...
 
 
 def shock_dummies(periods: pd.PeriodIndex, shocks: tuple[Shock, ...]) -> pd.DataFrame:
