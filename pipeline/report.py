@@ -63,6 +63,10 @@ def figure_html(fig, alt: str) -> Html:
     )
 
 
+def paragraph(text: str) -> Html:
+    return Html(f"<p>{html.escape(text)}</p>")
+
+
 def heading(text: str, level: int = 2) -> Html:
     return Html(f"<h{level}>{html.escape(text)}</h{level}>")
 
@@ -369,27 +373,40 @@ class ComparativeReport:
         return self.effects[self.effects["primary"].astype(bool)].reset_index(drop=True)
 
     def summary_sentences(self) -> Html:
-        """Direction, size and certainty of each place's change, in plain language."""
+        """Direction, size and certainty of each place's change, in plain language, by municipality.
+
+        "Clear" needs a Holm-adjusted p below 0.05: with many places and indicators
+        in one report, unadjusted p-values would make some chance findings look clear.
+        """
         lang = self.lang
-        frame = self.primary()
-        items = []
-        for _, row in frame.iterrows():
-            change = 100 * (row["estimate"] - 1)
-            items.append(
-                t(
-                    "summary_sentence",
-                    lang,
-                    place=f"{row['municipality']}, {_place_name(self.data, row['place_id'])}",
-                    indicator=_indicator_label(self.data, row["indicator"], lang),
-                    direction=t("direction_decrease" if change < 0 else "direction_increase", lang),
-                    size=number(abs(change), lang, 0),
-                    certainty=t(
-                        "certainty_clear" if row["p_value"] < 0.05 else "certainty_unclear", lang
-                    ),
-                    sms=t(f"sms_{int(row['sms_level'])}", lang),
+        parts = []
+        for municipality, frame in self.primary().groupby("municipality", sort=False):
+            items = []
+            for _, row in frame.iterrows():
+                change = 100 * (row["estimate"] - 1)
+                items.append(
+                    t(
+                        "summary_sentence",
+                        lang,
+                        place=_place_name(self.data, row["place_id"]),
+                        indicator=_indicator_label(self.data, row["indicator"], lang),
+                        direction=t(
+                            "direction_decrease" if change < 0 else "direction_increase", lang
+                        ),
+                        size=number(abs(change), lang, 0),
+                        certainty=t(
+                            "certainty_clear" if row["p_adjusted"] < 0.05 else "certainty_unclear",
+                            lang,
+                        ),
+                        sms=t(f"sms_{int(row['sms_level'])}", lang),
+                    )
                 )
+            parts.append(
+                f"<h3>{html.escape(str(municipality))}</h3><ul>"
+                + "".join(f"<li>{html.escape(i)}</li>" for i in items)
+                + "</ul>"
             )
-        return Html("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+        return Html("".join(parts))
 
     def summary_table(self) -> pd.DataFrame:
         """Primary estimates of every municipality, with Holm-adjusted p-values."""
