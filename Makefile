@@ -29,7 +29,7 @@ STUDY_INPUTS := $(wildcard $(STUDY)/*.yml $(STUDY)/*.csv)
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
 
-.PHONY: help env data evaluate report test test-fast lint format bench demo-data lock clean distclean
+.PHONY: help env data evaluate report test test-fast lint format bench validate demo-data lock clean distclean
 
 help: ## Show this help
 	@echo "Usage: make [target] [STUDY=path] [JOBS=n] [REPORT_LANG=sv|en]"
@@ -85,6 +85,9 @@ format: $(ENV_STAMP) ## Format the code and fix what ruff can fix
 
 bench: $(ENV_STAMP) ## Time the pipeline against plain papermill + nbconvert command lines
 	$(VPY) benchmarks/bench_pipeline.py --jobs $(JOBS)
+
+validate: $(ENV_STAMP) ## Check the designs: published analyses, simulation coverage, real-data calibration, speed
+	$(VPY) benchmarks/validate.py
 
 demo-data: $(ENV_STAMP) ## Regenerate the demo study from its seed
 	$(VPY) -m pipeline demo --out data/raw/trygga_platser_demo

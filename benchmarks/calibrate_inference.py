@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from pipeline import calibration as cal  # noqa: E402
 from pipeline.bra import TOTAL, read_bra_folder  # noqa: E402
 from pipeline.designs.controlled import fit_conditional_binomial  # noqa: E402
+from pipeline.designs.donor import fit_donor_comparison  # noqa: E402
 from pipeline.designs.its import fit_its  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "reference" / "bra_monthly_2013_2016"
@@ -230,6 +231,12 @@ def comparative_re(*, trend: bool = False):
     return estimator
 
 
+def pipeline_donor(target, controls, periods, start):
+    """The pipeline's donor comparison (pipeline.designs.donor): (g), dispersion floored at 1."""
+    fit = fit_donor_comparison(target, controls, periods, start)
+    return fit.ratio, fit.ci_low, fit.ci_high, fit.p_value
+
+
 def placebo_in_space_rank(target, controls, periods, start):
     """Rank of the target's step among the comparison steps (nonparametric)."""
     b_t = step_fit(target, periods, start, False)[0]
@@ -342,6 +349,14 @@ METHODS = [
         "panel",
         comparative_re(),
         15,
+        {"n_controls": 20},
+    ),
+    Method(
+        "g20_pipe",
+        "(g) K=20, pipeline fit_donor_comparison (= donor_comparison)",
+        "panel",
+        pipeline_donor,
+        40,
         {"n_controls": 20},
     ),
     Method(

@@ -16,8 +16,10 @@ from .results import Effect, effects_frame
 from .study import Place
 
 PRIMARY_RULE = (
-    "the highest SMS level that could be estimated: a controlled comparison (SMS 3) when the "
-    "target has control areas, otherwise the interrupted time series (SMS 2)"
+    "the highest SMS level that could be estimated, and among equals the design whose inference "
+    "held its error rate on real series: the donor-pool comparison (SMS 3) when the study has at "
+    "least 5 donors, then the controlled comparison (SMS 3) when the target has control areas, "
+    "then the interrupted time series (SMS 2)"
 )
 
 

@@ -28,6 +28,7 @@ EFFECT_COLUMNS = [
     "sms_level",
     "mde_decrease_pct",
     "p_adjusted",
+    "placebo_p_value",
     "primary",
     "primary_rule",
     "method",
@@ -67,6 +68,9 @@ class Effect:
     p_adjusted
         The p-value adjusted for multiplicity across the study's primary
         estimates (Holm), filled in by the comparative step; NaN otherwise.
+    placebo_p_value
+        Rank of the estimate among placebo estimates (in space: the donors at
+        the same date), where the design computes one; NaN otherwise.
     fitted
         Per-period observed, fitted and counterfactual values for plots
         (columns ``period``, ``observed``, ``fitted``, ``counterfactual``), or None.
@@ -90,6 +94,7 @@ class Effect:
     primary_rule: str = ""
     mde_decrease_pct: float = float("nan")
     p_adjusted: float = float("nan")
+    placebo_p_value: float = float("nan")
     notes: tuple[str, ...] = ()
     fitted: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 

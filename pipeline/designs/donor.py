@@ -536,4 +536,5 @@ class DonorComparison:
             ),
             notes=tuple(notes),
             fitted=fit.fitted,
+            placebo_p_value=fit.placebo_p_value,
         )
