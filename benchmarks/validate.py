@@ -21,9 +21,15 @@ sys.path.insert(0, str(REPO))
 
 from pipeline import calibration as cal  # noqa: E402
 from pipeline.data import validate_study  # noqa: E402
-from pipeline.designs import ControlledComparison, InterruptedTimeSeries, PrePost  # noqa: E402
+from pipeline.designs import (  # noqa: E402
+    ControlledComparison,
+    DonorComparison,
+    InterruptedTimeSeries,
+    PrePost,
+)
 from pipeline.designs.controlled import fit_conditional_binomial  # noqa: E402
 from pipeline.designs.displacement import wdd  # noqa: E402
+from pipeline.designs.donor import fit_donor_comparison  # noqa: E402
 from pipeline.designs.its import fit_its  # noqa: E402
 from pipeline.simulation import design_coverage  # noqa: E402
 
@@ -87,16 +93,33 @@ def published() -> None:
 
 def simulation(replicates: int) -> None:
     frames = []
-    for design in (ControlledComparison(), InterruptedTimeSeries(), PrePost()):
-        for truth in (0.8, 1.0):
-            frames.append(
-                design_coverage(design, replicates=replicates, effect=truth, seed=2020).to_frame()
-            )
+    designs = (DonorComparison(), ControlledComparison(), InterruptedTimeSeries(), PrePost())
+    for drift in (True, False):
+        for design in designs:
+            for truth in (0.8, 1.0):
+                result = design_coverage(
+                    design, replicates=replicates, effect=truth, seed=2020, drift=drift, n_donors=20
+                )
+                frames.append(result.to_frame().assign(drift=drift))
     frame = pd.concat(frames, ignore_index=True)
     for column in ("coverage", "mean_log_bias", "median_estimate", "rejection_rate"):
         frame[column] = frame[column].round(3)
     _table(
-        f"Simulation from the demo model ({replicates} replicates; target 14 crimes/month)", frame
+        f"Simulation from the demo model ({replicates} replicates; target 14 crimes/month, "
+        "1 control, 20 donors; drift = each area's own random walk)",
+        frame[
+            [
+                "design",
+                "drift",
+                "truth",
+                "replicates",
+                "failed",
+                "coverage",
+                "mean_log_bias",
+                "median_estimate",
+                "rejection_rate",
+            ]
+        ],
     )
 
 
@@ -125,7 +148,17 @@ def real_data(quick: bool) -> None:
         fit = fit_conditional_binomial(target, control, (periods >= start).astype(float))
         return fit.ratio, fit.ci_low, fit.ci_high, fit.p_value
 
+    def donor(target, donors, periods, start):
+        fit = fit_donor_comparison(target, donors, periods, start)
+        return fit.ratio, fit.ci_low, fit.ci_high, fit.p_value
+
     results = [
+        (
+            "donor_comparison, 20 nearest municipalities (primary with a donor pool)",
+            cal.controlled_placebo_rejection_rate(
+                series, donor, n_controls=20, pool_factor=1, pooled=False
+            ),
+        ),
         ("its (pipeline default)", cal.placebo_rejection_rate(series, its)),
         (
             "controlled, 1 similar municipality",

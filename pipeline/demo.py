@@ -5,7 +5,7 @@ Falun, Hallstahammar and Sala: real municipality codes and populations, places
 named as the pilots named them, comparison and buffer areas, and monthly
 reported crimes by category 2017-2023. The numbers are synthetic. Their model:
 
-``count ~ NegBin(mean = base x season x trend x covid x municipal shock x effect x days/30.4)``
+``count ~ NegBin(mean = base x season x trend x covid x municipal shock x drift x effect x days/30.4)``
 
 * ``base``: the place's level per category, scaled to the municipality's size
   (Brå 2013-16: Avesta 188, Falun 392, Hallstahammar 131, Sala 215 crimes a
@@ -16,6 +16,9 @@ reported crimes by category 2017-2023. The numbers are synthetic. Their model:
   it as an effect.
 * ``municipal shock``: AR(1) on the log scale, shared by all places of a
   municipality — the reason comparison areas in the same town help.
+* ``drift``: each place's own random walk on the log scale (sd 0.01 a month),
+  as real series drift apart; a comparison with one or two areas cannot tell it
+  from an effect, a donor pool can measure it.
 * overdispersion: a gamma-Poisson mixture (negative binomial) per place and month.
 * ``effect``: a step at the intervention start, the true rate ratio written to
   ``ground_truth.csv`` — including a place with no effect (Hallstahammar
@@ -240,7 +243,25 @@ PLACES = [
     },
 ]
 
+# A donor pool: five more comparison areas per municipality, not tied to any target.
+DONOR_LEVELS = (6.0, 8.0, 10.0, 12.0, 15.0)
+DONORS = [
+    {
+        "id": f"{m['name'].lower()}_givare_{i + 1}",
+        "name": f"Jämförelseområde {i + 1} (givarpool)",
+        "municipality": m["name"],
+        "role": "control",
+        "level": level,
+    }
+    for m in MUNICIPALITIES
+    for i, level in enumerate(DONOR_LEVELS)
+]
+PLACES = PLACES + DONORS
+
 OVERDISPERSION_SHAPE = 12.0  # gamma shape: variance = mu + mu^2 / shape
+# Each place's level also drifts on its own (a random walk on the log scale), as real
+# series do: comparisons must not take that drift for an effect.
+DRIFT_SD = 0.01
 SHOCK_SD = 0.07  # innovation sd of the municipal AR(1) shock (log scale)
 SHOCK_AR = 0.5
 
@@ -287,6 +308,12 @@ def _municipal_shocks(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.exp(shock - shock.mean())
 
 
+def place_drift(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A place's own slow drift: a centred random walk on the log scale."""
+    walk = np.cumsum(rng.normal(0, DRIFT_SD, n))
+    return np.exp(walk - walk.mean())
+
+
 def expected_counts(
     place: dict, periods: pd.PeriodIndex, shocks: np.ndarray, with_effect: bool
 ) -> dict[str, np.ndarray]:
@@ -330,7 +357,8 @@ def generate_demo(seed: int = DEMO_SEED) -> DemoStudy:
 
     rows = []
     for place in PLACES:
-        means = expected_counts(place, periods, shocks[place["municipality"]], with_effect=True)
+        local = shocks[place["municipality"]] * place_drift(rng, len(periods))
+        means = expected_counts(place, periods, local, with_effect=True)
         counts = {}
         for category, mu in means.items():
             frailty = rng.gamma(OVERDISPERSION_SHAPE, 1 / OVERDISPERSION_SHAPE, size=len(periods))
@@ -374,6 +402,7 @@ def _study_yml() -> str:
             {**ind, "family": "count", "better": "lower", "unit": "anmälda brott per månad"}
             for ind in INDICATORS
         ],
+        "donor_pool": [p["id"] for p in PLACES if p["role"] == "control"],
         "shocks": [
             {
                 "id": "covid19",

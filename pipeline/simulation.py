@@ -23,6 +23,7 @@ from .demo import (
     OVERDISPERSION_SHAPE,
     _municipal_shocks,
     expected_counts,
+    place_drift,
 )
 from .designs.base import DesignData
 from .errors import EstimationError
@@ -45,8 +46,9 @@ TOTAL = Indicator(
 )
 
 
-def _draw(rng, place: dict, periods, shocks, with_effect: bool) -> np.ndarray:
-    means = expected_counts(place, periods, shocks, with_effect=with_effect)
+def _draw(rng, place: dict, periods, shocks, with_effect: bool, drift: bool = True) -> np.ndarray:
+    local = shocks * place_drift(rng, len(periods)) if drift else shocks
+    means = expected_counts(place, periods, local, with_effect=with_effect)
     total = np.zeros(len(periods))
     for category in CATEGORIES:
         frailty = rng.gamma(OVERDISPERSION_SHAPE, 1 / OVERDISPERSION_SHAPE, size=len(periods))
@@ -63,8 +65,15 @@ def simulate_design_data(
     control_level: float = 12.0,
     buffer_level: float = 10.0,
     start: str = "2020-10-01",
+    drift: bool = True,
+    n_donors: int = 0,
 ) -> DesignData:
-    """One simulated target with a control and a buffer, as a design receives it."""
+    """One simulated target with a control, a buffer and ``n_donors`` donors, as a design receives it.
+
+    The target, control and buffer share a municipality's shocks; each donor has
+    its own municipality's shocks (and the national COVID-19 dip). ``drift``
+    switches each area's own random walk on or off.
+    """
     periods = pd.period_range(FIRST_PERIOD, LAST_PERIOD, freq="M")
     shocks = _municipal_shocks(rng, len(periods))
     days = periods.days_in_month.to_numpy().astype(float)
@@ -91,14 +100,20 @@ def simulate_design_data(
         controls=("c",),
         buffer="b",
     )
+    donors = {}
+    for i in range(n_donors):
+        donor = {"id": f"d{i}", "level": float(rng.choice([6.0, 8.0, 10.0, 12.0, 15.0]))}
+        donor_shocks = _municipal_shocks(rng, len(periods))
+        donors[f"d{i}"] = frame(_draw(rng, donor, periods, donor_shocks, False, drift))
     return DesignData(
         municipality="M",
         place=place,
         indicator=TOTAL,
         start=pd.Period(start, freq="M"),
-        target=frame(_draw(rng, target, periods, shocks, True)),
-        controls={"c": frame(_draw(rng, control, periods, shocks, False))},
-        buffer=frame(_draw(rng, buffer, periods, shocks, True)),
+        target=frame(_draw(rng, target, periods, shocks, True, drift)),
+        controls={"c": frame(_draw(rng, control, periods, shocks, False, drift))},
+        buffer=frame(_draw(rng, buffer, periods, shocks, True, drift)),
+        donors=donors,
         buffer_place=Place(id="b", name="Buffer", municipality="M", role="buffer"),
         shocks=(COVID,),
     )

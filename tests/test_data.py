@@ -84,12 +84,12 @@ def test_prepare_writes_the_processed_study(raw: Path, processed: Path) -> None:
     # Nothing else beside it: the staging folder has been renamed into place.
     assert [p.name for p in processed.parent.iterdir()] == [STUDY_NAME]
     assert data.name == STUDY_NAME
-    assert len(data.series) == 5712
+    assert len(data.series) == 12432
     assert [m.kommunkod for m in data.study.municipalities] == ["2084", "2080", "1961", "1981"]
 
     stored = json.loads((processed / PROCESSED_STUDY).read_text(encoding="utf-8"))
     assert stored == data.study.model_dump(mode="json")
-    assert pd.read_parquet(processed / PROCESSED_SERIES).shape == (5712, 5)
+    assert pd.read_parquet(processed / PROCESSED_SERIES).shape == (12432, 5)
 
 
 def test_manifest_records_the_inputs(raw: Path, processed: Path) -> None:
@@ -100,7 +100,7 @@ def test_manifest_records_the_inputs(raw: Path, processed: Path) -> None:
     assert manifest["study_dir"] == str(raw.resolve())
     assert manifest["title"] == data.study.title
     assert manifest["synthetic"] is True
-    assert manifest["n_rows"] == 5712
+    assert manifest["n_rows"] == 12432
     assert set(manifest["inputs"]) == {STUDY_FILE, SERIES_FILE}
     for name in (STUDY_FILE, SERIES_FILE):
         entry = manifest["inputs"][name]
@@ -133,7 +133,7 @@ def test_prepare_accepts_str_paths(raw: Path, processed: Path) -> None:
 def test_validate_study_writes_nothing(raw: Path, tmp_path: Path) -> None:
     before = tree_hashes(tmp_path)
     study, series = validate_study(raw)
-    assert len(series) == 5712
+    assert len(series) == 12432
     assert len(study.targets()) == 10
     assert tree_hashes(tmp_path) == before
 
@@ -194,7 +194,7 @@ def test_invalid_input_keeps_the_earlier_output(raw: Path, processed: Path, brok
         prepare_study(raw, processed)
     assert tree_hashes(processed) == earlier
     assert [p.name for p in processed.parent.iterdir()] == [STUDY_NAME]
-    assert len(load_processed(processed).series) == 5712
+    assert len(load_processed(processed).series) == 12432
     assert tree_hashes(raw) == before
 
 

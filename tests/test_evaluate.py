@@ -38,12 +38,14 @@ def test_every_target_buffer_and_indicator_has_one_primary_estimate(effects, dem
     assert list(effects.columns) == EFFECT_COLUMNS
 
 
-def test_primary_is_the_controlled_comparison_when_controls_exist(effects):
+def test_primary_is_the_donor_comparison_when_the_study_has_a_donor_pool(effects):
     primary = effects[effects["primary"]]
-    assert set(primary["design"]) == {"controlled"}
+    assert set(primary["design"]) == {"donor_comparison"}
     assert set(primary["sms_level"]) == {3}
+    assert primary["placebo_p_value"].between(0, 1).all()
+    assert (effects.loc[effects["design"] == "controlled", "sms_level"] == 3).all()
     assert (effects.loc[effects["design"] == "its", "sms_level"] == 2).all()
-    ratio_designs = effects["design"].isin(["controlled", "its", "prepost"])
+    ratio_designs = effects["design"].isin(["donor_comparison", "controlled", "its", "prepost"])
     assert (effects.loc[ratio_designs, "estimand"] == "rate_ratio").all()
 
 

@@ -122,7 +122,9 @@ def test_demo_end_to_end(tmp_path):
     effects = pd.read_csv(reports / EFFECTS_FILE)
     assert set(REQUIRED_EFFECT_COLUMNS) <= set(effects.columns)
     assert set(effects["municipality"]) == {"Avesta", "Falun", "Hallstahammar", "Sala"}
-    count_designs = effects[effects["design"].isin(["controlled", "its", "prepost"])]
+    count_designs = effects[
+        effects["design"].isin(["donor_comparison", "controlled", "its", "prepost"])
+    ]
     assert (count_designs["estimand"] == "rate_ratio").all()
     ratios = effects[effects["estimand"] == "rate_ratio"]
     assert (ratios["ci_low"] < ratios["estimate"]).all()

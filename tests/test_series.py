@@ -142,7 +142,7 @@ def demo_frame(study: Study) -> pd.DataFrame:
 
 def test_demo_series_passes(demo_frame: pd.DataFrame, study: Study) -> None:
     frame = demo_frame
-    assert len(frame) == 5712
+    assert len(frame) == 12432
     assert list(frame.columns) == ["place_id", "indicator", "period", "value", "exposure"]
     assert frame["period"].dtype == pd.PeriodDtype("M")
     assert frame["period"].min() == pd.Period("2017-01", "M")

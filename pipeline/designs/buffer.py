@@ -3,9 +3,10 @@
 Three views of the same question — did crime move to the streets around the
 target, or did the benefit spread there?
 
-* The buffer's own controlled comparison (``controlled``, place = the buffer):
-  its rate ratio against the target's control areas; above 1 suggests
-  displacement, below 1 diffusion of benefits.
+* The buffer's own comparison (place = the buffer): its rate ratio against the
+  donor pool when the study has one (``donor_comparison``), else against the
+  target's control areas (``controlled``); above 1 suggests displacement,
+  below 1 diffusion of benefits.
 * The weighted displacement difference test (``wdd``, Wheeler & Ratcliffe
   2018): the change in crimes per month at target plus buffer, each net of its
   control, with a standard error and test; unequal period lengths are handled
@@ -30,6 +31,7 @@ from ..results import Effect
 from .base import DesignData
 from .controlled import ControlledComparison
 from .displacement import wdd, wdq
+from .donor import DonorComparison
 
 
 def _sums(frame, start) -> tuple[float, float]:
@@ -70,14 +72,16 @@ class BufferDisplacement:
             notes=data.notes,
         )
 
-        # The buffer's own comparison: same model as the target's, buffer in the target's place.
+        # The buffer's own comparison, by the strongest design that applies to it:
+        # the donor pool when there is one, else the target's controls.
         as_target = replace(
             data, place=data.buffer_place, target=buffer, buffer=None, buffer_place=None
         )
-        buffer_effect = ControlledComparison().estimate(as_target)
+        donor = DonorComparison()
+        comparison = donor if donor.applies(as_target) else ControlledComparison()
+        buffer_effect = comparison.estimate(as_target)
         buffer_effect = replace(
             buffer_effect,
-            design="controlled",
             method=buffer_effect.method
             + f"; buffer of {data.place.id}: above 1 suggests displacement, below 1 diffusion of benefits",
         )
