@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -144,3 +145,13 @@ def test_minimum_detectable_decrease_is_reported_and_grows_for_small_places(effe
     known = violence.notna()
     assert known.sum() >= 8
     assert (violence[known] > targets.loc[known, "mde_decrease_pct"]).all()
+
+
+def test_relative_effect_size_is_the_inverse_of_the_controlled_ratio(effects):
+    """Welsh & Farrington's RES and the conditional binomial estimate are the same 2x2 odds ratio."""
+    res = effects[effects["design"] == "relative_effect"]
+    controlled = effects[effects["design"] == "controlled"]
+    joined = res.merge(controlled, on=["place_id", "indicator"], suffixes=("_res", "_did"))
+    assert len(joined) == 40
+    assert (joined["estimand_res"] == "relative_effect_size").all()
+    np.testing.assert_allclose(joined["estimate_res"], 1 / joined["estimate_did"], rtol=1e-6)

@@ -13,6 +13,7 @@ from .controlled import ControlledComparison
 from .donor import DonorComparison
 from .its import InterruptedTimeSeries
 from .prepost import PrePost
+from .relative_effect import RelativeEffect
 
 DESIGNS: tuple[Design, ...] = (
     DonorComparison(),
@@ -20,6 +21,7 @@ DESIGNS: tuple[Design, ...] = (
     InterruptedTimeSeries(),
     PrePost(),
     BufferDisplacement(),
+    RelativeEffect(),
 )
 
 __all__ = [
@@ -31,4 +33,5 @@ __all__ = [
     "DonorComparison",
     "InterruptedTimeSeries",
     "PrePost",
+    "RelativeEffect",
 ]
