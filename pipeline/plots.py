@@ -127,3 +127,67 @@ def plot_ratio_forest(
     ax.set_xlabel(t("figure_ratio_axis", lang))
     ax.spines[["top", "right"]].set_visible(False)
     return fig, ax
+
+
+def plot_effect_over_time(
+    *,
+    effect: Effect,
+    start: pd.Period,
+    lang: str = "sv",
+    window: int = 6,
+    ax=None,
+):
+    """The monthly ratio observed / expected without the measures after the start.
+
+    Dots are single months, the line their centred rolling mean over ``window``
+    months (on the log scale), the dashed line the design's estimate: a reader
+    sees whether the effect came at once, grew or faded.
+    """
+    if effect.fitted is None:
+        raise ValueError(f"{effect.design} for {effect.place_id} carries no fitted values to plot")
+    fig, ax = _axes(ax, (8, 2.4))
+    frame = effect.fitted
+    periods = pd.PeriodIndex(frame["period"])
+    post = periods >= start
+    x = periods[post].to_timestamp()
+    observed = frame["observed"].to_numpy()[post]
+    expected = frame["counterfactual"].to_numpy()[post]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(expected > 0, observed / expected, np.nan)
+    rolling = np.exp(
+        pd.Series(np.log(np.where(ratio > 0, ratio, np.nan)))
+        .rolling(window, center=True, min_periods=max(2, window // 2))
+        .mean()
+        .to_numpy()
+    )
+    ax.scatter(x, ratio, s=8, color=PALETTE["neutral"], label=t("figure_monthly_ratio", lang))
+    ax.plot(
+        x,
+        rolling,
+        color=PALETTE["target"],
+        lw=1.8,
+        label=t("figure_rolling_ratio", lang, months=window),
+    )
+    ax.axhline(1.0, color=PALETTE["neutral"], lw=1)
+    ax.axhline(
+        effect.estimate,
+        color=PALETTE["counterfactual"],
+        lw=1.4,
+        ls="--",
+        label=t("figure_estimate", lang),
+    )
+    ax.set_yscale("log")
+    finite = ratio[np.isfinite(ratio) & (ratio > 0)]
+    low = min(finite.min(), effect.estimate) if finite.size else 0.5
+    high = max(finite.max(), effect.estimate, 1.0) if finite.size else 2.0
+    ticks = [
+        v for v in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10) if low / 1.3 <= v <= high * 1.3
+    ]
+    ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_ylabel(t("figure_ratio_short", lang))
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    return fig, ax

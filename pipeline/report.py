@@ -21,7 +21,7 @@ from .data import StudyData, load_processed
 from .evaluate import MunicipalityEvaluation, evaluate_municipality
 from .i18n import check_language, number, p_value, t
 from .paths import RUN_STATUS_FILE
-from .plots import plot_effect, plot_ratio_forest
+from .plots import plot_effect, plot_effect_over_time, plot_ratio_forest
 from .provenance import code_version, package_versions
 from .results import EFFECT_COLUMNS
 from .synthesis import adjust_pvalues
@@ -251,13 +251,20 @@ class MunicipalityReport:
                 f"{place.name} – {_indicator_label(self.data, indicator, self.lang)} "
                 f"({t('design_' + effect.design, self.lang)})"
             )
-            fig, _ = plot_effect(
+            start = pd.Period(place.intervention_start, freq="M")
+            fig, (top, bottom) = plt.subplots(
+                2, 1, figsize=(8, 5.6), height_ratios=(3, 2), layout="constrained"
+            )
+            plot_effect(
                 effect=effect,
-                start=pd.Period(place.intervention_start, freq="M"),
+                start=start,
                 shocks=self.data.study.shocks,
                 title=title,
                 lang=self.lang,
+                ax=top,
             )
+            plot_effect_over_time(effect=effect, start=start, lang=self.lang, ax=bottom)
+            bottom.set_xlim(top.get_xlim())
             figures.append(figure_html(fig, title))
         return figures
 

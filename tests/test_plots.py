@@ -1,0 +1,65 @@
+"""Figures: they draw what they say, return (fig, ax), and never show."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.plots import plot_effect, plot_effect_over_time, plot_ratio_forest
+from pipeline.results import Effect
+
+
+def _effect(fitted=True):
+    periods = pd.period_range("2019-01", periods=36, freq="M")
+    frame = pd.DataFrame(
+        {
+            "period": periods,
+            "observed": np.r_[np.full(18, 10.0), np.full(18, 8.0)],
+            "fitted": np.r_[np.full(18, 10.0), np.full(18, 8.0)],
+            "counterfactual": np.full(36, 10.0),
+        }
+    )
+    return Effect(
+        municipality="M",
+        place_id="p",
+        indicator="i",
+        design="its",
+        estimand="rate_ratio",
+        estimate=0.8,
+        ci_low=0.6,
+        ci_high=1.0,
+        p_value=0.05,
+        n_pre=18,
+        n_post=18,
+        sms_level=2,
+        method="m",
+        fitted=frame if fitted else None,
+    )
+
+
+def test_effect_plots_return_figure_and_axes():
+    start = pd.Period("2020-07", freq="M")
+    fig, ax = plot_effect(effect=_effect(), start=start, title="t", lang="en")
+    assert ax.get_title(loc="left") == "t" and len(ax.lines) >= 3
+    fig, ax = plot_effect_over_time(effect=_effect(), start=start, lang="en")
+    monthly = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(np.asarray(monthly)[:, 1], 0.8)  # 8 observed / 10 expected
+    assert ax.get_yscale() == "log"
+
+
+def test_plots_refuse_an_effect_without_fitted_values():
+    with pytest.raises(ValueError, match="no fitted values"):
+        plot_effect(effect=_effect(fitted=False), start=pd.Period("2020-07", freq="M"))
+
+
+def test_forest_needs_one_label_per_row():
+    frame = pd.DataFrame({"estimate": [0.8], "ci_low": [0.6], "ci_high": [1.1], "p_value": [0.2]})
+    fig, ax = plot_ratio_forest(frame=frame, labels=["a"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a"]
+    with pytest.raises(ValueError, match="one label per row"):
+        plot_ratio_forest(frame=frame, labels=["a", "b"])
