@@ -9,6 +9,7 @@ import pandas as pd
 
 from .data import StudyData
 from .designs import DESIGNS, Design, DesignData
+from .designs.placebo import placebo_in_time
 from .designs.power import minimum_detectable_effect
 from .designs.relative_effect import dispersion_from_monthly
 from .errors import EstimationError
@@ -57,17 +58,29 @@ class MunicipalityEvaluation:
         raise KeyError((place_id, indicator, design))
 
 
-def _place_frame(series: pd.DataFrame, place_id: str, indicator: str) -> pd.DataFrame:
-    frame = series[(series["place_id"] == place_id) & (series["indicator"] == indicator)]
-    frame = frame.set_index("period")[["value", "exposure"]].sort_index()
-    return frame.assign(exposure=frame["exposure"].fillna(1.0))
+class _Frames:
+    """Each place's series per indicator, split once (filtering the long frame per call is slow)."""
+
+    def __init__(self, series: pd.DataFrame):
+        self._groups = {
+            key: group for key, group in series.groupby(["place_id", "indicator"], sort=False)
+        }
+        self._empty = series.iloc[0:0]
+
+    def get(self, place_id: str, indicator: str) -> pd.DataFrame:
+        frame = self._groups.get((place_id, indicator), self._empty)
+        frame = frame.set_index("period")[["value", "exposure"]].sort_index()
+        return frame.assign(exposure=frame["exposure"].fillna(1.0))
 
 
-def design_data(data: StudyData, place: Place, indicator_id: str) -> DesignData:
+def design_data(
+    data: StudyData, place: Place, indicator_id: str, frames: _Frames | None = None
+) -> DesignData:
     """Assemble one target's aligned series, cut before any later co-intervention."""
-    study, series = data.study, data.series
+    study = data.study
+    frames = frames or _Frames(data.series)
     start = pd.Period(place.intervention_start, freq="M")
-    target = _place_frame(series, place.id, indicator_id)
+    target = frames.get(place.id, indicator_id)
     notes: list[str] = []
     later = sorted(c.start for c in place.co_interventions if pd.Period(c.start, freq="M") > start)
     if later:
@@ -75,17 +88,13 @@ def design_data(data: StudyData, place: Place, indicator_id: str) -> DesignData:
         target = target[target.index < cut]
         notes.append(f"series cut before the co-intervention starting {cut}")
     window = target.index
-    controls = {
-        c: _place_frame(series, c, indicator_id).reindex(window).dropna() for c in place.controls
-    }
-    buffer = (
-        _place_frame(series, place.buffer, indicator_id).reindex(window) if place.buffer else None
-    )
+    controls = {c: frames.get(c, indicator_id).reindex(window).dropna() for c in place.controls}
+    buffer = frames.get(place.buffer, indicator_id).reindex(window) if place.buffer else None
     donors = {}
     for donor in study.donor_pool:
         if donor in place.controls:
             continue
-        frame = _place_frame(series, donor, indicator_id).reindex(window)
+        frame = frames.get(donor, indicator_id).reindex(window)
         if not frame.empty and frame["value"].notna().all():
             donors[donor] = frame
     return DesignData(
@@ -129,7 +138,11 @@ def _minimum_detectable_change(inputs: DesignData) -> float:
 
 
 def evaluate_target(
-    data: StudyData, place: Place, indicator_id: str, designs: tuple[Design, ...] = DESIGNS
+    data: StudyData,
+    place: Place,
+    indicator_id: str,
+    designs: tuple[Design, ...] = DESIGNS,
+    frames: _Frames | None = None,
 ) -> tuple[list[Effect], list[Skipped]]:
     """All designs for one target and indicator.
 
@@ -137,7 +150,7 @@ def evaluate_target(
     a displacement design ran), the one with the highest SMS level is primary,
     ties going to the design listed first in ``DESIGNS``.
     """
-    inputs = design_data(data, place, indicator_id)
+    inputs = design_data(data, place, indicator_id, frames)
     effects: list[Effect] = []
     skipped: list[Skipped] = []
     for design in designs:
@@ -148,6 +161,17 @@ def evaluate_target(
         except EstimationError as exc:
             skipped.append(Skipped(place.id, indicator_id, design.name, str(exc)))
             continue
+        if getattr(design, "placebo_in_time", False) and isinstance(produced, Effect):
+            p_placebo, n_placebo = placebo_in_time(design, inputs, produced)
+            if n_placebo:
+                produced = replace(
+                    produced,
+                    placebo_p_value=p_placebo,
+                    notes=(
+                        *produced.notes,
+                        f"placebo-in-time p = {p_placebo:.2f} ({n_placebo} fake starts)",
+                    ),
+                )
         for effect in produced if isinstance(produced, tuple) else (produced,):
             if (
                 effect.estimand == "rate_ratio"
@@ -181,11 +205,12 @@ def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEva
     effects: list[Effect] = []
     skipped: list[Skipped] = []
     available = set(zip(data.series["place_id"], data.series["indicator"], strict=True))
+    frames = _Frames(data.series)
     for place in data.study.targets(municipality):
         for indicator in data.study.indicators:
             if (place.id, indicator.id) not in available:
                 continue
-            found, missed = evaluate_target(data, place, indicator.id)
+            found, missed = evaluate_target(data, place, indicator.id, frames=frames)
             effects.extend(found)
             skipped.extend(missed)
     return MunicipalityEvaluation(municipality, tuple(effects), tuple(skipped))

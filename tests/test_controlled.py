@@ -77,6 +77,8 @@ def test_refuses_a_control_without_events():
         fit_conditional_binomial(np.ones(24), np.zeros(24), post)
 
 
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.PerfectSeparationWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
 def test_counterfactual_has_one_value_per_period():
     post = (np.arange(24) >= 12).astype(float)
     fit = fit_conditional_binomial(np.full(24, 5), np.full(24, 10), post)

@@ -116,6 +116,7 @@ class ControlledComparison:
 
     name = "controlled"
     sms_level = 3
+    placebo_in_time = True  # pipeline.designs.placebo reruns it at fake starts
     families = ("count",)
 
     def applies(self, data: DesignData) -> bool:

@@ -141,6 +141,10 @@ def fit_its(
     if counts[periods < start].sum() == 0 or counts[periods >= start].sum() == 0:
         raise EstimationError("ITS needs at least one event before and one after the start")
     exog = its_design_matrix(periods, start, harmonic_pairs=harmonic_pairs, shocks=shocks)
+    if np.linalg.matrix_rank(exog.to_numpy()) < exog.shape[1]:
+        raise EstimationError(
+            "the intervention step cannot be told apart from a declared shock or the season in this window"
+        )
     offset = np.log(np.asarray(exposure, dtype=float)) if exposure is not None else None
     model = sm.GLM(counts, exog, family=sm.families.Poisson(), offset=offset)
     alpha = 1 - level
@@ -188,10 +192,12 @@ def fit_its(
             "counterfactual": np.asarray(counterfactual),
         }
     )
+    with np.errstate(over="ignore"):  # a degenerate fit gives an infinite bound, caught upstream
+        bounds = np.exp([coef, coef - crit * se, coef + crit * se])
     return ItsFit(
-        rate_ratio=float(np.exp(coef)),
-        ci_low=float(np.exp(coef - crit * se)),
-        ci_high=float(np.exp(coef + crit * se)),
+        rate_ratio=float(bounds[0]),
+        ci_low=float(bounds[1]),
+        ci_high=float(bounds[2]),
         p_value=p_value,
         se_log=se,
         dispersion=dispersion,
@@ -206,6 +212,7 @@ class InterruptedTimeSeries:
 
     name = "its"
     sms_level = 2
+    placebo_in_time = True  # pipeline.designs.placebo reruns it at fake starts
     families = ("count",)
 
     def applies(self, data: DesignData) -> bool:
