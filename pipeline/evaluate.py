@@ -109,6 +109,7 @@ def design_data(
         donors=donors,
         shocks=study.shocks,
         notes=tuple(notes),
+        analysis=study.analysis,
     )
 
 

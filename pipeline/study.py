@@ -83,6 +83,20 @@ class Shock(_Strict):
     end: dt.date | None = None
 
 
+class ItsSettings(_Strict):
+    """How the interrupted time series is fitted (defaults: the settings calibrated in the pipeline)."""
+
+    harmonic_pairs: int = Field(default=2, ge=0, le=6)
+    inference: Literal["quasipoisson", "hac", "poisson"] = "quasipoisson"
+    reference: Literal["t", "normal"] = "t"
+
+
+class Analysis(_Strict):
+    """Per-study analysis settings; only needed to reproduce a published specification."""
+
+    its: ItsSettings = ItsSettings()
+
+
 class Study(_Strict):
     title: str
     synthetic: bool
@@ -91,6 +105,7 @@ class Study(_Strict):
     places: tuple[Place, ...] = Field(min_length=1)
     indicators: tuple[Indicator, ...] = Field(min_length=1)
     shocks: tuple[Shock, ...] = ()
+    analysis: Analysis = Analysis()
     donor_pool: tuple[str, ...] = Field(
         default=(),
         description="control places used as a pool of comparison units for every target "

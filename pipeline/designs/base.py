@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import Effect
-from ..study import Indicator, Place, Shock
+from ..study import Analysis, Indicator, Place, Shock
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class DesignData:
     donors: dict[str, pd.DataFrame] = field(default_factory=dict)
     shocks: tuple[Shock, ...] = ()
     notes: tuple[str, ...] = ()
+    analysis: Analysis = field(default_factory=Analysis)
 
     @property
     def periods(self) -> pd.PeriodIndex:

@@ -219,12 +219,16 @@ class InterruptedTimeSeries:
         return data.indicator.family in self.families
 
     def estimate(self, data: DesignData) -> Effect:
+        settings = data.analysis.its
         fit = fit_its(
             data.target["value"].to_numpy(),
             data.periods,
             data.start,
             exposure=data.target["exposure"].to_numpy(),
             shocks=data.shocks,
+            harmonic_pairs=settings.harmonic_pairs,
+            inference=settings.inference,
+            reference=settings.reference,
         )
         shock_note = (
             "adjusted for " + ", ".join(s.label_en for s in data.shocks) + " as a step"
@@ -245,7 +249,7 @@ class InterruptedTimeSeries:
             n_post=data.n_post,
             sms_level=self.sms_level,
             method=(
-                "Segmented Poisson regression: trend, 2 harmonic pairs, exposure offset, "
+                f"Segmented Poisson regression: trend, {settings.harmonic_pairs} harmonic pairs, exposure offset, "
                 f"{shock_note}; {fit.inference}"
             ),
             notes=data.notes,
