@@ -89,6 +89,7 @@ class ItsSettings(_Strict):
     harmonic_pairs: int = Field(default=2, ge=0, le=6)
     inference: Literal["quasipoisson", "hac", "poisson"] = "quasipoisson"
     reference: Literal["t", "normal"] = "t"
+    drift: bool = True
 
 
 class Analysis(_Strict):

@@ -120,3 +120,40 @@ def test_refuses_too_short_series():
 def test_newey_west_lag_rule():
     assert newey_west_lags(84) == 3
     assert newey_west_lags(10) == 2
+
+
+@pytest.mark.reference
+@pytest.mark.slow
+def test_drift_calibrated_its_holds_its_error_rate_on_real_series(reference_dir):
+    """Placebo starts in real Brå series (every 4th municipality): at most 10 % significant at 5 %."""
+    from pipeline import calibration
+    from pipeline.bra import TOTAL, read_bra_folder
+
+    frame = read_bra_folder(reference_dir / "bra_monthly_2013_2016")
+    rows = frame[frame["category"] == TOTAL]
+    series = {
+        n: g[["period", "count"]].reset_index(drop=True) for n, g in rows.groupby("municipality")
+    }
+    series = {n: series[n] for n in sorted(series)[::4]}
+
+    def estimator(counts, exposure, periods, start):
+        fit = fit_its(counts, periods, start, exposure=exposure, drift=True)
+        return fit.rate_ratio, fit.ci_low, fit.ci_high, fit.p_value
+
+    result = calibration.placebo_rejection_rate(series, estimator)
+    assert result.n_tests > 400
+    assert result.rejection_rate <= 0.10
+
+
+def test_drift_variance_widens_the_interval_of_a_drifting_series():
+    rng = np.random.default_rng(12)
+    periods = pd.period_range("2015-01", periods=84, freq="M")
+    walk = np.exp(np.cumsum(rng.normal(0, 0.04, 84)))
+    counts = rng.poisson(40 * walk)
+    start = periods[60]
+    plain = fit_its(counts, periods, start)
+    calibrated = fit_its(counts, periods, start, drift=True)
+    assert calibrated.rate_ratio == pytest.approx(plain.rate_ratio)
+    assert calibrated.ci_high / calibrated.ci_low > plain.ci_high / plain.ci_low
+    assert 0 < calibrated.placebo_p_value <= 1
+    assert "placebo steps" in calibrated.inference

@@ -19,7 +19,7 @@ indicators:
   - {{id: aces, label_sv: Akuta koronara händelser, label_en: Acute coronary events, family: count,
      better: lower, unit: events per month}}
 analysis:
-  its: {{harmonic_pairs: {pairs}, inference: {inference}, reference: normal}}
+  its: {{harmonic_pairs: {pairs}, inference: {inference}, reference: normal, drift: false}}
 """
 
 
