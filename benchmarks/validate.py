@@ -149,6 +149,11 @@ def real_data(quick: bool) -> None:
         return fit.rate_ratio, fit.ci_low, fit.ci_high, fit.p_value
 
     def controlled(target, control, periods, start):
+        post = (periods >= start).astype(float)
+        fit = fit_conditional_binomial(target, control, post, trend=True, drift=True)
+        return fit.ratio, fit.ci_low, fit.ci_high, fit.p_value
+
+    def controlled_plain(target, control, periods, start):
         fit = fit_conditional_binomial(target, control, (periods >= start).astype(float))
         return fit.ratio, fit.ci_low, fit.ci_high, fit.p_value
 

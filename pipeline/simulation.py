@@ -27,7 +27,7 @@ from .demo import (
 )
 from .designs.base import DesignData
 from .errors import EstimationError
-from .study import Indicator, Place, Shock
+from .study import Analysis, Indicator, Place, Shock
 
 COVID = Shock(
     id="covid19",
@@ -67,6 +67,7 @@ def simulate_design_data(
     start: str = "2020-10-01",
     drift: bool = True,
     n_donors: int = 0,
+    analysis: Analysis | None = None,
 ) -> DesignData:
     """One simulated target with a control, a buffer and ``n_donors`` donors, as a design receives it.
 
@@ -116,6 +117,7 @@ def simulate_design_data(
         donors=donors,
         buffer_place=Place(id="b", name="Buffer", municipality="M", role="buffer"),
         shocks=(COVID,),
+        analysis=analysis or Analysis(),
     )
 
 

@@ -92,10 +92,18 @@ class ItsSettings(_Strict):
     drift: bool = True
 
 
+class ControlledSettings(_Strict):
+    """How the controlled comparison is fitted (defaults: calibrated on real series)."""
+
+    trend: bool = True
+    drift: bool = True
+
+
 class Analysis(_Strict):
     """Per-study analysis settings; only needed to reproduce a published specification."""
 
     its: ItsSettings = ItsSettings()
+    controlled: ControlledSettings = ControlledSettings()
 
 
 class Study(_Strict):
