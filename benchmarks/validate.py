@@ -174,12 +174,16 @@ def real_data(quick: bool) -> None:
             cal.placebo_rejection_rate(series, its_plain),
         ),
         (
-            "controlled, 1 similar municipality",
+            "controlled, trend + drift (pipeline default), 1 similar municipality",
             cal.controlled_placebo_rejection_rate(series, controlled, n_controls=1),
         ),
         (
-            "controlled, 10 pooled municipalities",
+            "controlled, trend + drift, 10 pooled municipalities",
             cal.controlled_placebo_rejection_rate(series, controlled, n_controls=10),
+        ),
+        (
+            "controlled without trend and drift, 1 similar municipality",
+            cal.controlled_placebo_rejection_rate(series, controlled_plain, n_controls=1),
         ),
     ]
     table = pd.DataFrame(
