@@ -84,3 +84,27 @@ def test_counterfactual_has_one_value_per_period():
     fit = fit_conditional_binomial(np.full(24, 5), np.full(24, 10), post)
     assert len(pd.Series(fit.counterfactual)) == 24
     assert fit.counterfactual[0] == pytest.approx(5.0)
+
+
+@pytest.mark.reference
+@pytest.mark.slow
+def test_calibrated_comparison_holds_its_error_rate_on_real_series(reference_dir):
+    """Placebo starts in real Brå series against one similar municipality: at most 10 % significant."""
+    from pipeline import calibration
+    from pipeline.bra import TOTAL, read_bra_folder
+
+    frame = read_bra_folder(reference_dir / "bra_monthly_2013_2016")
+    rows = frame[frame["category"] == TOTAL]
+    series = {
+        n: g[["period", "count"]].reset_index(drop=True) for n, g in rows.groupby("municipality")
+    }
+    series = {n: series[n] for n in sorted(series)[::3]}
+
+    def estimator(target, control, periods, start):
+        post = (periods >= start).astype(float)
+        fit = fit_conditional_binomial(target, control, post, trend=True, drift=True)
+        return fit.ratio, fit.ci_low, fit.ci_high, fit.p_value
+
+    result = calibration.controlled_placebo_rejection_rate(series, estimator, n_controls=1)
+    assert result.n_tests > 500
+    assert result.rejection_rate <= 0.10
