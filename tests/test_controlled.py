@@ -108,3 +108,14 @@ def test_calibrated_comparison_holds_its_error_rate_on_real_series(reference_dir
     result = calibration.controlled_placebo_rejection_rate(series, estimator, n_controls=1)
     assert result.n_tests > 500
     assert result.rejection_rate <= 0.10
+
+
+def test_placebo_p_value_comes_from_the_pre_period_steps():
+    rng = np.random.default_rng(21)
+    post = (np.arange(84) >= 48).astype(float)
+    target = rng.poisson(np.where(post > 0, 6.0, 20.0))
+    control = rng.poisson(np.full(84, 20.0))
+    fit = fit_conditional_binomial(target, control, post, trend=True, drift=True)
+    n_placebos = 48 - 12 - 6 + 1
+    assert fit.placebo_p_value == pytest.approx(1 / (n_placebos + 1))
+    assert f"from {n_placebos} placebo steps" in fit.inference

@@ -7,14 +7,14 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from pipeline.designs import ControlledComparison, InterruptedTimeSeries
+from pipeline.designs import InterruptedTimeSeries, PrePost
 from pipeline.designs.placebo import placebo_in_time
 from pipeline.simulation import simulate_design_data
 
 
 def test_a_large_real_effect_ranks_first_among_the_placebos():
     data = simulate_design_data(np.random.default_rng(8), effect=0.3, target_level=40, drift=False)
-    design = ControlledComparison()
+    design = PrePost()
     real = design.estimate(data)
     p_value, n = placebo_in_time(design, data, real)
     assert n >= 8

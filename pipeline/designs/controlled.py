@@ -51,6 +51,7 @@ class ConditionalFit:
     p_value: float
     counterfactual: np.ndarray
     inference: str
+    placebo_p_value: float = float("nan")
 
 
 def fit_conditional_binomial(
@@ -104,7 +105,10 @@ def fit_conditional_binomial(
     if trend:
         label = "differential trend; " + label
     steps = _placebo_steps(target, control, post, offset, trend) if drift else []
+    placebo_p = float("nan")
     if len(steps) >= MIN_PLACEBOS:
+        z = abs(coef) / se
+        placebo_p = (1 + sum(abs(b) / s >= z for b, s in steps)) / (len(steps) + 1)
         b = np.array([v for v, _ in steps])
         s = np.array([v for _, v in steps])
         tau2 = max(0.0, float(np.mean(b**2) - np.mean(s**2)))
@@ -129,6 +133,7 @@ def fit_conditional_binomial(
         p_value=p_value,
         counterfactual=np.asarray(counterfactual),
         inference=f"{label}, t({int(df)})",
+        placebo_p_value=placebo_p,
     )
 
 
@@ -178,7 +183,6 @@ class ControlledComparison:
 
     name = "controlled"
     sms_level = 3
-    placebo_in_time = True  # pipeline.designs.placebo reruns it at fake starts
     families = ("count",)
 
     def applies(self, data: DesignData) -> bool:
@@ -228,4 +232,5 @@ class ControlledComparison:
             ),
             notes=data.notes,
             fitted=fitted,
+            placebo_p_value=fit.placebo_p_value,
         )
