@@ -36,7 +36,7 @@ MIN_PRE = 12
 MIN_POST = 3
 PLACEBO_BEFORE = 12
 PLACEBO_AFTER = 6
-MIN_PLACEBOS = 3
+MIN_PLACEBOS = 1
 
 
 @dataclass(frozen=True)
