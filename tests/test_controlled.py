@@ -88,17 +88,11 @@ def test_counterfactual_has_one_value_per_period():
 
 @pytest.mark.reference
 @pytest.mark.slow
-def test_calibrated_comparison_holds_its_error_rate_on_real_series(reference_dir):
+def test_calibrated_comparison_holds_its_error_rate_on_real_series(bra_total_series):
     """Placebo starts in real Brå series against one similar municipality: at most 10 % significant."""
     from pipeline import calibration
-    from pipeline.bra import TOTAL, read_bra_folder
 
-    frame = read_bra_folder(reference_dir / "bra_monthly_2013_2016")
-    rows = frame[frame["category"] == TOTAL]
-    series = {
-        n: g[["period", "count"]].reset_index(drop=True) for n, g in rows.groupby("municipality")
-    }
-    series = {n: series[n] for n in sorted(series)[::3]}
+    series = {n: bra_total_series[n] for n in sorted(bra_total_series)[::3]}
 
     def estimator(target, control, periods, start):
         post = (periods >= start).astype(float)

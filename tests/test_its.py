@@ -124,17 +124,11 @@ def test_newey_west_lag_rule():
 
 @pytest.mark.reference
 @pytest.mark.slow
-def test_drift_calibrated_its_holds_its_error_rate_on_real_series(reference_dir):
+def test_drift_calibrated_its_holds_its_error_rate_on_real_series(bra_total_series):
     """Placebo starts in real Brå series (every 4th municipality): at most 10 % significant at 5 %."""
     from pipeline import calibration
-    from pipeline.bra import TOTAL, read_bra_folder
 
-    frame = read_bra_folder(reference_dir / "bra_monthly_2013_2016")
-    rows = frame[frame["category"] == TOTAL]
-    series = {
-        n: g[["period", "count"]].reset_index(drop=True) for n, g in rows.groupby("municipality")
-    }
-    series = {n: series[n] for n in sorted(series)[::4]}
+    series = {n: bra_total_series[n] for n in sorted(bra_total_series)[::4]}
 
     def estimator(counts, exposure, periods, start):
         fit = fit_its(counts, periods, start, exposure=exposure, drift=True)
