@@ -33,6 +33,7 @@ from scipy import stats
 from ..errors import EstimationError
 from ..results import Effect
 from .base import DesignData
+from .glm import binomial_step
 
 MIN_PRE = 6
 MIN_POST = 3
@@ -166,15 +167,17 @@ def _fit_step(target, control, post, offset, trend: bool):
 def _placebo_steps(target, control, post, offset, trend: bool) -> list[tuple[float, float]]:
     pre = post == 0
     t, c, o = target[pre], control[pre], offset[pre]
+    keep = (t + c) > 0
     steps = []
     for position in range(PLACEBO_BEFORE, len(t) - PLACEBO_AFTER + 1):
         fake = (np.arange(len(t)) >= position).astype(float)
         if t[fake == 0].sum() == 0 or t[fake == 1].sum() == 0:
             continue
-        result, _ = _fit_step(t, c, fake, o, trend)
-        se = float(result.bse[1])
+        columns = [np.ones(len(t)), fake] + ([_time(len(t))] if trend else [])
+        exog = np.column_stack(columns)[keep]
+        coef, se = binomial_step(t[keep], (t + c)[keep], exog, o[keep], 1)
         if np.isfinite(se) and se > 0:
-            steps.append((float(result.params[1]), se))
+            steps.append((coef, se))
     return steps
 
 

@@ -30,6 +30,7 @@ from ..errors import EstimationError
 from ..results import Effect
 from ..study import Shock
 from .base import DesignData, harmonics, shock_dummies
+from .glm import poisson_step
 
 Inference = Literal["poisson", "quasipoisson", "hac"]
 MIN_PRE = 12
@@ -61,22 +62,20 @@ def _drift_variance(counts, periods, start, exposure, harmonic_pairs, shocks) ->
     counts, periods = counts[pre], periods[pre]
     exposure = None if exposure is None else np.asarray(exposure, dtype=float)[pre]
     shocks = tuple(s for s in shocks if pd.Period(s.start, freq="M") < start)
+    offset = None if exposure is None else np.log(exposure)
     steps = []
     for position in range(PLACEBO_BEFORE, len(periods) - PLACEBO_AFTER + 1):
-        try:
-            fit = fit_its(
-                counts,
-                periods,
-                periods[position],
-                exposure=exposure,
-                harmonic_pairs=harmonic_pairs,
-                shocks=shocks,
-                min_post=PLACEBO_AFTER,
-            )
-        except EstimationError:
+        fake = periods[position]
+        before = periods < fake
+        if counts[before].sum() == 0 or counts[~before].sum() == 0:
             continue
-        if np.isfinite(fit.se_log) and fit.se_log > 0:
-            steps.append((float(np.log(fit.rate_ratio)), fit.se_log))
+        exog = its_design_matrix(periods, fake, harmonic_pairs=harmonic_pairs, shocks=shocks)
+        matrix = exog.to_numpy()
+        if np.linalg.matrix_rank(matrix) < matrix.shape[1]:
+            continue
+        coef, se = poisson_step(counts, matrix, offset, list(exog.columns).index("post"))
+        if np.isfinite(se) and se > 0:
+            steps.append((coef, se))
     if not steps:
         return 0.0, []
     b = np.array([v for v, _ in steps])
