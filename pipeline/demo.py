@@ -203,6 +203,7 @@ PLACES = [
         "intervention_start": "2020-08-01",
         "controls": ["sala_jamforelse_vaster"],
         "buffer": "sala_stationen_buffert",
+        "buffer_controls": ["sala_givare_3"],
         "level": 13.0,
         "effect": 0.70,
     },
@@ -385,7 +386,13 @@ def _study_yml() -> str:
     places = []
     for place in PLACES:
         entry = {k: place[k] for k in ("id", "name", "municipality", "role")}
-        for key in ("intervention_start", "controls", "buffer", "co_interventions"):
+        for key in (
+            "intervention_start",
+            "controls",
+            "buffer",
+            "buffer_controls",
+            "co_interventions",
+        ):
             if key in place:
                 entry[key] = place[key]
         places.append(entry)

@@ -90,6 +90,9 @@ def design_data(
     window = target.index
     controls = {c: frames.get(c, indicator_id).reindex(window).dropna() for c in place.controls}
     buffer = frames.get(place.buffer, indicator_id).reindex(window) if place.buffer else None
+    buffer_controls = {
+        c: frames.get(c, indicator_id).reindex(window).dropna() for c in place.buffer_controls
+    }
     donors = {}
     for donor in study.donor_pool:
         if donor in place.controls:
@@ -106,6 +109,7 @@ def design_data(
         controls=controls,
         buffer=buffer,
         buffer_place=study.place(place.buffer) if place.buffer else None,
+        buffer_controls=buffer_controls,
         donors=donors,
         shocks=study.shocks,
         notes=tuple(notes),

@@ -60,6 +60,9 @@ class Place(_Strict):
     intervention_start: dt.date | None = None
     controls: tuple[str, ...] = ()
     buffer: str | None = None
+    buffer_controls: tuple[str, ...] = Field(
+        default=(), description="control places for the buffer (default: the target's controls)"
+    )
     co_interventions: tuple[CoIntervention, ...] = ()
     description: str | None = None
 
@@ -317,19 +320,23 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
                         (*loc, field),
                         f"'{field}' is only for targets, but '{place.id}' is a {place.role}",
                     )
-            if place.controls:
-                add(
-                    (*loc, "controls"),
-                    f"'controls' is only for targets, but '{place.id}' is a {place.role}",
-                )
-        for control in place.controls:
-            if control not in roles:
-                add((*loc, "controls"), f"target '{place.id}': unknown control place '{control}'")
-            elif roles[control] != "control":
-                add(
-                    (*loc, "controls"),
-                    f"target '{place.id}': '{control}' is a {roles[control]}, not a control",
-                )
+            for key in ("controls", "buffer_controls"):
+                if getattr(place, key):
+                    add(
+                        (*loc, key),
+                        f"'{key}' is only for targets, but '{place.id}' is a {place.role}",
+                    )
+        for key in ("controls", "buffer_controls"):
+            for control in getattr(place, key):
+                if control not in roles:
+                    add((*loc, key), f"target '{place.id}': unknown control place '{control}'")
+                elif roles[control] != "control":
+                    add(
+                        (*loc, key),
+                        f"target '{place.id}': '{control}' is a {roles[control]}, not a control",
+                    )
+        if place.buffer_controls and place.buffer is None:
+            add((*loc, "buffer_controls"), f"target '{place.id}' has buffer_controls but no buffer")
         if place.buffer is not None:
             if place.buffer not in roles:
                 add((*loc, "buffer"), f"target '{place.id}': unknown buffer place '{place.buffer}'")

@@ -113,7 +113,7 @@ def test_wdd_row_equals_a_direct_call(demo_data):
     from pipeline.designs.displacement import wdd
     from pipeline.evaluate import evaluate_target
 
-    place = demo_data.study.place("sala_stationen")
+    place = demo_data.study.place("avesta_busstorget")  # no buffer_controls: Cd = Ct
     effects, _ = evaluate_target(demo_data, place, "crimes_total")
     row = next(e for e in effects if e.design == "wdd")
     inputs = design_data(demo_data, place, "crimes_total")
@@ -159,3 +159,31 @@ def test_relative_effect_size_is_the_inverse_of_the_plain_conditional_estimate(d
             inputs.target["value"].to_numpy(), control["value"].to_numpy(), inputs.post
         )
         assert row["estimate"] == pytest.approx(1 / fit.ratio, rel=1e-6)
+
+
+def test_a_buffer_can_have_its_own_control(demo_data):
+    """Sala station's buffer is compared with its own control (the WDD's Cd), not the target's."""
+    from pipeline.designs.displacement import wdd
+    from pipeline.evaluate import evaluate_target
+
+    place = demo_data.study.place("sala_stationen")
+    assert place.buffer_controls == ("sala_givare_3",)
+    inputs = design_data(demo_data, place, "crimes_total")
+    assert set(inputs.buffer_controls) == {"sala_givare_3"}
+    effects, _ = evaluate_target(demo_data, place, "crimes_total")
+    row = next(e for e in effects if e.design == "wdd")
+    post = inputs.target.index >= inputs.start
+
+    def sums(frame):
+        return frame.loc[~post, "value"].sum(), frame.loc[post, "value"].sum()
+
+    control = inputs.pooled_controls()
+    own = inputs.buffer_controls["sala_givare_3"]
+    direct = wdd(
+        sums(inputs.target),
+        sums(control),
+        sums(inputs.buffer),
+        sums(own),
+        time_weights=(int((~post).sum()), int(post.sum())),
+    )
+    assert row.estimate == pytest.approx(direct.estimate)

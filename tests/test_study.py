@@ -646,3 +646,17 @@ def test_demo_files_untouched_by_edits(tmp_path: Path) -> None:
     before = (DEMO_DIR / STUDY_FILE).read_bytes()
     make_study(tmp_path, ("kommunkod: '2080'", "kommunkod: 'F080'"))
     assert (DEMO_DIR / STUDY_FILE).read_bytes() == before
+
+
+def test_buffer_controls_must_be_controls(tmp_path):
+    folder = tmp_path / "study"
+    shutil.copytree(DEMO_DIR, folder)
+    text = (folder / STUDY_FILE).read_text("utf-8")
+    (folder / STUDY_FILE).write_text(
+        text.replace("  - sala_givare_3\n", "  - sala_stadsparken\n", 1), "utf-8"
+    )
+    with pytest.raises(ValidationError) as caught:
+        load_study(folder)
+    problem = caught.value.problems[0]
+    assert problem.column == "buffer_controls" and problem.row is not None
+    assert "'sala_stadsparken' is a target, not a control" in problem.message

@@ -38,6 +38,7 @@ class DesignData:
     controls: dict[str, pd.DataFrame] = field(default_factory=dict)
     buffer: pd.DataFrame | None = None
     buffer_place: Place | None = None
+    buffer_controls: dict[str, pd.DataFrame] = field(default_factory=dict)
     donors: dict[str, pd.DataFrame] = field(default_factory=dict)
     shocks: tuple[Shock, ...] = ()
     notes: tuple[str, ...] = ()
@@ -61,13 +62,22 @@ class DesignData:
 
     def pooled_controls(self) -> pd.DataFrame | None:
         """All controls summed period by period (counts and exposures add)."""
-        if not self.controls:
-            return None
-        frames = list(self.controls.values())
-        total = frames[0][["value", "exposure"]].copy()
-        for frame in frames[1:]:
-            total = total.add(frame[["value", "exposure"]], fill_value=np.nan)
-        return total.dropna()
+        return pool(self.controls)
+
+    def pooled_buffer_controls(self) -> pd.DataFrame | None:
+        """The buffer's own controls summed, or the target's when none are given."""
+        return pool(self.buffer_controls) if self.buffer_controls else self.pooled_controls()
+
+
+def pool(frames: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """Series summed period by period (counts and exposures add); None for no series."""
+    if not frames:
+        return None
+    parts = list(frames.values())
+    total = parts[0][["value", "exposure"]].copy()
+    for frame in parts[1:]:
+        total = total.add(frame[["value", "exposure"]], fill_value=np.nan)
+    return total.dropna()
 
 
 class Design(Protocol):

@@ -16,8 +16,8 @@ target, or did the benefit spread there?
   distribution, so it is reported without interval or p-value, with the band
   its authors give.
 
-The buffer is compared with the target's controls (used as the buffer's
-control too), which the WDD allows (its ``Cd``).
+The buffer's control (the WDD's ``Cd``) is the target's ``buffer_controls``
+when the study gives them, else the target's own controls.
 """
 
 from __future__ import annotations
@@ -56,11 +56,17 @@ class BufferDisplacement:
 
     def estimate(self, data: DesignData) -> tuple[Effect, ...]:
         control = data.pooled_controls()
+        buffer_control = data.pooled_buffer_controls()
         buffer = data.buffer.dropna()
-        window = data.target.index.intersection(control.index).intersection(buffer.index)
+        window = (
+            data.target.index.intersection(control.index)
+            .intersection(buffer.index)
+            .intersection(buffer_control.index)
+        )
         if len(window) == 0:
             raise EstimationError("target, buffer and controls share no periods")
         target, control, buffer = data.target.loc[window], control.loc[window], buffer.loc[window]
+        buffer_control = buffer_control.loc[window]
         n_pre = int((window < data.start).sum())
         n_post = int((window >= data.start).sum())
         common = dict(
@@ -75,7 +81,13 @@ class BufferDisplacement:
         # The buffer's own comparison, by the strongest design that applies to it:
         # the donor pool when there is one, else the target's controls.
         as_target = replace(
-            data, place=data.buffer_place, target=buffer, buffer=None, buffer_place=None
+            data,
+            place=data.buffer_place,
+            target=buffer,
+            controls=data.buffer_controls or data.controls,
+            buffer=None,
+            buffer_place=None,
+            buffer_controls={},
         )
         donor = DonorComparison()
         comparison = donor if donor.applies(as_target) else ControlledComparison()
@@ -89,11 +101,12 @@ class BufferDisplacement:
         t_pre, t_post = _sums(target, data.start)
         c_pre, c_post = _sums(control, data.start)
         b_pre, b_post = _sums(buffer, data.start)
+        d_pre, d_post = _sums(buffer_control, data.start)
         test = wdd(
             (t_pre, t_post),
             (c_pre, c_post),
             (b_pre, b_post),
-            (c_pre, c_post),
+            (d_pre, d_post),
             time_weights=(n_pre, n_post),
         )
         wdd_effect = Effect(
