@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -151,3 +153,20 @@ def test_drift_variance_widens_the_interval_of_a_drifting_series():
     assert calibrated.ci_high / calibrated.ci_low > plain.ci_high / plain.ci_low
     assert 0 < calibrated.placebo_p_value <= 1
     assert "placebo steps" in calibrated.inference
+
+
+def test_slope_change_design_recovers_a_known_change_in_trend():
+    from pipeline.designs import InterruptedTimeSeriesSlope
+    from pipeline.simulation import simulate_design_data
+
+    data = simulate_design_data(np.random.default_rng(3), effect=1.0, target_level=60, drift=False)
+    months = np.arange(len(data.target))
+    since = np.clip(months - data.n_pre, 0, None) / 12
+    # Add a 20 % a year faster growth after the start by thinning nothing and scaling up.
+    rng = np.random.default_rng(4)
+    boosted = rng.poisson(data.target["value"].to_numpy() * np.exp(np.log(1.2) * since))
+    data = replace(data, target=data.target.assign(value=boosted.astype(float)))
+    effect = InterruptedTimeSeriesSlope().estimate(data)
+    assert effect.estimand == "rate_ratio_per_year"
+    assert effect.ci_low < 1.2 < effect.ci_high
+    assert effect.ci_low > 1.0

@@ -11,7 +11,7 @@ from .base import Design, DesignData
 from .buffer import BufferDisplacement
 from .controlled import ControlledComparison
 from .donor import DonorComparison
-from .its import InterruptedTimeSeries
+from .its import InterruptedTimeSeries, InterruptedTimeSeriesSlope
 from .prepost import PrePost
 from .relative_effect import RelativeEffect
 
@@ -20,6 +20,7 @@ DESIGNS: tuple[Design, ...] = (
     ControlledComparison(),
     InterruptedTimeSeries(),
     PrePost(),
+    InterruptedTimeSeriesSlope(),
     BufferDisplacement(),
     RelativeEffect(),
 )
@@ -32,6 +33,7 @@ __all__ = [
     "DesignData",
     "DonorComparison",
     "InterruptedTimeSeries",
+    "InterruptedTimeSeriesSlope",
     "PrePost",
     "RelativeEffect",
 ]

@@ -318,3 +318,66 @@ class InterruptedTimeSeries:
             fitted=fit.fitted,
             placebo_p_value=fit.placebo_p_value,
         )
+
+
+class InterruptedTimeSeriesSlope:
+    """The same segmented regression with a change in slope after the start (secondary, SMS 2).
+
+    Reports the change in the yearly trend as a ratio per year (1.05: the rate
+    grows 5 % a year faster than before). Useful to see whether an effect builds
+    up or fades; a slope change is extrapolated from few post-period years, so it
+    is never the primary estimate, and no drift term is added (its interval is
+    therefore optimistic on real series).
+    """
+
+    name = "its_slope"
+    sms_level = 2
+    families = ("count",)
+
+    def applies(self, data: DesignData) -> bool:
+        return data.indicator.family in self.families and data.n_post >= 12
+
+    def estimate(self, data: DesignData) -> Effect:
+        counts = data.target["value"].to_numpy(dtype=float)
+        exposure = data.target["exposure"].to_numpy(dtype=float)
+        exog = its_design_matrix(
+            data.periods,
+            data.start,
+            harmonic_pairs=data.analysis.its.harmonic_pairs,
+            shocks=data.shocks,
+            slope_change=True,
+        )
+        if np.linalg.matrix_rank(exog.to_numpy()) < exog.shape[1]:
+            raise EstimationError("the slope change cannot be told apart from a declared shock")
+        model = sm.GLM(counts, exog, family=sm.families.Poisson(), offset=np.log(exposure))
+        result = model.fit(scale="X2")
+        if result.scale < 1:
+            result = model.fit(scale=1.0)
+        coef, se, df = (
+            float(result.params["post_time"]),
+            float(result.bse["post_time"]),
+            result.df_resid,
+        )
+        crit = stats.t.ppf(0.975, df)
+        with np.errstate(over="ignore"):
+            bounds = np.exp([coef, coef - crit * se, coef + crit * se])
+        return Effect(
+            municipality=data.municipality,
+            place_id=data.place.id,
+            indicator=data.indicator.id,
+            design=self.name,
+            estimand="rate_ratio_per_year",
+            estimate=float(bounds[0]),
+            ci_low=float(bounds[1]),
+            ci_high=float(bounds[2]),
+            p_value=float(2 * stats.t.sf(abs(coef / se), df)),
+            n_pre=data.n_pre,
+            n_post=data.n_post,
+            sms_level=self.sms_level,
+            method=(
+                "Segmented Poisson regression with level and slope change: ratio of the yearly trend "
+                f"after / before the start; quasi-Poisson (dispersion {float(result.scale):.2f}), t({int(df)}); "
+                "no drift term"
+            ),
+            notes=data.notes,
+        )
