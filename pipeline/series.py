@@ -14,6 +14,7 @@ number an editor shows, header = 1) and column.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,9 @@ def read_series(path: str | Path, study: Study) -> pd.DataFrame:
             io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False
         )
     except pd.errors.ParserError as exc:
-        raise ValidationError.single(name, f"not a well-formed CSV file: {exc}") from None
+        found = re.search(r"line (\d+)", str(exc))
+        row = int(found.group(1)) if found else None
+        raise ValidationError.single(name, f"not a well-formed CSV file: {exc}", row=row) from None
 
     columns = [c.strip() for c in frame.columns]
     frame.columns = columns
@@ -207,18 +210,24 @@ def _check_series_shape(tidy: pd.DataFrame, study: Study, name: str) -> list[Pro
     """Gaps, partial exposure, and whether each target's series brackets its intervention."""
     problems: list[Problem] = []
     spans: dict[tuple[str, str], tuple[pd.Period, pd.Period]] = {}
+    first_rows: dict[tuple[str, str], int] = {}
     for (place_id, indicator), group in tidy.groupby(["place_id", "indicator"], sort=False):
         periods = group["period"]
         first, last = periods.iloc[0], periods.iloc[-1]
         spans[(place_id, indicator)] = (first, last)
+        first_rows[(place_id, indicator)] = int(group["_row"].min())
         expected = pd.period_range(first, last, freq="M")
         if len(expected) != len(periods):
             missing = expected.difference(pd.PeriodIndex(periods))
             shown = ", ".join(str(p) for p in missing[:6]) + (" ..." if len(missing) > 6 else "")
+            # The missing month has no line; point at the line where the series resumes.
+            resumes = int(group.loc[group["period"] > missing[0], "_row"].iloc[0])
             problems.append(
                 Problem(
                     name,
-                    f"gap in the series of {place_id} / {indicator}: no row for {shown}",
+                    f"gap in the series of {place_id} / {indicator}: no row for {shown} "
+                    f"(the series resumes at row {resumes})",
+                    row=resumes,
                     column="period",
                 )
             )
@@ -247,6 +256,7 @@ def _check_series_shape(tidy: pd.DataFrame, study: Study, name: str) -> list[Pro
                         name,
                         f"the series of {target.id} / {indicator} ({first} to {last}) does not have "
                         f"periods both before and after its intervention start {start}",
+                        row=first_rows[(target.id, indicator)],
                         column="period",
                     )
                 )

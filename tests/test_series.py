@@ -442,6 +442,7 @@ def test_row_with_too_many_fields(series: Series, study: Study) -> None:
     assert problem.file == str(path)
     assert "well-formed CSV" in problem.message
     assert f"line {row}" in problem.message
+    assert problem.row == row
 
 
 # --------------------------------------------------------------------------- the shape of each series
@@ -449,11 +450,12 @@ def test_row_with_too_many_fields(series: Series, study: Study) -> None:
 
 def test_gap_names_the_missing_period(series: Series, study: Study) -> None:
     series.drop(lambda c: c[:3] != ["falun_resecentrum", "crimes_theft", "2019-06"])
+    resumes = series.row("falun_resecentrum", "crimes_theft", "2019-07")
     path = series.write()
     err = read_fails(path, study)
     problem = only_problem(err)
-    # The missing period has no line of its own.
-    assert_located(err, problem, path, None, "period")
+    # The missing period has no line of its own: the error points where the series resumes.
+    assert_located(err, problem, path, resumes, "period")
     assert "gap in the series of falun_resecentrum / crimes_theft" in problem.message
     assert "no row for 2019-06" in problem.message
 
@@ -508,10 +510,12 @@ def test_target_series_must_bracket_its_start(
     series: Series, study: Study, place: str, keep, span: str
 ) -> None:
     series.drop(lambda c: not (c[0] == place and c[1] == "crimes_total") or keep(c[2]))
+    first_row = series.row(place, "crimes_total", span.split(" to ")[0])
     path = series.write()
     err = read_fails(path, study)
     problem = only_problem(err)
-    assert_located(err, problem, path, None, "period")
+    # Points at the series' first row, where its span begins.
+    assert_located(err, problem, path, first_row, "period")
     start = study.place(place).intervention_start
     assert f"the series of {place} / crimes_total ({span})" in problem.message
     assert f"intervention start {start:%Y-%m}" in problem.message
