@@ -13,6 +13,7 @@ from .designs.placebo import placebo_in_time
 from .designs.power import minimum_detectable_effect
 from .designs.relative_effect import dispersion_from_monthly
 from .errors import EstimationError
+from .outcomes import ALL_TARGETS, inspection_effects, survey_effects
 from .results import Effect, effects_frame
 from .study import Place
 
@@ -204,7 +205,8 @@ def evaluate_target(
 
 
 def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEvaluation:
-    """Every target of ``municipality`` times every indicator its series has."""
+    """Every target of ``municipality`` times every indicator its series has, then the
+    municipality's perceived safety (survey) and its targets' safety inspections."""
     if municipality not in data.study.municipality_names:
         raise KeyError(f"municipality '{municipality}' is not in the study")
     effects: list[Effect] = []
@@ -218,4 +220,12 @@ def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEva
             found, missed = evaluate_target(data, place, indicator.id, frames=frames)
             effects.extend(found)
             skipped.extend(missed)
+    found, missed = survey_effects(data, municipality)
+    effects.extend(found)
+    indicator = data.study.survey.indicator if data.study.survey else ""
+    skipped.extend(Skipped(ALL_TARGETS, indicator, design, reason) for design, reason in missed)
+    found, missed = inspection_effects(data, municipality)
+    effects.extend(found)
+    indicator = data.study.inspections.indicator if data.study.inspections else ""
+    skipped.extend(Skipped(place, indicator, design, reason) for place, design, reason in missed)
     return MunicipalityEvaluation(municipality, tuple(effects), tuple(skipped))

@@ -84,51 +84,6 @@ def plot_effect(
     return fig, ax
 
 
-def plot_ratio_forest(
-    *,
-    frame: pd.DataFrame,
-    labels: list[str],
-    lang: str = "sv",
-    ax=None,
-    null: float = 1.0,
-):
-    """Ratios with confidence intervals on a log axis, one row per estimate.
-
-    ``frame`` needs columns ``estimate``, ``ci_low``, ``ci_high`` and ``p_value``;
-    estimates with p < 0.05 are drawn filled.
-    """
-    if len(frame) != len(labels):
-        raise ValueError("one label per row is needed")
-    fig, ax = _axes(ax, (7, 0.35 * len(frame) + 1.2))
-    y = np.arange(len(frame))[::-1]
-    significant = frame["p_value"].to_numpy() < 0.05
-    ax.hlines(y, frame["ci_low"], frame["ci_high"], color=PALETTE["target"], lw=1.5)
-    ax.scatter(
-        frame["estimate"][significant], y[significant], color=PALETTE["target"], zorder=3, s=28
-    )
-    ax.scatter(
-        frame["estimate"][~significant],
-        y[~significant],
-        facecolor="white",
-        edgecolor=PALETTE["target"],
-        zorder=3,
-        s=28,
-    )
-    ax.axvline(null, color=PALETTE["neutral"], lw=1, ls="--")
-    ax.set_xscale("log")
-    low = min(frame["ci_low"].min(), null)
-    high = max(frame["ci_high"].max(), null)
-    ticks = [
-        v for v in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10) if low / 1.2 <= v <= high * 1.2
-    ]
-    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel(t("figure_ratio_axis", lang))
-    ax.spines[["top", "right"]].set_visible(False)
-    return fig, ax
-
-
 def plot_effect_over_time(
     *,
     effect: Effect,

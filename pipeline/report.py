@@ -11,20 +11,38 @@ import base64
 import html
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from scipy import stats
 
+from .actions import implementation_shares, implementation_vs_effect, plot_action_timeline
 from .data import StudyData, load_processed
 from .evaluate import MunicipalityEvaluation, evaluate_municipality
 from .i18n import check_language, number, p_value, t
+from .inspection import inspection_change, plot_inspection
+from .outcomes import ALL_TARGETS, survey_areas
 from .paths import RUN_STATUS_FILE
-from .plots import plot_effect, plot_effect_over_time, plot_ratio_forest
+from .plots import plot_effect, plot_effect_over_time
 from .provenance import code_version, package_versions
 from .results import EFFECT_COLUMNS
-from .synthesis import adjust_pvalues
+from .survey import plot_shares, share_unsafe
+from .synthesis import adjust_pvalues, forest_plot, meta_analyse
+
+#: Estimands compared on the log scale (ratios); the others are differences.
+RATIO_ESTIMANDS = frozenset(
+    {
+        "rate_ratio",
+        "rate_ratio_per_year",
+        "relative_effect_size",
+        "odds_ratio",
+        "cumulative_odds_ratio",
+        "displacement_quotient",
+    }
+)
 
 EFFECTS_FILE = "effects.csv"
 PROVENANCE_FILE = "provenance.json"
@@ -71,8 +89,30 @@ def heading(text: str, level: int = 2) -> Html:
     return Html(f"<h{level}>{html.escape(text)}</h{level}>")
 
 
-def _place_name(data: StudyData, place_id: str) -> str:
+def _place_name(data: StudyData, place_id: str, lang: str = "sv") -> str:
+    # Municipality-level rows (the survey) have no place; read back from CSV they are NaN.
+    if not isinstance(place_id, str) or place_id == ALL_TARGETS:
+        return t("all_target_areas", lang)
     return data.study.place(place_id).name
+
+
+def _signed(value: float, lang: str, digits: int) -> str:
+    return ("+" if value > 0 else "") + number(value, lang, digits)
+
+
+def change_text(estimand: str, estimate: float, lang: str) -> str:
+    """The estimate as a change a reader takes in: per cent, percentage points or points."""
+    if estimate != estimate:
+        return "–"
+    if estimand == "rate_ratio":
+        return f"{_signed(100 * (estimate - 1), lang, 0)} %"
+    if estimand in ("odds_ratio", "cumulative_odds_ratio"):
+        return t("change_odds", lang, value=_signed(100 * (estimate - 1), lang, 0))
+    if estimand == "share_difference_pp":
+        return t("change_pp", lang, value=_signed(estimate, lang, 1))
+    if estimand == "mean_score_change":
+        return t("change_points", lang, value=_signed(estimate, lang, 1))
+    return "–"
 
 
 def _indicator_label(data: StudyData, indicator_id: str, lang: str) -> str:
@@ -93,15 +133,14 @@ def localized_effects(
         entry = {}
         if with_municipality:
             entry[t("col_municipality", lang)] = row["municipality"]
-        is_ratio = row["estimand"] == "rate_ratio"
-        change = 100 * (row["estimate"] - 1)
         entry.update(
             {
-                t("col_place", lang): _place_name(data, row["place_id"]),
+                t("col_place", lang): _place_name(data, row["place_id"], lang),
                 t("col_indicator", lang): _indicator_label(data, row["indicator"], lang),
                 t("col_design", lang): t(f"design_{row['design']}", lang),
+                t("col_measure", lang): t(f"measure_{row['estimand']}", lang),
                 t("col_estimate", lang): _maybe(row["estimate"], number(row["estimate"], lang)),
-                t("col_change", lang): f"{number(change, lang, 0)} %" if is_ratio else "–",
+                t("col_change", lang): change_text(row["estimand"], row["estimate"], lang),
                 t("col_ci", lang): _maybe(
                     row["ci_low"], f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}"
                 ),
@@ -110,25 +149,66 @@ def localized_effects(
                 t("col_mde", lang): _maybe(
                     row["mde_decrease_pct"], f"{number(row['mde_decrease_pct'], lang, 0)} %"
                 ),
-                t("col_periods", lang): f"{int(row['n_pre'])}/{int(row['n_post'])}",
+                t("col_periods", lang): f"{int(row['n_pre'])}/{int(row['n_post'])}"
+                if row["estimand"] not in _NOT_MONTHLY
+                else "–",
             }
         )
         rows.append(entry)
     return pd.DataFrame(rows)
 
 
+_NOT_MONTHLY = frozenset(
+    {"odds_ratio", "cumulative_odds_ratio", "share_difference_pp", "mean_score_change"}
+)
+
+
 def with_adjusted_pvalues(effects: pd.DataFrame) -> pd.DataFrame:
-    """Fill ``p_adjusted`` (Holm) across the primary rate-ratio estimates."""
+    """Fill ``p_adjusted`` (Holm) across the primary estimates of every indicator and place."""
     effects = effects.copy()
     effects["p_adjusted"] = float("nan")
     if effects.empty:
         return effects
-    family = effects["primary"].astype(bool) & (effects["estimand"] == "rate_ratio")
+    family = effects["primary"].astype(bool) & effects["p_value"].notna()
     if family.any():
         effects.loc[family, "p_adjusted"] = adjust_pvalues(
             effects.loc[family, "p_value"].to_numpy(), method="holm"
         )
     return effects
+
+
+def _relabel(shares, table: pd.DataFrame):
+    """The same shares with the group labels a reader sees (for the figure's legend)."""
+    return replace(shares, table=table)
+
+
+def implementation_table(table: pd.DataFrame, municipality: str, lang: str) -> pd.DataFrame:
+    """One municipality's implementation shares per horizon, as a reader sees them."""
+    rows = []
+    for row in table[table["municipality"] == municipality].itertuples(index=False):
+        rows.append(
+            {
+                t("col_horizon", lang): int(row.horizon_months),
+                t("col_implemented", lang): t("implemented_of", lang, k=int(row.k), n=int(row.n)),
+                t("col_share", lang): _maybe(row.share, f"{number(100 * row.share, lang, 0)} %"),
+                t("col_ci", lang): _maybe(
+                    row.wilson_lower,
+                    f"{number(100 * row.wilson_lower, lang, 0)}–{number(100 * row.wilson_upper, lang, 0)} % "
+                    f"({number(100 * row.cp_lower, lang, 0)}–{number(100 * row.cp_upper, lang, 0)} %)",
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _log_scale_estimates(frame: pd.DataFrame, ratio: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Estimates and standard errors recovered from 95 % intervals (log scale for ratios)."""
+    low, high, est = (frame[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high", "estimate"))
+    if ratio:
+        low, high, est = np.log(low), np.log(high), np.log(est)
+    # Intervals from t references or inverted exact tests are not exactly est ± 1.96 se;
+    # half the width over 1.96 is the normal-equivalent standard error.
+    return est, (high - low) / (2 * 1.959963984540054)
 
 
 def provenance_html(record: dict, lang: str) -> Html:
@@ -268,13 +348,116 @@ class MunicipalityReport:
             figures.append(figure_html(fig, title))
         return figures
 
+    def perceived_safety(self) -> list:
+        """Weighted share unsafe per area and wave (aggregates only, small cells suppressed)."""
+        lang, data = self.lang, self.data
+        if data.survey is None or data.study.survey is None:
+            return [paragraph(t("no_survey", lang))]
+        frame = survey_areas(data, self.municipality)
+        if frame.empty:
+            return [paragraph(t("no_survey", lang))]
+        settings = data.study.survey
+        shares = share_unsafe(
+            frame, question=settings.question, by="area", unsafe=settings.unsafe_answers
+        )
+        label = {a: t(f"area_{a}", lang) for a in ("target", "comparison")}
+        table = shares.table.assign(area=shares.table["area"].map(label))
+        rows = []
+        for row in table.itertuples(index=False):
+            flag = ""
+            if row.suppressed:
+                flag = t("flag_suppressed", lang)
+            elif row.unreliable:
+                flag = t("flag_unreliable", lang)
+            rows.append(
+                {
+                    t("col_area", lang): row.area,
+                    t("col_wave", lang): pd.Timestamp(row.wave).date().isoformat(),
+                    # The exact size of a suppressed cell is itself withheld.
+                    t("col_respondents", lang): "< 5" if row.suppressed else str(int(row.n)),
+                    t("col_share_unsafe", lang): _maybe(
+                        row.share, f"{number(100 * row.share, lang, 1)} %"
+                    ),
+                    t("col_ci", lang): _maybe(
+                        row.ci_lower,
+                        f"{number(100 * row.ci_lower, lang, 1)}–{number(100 * row.ci_upper, lang, 1)} %",
+                    ),
+                    t("col_flag", lang): flag,
+                }
+            )
+        fig, _ = plot_shares(
+            _relabel(shares, table),
+            title=_indicator_label(data, settings.indicator, lang),
+        )
+        estimates = self.evaluation.to_frame()
+        estimates = estimates[estimates["indicator"] == settings.indicator]
+        return [
+            paragraph(t("survey_intro", lang)),
+            pd.DataFrame(rows).style.hide(axis="index"),
+            figure_html(fig, _indicator_label(data, settings.indicator, lang)),
+            localized_effects(data, estimates, lang).style.hide(axis="index"),
+        ]
+
+    def inspections(self) -> list:
+        """Each inspected target's nine aspects before and after, with the exact test."""
+        lang, data = self.lang, self.data
+        inspected = set(data.inspections["place_id"]) if data.inspections is not None else set()
+        places = [p for p in data.study.targets(self.municipality) if p.id in inspected]
+        if not places:
+            return [paragraph(t("no_inspection", lang))]
+        parts: list = [paragraph(t("inspection_intro", lang))]
+        for place in places:
+            change = inspection_change(data.inspections, place_id=place.id)
+            caption = t(
+                "inspection_caption",
+                lang,
+                place=place.name,
+                before=change.total_before,
+                after=change.total_after,
+                max=change.max_total,
+                change=_signed(change.mean_change, lang, 1),
+                low=number(change.ci_low, lang, 1),
+                high=number(change.ci_high, lang, 1),
+                p=p_value(change.permutation_p, lang),
+            )
+            fig, _ = plot_inspection(change, title=place.name)
+            parts += [figure_html(fig, caption), paragraph(caption)]
+        return parts
+
+    def action_plan(self) -> list:
+        """Implementation share at each horizon, and the timeline of the measures."""
+        lang, data = self.lang, self.data
+        settings = data.study.action_plan
+        if data.actions is None or settings is None:
+            return [paragraph(t("no_action_plan", lang))]
+        actions = data.actions[data.actions["municipality"] == self.municipality]
+        if actions.empty:
+            return [paragraph(t("no_action_plan", lang))]
+        shares = implementation_shares(
+            actions,
+            project_start=settings.project_start,
+            horizons_months=settings.horizons_months,
+        )
+        table = implementation_table(shares.table, self.municipality, lang)
+        fig, _ = plot_action_timeline(
+            actions,
+            project_start=settings.project_start,
+            horizons_months=settings.horizons_months,
+            title=t("section_action_plan", lang),
+        )
+        return [
+            paragraph(t("action_plan_intro", lang)),
+            table.style.hide(axis="index"),
+            figure_html(fig, t("section_action_plan", lang)),
+        ]
+
     def skipped_table(self) -> pd.DataFrame | Html:
         if not self.evaluation.skipped:
             return Html(f"<p>{html.escape(t('nothing_skipped', self.lang))}</p>")
         return pd.DataFrame(
             [
                 {
-                    t("col_place", self.lang): _place_name(self.data, s.place_id),
+                    t("col_place", self.lang): _place_name(self.data, s.place_id, self.lang),
                     t("col_indicator", self.lang): _indicator_label(
                         self.data, s.indicator, self.lang
                     ),
@@ -380,40 +563,68 @@ class ComparativeReport:
         return self.effects[self.effects["primary"].astype(bool)].reset_index(drop=True)
 
     def summary_sentences(self) -> Html:
-        """Direction, size and certainty of each place's change, in plain language, by municipality.
+        """Direction, size and certainty of each primary change, in plain language, by municipality.
 
         "Clear" needs a Holm-adjusted p below 0.05: with many places and indicators
         in one report, unadjusted p-values would make some chance findings look clear.
         """
         lang = self.lang
-        parts = []
+        implementation = self._implementation()
+        parts = [paragraph(t("summary_intro", lang))]
         for municipality, frame in self.primary().groupby("municipality", sort=False):
-            items = []
-            for _, row in frame.iterrows():
-                change = 100 * (row["estimate"] - 1)
-                items.append(
-                    t(
-                        "summary_sentence",
-                        lang,
-                        place=_place_name(self.data, row["place_id"]),
-                        indicator=_indicator_label(self.data, row["indicator"], lang),
-                        direction=t(
-                            "direction_decrease" if change < 0 else "direction_increase", lang
-                        ),
-                        size=number(abs(change), lang, 0),
-                        certainty=t(
-                            "certainty_clear" if row["p_adjusted"] < 0.05 else "certainty_unclear",
-                            lang,
-                        ),
-                        sms=t(f"sms_{int(row['sms_level'])}", lang),
-                    )
-                )
+            items = [self._sentence(row) for _, row in frame.iterrows()]
+            if implementation is not None:
+                last = implementation[
+                    (implementation["municipality"] == municipality)
+                    & (implementation["horizon_months"] == implementation["horizon_months"].max())
+                ]
+                for row in last.itertuples(index=False):
+                    if row.n:
+                        items.append(
+                            t(
+                                "summary_implementation",
+                                lang,
+                                k=int(row.k),
+                                n=int(row.n),
+                                horizon=int(row.horizon_months),
+                                share=number(100 * row.share, lang, 0),
+                                low=number(100 * row.wilson_lower, lang, 0),
+                                high=number(100 * row.wilson_upper, lang, 0),
+                            )
+                        )
             parts.append(
                 f"<h3>{html.escape(str(municipality))}</h3><ul>"
                 + "".join(f"<li>{html.escape(i)}</li>" for i in items)
                 + "</ul>"
             )
         return Html("".join(parts))
+
+    def _sentence(self, row) -> str:
+        lang = self.lang
+        estimand, estimate = row["estimand"], row["estimate"]
+        if estimand in RATIO_ESTIMANDS:
+            change = 100 * (estimate - 1)
+        else:
+            change = estimate
+        key = {
+            "odds_ratio": "summary_sentence_odds",
+            "cumulative_odds_ratio": "summary_sentence_odds",
+            "share_difference_pp": "summary_sentence_pp",
+            "mean_score_change": "summary_sentence_points",
+        }.get(estimand, "summary_sentence")
+        digits = 1 if estimand in ("share_difference_pp", "mean_score_change") else 0
+        return t(
+            key,
+            lang,
+            place=_place_name(self.data, row["place_id"], lang),
+            indicator=_indicator_label(self.data, row["indicator"], lang),
+            direction=t("direction_decrease" if change < 0 else "direction_increase", lang),
+            size=number(abs(change), lang, digits),
+            certainty=t(
+                "certainty_clear" if row["p_adjusted"] < 0.05 else "certainty_unclear", lang
+            ),
+            sms=t(f"sms_{int(row['sms_level'])}", lang),
+        )
 
     def summary_table(self) -> pd.DataFrame:
         """Primary estimates of every municipality, with Holm-adjusted p-values."""
@@ -427,23 +638,118 @@ class ComparativeReport:
             )
         return table
 
-    def forests(self) -> list[Html]:
-        """One forest plot of the primary estimates per indicator."""
-        figures = []
+    def synthesis(self) -> list:
+        """Per indicator: fixed- and random-effects pooling of the primary estimates, and a forest plot.
+
+        Ratios are pooled on the log scale, differences (percentage points,
+        inspection points) as they are.
+        """
+        lang = self.lang
+        parts: list = [paragraph(t("synthesis_intro", lang))]
         primary = self.primary()
         for indicator in self.data.study.indicators:
             frame = primary[primary["indicator"] == indicator.id].reset_index(drop=True)
             if frame.empty:
                 continue
+            label = _indicator_label(self.data, indicator.id, lang)
+            if len(frame) < 2:
+                parts.append(paragraph(t("synthesis_too_few", lang, indicator=label, k=len(frame))))
+                continue
+            ratio = frame["estimand"].iloc[0] in RATIO_ESTIMANDS
+            y, se = _log_scale_estimates(frame, ratio)
             labels = [
-                f"{m}: {_place_name(self.data, p)}"
+                f"{m}: {_place_name(self.data, p, lang)}"
                 for m, p in zip(frame["municipality"], frame["place_id"], strict=True)
             ]
-            fig, ax = plot_ratio_forest(frame=frame, labels=labels, lang=self.lang)
-            title = _indicator_label(self.data, indicator.id, self.lang)
-            ax.set_title(title, loc="left", fontsize=10)
-            figures.append(figure_html(fig, title))
-        return figures
+            result = meta_analyse(y, se, labels)
+            back = np.exp if ratio else (lambda v: v)
+            pi = (
+                f"{number(back(result.pi_low), lang)}–{number(back(result.pi_high), lang)}"
+                if np.isfinite(result.pi_low)
+                else t("not_defined", lang)
+            )
+            parts.append(
+                paragraph(
+                    t(
+                        "synthesis_sentence",
+                        lang,
+                        indicator=label,
+                        estimate=number(back(result.random.estimate), lang),
+                        low=number(back(result.random.ci_low), lang),
+                        high=number(back(result.random.ci_high), lang),
+                        p=p_value(result.random.pvalue, lang),
+                        k=result.k,
+                        fixed=number(back(result.fixed.estimate), lang),
+                        tau2=number(result.tau2, lang, 3),
+                        i2=number(result.i2, lang, 0),
+                        pi=pi,
+                    )
+                )
+            )
+            fig, ax = forest_plot(
+                result,
+                xlabel=t(f"measure_{frame['estimand'].iloc[0]}", lang),
+                log_scale=ratio,
+                null=1.0 if ratio else 0.0,
+                ratio_scale=ratio,
+            )
+            ax.set_title(label, loc="left", fontsize=10)
+            parts.append(figure_html(fig, label))
+        return parts
+
+    def _implementation(self) -> pd.DataFrame | None:
+        settings = self.data.study.action_plan
+        if self.data.actions is None or settings is None:
+            return None
+        return implementation_shares(
+            self.data.actions,
+            project_start=settings.project_start,
+            horizons_months=settings.horizons_months,
+        ).table
+
+    def implementation(self) -> list:
+        """Implementation shares per municipality, and implementation against the survey effect."""
+        lang = self.lang
+        table = self._implementation()
+        if table is None:
+            return [paragraph(t("no_action_plan", lang))]
+        frames = []
+        for municipality in [*self.data.study.municipality_names, "All"]:
+            part = implementation_table(table, municipality, lang)
+            if not part.empty:
+                part.insert(0, t("col_municipality", lang), municipality)
+                frames.append(part)
+        parts: list = [
+            paragraph(t("action_plan_intro", lang)),
+            pd.concat(frames, ignore_index=True).style.hide(axis="index"),
+        ]
+        survey = self.data.study.survey
+        primary = self.primary()
+        if survey is None or primary.empty:
+            return parts
+        effects = primary[primary["indicator"] == survey.indicator].rename(
+            columns={"ci_low": "ci_lower", "ci_high": "ci_upper"}
+        )
+        horizon = max(self.data.study.action_plan.horizons_months)
+        try:
+            paired = implementation_vs_effect(
+                table, effects, horizon_months=horizon, null=1.0, effect_label="OR"
+            )
+        except (ValueError, KeyError):
+            return parts
+        m = len(paired.table)
+        r_crit = "–"
+        if m >= 3:
+            q = stats.t.ppf(0.975, m - 2)
+            r_crit = number(q / np.sqrt(q**2 + m - 2), lang)
+        title = t("section_implementation", lang)
+        fig, ax = paired.plot(title=title)
+        ax.set_yscale("log")
+        parts += [
+            figure_html(fig, title),
+            paragraph(t("implementation_text", lang, horizon=horizon, r_crit=r_crit)),
+        ]
+        return parts
 
     def write_outputs(self, reports_dir: str) -> Path:
         """Write the study-wide ``effects.csv`` (all municipalities) and its provenance.

@@ -22,6 +22,9 @@ from .errors import Problem, ValidationError
 
 STUDY_FILE = "study.yml"
 SERIES_FILE = "series.csv"
+SURVEY_FILE = "survey.csv"
+INSPECTIONS_FILE = "inspections.csv"
+ACTIONS_FILE = "actions.csv"
 
 Family = Literal["count", "proportion", "ordinal", "score", "continuous"]
 Role = Literal["target", "control", "buffer"]
@@ -109,6 +112,43 @@ class Analysis(_Strict):
     controlled: ControlledSettings = ControlledSettings()
 
 
+class SurveySettings(_Strict):
+    """Which survey question is the perceived-safety indicator, and how it is compared."""
+
+    indicator: str = Field(description="the study indicator (family proportion) it measures")
+    question: str = Field(min_length=1, description="the question code in survey.csv")
+    unsafe_answers: tuple[int, ...] = Field(default=(3, 4), min_length=1)
+    before: tuple[dt.date, ...] = Field(min_length=1, description="the waves before the measures")
+    after: tuple[dt.date, ...] = Field(min_length=1, description="the waves after the measures")
+
+    @field_validator("unsafe_answers")
+    @classmethod
+    def _on_the_scale(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(a not in (1, 2, 3, 4) for a in value):
+            raise ValueError("unsafe answers must be codes 1-4 of the answer scale")
+        return value
+
+
+class InspectionSettings(_Strict):
+    """The indicator the safety inspections (inspections.csv) report on."""
+
+    indicator: str
+
+
+class ActionPlanSettings(_Strict):
+    """When the project started, and the follow-up horizons counted from it."""
+
+    project_start: dt.date
+    horizons_months: tuple[int, ...] = Field(default=(12, 24), min_length=1)
+
+    @field_validator("horizons_months")
+    @classmethod
+    def _positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(h <= 0 for h in value):
+            raise ValueError("horizons must be positive numbers of months")
+        return value
+
+
 class Study(_Strict):
     title: str
     synthetic: bool
@@ -117,6 +157,9 @@ class Study(_Strict):
     places: tuple[Place, ...] = Field(min_length=1)
     indicators: tuple[Indicator, ...] = Field(min_length=1)
     shocks: tuple[Shock, ...] = ()
+    survey: SurveySettings | None = None
+    inspections: InspectionSettings | None = None
+    action_plan: ActionPlanSettings | None = None
     analysis: Analysis = Analysis()
     donor_pool: tuple[str, ...] = Field(
         default=(),
@@ -350,6 +393,27 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
             add(("donor_pool", i), f"donor_pool: unknown place '{donor}'")
         elif roles[donor] != "control":
             add(("donor_pool", i), f"donor_pool: '{donor}' is a {roles[donor]}, not a control")
+    families = {i.id: i.family for i in study.indicators}
+    for section, family in (("survey", "proportion"), ("inspections", "score")):
+        settings = getattr(study, section)
+        if settings is None:
+            continue
+        if settings.indicator not in families:
+            add((section, "indicator"), f"{section}: unknown indicator '{settings.indicator}'")
+        elif families[settings.indicator] != family:
+            add(
+                (section, "indicator"),
+                f"{section}: indicator '{settings.indicator}' has family "
+                f"'{families[settings.indicator]}', expected '{family}'",
+            )
+    if study.survey is not None:
+        overlap = set(study.survey.before) & set(study.survey.after)
+        if overlap:
+            add(("survey", "after"), f"survey: wave {min(overlap)} is both before and after")
+        elif max(study.survey.before) >= min(study.survey.after):
+            add(
+                ("survey", "after"), "survey: every 'after' wave must come after the 'before' waves"
+            )
     for i, shock in enumerate(study.shocks):
         if shock.end is not None and shock.end < shock.start:
             add(("shocks", i, "end"), f"shock '{shock.id}' ends before it starts")

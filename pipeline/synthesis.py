@@ -776,8 +776,9 @@ def forest_plot(
     xlabel: str = "Rate ratio",
     log_scale: bool = True,
     null: float | None = 1.0,
+    ratio_scale: bool = True,
 ):
-    """Forest plot of a meta-analysis on the ratio scale.
+    """Forest plot of a meta-analysis on the ratio scale (or, for differences, as estimated).
 
     Each study is a square at its ratio with a horizontal line for its
     confidence interval; the square's area is proportional to the study's
@@ -799,6 +800,10 @@ def forest_plot(
         from 1.
     null : float or None, default 1.0
         Where to draw the line of no effect (ratio scale); ``None`` for none.
+    ratio_scale : bool, default True
+        Draw ``exp`` of the estimates (ratios). False draws them as they are,
+        for effects pooled as differences (percentage points, score points);
+        use it with ``log_scale=False`` and ``null=0``.
 
     Returns
     -------
@@ -828,6 +833,11 @@ def forest_plot(
     k = result.k
     frame = result.to_frame()
     studies = frame[frame["row"] == "study"]
+    back = math.exp if ratio_scale else float
+    if not ratio_scale:
+        studies = studies.assign(
+            ratio=studies["estimate"], ratio_low=studies["low"], ratio_high=studies["high"]
+        )
     n_rows = k + (3 if k > 1 else 0)
 
     if ax is None:
@@ -857,7 +867,7 @@ def forest_plot(
             )
         ):
             y0 = -(k + i + 0.5)
-            lo, mid, hi = (math.exp(pooled.ci_low), pooled.ratio, math.exp(pooled.ci_high))
+            lo, mid, hi = (back(pooled.ci_low), back(pooled.estimate), back(pooled.ci_high))
             ax.add_patch(
                 Polygon(
                     [(lo, y0), (mid, y0 + half_h), (hi, y0), (mid, y0 - half_h)],
@@ -876,9 +886,11 @@ def forest_plot(
         yticks.append(y_pi)
         ylabels.append("Prediction interval")
         if np.isfinite(result.pi_low):
-            lo, hi = result.ratio_prediction_interval
+            lo, hi = back(result.pi_low), back(result.pi_high)
             ax.hlines(y_pi, lo, hi, color=PALETTE["highlight"], lw=3, label="Prediction interval")
-            ax.plot([result.random.ratio], [y_pi], marker="|", ms=10, color=PALETTE["observed"])
+            ax.plot(
+                [back(result.random.estimate)], [y_pi], marker="|", ms=10, color=PALETTE["observed"]
+            )
             right_text.append(_fmt_interval(lo, hi))
         else:
             right_text.append("not defined (k < 3)")
@@ -902,7 +914,7 @@ def forest_plot(
     ax.text(
         1.02,
         0.6,
-        f"ratio [{result.level:.0%} interval]  weight",
+        f"{'ratio' if ratio_scale else 'estimate'} [{result.level:.0%} interval]  weight",
         transform=trans,
         ha="left",
         va="bottom",

@@ -220,3 +220,85 @@ def test_failure_while_writing_keeps_the_earlier_output(
     assert tree_hashes(processed) == earlier
     # The half-written staging folder is removed.
     assert [p.name for p in processed.parent.iterdir()] == [STUDY_NAME]
+
+
+# -- the optional survey, inspection and action-plan files ----------------------
+
+OPTIONAL = [("survey.csv", "survey"), ("inspections.csv", "inspections"), ("actions.csv", "action_plan")]
+
+
+def test_optional_tables_are_processed_and_loaded(raw: Path, processed: Path) -> None:
+    prepare_study(raw, processed)
+    data = load_processed(processed)
+    assert set(data.tables) == {"survey", "inspections", "action_plan"}
+    manifest = json.loads((processed / MANIFEST_FILE).read_text("utf-8"))
+    assert {"survey.csv", "inspections.csv", "actions.csv"} <= set(manifest["inputs"])
+    assert len(data.survey) == len(pd.read_csv(raw / "survey.csv"))
+
+
+def _drop_section(raw: Path, section: str) -> None:
+    import yaml
+
+    path = raw / STUDY_FILE
+    study = yaml.safe_load(path.read_text("utf-8"))
+    del study[section]
+    path.write_text(yaml.safe_dump(study, allow_unicode=True, sort_keys=False), "utf-8")
+
+
+@pytest.mark.parametrize(("file_name", "section"), OPTIONAL)
+def test_a_file_without_its_section_is_an_error(
+    raw: Path, processed: Path, file_name: str, section: str
+) -> None:
+    _drop_section(raw, section)
+    with pytest.raises(ValidationError) as info:
+        prepare_study(raw, processed)
+    problem = info.value.problems[0]
+    assert problem.file.endswith(file_name)
+    assert f"'{section}'" in problem.message
+    assert not processed.exists()
+
+
+@pytest.mark.parametrize(("file_name", "section"), OPTIONAL)
+def test_a_section_without_its_file_is_an_error(
+    raw: Path, processed: Path, file_name: str, section: str
+) -> None:
+    (raw / file_name).unlink()
+    with pytest.raises(ValidationError) as info:
+        prepare_study(raw, processed)
+    assert info.value.problems[0].file.endswith(STUDY_FILE)
+    assert file_name in info.value.problems[0].message
+
+
+def test_a_bad_survey_row_names_file_row_and_column(raw: Path, processed: Path) -> None:
+    path = raw / "survey.csv"
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    cells = lines[7].rstrip("\n").split(",")
+    cells[header.index("answer")] = "7"
+    lines[7] = ",".join(cells) + "\n"
+    path.write_text("".join(lines), "utf-8")
+    with pytest.raises(ValidationError) as info:
+        prepare_study(raw, processed)
+    problem = info.value.problems[0]
+    assert (Path(problem.file).name, problem.row, problem.column) == ("survey.csv", 8, "answer")
+    assert not processed.exists()
+
+
+def test_problems_in_several_files_are_reported_together(raw: Path, processed: Path) -> None:
+    break_series(raw)
+    for name in ("inspections.csv", "actions.csv"):
+        path = raw / name
+        lines = path.read_text("utf-8").splitlines(keepends=True)
+        lines[3] = "nowhere" + lines[3][lines[3].index(",") :]
+        path.write_text("".join(lines), "utf-8")
+    with pytest.raises(ValidationError) as info:
+        prepare_study(raw, processed)
+    files = {Path(p.file).name for p in info.value.problems}
+    assert {"series.csv", "inspections.csv", "actions.csv"} <= files
+
+
+def test_the_configured_survey_question_must_be_in_the_file(raw: Path, processed: Path) -> None:
+    path = raw / STUDY_FILE
+    path.write_text(path.read_text("utf-8").replace("question: otrygg_kvall", "question: q9"), "utf-8")
+    with pytest.raises(ValidationError, match="no answers to question 'q9'"):
+        prepare_study(raw, processed)

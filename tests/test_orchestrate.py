@@ -97,6 +97,19 @@ def _html_text(path):
     return path.read_text("utf-8")
 
 
+def _assert_no_survey_microdata(reports):
+    """No respondent's id, and no respondent-level table, in any report or executed notebook."""
+    survey = pd.read_csv(DEMO / "survey.csv")
+    ids = set(survey["respondent_id"])
+    outputs = [*reports.rglob("*.html"), *reports.rglob("*.ipynb"), *reports.rglob("*.csv")]
+    assert len(outputs) >= 9
+    for path in outputs:
+        text = path.read_text("utf-8")
+        assert "respondent_id" not in text, path
+        found = set(re.findall(r"[\w-]+", text)) & ids
+        assert not found, (path, sorted(found)[:3])
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
@@ -113,13 +126,27 @@ def test_demo_end_to_end(tmp_path):
         notebook = nbformat.read(folder / "evaluation.ipynb", as_version=4)
         assert notebook.metadata["papermill"]["parameters"]["municipality"] == municipality
         provenance = json.loads((folder / "provenance.json").read_text("utf-8"))
-        assert set(provenance["inputs"]) == {"study.yml", "series.csv"}
+        assert set(provenance["inputs"]) == {
+            "study.yml",
+            "series.csv",
+            "survey.csv",
+            "inspections.csv",
+            "actions.csv",
+        }
+        for section in ("Upplevd trygghet (enkät)", "Trygghetsbesiktning", "Åtgärdsplanen"):
+            assert section in html
         assert len(provenance["inputs"]["series.csv"]["sha256"]) == 64
 
     comparative = _html_text(reports / "comparative_report.html")
     assert "Syntetiska demonstrationsdata" in comparative
     assert comparative.count("data:image/png;base64") >= 1
+    for section in ("Sammanvägning över kommunerna", "Genomförande och effekt", "I² ="):
+        assert section in comparative
+    _assert_no_survey_microdata(reports)
     effects = pd.read_csv(reports / EFFECTS_FILE)
+    survey_rows = effects[effects["indicator"] == "unsafe_evening"]
+    assert set(survey_rows["design"]) == {"survey_did", "survey_prepost", "survey_ordinal"}
+    assert set(effects.loc[effects["indicator"] == "inspection_score", "design"]) == {"inspection"}
     assert set(REQUIRED_EFFECT_COLUMNS) <= set(effects.columns)
     assert set(effects["municipality"]) == {"Avesta", "Falun", "Hallstahammar", "Sala"}
     count_designs = effects[

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.plots import plot_effect, plot_effect_over_time, plot_ratio_forest
+from pipeline.plots import plot_effect, plot_effect_over_time
 from pipeline.results import Effect
 
 
@@ -55,11 +55,3 @@ def test_effect_plots_return_figure_and_axes():
 def test_plots_refuse_an_effect_without_fitted_values():
     with pytest.raises(ValueError, match="no fitted values"):
         plot_effect(effect=_effect(fitted=False), start=pd.Period("2020-07", freq="M"))
-
-
-def test_forest_needs_one_label_per_row():
-    frame = pd.DataFrame({"estimate": [0.8], "ci_low": [0.6], "ci_high": [1.1], "p_value": [0.2]})
-    fig, ax = plot_ratio_forest(frame=frame, labels=["a"])
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["a"]
-    with pytest.raises(ValueError, match="one label per row"):
-        plot_ratio_forest(frame=frame, labels=["a", "b"])

@@ -660,3 +660,42 @@ def test_buffer_controls_must_be_controls(tmp_path):
     problem = caught.value.problems[0]
     assert problem.column == "buffer_controls" and problem.row is not None
     assert "'sala_stadsparken' is a target, not a control" in problem.message
+
+
+# --------------------------------------------------------------------------- survey, inspections, action plan
+
+
+def test_demo_has_survey_inspection_and_action_plan_settings(demo: Study) -> None:
+    assert demo.survey.indicator == "unsafe_evening"
+    assert demo.indicator(demo.survey.indicator).family == "proportion"
+    assert demo.indicator(demo.inspections.indicator).family == "score"
+    assert demo.action_plan.horizons_months == (12, 24)
+
+
+def test_survey_indicator_must_exist(tmp_path: Path) -> None:
+    folder = make_study(tmp_path, ("  indicator: unsafe_evening\n", "  indicator: unsafe_night\n"))
+    with pytest.raises(ValidationError) as err:
+        load_study(folder)
+    problem = only_problem(err)
+    assert "unknown indicator 'unsafe_night'" in problem.message
+    assert problem.row == line_of(folder, "indicator: unsafe_night")
+    assert problem.column == "indicator"
+
+
+def test_survey_indicator_must_be_a_proportion(tmp_path: Path) -> None:
+    folder = make_study(tmp_path, ("  indicator: unsafe_evening\n", "  indicator: crimes_total\n"))
+    with pytest.raises(ValidationError, match="family 'count', expected 'proportion'"):
+        load_study(folder)
+
+
+def test_survey_waves_must_be_in_order(tmp_path: Path) -> None:
+    folder = make_study(tmp_path, ("- '2022-04-15'", "- '2019-01-15'"))
+    with pytest.raises(ValidationError, match="after the 'before' waves"):
+        load_study(folder)
+
+
+def test_unsafe_answers_are_on_the_scale(tmp_path: Path) -> None:
+    folder = make_study(tmp_path, ("  unsafe_answers:\n  - 3\n", "  unsafe_answers:\n  - 5\n"))
+    with pytest.raises(ValidationError) as err:
+        load_study(folder)
+    assert "codes 1-4" in only_problem(err).message
