@@ -47,3 +47,9 @@ def p_value(value: float, lang: str = DEFAULT_LANGUAGE) -> str:
     if value < 0.001:
         return "< " + number(0.001, lang, 3)
     return number(value, lang, 3)
+
+
+def p_text(value: float, lang: str = DEFAULT_LANGUAGE) -> str:
+    """``p = 0,012`` or ``p < 0,001``, for running text."""
+    text = p_value(value, lang)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"

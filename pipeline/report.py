@@ -17,12 +17,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
-from .actions import implementation_shares, implementation_vs_effect, plot_action_timeline
+from .actions import TOTAL, implementation_shares, implementation_vs_effect, plot_action_timeline
 from .data import StudyData, load_processed
 from .evaluate import MunicipalityEvaluation, evaluate_municipality
-from .i18n import check_language, number, p_value, t
+from .i18n import check_language, number, p_text, p_value, t
 from .inspection import inspection_change, plot_inspection
 from .outcomes import ALL_TARGETS, survey_areas
 from .paths import RUN_STATUS_FILE
@@ -309,14 +310,14 @@ class MunicipalityReport:
         frame = self.evaluation.primary() if primary_only else self.evaluation.to_frame()
         return localized_effects(self.data, frame, self.lang)
 
-    def displacement(self) -> Html | pd.DataFrame:
+    def displacement(self):
         """Buffer zones: the buffer's comparison, the WDD test and the WDQ, per target."""
         frame = self.evaluation.to_frame()
         buffers = {p.buffer for p in self.data.study.targets(self.municipality) if p.buffer}
         rows = frame[frame["design"].isin(["wdd", "wdq"]) | frame["place_id"].isin(buffers)]
         if rows.empty:
             return Html(f"<p>{html.escape(t('no_buffers', self.lang))}</p>")
-        return localized_effects(self.data, rows, self.lang)
+        return localized_effects(self.data, rows, self.lang).style.hide(axis="index")
 
     def figures(self, indicator: str | None = None) -> list[Html]:
         """One figure per target: the primary design's observed and counterfactual series."""
@@ -385,9 +386,12 @@ class MunicipalityReport:
                     t("col_flag", lang): flag,
                 }
             )
-        fig, _ = plot_shares(
+        fig, ax = plot_shares(
             _relabel(shares, table),
             title=_indicator_label(data, settings.indicator, lang),
+        )
+        ax.set_ylabel(
+            t("axis_share_unsafe", lang, answers="/".join(map(str, settings.unsafe_answers)))
         )
         estimates = self.evaluation.to_frame()
         estimates = estimates[estimates["indicator"] == settings.indicator]
@@ -418,9 +422,10 @@ class MunicipalityReport:
                 change=_signed(change.mean_change, lang, 1),
                 low=number(change.ci_low, lang, 1),
                 high=number(change.ci_high, lang, 1),
-                p=p_value(change.permutation_p, lang),
+                p=p_text(change.permutation_p, lang),
             )
-            fig, _ = plot_inspection(change, title=place.name)
+            fig, ax = plot_inspection(change, title=place.name)
+            ax.set_xlabel(t("axis_inspection", lang))
             parts += [figure_html(fig, caption), paragraph(caption)]
         return parts
 
@@ -647,6 +652,9 @@ class ComparativeReport:
         lang = self.lang
         parts: list = [paragraph(t("synthesis_intro", lang))]
         primary = self.primary()
+        # Buffers measure displacement, not the measures' effect: they are not pooled.
+        buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
+        primary = primary[~primary["place_id"].isin(buffers)]
         for indicator in self.data.study.indicators:
             frame = primary[primary["indicator"] == indicator.id].reset_index(drop=True)
             if frame.empty:
@@ -677,7 +685,7 @@ class ComparativeReport:
                         estimate=number(back(result.random.estimate), lang),
                         low=number(back(result.random.ci_low), lang),
                         high=number(back(result.random.ci_high), lang),
-                        p=p_value(result.random.pvalue, lang),
+                        p=p_text(result.random.pvalue, lang),
                         k=result.k,
                         fixed=number(back(result.fixed.estimate), lang),
                         tau2=number(result.tau2, lang, 3),
@@ -693,7 +701,7 @@ class ComparativeReport:
                 null=1.0 if ratio else 0.0,
                 ratio_scale=ratio,
             )
-            ax.set_title(label, loc="left", fontsize=10)
+            fig.suptitle(label, x=0.02, ha="left", fontsize=10)
             parts.append(figure_html(fig, label))
         return parts
 
@@ -714,10 +722,11 @@ class ComparativeReport:
         if table is None:
             return [paragraph(t("no_action_plan", lang))]
         frames = []
-        for municipality in [*self.data.study.municipality_names, "All"]:
+        for municipality in [*self.data.study.municipality_names, TOTAL]:
             part = implementation_table(table, municipality, lang)
             if not part.empty:
-                part.insert(0, t("col_municipality", lang), municipality)
+                name = t("total_label", lang) if municipality == TOTAL else municipality
+                part.insert(0, t("col_municipality", lang), name)
                 frames.append(part)
         parts: list = [
             paragraph(t("action_plan_intro", lang)),
@@ -745,6 +754,10 @@ class ComparativeReport:
         title = t("section_implementation", lang)
         fig, ax = paired.plot(title=title)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
+        ax.set_ylabel(t("axis_survey_odds", lang))
+        ax.set_xlabel(t("axis_implementation", lang, horizon=horizon))
         parts += [
             figure_html(fig, title),
             paragraph(t("implementation_text", lang, horizon=horizon, r_crit=r_crit)),

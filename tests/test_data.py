@@ -16,6 +16,7 @@ import pytest
 
 from pipeline.data import (
     MANIFEST_FILE,
+    OPTIONAL_FILES,
     PROCESSED_SERIES,
     PROCESSED_STUDY,
     StudyData,
@@ -79,7 +80,7 @@ def test_prepare_writes_the_processed_study(raw: Path, processed: Path) -> None:
     data = prepare_study(raw, processed)
     assert isinstance(data, StudyData)
     assert sorted(p.name for p in processed.iterdir()) == sorted(
-        [PROCESSED_SERIES, PROCESSED_STUDY, MANIFEST_FILE]
+        [PROCESSED_SERIES, PROCESSED_STUDY, MANIFEST_FILE, *(f for _, _, f in OPTIONAL_FILES)]
     )
     # Nothing else beside it: the staging folder has been renamed into place.
     assert [p.name for p in processed.parent.iterdir()] == [STUDY_NAME]
@@ -101,8 +102,9 @@ def test_manifest_records_the_inputs(raw: Path, processed: Path) -> None:
     assert manifest["title"] == data.study.title
     assert manifest["synthetic"] is True
     assert manifest["n_rows"] == 12432
-    assert set(manifest["inputs"]) == {STUDY_FILE, SERIES_FILE}
-    for name in (STUDY_FILE, SERIES_FILE):
+    names = [STUDY_FILE, SERIES_FILE, *(f for f, _, _ in OPTIONAL_FILES)]
+    assert set(manifest["inputs"]) == set(names)
+    for name in names:
         entry = manifest["inputs"][name]
         assert entry["sha256"] == sha256(raw / name)
         assert entry["sha256"] == sha256(DEMO_DIR / name)
@@ -224,7 +226,11 @@ def test_failure_while_writing_keeps_the_earlier_output(
 
 # -- the optional survey, inspection and action-plan files ----------------------
 
-OPTIONAL = [("survey.csv", "survey"), ("inspections.csv", "inspections"), ("actions.csv", "action_plan")]
+OPTIONAL = [
+    ("survey.csv", "survey"),
+    ("inspections.csv", "inspections"),
+    ("actions.csv", "action_plan"),
+]
 
 
 def test_optional_tables_are_processed_and_loaded(raw: Path, processed: Path) -> None:
@@ -299,6 +305,8 @@ def test_problems_in_several_files_are_reported_together(raw: Path, processed: P
 
 def test_the_configured_survey_question_must_be_in_the_file(raw: Path, processed: Path) -> None:
     path = raw / STUDY_FILE
-    path.write_text(path.read_text("utf-8").replace("question: otrygg_kvall", "question: q9"), "utf-8")
+    path.write_text(
+        path.read_text("utf-8").replace("question: otrygg_kvall", "question: q9"), "utf-8"
+    )
     with pytest.raises(ValidationError, match="no answers to question 'q9'"):
         prepare_study(raw, processed)

@@ -79,7 +79,9 @@ def test_small_survey_cells_are_suppressed_and_flagged(demo):
     keep_control = survey[is_control & after].index[:3]
     is_target = survey["place_id"].isin(targets) & after
     keep_target = survey[is_target].index[:20]
-    small = survey.drop(survey[(is_control & after) | is_target].index.difference(keep_control.union(keep_target)))
+    small = survey.drop(
+        survey[(is_control & after) | is_target].index.difference(keep_control.union(keep_target))
+    )
     report = _report(replace(demo, survey=small))
     table = report.perceived_safety()[1].data
     suppressed = table[table["Anmärkning"].str.startswith("dold")]

@@ -126,8 +126,10 @@ def test_demo_references_are_consistent(demo: Study) -> None:
         "crimes_violence",
         "crimes_theft",
         "crimes_vandalism",
+        "unsafe_evening",
+        "inspection_score",
     ]
-    assert all(i.family == "count" for i in demo.indicators)
+    assert [i.family for i in demo.indicators] == ["count"] * 4 + ["proportion", "score"]
     assert [s.id for s in demo.shocks] == ["covid19"]
 
 
