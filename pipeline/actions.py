@@ -41,14 +41,15 @@ from scipy import stats
 
 from pipeline.errors import Problem, ValidationError
 from pipeline.style import PALETTE
-from pipeline.survey import (
-    _canonical,
-    _check_municipality_and_place,
-    _html,
-    _parse_date,
-    _place_lookup,
-    _read_table,
-    wilson_interval,
+from pipeline.survey import wilson_interval
+from pipeline.tables import (
+    LINE,
+    canonical,
+    check_municipality_and_place,
+    parse_date,
+    place_lookup,
+    read_table,
+    summary_html,
 )
 
 __all__ = [
@@ -107,7 +108,8 @@ def read_actions(
     Parameters
     ----------
     path : str or Path
-        The file (UTF-8, UTF-16 or Windows-1252; ``;``, ``,`` or tab separated).
+        The file, read by the study rule (:mod:`pipeline.tables`): UTF-8,
+        UTF-16 or Windows-1252; ``;``, ``,`` or tab separated.
     municipalities : iterable of str
         The study's municipalities; matched regardless of case.
     places : iterable of str or mapping of str to str, optional
@@ -130,8 +132,7 @@ def read_actions(
         date that is not ``YYYY-MM-DD``, two rows for the same measure and
         follow-up date, or one measure given different categories.
     """
-    file = str(path)
-    table, problems = _read_table(
+    table = read_table(
         path,
         required=(
             "municipality",
@@ -144,21 +145,22 @@ def read_actions(
         ),
         optional=("place_id",),
     )
-    known = _canonical(municipalities)
-    place_lookup = _place_lookup(places)
+    file, problems = table.file, table.problems
+    known = canonical(municipalities)
+    known_places = place_lookup(places)
     rows: list[dict[str, object]] = []
     first_seen: dict[tuple[str, str, date], int] = {}
     category_of: dict[tuple[str, str], tuple[int, str]] = {}
 
-    for row in table.to_dict("records"):
-        line = int(row["_line"])
-        municipality, place_id, ok = _check_municipality_and_place(
+    for row in table.frame.to_dict("records"):
+        line = int(row[LINE])
+        municipality, place_id, ok = check_municipality_and_place(
             file,
             line,
             str(row["municipality"]),
             str(row["place_id"]),
             known,
-            place_lookup,
+            known_places,
             problems,
         )
         measure = str(row["measure_id"])
@@ -192,7 +194,7 @@ def read_actions(
             ok = False
         dates = {}
         for column in ("planned_start", "followup_date"):
-            dates[column] = _parse_date(str(row[column]))
+            dates[column] = parse_date(str(row[column]))
             if dates[column] is None:
                 problems.append(
                     Problem(file, f"'{row[column]}' is not a date written YYYY-MM-DD", line, column)
@@ -364,7 +366,7 @@ class ImplementationShares:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return _html(self.summary(), self.table)
+        return summary_html(self.summary(), self.table)
 
 
 def implementation_shares(
@@ -629,7 +631,7 @@ class ImplementationVsEffect:
         return self.text
 
     def _repr_html_(self) -> str:
-        return _html(self.text, self.table)
+        return summary_html(self.text, self.table)
 
     def plot(self, *, ax: plt.Axes | None = None, title: str | None = None):
         """Draw the chart; see :func:`plot_implementation_vs_effect`."""

@@ -20,12 +20,16 @@ With nine paired scores, large-sample tests do not apply. This module uses
 two exact tests: the Wilcoxon signed-rank test (its exact distribution when the
 changes are distinct and non-zero, otherwise the exact distribution over all
 sign flips, which scipy computes when given ``PermutationMethod``) and a
-sign-flip permutation test of the mean change over all ``2⁹ = 512`` flips.
+sign-flip permutation test of the mean change over all ``2⁹ = 512`` flips. The
+interval for the mean change inverts that same sign-flip test
+(:func:`sign_flip_interval`), so the interval excludes no change exactly when
+the test rejects it.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +42,7 @@ from scipy import stats
 
 from pipeline.errors import EstimationError, Problem, ValidationError
 from pipeline.style import PALETTE
-from pipeline.survey import _canonical, _html, _parse_date, _parse_int, _read_table
+from pipeline.tables import LINE, canonical, parse_date, read_table, summary_html
 
 __all__ = [
     "BANDS",
@@ -52,6 +56,7 @@ __all__ = [
     "plot_inspection",
     "read_inspections",
     "score_band",
+    "sign_flip_interval",
     "sign_flip_pvalue",
 ]
 
@@ -118,7 +123,8 @@ def read_inspections(
     Parameters
     ----------
     path : str or Path
-        The file (UTF-8, UTF-16 or Windows-1252; ``;``, ``,`` or tab separated).
+        The file, read by the study rule (:mod:`pipeline.tables`): UTF-8,
+        UTF-16 or Windows-1252; ``;``, ``,`` or tab separated.
     places : iterable of str or mapping, optional
         Known place ids (a mapping's keys are used).
     aspects : iterable of str, optional
@@ -146,15 +152,15 @@ def read_inspections(
         that score different aspects (before and after cannot then be paired).
     """
     _check_bands(bands)
-    file = str(path)
-    table, problems = _read_table(path, required=("place_id", "aspect", "date", "score"))
+    table = read_table(path, required=("place_id", "aspect", "date", "score"))
+    file, problems = table.file, table.problems
     known_places = None if places is None else {str(p).strip() for p in places}
-    known_aspects = None if aspects is None else _canonical(aspects)
+    known_aspects = None if aspects is None else canonical(aspects)
     rows: list[dict[str, object]] = []
     first_seen: dict[tuple[str, object, str], int] = {}
 
-    for row in table.to_dict("records"):
-        line = int(row["_line"])
+    for row in table.frame.to_dict("records"):
+        line = int(row[LINE])
         ok = True
         place = str(row["place_id"])
         if not place:
@@ -180,19 +186,20 @@ def read_inspections(
                 ok = False
             else:
                 aspect = known_aspects[aspect.casefold()]
-        when = _parse_date(str(row["date"]))
+        when = parse_date(str(row["date"]))
         if when is None:
             problems.append(
                 Problem(file, f"'{row['date']}' is not a date written YYYY-MM-DD", line, "date")
             )
             ok = False
-        score = _parse_int(str(row["score"]))
+        score = table.parse_int(str(row["score"]))
         if score is None or not SCORE_MIN <= score <= SCORE_MAX:
             shown = row["score"] or "(blank)"
+            hint = table.number_hint(str(row["score"])) if score is None else ""
             problems.append(
                 Problem(
                     file,
-                    f"score {shown} is not a whole number from {SCORE_MIN} to {SCORE_MAX}",
+                    f"score {shown} is not a whole number from {SCORE_MIN} to {SCORE_MAX}{hint}",
                     line,
                     "score",
                 )
@@ -299,6 +306,106 @@ def sign_flip_pvalue(changes: Sequence[float]) -> float:
     return float(np.mean(np.abs(means) >= observed - 1e-9 * max(1.0, observed)))
 
 
+def _split_means(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every split of `d` into two non-empty parts, the smaller and larger part mean.
+
+    Each unordered split is counted once: the part holding the last change is
+    paired with its complement, ``2^(k-1) - 1`` splits in all.
+    """
+    k = d.size
+    sums, sizes = np.zeros(1), np.zeros(1, dtype=np.int64)
+    for x in d[:-1]:  # subset sums of the first k - 1 changes, doubling each step
+        sums, sizes = np.concatenate([sums, sums + x]), np.concatenate([sizes, sizes + 1])
+    sums, sizes = sums[:-1], sizes[:-1]  # drop the subset of all: its complement is empty
+    inside = (sums + d[-1]) / (sizes + 1)
+    outside = (d.sum() - d[-1] - sums) / (k - 1 - sizes)
+    return np.minimum(inside, outside), np.maximum(inside, outside)
+
+
+def sign_flip_interval(changes: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Exact confidence interval for the mean change, inverting the sign-flip test.
+
+    The interval holds every shift ``δ`` that the test of
+    :func:`sign_flip_pvalue`, applied to ``changes - δ``, does not reject at
+    ``1 - level``: ``p(δ) > 1 - level``. It therefore agrees with the test:
+    the interval excludes 0 exactly when ``permutation_p <= 1 - level``, and
+    it covers the true mean change with probability at least `level` when
+    the changes are symmetric about it.
+
+    Parameters
+    ----------
+    changes : sequence of float
+        The paired changes (after - before); at most 20.
+    level : float, default 0.95
+        The confidence level, between 0 and 1.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        The smallest and largest accepted shift. ``(-inf, inf)`` when no shift
+        can be rejected at this level, which happens when ``2 / 2^k`` (the
+        smallest p-value any shifted data can give, k = number of changes)
+        exceeds ``1 - level``: k ≤ 5 at 95 %. Zero changes count in k here,
+        because shifted they are no longer zero.
+
+    Notes
+    -----
+    Found exactly, without a grid. Let the sign pattern ``s`` flip the
+    subset F of the changes and keep its complement G. Its mean is at least
+    as far from zero as the observed mean of ``changes - δ`` exactly when
+    ``(Σ_F (x - δ)) (Σ_G (x - δ)) ≤ 0``, that is when δ lies between the
+    mean of F and the mean of G. Patterns ``s`` and ``-s`` share this
+    condition, and the unflipped pattern and its mirror always count, so
+    ``p(δ) = (2 + 2 N(δ)) / 2^k`` with ``N(δ)`` the number of the
+    ``2^(k-1) - 1`` splits of the changes in two whose two part means
+    bracket δ. The p-value is a step function of δ that changes only at means
+    of subsets of the changes, and the test does not reject where at least
+    ``c = ⌊(1 - level) 2^(k-1) - 1⌋ + 1`` of these closed intervals overlap.
+    The smallest such δ is a left end of some interval and the largest a
+    right end, so both are read off the sorted ends by counting (``O(2^k k)``
+    time; 20 changes take well under a second).
+
+    The set of accepted shifts contains the mean change (every split
+    brackets it) and is usually an interval; should it have gaps, the
+    function returns its hull, which covers at least as often. Subset means
+    that differ by less than about ``1e-12`` times the largest absolute change
+    are treated as equal, as :func:`sign_flip_pvalue` treats means within
+    ``1e-9`` as ties.
+    """
+    d = np.asarray(changes, dtype=float)
+    if d.ndim != 1 or d.size == 0:
+        raise ValueError("no changes to invert")
+    if not np.isfinite(d).all():
+        raise ValueError("changes must be finite numbers")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    k = d.size
+    if k > 20:
+        raise ValueError("exact enumeration is limited to 20 changes")
+    # Accept δ iff (2 + 2 N) / 2^k > 1 - level; scaling by powers of two is exact.
+    needed = math.floor((1 - level) * 2.0 ** (k - 1) - 1) + 1
+    if needed <= 0:
+        return -math.inf, math.inf
+    low_ends, high_ends = _split_means(d)
+    low_ends.sort()
+    high_ends.sort()
+    # Count on rounded copies, so that ties do not depend on the order of summation.
+    scale = max(1.0, float(np.abs(d).max()))
+    low_keys = np.round(low_ends / scale, 12)
+    high_keys = np.round(high_ends / scale, 12)
+
+    def overlapping(at: np.ndarray) -> np.ndarray:
+        # How many of the closed intervals [low, high] contain each point.
+        return np.searchsorted(low_keys, at, side="right") - np.searchsorted(
+            high_keys, at, side="left"
+        )
+
+    low_at = np.flatnonzero(overlapping(low_keys) >= needed)[0]
+    high_at = np.flatnonzero(overlapping(high_keys) >= needed)[-1]
+    low, high = low_ends[low_at], high_ends[high_at]
+    return float(low), float(high)
+
+
 @dataclass(frozen=True)
 class InspectionChange:
     """Before/after scores of one place's safety inspection.
@@ -329,6 +436,13 @@ class InspectionChange:
         Exact sign-flip permutation p-value of the mean change.
     min_p : float
         The smallest p-value these data could give (``2 / 2^n_nonzero``).
+    ci_low, ci_high : float
+        Confidence interval for the mean change per aspect, the sign-flip
+        test inverted (:func:`sign_flip_interval`). Where the test cannot
+        reject any change at this level (five aspects or fewer at 95 %), the
+        interval is every possible mean change, ``-20`` to ``20``.
+    level : float
+        The interval's confidence level.
     bands : tuple
         The band cut-offs used.
     """
@@ -349,6 +463,9 @@ class InspectionChange:
     zero_method: str
     permutation_p: float
     min_p: float
+    ci_low: float
+    ci_high: float
+    level: float
     bands: tuple[tuple[str, int, int], ...] = BANDS
 
     def to_frame(self) -> pd.DataFrame:
@@ -381,6 +498,7 @@ class InspectionChange:
             f"Sign-flip permutation test of the mean change (all {2 ** len(self.table)} flips): "
             f"p = {self.permutation_p:.3f}; smallest possible p with {self.n_nonzero} changed "
             f"aspects = {self.min_p:.3f}",
+            self._interval_text(),
             "Before/after at one place without a comparison place (Maryland SMS level 2).",
         ]
         for row in self.table.itertuples(index=False):
@@ -390,8 +508,21 @@ class InspectionChange:
             )
         return "\n".join(lines)
 
+    def _interval_text(self) -> str:
+        text = (
+            f"{self.level:.0%} interval for the mean change per aspect (the sign-flip test "
+            f"inverted): {self.ci_low:+.2f} to {self.ci_high:+.2f}"
+        )
+        if self.ci_high - self.ci_low >= SCORE_MAX - SCORE_MIN:
+            k = len(self.table)
+            text += (
+                f", every possible change: with {k} aspects no shift of the scores gives a "
+                f"p-value below {2 / 2**k:.3f}"
+            )
+        return text
+
     def _repr_html_(self) -> str:
-        return _html(self.summary(), self.to_frame())
+        return summary_html(self.summary(), self.to_frame())
 
 
 def _wilcoxon(d: np.ndarray, zero_method: str) -> tuple[float, float, str]:
@@ -422,6 +553,7 @@ def inspection_change(
     after: str | pd.Timestamp | None = None,
     zero_method: str = "wilcox",
     bands: Sequence[tuple[str, int, int]] = BANDS,
+    level: float = 0.95,
 ) -> InspectionChange:
     """Change per aspect and in total between two inspections of a place, with exact tests.
 
@@ -442,6 +574,8 @@ def inspection_change(
         sign-flip permutation test needs no such choice.
     bands : sequence of (name, low, high), default BANDS
         Band cut-offs.
+    level : float, default 0.95
+        Confidence level of the interval for the mean change.
 
     Returns
     -------
@@ -494,6 +628,10 @@ def inspection_change(
     d = table["change"].to_numpy(float)
     statistic, p_wilcoxon, method = _wilcoxon(d, zero_method)
     n_nonzero = int(np.count_nonzero(d))
+    ci_low, ci_high = sign_flip_interval(d, level)
+    # A confidence set may be cut to the values the mean change can take.
+    widest = SCORE_MAX - SCORE_MIN
+    ci_low, ci_high = max(ci_low, -widest), min(ci_high, widest)
     return InspectionChange(
         place_id=str(place_id),
         before=before_ts,
@@ -511,6 +649,9 @@ def inspection_change(
         zero_method=zero_method,
         permutation_p=sign_flip_pvalue(d),
         min_p=min(1.0, 2.0 / 2**n_nonzero),
+        ci_low=ci_low,
+        ci_high=ci_high,
+        level=float(level),
         bands=tuple(tuple(b) for b in bands),
     )
 
@@ -523,7 +664,7 @@ def inspection_changes(data: pd.DataFrame, **kwargs) -> dict[str, InspectionChan
     data : pandas.DataFrame
         Inspections as returned by :func:`read_inspections`.
     **kwargs
-        ``zero_method`` and ``bands``, passed on.
+        ``zero_method``, ``bands`` and ``level``, passed on.
 
     Returns
     -------

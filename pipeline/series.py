@@ -6,45 +6,28 @@ One row per place, indicator and period::
     avesta_busstorget,crimes_total,2017-01,14,
     sala_stationen,footfall,2021-03,15230,31
 
-Every row is checked against the study description before anything is
-computed, and all problems are reported at once with file, row (the line
-number an editor shows, header = 1) and column.
+The file is read by the rule every study CSV follows (:mod:`pipeline.tables`):
+UTF-8, UTF-16 with BOM or Windows-1252; ``;``, tab or ``,`` separated; decimal
+commas except in a ``,``-separated file. Every row is checked against the study
+description before anything is computed, and all problems are reported at once
+with file, row (the line number an editor shows, header = 1) and column.
 """
 
 from __future__ import annotations
 
-import io
-import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .errors import Problem, ValidationError
 from .study import Study
+from .tables import LINE, read_table
 
 REQUIRED_COLUMNS = ("place_id", "indicator", "period", "value")
 OPTIONAL_COLUMNS = ("exposure",)
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-NUMBER_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
-DECIMAL_COMMA_PATTERN = r"^[+-]?\d+,\d+$"
 # Enough to show the pattern of a systematic mistake without flooding the terminal.
 MAX_PROBLEMS = 200
-
-
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        row = raw[: exc.start].count(b"\n") + 1
-        hint = ""
-        try:
-            raw.decode("latin-1")
-            hint = " (it looks like Latin-1/Windows-1252: save it as UTF-8)"
-        except UnicodeDecodeError:
-            pass
-        raise ValidationError.single(path, f"not valid UTF-8{hint}", row=row) from None
 
 
 def read_series(path: str | Path, study: Study) -> pd.DataFrame:
@@ -53,7 +36,7 @@ def read_series(path: str | Path, study: Study) -> pd.DataFrame:
     Parameters
     ----------
     path
-        The series file.
+        The series file, read by the study rule (:mod:`pipeline.tables`).
     study
         The validated study description it belongs to.
 
@@ -69,48 +52,12 @@ def read_series(path: str | Path, study: Study) -> pd.DataFrame:
     ValidationError
         Listing every problem found, each with file, row and column.
     """
-    path = Path(path)
-    name = str(path)
-    if not path.is_file():
-        raise ValidationError.single(name, "file not found")
-    text = _decode(path)
-    header = text.splitlines()[0] if text else ""
-    if not header.strip():
-        raise ValidationError.single(name, "the file is empty", row=1)
-    if ";" in header and "," not in header:
-        raise ValidationError.single(
-            name, "the file is separated by ';' but must be comma-separated", row=1
-        )
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False
-        )
-    except pd.errors.ParserError as exc:
-        found = re.search(r"line (\d+)", str(exc))
-        row = int(found.group(1)) if found else None
-        raise ValidationError.single(name, f"not a well-formed CSV file: {exc}", row=row) from None
-
-    columns = [c.strip() for c in frame.columns]
-    frame.columns = columns
-    problems: list[Problem] = []
-    for column in REQUIRED_COLUMNS:
-        if column not in columns:
-            problems.append(
-                Problem(name, f"required column '{column}' is missing", row=1, column=column)
-            )
-    for column in columns:
-        if column not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
-            problems.append(Problem(name, "unknown column", row=1, column=column))
-    if problems:
-        raise ValidationError(problems)
-    if "exposure" not in frame:
-        frame["exposure"] = ""
-
-    frame = frame.apply(lambda s: s.str.strip())
-    # Line numbers as an editor shows them: the header is line 1.
-    frame["_row"] = np.arange(len(frame)) + 2
-    blank = (frame[list(REQUIRED_COLUMNS)] == "").all(axis=1) & (frame["exposure"] == "")
-    frame = frame.loc[~blank]
+    table = read_table(
+        path, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS, other_columns="error"
+    )
+    name = table.file
+    problems: list[Problem] = list(table.problems)
+    frame = table.frame.rename(columns={LINE: "_row"})
 
     def flag(mask: pd.Series, column: str, message) -> None:
         for _, row in frame.loc[mask].head(MAX_PROBLEMS).iterrows():
@@ -137,24 +84,17 @@ def read_series(path: str | Path, study: Study) -> pd.DataFrame:
         lambda r: f"cannot read period '{r['period']}': write year-month as YYYY-MM, e.g. 2021-03",
     )
 
-    for column in ("value", "exposure"):
-        values = frame[column]
-        comma = values.str.match(DECIMAL_COMMA_PATTERN)
-        flag(comma, column, lambda r, c=column: f"decimal comma in '{r[c]}': use a decimal point")
+    numbers = {column: table.parse_numbers(frame[column]) for column in ("value", "exposure")}
+    for column, parsed in numbers.items():
+        cells = frame[column]
         if column == "value":
-            flag(values == "", column, "missing value")
+            flag(cells == "", column, "missing value")
         flag(
-            (values != "") & ~comma & ~values.str.match(NUMBER_PATTERN),
+            (cells != "") & parsed.isna(),
             column,
-            lambda r, c=column: f"'{r[c]}' is not a number",
+            lambda r, c=column: f"'{r[c]}' is not a number{table.number_hint(r[c])}",
         )
-
-    value = pd.to_numeric(
-        frame["value"].where(frame["value"].str.match(NUMBER_PATTERN)), errors="coerce"
-    )
-    exposure = pd.to_numeric(
-        frame["exposure"].where(frame["exposure"].str.match(NUMBER_PATTERN)), errors="coerce"
-    )
+    value, exposure = numbers["value"], numbers["exposure"]
     family = frame["indicator"].map({k: v.family for k, v in indicators.items()})
     flag(value < 0, "value", lambda r: f"negative value {r['value']}")
     is_count = family == "count"
@@ -189,11 +129,14 @@ def read_series(path: str | Path, study: Study) -> pd.DataFrame:
     if problems:
         raise ValidationError(problems)
 
+    # Few distinct months among many rows: parse each once (parsing every cell
+    # as a Period dominated the time to read the file).
+    codes, months = pd.factorize(frame["period"])
     tidy = pd.DataFrame(
         {
             "place_id": frame["place_id"].astype(str).to_numpy(),
             "indicator": frame["indicator"].astype(str).to_numpy(),
-            "period": pd.PeriodIndex(frame["period"], freq="M"),
+            "period": pd.PeriodIndex(months, freq="M")[codes],
             "value": value.to_numpy(dtype=float),
             "exposure": exposure.to_numpy(dtype=float),
             "_row": frame["_row"].to_numpy(),

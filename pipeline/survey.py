@@ -23,21 +23,15 @@ Survey microdata is personal data. Every estimate here returns aggregates only
 (never respondent-level rows), and estimates on fewer than ``MIN_CELL_N``
 respondents are blanked by :func:`suppress_small_cells`.
 
-This module also holds the CSV reading helpers the inspection and action-plan
-readers share: encoding and delimiter detection, line numbers as an editor shows
-them, and number parsing that accepts a decimal comma.
+The file is read by the rule every study CSV follows (:mod:`pipeline.tables`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from html import escape
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -49,6 +43,15 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from pipeline.errors import EstimationError, Problem, ValidationError
 from pipeline.style import LINESTYLES, PALETTE
+from pipeline.tables import (
+    LINE,
+    canonical,
+    check_municipality_and_place,
+    parse_date,
+    place_lookup,
+    read_table,
+    summary_html,
+)
 
 __all__ = [
     "ANSWER_SCALE",
@@ -86,220 +89,6 @@ UNRELIABLE_N = 30
 DateLike = str | date | pd.Timestamp
 
 # --------------------------------------------------------------------------
-# CSV reading shared by the survey, inspection and action-plan readers
-# --------------------------------------------------------------------------
-
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DELIMITERS = (";", "\t", ",")
-
-
-def _decode(raw: bytes) -> str:
-    """Decode a file's bytes: UTF-16 with BOM, UTF-8 (BOM optional), then Windows-1252."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    # Swedish spreadsheet exports and Brå files are Windows-1252 / Latin-1.
-    try:
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def _column_name(name: str) -> str:
-    return name.strip().lower().replace(" ", "_")
-
-
-def _read_table(
-    path: str | Path, *, required: Sequence[str], optional: Sequence[str] = ()
-) -> tuple[pd.DataFrame, list[Problem]]:
-    """Read a delimited text file into a frame of stripped strings.
-
-    Returns the frame (the wanted columns plus ``_line``, the line number of
-    each record, header = line 1) and the row-level problems found. Problems
-    that make the whole file unusable (unreadable, empty, missing columns) are
-    raised at once.
-    """
-    file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ValidationError.single(file, f"cannot read the file ({exc.strerror or exc})") from exc
-    text = _decode(raw)
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    counts = {d: first_line.count(d) for d in _DELIMITERS}
-    delimiter = max(_DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
-
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header: list[str] | None = None
-    header_line = 1
-    records: list[tuple[int, list[str]]] = []
-    previous = 0
-    try:
-        for record in reader:
-            start, previous = previous + 1, reader.line_num
-            if not record or all(not field.strip() for field in record):
-                continue
-            if header is None:
-                header, header_line = [_column_name(h) for h in record], start
-            else:
-                records.append((start, record))
-    except csv.Error as exc:
-        raise ValidationError.single(
-            file, f"not a readable CSV file ({exc})", row=previous + 1
-        ) from exc
-    if header is None:
-        raise ValidationError.single(file, "the file is empty")
-
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for name in header:
-        if name and name in seen:
-            problems.append(Problem(file, "column appears twice in the header", header_line, name))
-        seen.add(name)
-    for name in required:
-        if name not in seen:
-            problems.append(
-                Problem(
-                    file,
-                    f"missing column (the header has: {', '.join(h for h in header if h)})",
-                    header_line,
-                    name,
-                )
-            )
-    if problems:
-        raise ValidationError(problems)
-    if not records:
-        raise ValidationError.single(file, "the file has a header but no data rows")
-
-    wanted = [*required, *[c for c in optional if c in seen]]
-    index = {name: header.index(name) for name in wanted}
-    rows: list[dict[str, object]] = []
-    width = len(header)
-    for line, record in records:
-        if len(record) > width and not any(f.strip() for f in record[width:]):
-            record = record[:width]  # trailing empty fields, as spreadsheets write them
-        if len(record) != width:
-            hint = (
-                " (a decimal comma in a comma-separated file must be quoted, "
-                "or use ';' as the separator)"
-                if delimiter == "," and len(record) > width
-                else ""
-            )
-            problems.append(
-                Problem(file, f"has {len(record)} fields but the header has {width}{hint}", line)
-            )
-            continue
-        row: dict[str, object] = {name: record[i].strip() for name, i in index.items()}
-        for name in optional:
-            row.setdefault(name, "")
-        row["_line"] = line
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=[*required, *optional, "_line"])
-    return frame, problems
-
-
-def _parse_number(text: str) -> float | None:
-    """Parse a number written with a decimal point or a decimal comma; None if invalid."""
-    cleaned = text.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
-    cleaned = cleaned.replace("\u2212", "-")
-    if "," in cleaned:
-        if "." in cleaned or cleaned.count(",") > 1:
-            return None  # thousands separators make "1.234,5" ambiguous: refuse
-        cleaned = cleaned.replace(",", ".")
-    try:
-        value = float(cleaned)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _parse_int(text: str) -> int | None:
-    value = _parse_number(text)
-    if value is None or value != int(value):
-        return None
-    return int(value)
-
-
-def _parse_date(text: str) -> date | None:
-    if not _ISO_DATE.match(text):
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _canonical(values: Iterable[str]) -> dict[str, str]:
-    """Map case-folded spellings to the canonical one ("falun" -> "Falun")."""
-    return {str(v).strip().casefold(): str(v).strip() for v in values}
-
-
-def _place_lookup(places: Iterable[str] | Mapping[str, str] | None) -> dict[str, str | None] | None:
-    if places is None:
-        return None
-    if isinstance(places, Mapping):
-        return {str(k).strip(): str(v).strip() for k, v in places.items()}
-    return {str(p).strip(): None for p in places}
-
-
-def _check_municipality_and_place(
-    file: str,
-    line: int,
-    municipality: str,
-    place: str,
-    municipalities: dict[str, str],
-    places: dict[str, str | None] | None,
-    problems: list[Problem],
-) -> tuple[str | None, str | None, bool]:
-    """Validate the municipality and optional place of one row; returns (municipality, place, ok)."""
-    ok = True
-    canonical = municipalities.get(municipality.casefold())
-    if not municipality:
-        problems.append(Problem(file, "municipality is blank", line, "municipality"))
-        ok = False
-    elif canonical is None:
-        known = ", ".join(sorted(municipalities.values()))
-        problems.append(
-            Problem(
-                file,
-                f"unknown municipality '{municipality}' (expected one of: {known})",
-                line,
-                "municipality",
-            )
-        )
-        ok = False
-    place_id = place or None
-    if place_id is not None and places is not None:
-        if place_id not in places:
-            problems.append(Problem(file, f"unknown place_id '{place_id}'", line, "place_id"))
-            ok = False
-        else:
-            owner = places[place_id]
-            if (
-                owner is not None
-                and canonical is not None
-                and owner.casefold() != canonical.casefold()
-            ):
-                problems.append(
-                    Problem(
-                        file,
-                        f"place '{place_id}' belongs to {owner}, not {canonical}",
-                        line,
-                        "place_id",
-                    )
-                )
-                ok = False
-    return canonical, place_id, ok
-
-
-def _html(summary: str, frame: pd.DataFrame) -> str:
-    return f"<pre>{escape(summary)}</pre>\n{frame.to_html(index=False, na_rep='–')}"
-
-
-# --------------------------------------------------------------------------
 # Reader
 # --------------------------------------------------------------------------
 
@@ -312,9 +101,9 @@ def read_survey(
 ) -> pd.DataFrame:
     """Read and validate ``survey.csv``.
 
-    The file may be UTF-8 (with or without BOM), UTF-16 with BOM or
-    Windows-1252, separated by ``;``, ``,`` or tabs; numbers may use a decimal
-    comma. Municipality names are matched regardless of case and returned in
+    The file is read by the study rule (:mod:`pipeline.tables`): UTF-8, UTF-16
+    with BOM or Windows-1252, separated by ``;``, ``,`` or tabs, with decimal
+    commas except in a ``,``-separated file. Municipality names are matched regardless of case and returned in
     the spelling given in `municipalities`.
 
     Parameters
@@ -351,36 +140,36 @@ def read_survey(
     The duplicate key is respondent x wave x question, not respondent x
     question, because panel surveys reuse respondent ids across waves.
     """
-    file = str(path)
-    table, problems = _read_table(
+    table = read_table(
         path,
         required=("respondent_id", "municipality", "wave", "question", "answer", "weight"),
         optional=("place_id",),
     )
-    known = _canonical(municipalities)
-    place_lookup = _place_lookup(places)
+    file, problems = table.file, table.problems
+    known = canonical(municipalities)
+    known_places = place_lookup(places)
     out: list[dict[str, object]] = []
     first_seen: dict[tuple[str, date, str], int] = {}
     respondent: dict[tuple[str, date], tuple[int, str, float]] = {}
 
-    for row in table.to_dict("records"):
-        line = int(row["_line"])
+    for row in table.frame.to_dict("records"):
+        line = int(row[LINE])
         ok = True
         rid = str(row["respondent_id"])
         if not rid:
             problems.append(Problem(file, "respondent_id is blank", line, "respondent_id"))
             ok = False
-        municipality, place_id, place_ok = _check_municipality_and_place(
+        municipality, place_id, place_ok = check_municipality_and_place(
             file,
             line,
             str(row["municipality"]),
             str(row["place_id"]),
             known,
-            place_lookup,
+            known_places,
             problems,
         )
         ok &= place_ok
-        wave = _parse_date(str(row["wave"]))
+        wave = parse_date(str(row["wave"]))
         if wave is None:
             problems.append(
                 Problem(file, f"'{row['wave']}' is not a date written YYYY-MM-DD", line, "wave")
@@ -390,7 +179,7 @@ def read_survey(
         if not question:
             problems.append(Problem(file, "question is blank", line, "question"))
             ok = False
-        code = _parse_int(str(row["answer"]))
+        code = table.parse_int(str(row["answer"]))
         if code is None or not 1 <= code <= MISSING_ANSWER:
             shown = row["answer"] or "(blank)"
             problems.append(
@@ -403,10 +192,13 @@ def read_survey(
                 )
             )
             ok = False
-        weight = _parse_number(str(row["weight"]))
+        weight = table.parse_number(str(row["weight"]))
         if weight is None or weight <= 0:
+            hint = table.number_hint(str(row["weight"])) if weight is None else ""
             problems.append(
-                Problem(file, f"weight '{row['weight']}' is not a positive number", line, "weight")
+                Problem(
+                    file, f"weight '{row['weight']}' is not a positive number{hint}", line, "weight"
+                )
             )
             ok = False
         if not ok:
@@ -754,7 +546,7 @@ class SurveyShares:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return _html(self.summary(), self.table)
+        return summary_html(self.summary(), self.table)
 
 
 def share_unsafe(
@@ -902,7 +694,7 @@ class ShareChange:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return _html(self.summary(), self.table)
+        return summary_html(self.summary(), self.table)
 
 
 def share_change(
@@ -1069,7 +861,7 @@ class SurveyModelResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return _html(self.summary(), self.params)
+        return summary_html(self.summary(), self.params)
 
 
 def _model_frame(

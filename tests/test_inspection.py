@@ -220,3 +220,153 @@ def test_chart_and_result_protocol():
     assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(ASPECTS)
     assert ax.get_xlim() == (-0.5, 20.5)
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------
+# interval for the mean change: the sign-flip test inverted
+# --------------------------------------------------------------------------
+
+CHANGES = np.array([4, 6, 0, 5, -1, 0, 3, 3, 0], float)
+
+
+def accepted_by_brute_force(d, level):
+    """Smallest and largest shift the sign-flip test accepts, by testing every breakpoint.
+
+    The p-value only changes at means of subsets of the changes, so testing at
+    each of them and half-way between neighbours finds the accepted set.
+    """
+    means = {
+        round(float(np.mean(d[list(subset)])), 12)
+        for r in range(1, len(d) + 1)
+        for subset in itertools.combinations(range(len(d)), r)
+    }
+    points = np.array(sorted(means))
+    points = np.concatenate([points, (points[:-1] + points[1:]) / 2, points[[0, -1]] + [-1, 1]])
+    accepted = [x for x in points if ins.sign_flip_pvalue(d - x) > 1 - level]
+    return min(accepted), max(accepted)
+
+
+@pytest.mark.parametrize(
+    "d",
+    [CHANGES, np.array([1, 2, 3, 4, 5, 6, 7, 8, 9.0]), np.array([-2.5, 0.3, 1.7, 4.1, -0.6, 2.2])],
+    ids=["scores-with-ties", "all-improve", "continuous"],
+)
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_interval_is_the_set_the_test_accepts(d, level):
+    assert ins.sign_flip_interval(d, level) == pytest.approx(accepted_by_brute_force(d, level))
+
+
+def test_interval_contains_the_mean_and_agrees_with_the_test():
+    low, high = ins.sign_flip_interval(CHANGES)
+    assert low < CHANGES.mean() < high
+    # The interval excludes no change exactly when the test rejects it.
+    assert (ins.sign_flip_pvalue(CHANGES) <= 0.05) == (not low <= 0 <= high)
+    low, high = ins.sign_flip_interval(CHANGES - 1.5)
+    assert ins.sign_flip_pvalue(CHANGES - 1.5) > 0.05 and low <= 0 <= high
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9, 0.95])
+@pytest.mark.parametrize(
+    "d",
+    [CHANGES, np.random.default_rng(7).normal(1.0, 2.0, 9)],
+    ids=["scores-with-ties", "continuous"],
+)
+def test_pvalue_at_the_ends_is_about_one_minus_level(d, level):
+    low, high = ins.sign_flip_interval(d, level)
+    alpha = 1 - level
+    for end, outward in ((low, -1e-6), (high, 1e-6)):
+        at_end = ins.sign_flip_pvalue(d - end)
+        assert at_end > alpha  # accepted at the end ...
+        assert ins.sign_flip_pvalue(d - (end + outward)) <= alpha  # ... rejected beyond it
+        if d is not CHANGES:
+            # Continuous data have no two equal subset means: one split ends there, so p
+            # steps by one pair of patterns and the end's p is the smallest attainable
+            # p-value above 1 - level.
+            assert at_end <= alpha + 2 / 2 ** len(d)
+
+
+def test_interval_shrinks_with_less_spread():
+    noise = np.array([1.3, -0.4, 2.2, -1.8, 0.7, -0.9, 1.1, -2.4, 0.2])
+    widths = []
+    for spread in (2.0, 1.0, 0.5):
+        low, high = ins.sign_flip_interval(1.5 + spread * noise)
+        assert low < 1.5 + spread * noise.mean() < high
+        widths.append(high - low)
+    # The interval moves and scales with the data: half the spread, half the width.
+    assert widths[0] > widths[1] > widths[2]
+    assert widths[1] == pytest.approx(widths[0] / 2) and widths[2] == pytest.approx(widths[0] / 4)
+    assert ins.sign_flip_interval(np.full(9, 2.0)) == (2.0, 2.0)  # no spread: exactly known
+
+
+def test_interval_is_wider_at_a_higher_level():
+    intervals = [ins.sign_flip_interval(CHANGES, level) for level in (0.8, 0.9, 0.95, 0.99)]
+    for (low, high), (wider_low, wider_high) in itertools.pairwise(intervals):
+        assert wider_low <= low and high <= wider_high
+
+
+def test_coverage_is_exact_over_all_sign_patterns():
+    # Given the sizes of symmetric noise, every sign pattern is equally likely, so the
+    # coverage is a count over the 512 patterns: 1 - 24/512 for continuous noise.
+    size = np.array([0.3, 1.1, 2.4, 0.7, 1.9, 0.2, 3.1, 1.4, 0.9])
+    covered = [
+        low <= 1.5 <= high
+        for signs in itertools.product((1, -1), repeat=9)
+        for low, high in [ins.sign_flip_interval(1.5 + np.array(signs) * size)]
+    ]
+    assert np.mean(covered) == pytest.approx(1 - 24 / 512)
+    assert np.mean(covered) >= 0.95
+
+
+@pytest.mark.parametrize("noise", ["normal", "integer"])
+def test_coverage_in_simulation_is_at_least_nominal(noise):
+    rng = np.random.default_rng(20240901)
+    n, level, shift = 500, 0.95, 2.0
+    covered = 0
+    for _ in range(n):
+        if noise == "normal":
+            changes = shift + rng.normal(0.0, 2.5, 9)
+        else:  # score changes: integers, symmetric about the shift, with ties and zeros
+            changes = shift + rng.integers(-4, 5, 9)
+        low, high = ins.sign_flip_interval(changes, level)
+        covered += low <= shift <= high
+    # At least nominal up to simulation error (the exact guarantee is tested above).
+    assert covered / n >= level - 2 * np.sqrt(level * (1 - level) / n)
+
+
+def test_too_few_changes_give_every_shift():
+    # With k changes the smallest p-value of any shift is 2 / 2^k: 0.0625 for k = 5.
+    assert ins.sign_flip_interval([1, 2, 3, 4, 5], 0.95) == (-np.inf, np.inf)
+    assert np.isfinite(ins.sign_flip_interval([1, 2, 3, 4, 5], 0.9)).all()
+    assert np.isfinite(ins.sign_flip_interval([1, 2, 3, 4, 5, 6], 0.95)).all()
+    assert ins.sign_flip_interval([3.0], 0.5) == (-np.inf, np.inf)
+
+
+def test_interval_checks_its_arguments():
+    with pytest.raises(ValueError, match="level"):
+        ins.sign_flip_interval(CHANGES, 95)
+    with pytest.raises(ValueError, match="no changes"):
+        ins.sign_flip_interval([])
+    with pytest.raises(ValueError, match="finite"):
+        ins.sign_flip_interval([1.0, np.nan])
+    with pytest.raises(ValueError, match="20 changes"):
+        ins.sign_flip_interval(np.arange(21.0))
+
+
+def test_inspection_change_carries_the_interval():
+    before = [5, 8, 10, 3, 12, 6, 9, 14, 7]
+    change = ins.inspection_change(frame(before, list(np.array(before) + CHANGES.astype(int))))
+    assert (change.ci_low, change.ci_high) == ins.sign_flip_interval(CHANGES)
+    assert change.level == 0.95
+    assert change.ci_low < change.mean_change < change.ci_high
+    assert "95% interval for the mean change per aspect" in change.summary()
+    assert f"{change.ci_low:+.2f} to {change.ci_high:+.2f}" in change.summary()
+    narrow = ins.inspection_change(frame(before, list(np.array(before) + 2)), level=0.8)
+    assert narrow.level == 0.8 and narrow.ci_low == narrow.ci_high == 2.0
+
+
+def test_inspection_of_few_aspects_gives_every_possible_change():
+    data = frame([5] * 9, [9] * 9)
+    data = data.loc[data["aspect"].isin(ASPECTS[:5])]
+    change = ins.inspection_change(data)
+    assert (change.ci_low, change.ci_high) == (-20, 20)
+    assert "every possible change" in change.summary()

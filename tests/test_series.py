@@ -2,7 +2,9 @@
 
 Broken files are written to a temporary folder from the demo study's series
 with small edits; they are checked against the demo study, which is only read.
-Rows are line numbers as an editor shows them (the header is row 1).
+Rows are line numbers as an editor shows them (the header is row 1). The file
+is read by the rule of every study CSV (``pipeline.tables``, tested in
+``test_tables.py``); the tests here check that series.csv follows it.
 """
 
 from __future__ import annotations
@@ -149,7 +151,9 @@ def test_demo_series_passes(demo_frame: pd.DataFrame, study: Study) -> None:
     assert frame["period"].max() == pd.Period("2023-12", "M")
     assert frame["period"].nunique() == 84
     assert set(frame["place_id"]) == {p.id for p in study.places}
-    assert set(frame["indicator"]) == {i.id for i in study.indicators}
+    # Indicators measured by the survey or the inspections have no monthly series.
+    elsewhere = {s.indicator for s in (study.survey, study.inspections) if s is not None}
+    assert set(frame["indicator"]) == {i.id for i in study.indicators} - elsewhere
     assert (frame.groupby(["place_id", "indicator"]).size() == 84).all()
     assert frame["value"].dtype == float
     assert (frame["value"] >= 0).all()
@@ -198,7 +202,13 @@ def test_rows_are_counted_past_blank_lines(series: Series, study: Study) -> None
 
 
 def test_whole_numbers_in_other_notations_pass(series: Series, study: Study) -> None:
-    written = {"2022-07": "12.0", "2022-08": "1e1", "2022-09": "+7", "2022-10": " 7 "}
+    written = {
+        "2022-07": "12.0",
+        "2022-08": "1e1",
+        "2022-09": "+7",
+        "2022-10": " 7 ",
+        "2022-11": "1 200",  # digits grouped in threes, as Swedish Excel writes them
+    }
     for period, value in written.items():
         series.set(series.row("avesta_gallerian", "crimes_violence", period), value=value)
     frame = read_series(series.write(), study)
@@ -207,7 +217,7 @@ def test_whole_numbers_in_other_notations_pass(series: Series, study: Study) -> 
         & (frame["indicator"] == "crimes_violence")
         & frame["period"].astype(str).isin(written)
     ]
-    assert selected["value"].tolist() == [float(v) for v in written.values()]
+    assert selected["value"].tolist() == [12.0, 10.0, 7.0, 7.0, 1200.0]
 
 
 # --------------------------------------------------------------------------- bad cells
@@ -319,7 +329,9 @@ def test_non_integer_count(series: Series, study: Study) -> None:
     expect(series, study, expected)
 
 
-def test_decimal_comma(series: Series, study: Study) -> None:
+def test_decimal_comma_in_a_comma_separated_file(series: Series, study: Study) -> None:
+    # Quoted, "12,5" is one cell, but in a comma-separated file it could as well be an
+    # English 125 with a thousands separator: refused, with the way out.
     value = series.row("sala_stationen_buffert", "crimes_total", "2018-11")
     exposure = series.row("sala_stationen_buffert", "crimes_total", "2018-12")
     series.set(value, value='"12,5"')
@@ -328,14 +340,37 @@ def test_decimal_comma(series: Series, study: Study) -> None:
         series,
         study,
         {
-            value: ("value", "decimal comma in '12,5': use a decimal point"),
-            exposure: ("exposure", "decimal comma in '30,5': use a decimal point"),
+            value: ("value", "'12,5' is not a number (in a comma-separated file a comma"),
+            exposure: ("exposure", "'30,5' is not a number (in a comma-separated file a comma"),
         },
     )
+    assert "save the file with ';' as the separator" in str(read_fails(series.path, study).value)
+
+
+def semicolon_separated(series: Series, row: int, value: str) -> Series:
+    """Separate the series by ';' and write `value` into the value cell of `row`."""
+    series.lines = [x.replace(",", ";") for x in series.lines]
+    cells = series.lines[row - 1].split(";")
+    cells[HEADER.split(",").index("value")] = value
+    series.lines[row - 1] = ";".join(cells)
+    return series
+
+
+def test_decimal_comma_in_a_semicolon_separated_file(series: Series, study: Study) -> None:
+    # Accepted as a number, so the count rule is what it breaks.
+    row = series.row("sala_stationen_buffert", "crimes_total", "2018-11")
+    semicolon_separated(series, row, "12,5")
+    single(series, study, row, "value", "count 12,5 is not a whole number")
+
+
+def test_thousands_separators_are_refused(series: Series, study: Study) -> None:
+    row = series.row("sala_stationen_buffert", "crimes_total", "2018-11")
+    semicolon_separated(series, row, "1.234,5")
+    single(series, study, row, "value", "'1.234,5' is not a number", "thousands separators")
 
 
 def test_non_numeric_value(series: Series, study: Study) -> None:
-    written = ["tolv", "12a", "NA", "n/a", "-", "1 200", "12,5,0", "0x10"]
+    written = ["tolv", "12a", "NA", "n/a", "-", "1 20", "12,5,0", "0x10", "inf", "1_000"]
     expected = {}
     for month, value in enumerate(written, start=1):
         row = series.row("falun_jamforelse_norr", "crimes_total", f"2020-{month:02d}")
@@ -393,29 +428,70 @@ def test_misspelt_column_is_missing_and_unknown(series: Series, study: Study) ->
     series.lines[0] = series.lines[0].replace("indicator", "indikator")
     path = series.write()
     err = read_fails(path, study)
-    located = sorted((p.row, p.column, p.message) for p in err.value.problems)
-    assert located == [
-        (1, "indicator", "required column 'indicator' is missing"),
-        (1, "indikator", "unknown column"),
-    ]
+    located = sorted((p.row, p.column) for p in err.value.problems)
+    assert located == [(1, "indicator"), (1, "indikator")]
+    messages = {p.column: p.message for p in err.value.problems}
+    assert messages["indicator"].startswith("required column 'indicator' is missing")
+    assert "the header has: place_id, indikator, period" in messages["indicator"]
+    assert messages["indikator"].startswith("unknown column (expected: place_id, indicator")
     for problem in err.value.problems:
         assert_located(err, problem, path, 1, problem.column)
 
 
-def test_semicolon_separated(series: Series, study: Study) -> None:
-    series.lines = [x.replace(",", ";") for x in series.lines]
-    single(series, study, 1, None, "separated by ';'", "comma-separated")
+def with_fractional_exposure(series: Series) -> Series:
+    """Give every exposure a fractional part, so that decimal marks matter."""
+    series.lines = [series.lines[0]] + [
+        x.rsplit(",", 1)[0] + "," + x.rsplit(",", 1)[1] + ".25" for x in series.lines[1:]
+    ]
+    return series
 
 
-def test_latin1_file(series: Series, study: Study) -> None:
+def test_swedish_excel_export_reads_the_same(series: Series, study: Study, tmp_path: Path) -> None:
+    # What Swedish Excel writes: ';' between cells, decimal commas, Windows-1252, CRLF.
+    with_fractional_exposure(series)
+    expected = read_series(series.write(), study)
+    assert (expected["exposure"] % 1 == 0.25).all()
+    swedish = Series(tuple(x.replace(",", ";").replace(".", ",") for x in series.lines), tmp_path)
+    swedish.path = tmp_path / "swedish.csv"
+    pd.testing.assert_frame_equal(
+        read_series(swedish.write(encoding="cp1252", newline="\r\n"), study), expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("separator", "encoding"),
+    [("\t", "utf-16"), (";", "utf-8-sig"), ("\t", "utf-8")],
+    ids=["unicode-text", "semicolon-utf8-bom", "tab-utf8"],
+)
+def test_other_separators_and_encodings_read_the_same(
+    series: Series, study: Study, tmp_path: Path, separator: str, encoding: str
+) -> None:
+    with_fractional_exposure(series)
+    expected = read_series(series.write(), study)
+    series.lines = [x.replace(",", separator) for x in series.lines]
+    series.path = tmp_path / "other.csv"
+    pd.testing.assert_frame_equal(read_series(series.write(encoding=encoding), study), expected)
+
+
+def test_windows_1252_file_is_read(series: Series, study: Study) -> None:
+    # The place is unknown, but its name is read as written, not garbled.
     row = series.row("sala_torget", "crimes_total", "2019-01")
     series.set(row, place_id="malå_torget")
-    path = series.write(encoding="latin-1")
-    err = read_fails(path, study)
-    problem = only_problem(err)
-    assert_located(err, problem, path, row, None)
-    assert "not valid UTF-8" in problem.message
-    assert "Latin-1" in problem.message
+    single(series, study, row, "place_id", "unknown place 'malå_torget'")
+    series.write(encoding="cp1252")
+    problem = only_problem(read_fails(series.path, study))
+    assert problem.message == "unknown place 'malå_torget' (not in study.yml)"
+
+
+def test_header_without_a_known_separator(series: Series, study: Study) -> None:
+    series.lines = [x.replace(",", "|") for x in series.lines]
+    problem = single(series, study, 1, None, "cannot tell the separator")
+    assert "';', tab or ','" in problem.message
+
+
+def test_header_with_two_separators_equally_often(series: Series, study: Study) -> None:
+    series.lines[0] = "place_id;indicator,period;value,exposure"
+    single(series, study, 1, None, "cannot tell the separator", "';' and ','")
 
 
 def test_empty_file(tmp_path: Path, study: Study) -> None:
@@ -439,10 +515,10 @@ def test_row_with_too_many_fields(series: Series, study: Study) -> None:
     path = series.write()
     err = read_fails(path, study)
     problem = only_problem(err)
-    assert problem.file == str(path)
-    assert "well-formed CSV" in problem.message
-    assert f"line {row}" in problem.message
-    assert problem.row == row
+    assert_located(err, problem, path, row, None)
+    assert problem.message.startswith("has 6 fields but the header has 5")
+    # In a comma-separated file the likely cause is an unquoted decimal comma.
+    assert "decimal comma" in problem.message
 
 
 # --------------------------------------------------------------------------- the shape of each series

@@ -120,7 +120,7 @@ def test_read_survey_missing_column_and_field_count(tmp_path):
     )
     with pytest.raises(ValidationError) as info:
         sv.read_survey(path, municipalities=MUNICIPALITIES)
-    assert f"{path}, row 1, column 'weight': missing column" in str(info.value)
+    assert f"{path}, row 1, column 'weight': required column 'weight' is missing" in str(info.value)
 
     # An unquoted decimal comma in a comma-separated file splits the field.
     path = write(tmp_path, HEADER.replace(";", ",") + "r1,Avesta,,2021-10-01,q1,3,1,5\n", "b.csv")
@@ -128,6 +128,23 @@ def test_read_survey_missing_column_and_field_count(tmp_path):
         sv.read_survey(path, municipalities=MUNICIPALITIES)
     assert f"{path}, row 2:" in str(info.value)
     assert "decimal comma" in str(info.value)
+
+
+def test_read_survey_refuses_a_decimal_comma_in_a_comma_separated_file(tmp_path):
+    # Quoted it is one cell, but "1,500" could be 1.5 or 1500: the study rule refuses it.
+    path = write(tmp_path, HEADER.replace(";", ",") + 'r1,Avesta,,2021-10-01,q1,3,"1,5"\n')
+    with pytest.raises(ValidationError) as info:
+        sv.read_survey(path, municipalities=MUNICIPALITIES)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.column) == (2, "weight")
+    assert "comma-separated file" in problem.message and "';'" in problem.message
+
+
+def test_read_survey_excel_unicode_text(tmp_path):
+    # Excel's "Unicode text": UTF-16 with a byte-order mark, tab-separated.
+    text = HEADER.replace(";", "\t") + "r1\tFalun\t\t2021-10-01\tq1\t3\t1,25\n"
+    data = sv.read_survey(write(tmp_path, text, encoding="utf-16"), municipalities=MUNICIPALITIES)
+    assert data["weight"].tolist() == [1.25] and data["municipality"].tolist() == ["Falun"]
 
 
 def test_place_must_belong_to_the_rows_municipality(tmp_path):
