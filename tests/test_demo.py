@@ -6,11 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import demo as gen
+from pipeline.actions import implementation_shares, read_actions
 from pipeline.data import validate_study
 from pipeline.demo import DEMO_SEED, PLACES, covid_factor, generate_demo
+from pipeline.inspection import inspection_changes, read_inspections, sign_flip_pvalue
 from pipeline.provenance import REPO_ROOT
+from pipeline.study import load_study
+from pipeline.survey import controlled_comparison, read_survey
 
 DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
+BEFORE, AFTER = gen.SURVEY_WAVES
 
 
 @pytest.fixture(scope="module")
@@ -18,9 +24,54 @@ def demo():
     return validate_study(DEMO_DIR)
 
 
+@pytest.fixture(scope="module")
+def study():
+    return load_study(DEMO_DIR)
+
+
+def _place_municipality(study) -> dict[str, str]:
+    return {p.id: p.municipality for p in study.places}
+
+
+def _survey_groups(study, municipality: str) -> tuple[list[str], list[str]]:
+    """The municipality's target areas and the comparison areas its targets name."""
+    targets = [p.id for p in study.targets(municipality)]
+    controls = sorted({c for p in study.targets(municipality) for c in p.controls})
+    return targets, controls
+
+
+@pytest.fixture(scope="module")
+def survey(study):
+    return read_survey(
+        DEMO_DIR / "survey.csv",
+        municipalities=study.municipality_names,
+        places=_place_municipality(study),
+    )
+
+
+@pytest.fixture(scope="module")
+def inspections(study):
+    return read_inspections(
+        DEMO_DIR / "inspections.csv",
+        places=_place_municipality(study),
+        aspects=gen.INSPECTION_ASPECTS,
+    )
+
+
+@pytest.fixture(scope="module")
+def actions(study):
+    return read_actions(
+        DEMO_DIR / "actions.csv",
+        municipalities=study.municipality_names,
+        places=_place_municipality(study),
+    )
+
+
 def test_regenerating_gives_the_committed_files(tmp_path):
-    generate_demo(DEMO_SEED).write(tmp_path)
-    for name in ("study.yml", "series.csv", "ground_truth.csv", "README.md"):
+    written = generate_demo(DEMO_SEED).write(tmp_path)
+    names = sorted(p.name for p in written.iterdir())
+    assert names == sorted(p.name for p in DEMO_DIR.iterdir())
+    for name in names:
         assert (tmp_path / name).read_bytes() == (DEMO_DIR / name).read_bytes(), name
 
 
@@ -106,3 +157,207 @@ def test_demo_levels_are_plausible_for_central_places(demo):
     totals = series[series["indicator"] == "crimes_total"].groupby("place_id")["value"].mean()
     # A square or a station: a handful to a few dozen reported crimes a month.
     assert totals.between(3, 40).all()
+
+
+# --------------------------------------------------------------------------
+# study.yml sections for the survey, the inspections and the action plans
+# --------------------------------------------------------------------------
+
+
+def test_study_names_the_survey_inspections_and_action_plan(study):
+    families = {i.id: i.family for i in study.indicators}
+    assert families["unsafe_evening"] == "proportion"
+    assert families["inspection_score"] == "score"
+    assert study.survey.indicator == "unsafe_evening"
+    assert study.survey.question == gen.SURVEY_QUESTION
+    assert study.survey.unsafe_answers == (3, 4)
+    assert [str(w) for w in study.survey.before] == [BEFORE]
+    assert [str(w) for w in study.survey.after] == [AFTER]
+    assert study.inspections.indicator == "inspection_score"
+    assert str(study.action_plan.project_start) == "2020-04-01"
+    assert study.action_plan.horizons_months == (12, 24)
+
+
+# --------------------------------------------------------------------------
+# survey.csv
+# --------------------------------------------------------------------------
+
+
+def test_survey_respondents_live_in_targets_or_their_named_controls(study, survey):
+    for municipality in study.municipality_names:
+        targets, controls = _survey_groups(study, municipality)
+        of_m = survey[survey["municipality"] == municipality]
+        assert set(of_m["place_id"]) == set(targets) | set(controls)
+        assert not of_m["place_id"].str.contains("givare").any()
+        assert 0.55 <= of_m["place_id"].isin(targets).mean() <= 0.65
+        per_wave = of_m.groupby("wave").size()
+        assert per_wave.between(280, 420).all() and per_wave.nunique() == 2
+    assert set(survey["wave"].dt.strftime("%Y-%m-%d")) == {BEFORE, AFTER}
+    assert survey["respondent_id"].str.fullmatch(r"(AV|FA|HA|SA)-20(19|22)-\d{4}").all()
+    assert not survey[["respondent_id", "wave"]].duplicated().any()
+
+
+def test_every_survey_cell_has_at_least_30_respondents(survey):
+    # Reports flag cells under 30 as unreliable and suppress those under 5.
+    cells = survey.groupby(["municipality", "wave", "place_id"]).size()
+    assert len(cells) == 2 * 15 and cells.min() >= 30
+
+
+def test_survey_answers_shares_and_weights_are_realistic(study, survey):
+    assert 0.015 <= (survey["answer_code"] == 5).mean() <= 0.05
+    assert set(survey["answer_code"].dropna()) == {1, 2, 3, 4, 5}
+    valid = survey[survey["answer"].notna()].copy()
+    valid["unsafe"] = valid["answer"].isin([3, 4])
+    valid["target"] = valid["place_id"].isin([p.id for p in study.targets()])
+    before = valid[valid["wave"] == BEFORE]
+    weighted = before.groupby(["municipality", "target"])[["unsafe", "weight"]].apply(
+        lambda c: np.average(c["unsafe"], weights=c["weight"])
+    )
+    assert weighted.xs(True, level="target").between(0.25, 0.36).all()
+    assert weighted.xs(False, level="target").between(0.15, 0.25).all()
+    cv = survey.groupby(["municipality", "wave"])["weight"].agg(lambda w: w.std() / w.mean())
+    assert cv.between(0.25, 0.6).all()
+    # Expansion weights: each area's respondents add up to its residents, every wave.
+    totals = survey.groupby(["wave", "place_id"])["weight"].sum().groupby("place_id").mean()
+    residents = pd.Series({a: s["residents"] for a, s in gen.SURVEY_AREAS.items()})
+    assert np.allclose(totals.sort_index(), residents.sort_index(), rtol=1e-3)
+    # Women and older people answer more often and feel less safe, so the unweighted
+    # share overstates the weighted one, a little.
+    gap = valid["unsafe"].mean() - np.average(valid["unsafe"], weights=valid["weight"])
+    assert 0.0 < gap < 0.05
+
+
+def test_survey_controlled_comparison_recovers_the_true_log_odds_ratios(study, survey):
+    truth = pd.read_csv(DEMO_DIR / "ground_truth_survey.csv").set_index("municipality")
+    assert truth["true_log_odds_ratio"].to_dict() == gen.SURVEY_EFFECTS
+    # Averaging over sex and age shrinks the odds ratio, but far less than its uncertainty.
+    assert np.allclose(truth["marginal_log_odds_ratio"], truth["true_log_odds_ratio"], atol=0.01)
+    for municipality in study.municipality_names:
+        targets, controls = _survey_groups(study, municipality)
+        true = truth.loc[municipality, "true_log_odds_ratio"]
+        result = controlled_comparison(
+            survey,
+            treated=targets,
+            comparison=controls,
+            group_col="place_id",
+            before=BEFORE,
+            after=AFTER,
+            question=gen.SURVEY_QUESTION,
+        )
+        low, high = np.log(result.ci_lower), np.log(result.ci_upper)
+        assert low < true < high, (municipality, low, high)
+        assert result.cells["n"].min() >= 30
+
+
+@pytest.mark.slow
+def test_survey_intervals_cover_the_truth_over_replicates(study, tmp_path):
+    path = tmp_path / "survey.csv"
+    covered = []
+    for replicate in range(200):
+        rng = np.random.default_rng([DEMO_SEED, gen.SURVEY_STREAM, replicate])
+        gen.demo_survey(rng).to_csv(path, index=False, lineterminator="\n")
+        data = read_survey(
+            path, municipalities=study.municipality_names, places=_place_municipality(study)
+        )
+        for municipality, true in gen.SURVEY_EFFECTS.items():
+            targets, controls = _survey_groups(study, municipality)
+            result = controlled_comparison(
+                data,
+                treated=targets,
+                comparison=controls,
+                group_col="place_id",
+                before=BEFORE,
+                after=AFTER,
+            )
+            covered.append(np.log(result.ci_lower) < true < np.log(result.ci_upper))
+    assert 0.90 <= np.mean(covered) <= 0.98
+
+
+# --------------------------------------------------------------------------
+# inspections.csv
+# --------------------------------------------------------------------------
+
+
+def test_every_target_is_inspected_before_its_measures_and_in_spring_2022(study, inspections):
+    assert set(inspections["place_id"]) == {p.id for p in study.targets()}
+    for target in study.targets():
+        of_place = inspections[inspections["place_id"] == target.id]
+        dates = sorted(of_place["date"].unique())
+        assert len(dates) == 2
+        before, after = (pd.Timestamp(d) for d in dates)
+        assert before.year == 2020 and before < pd.Timestamp(target.intervention_start)
+        assert pd.Timestamp("2022-03-01") <= after <= pd.Timestamp("2022-06-30")
+        assert of_place.groupby("date")["aspect"].apply(set).map(len).eq(9).all()
+    first = inspections.groupby("place_id")["date"].transform("min") == inspections["date"]
+    # Before the measures the places score red or yellow; afterwards some aspects are green.
+    assert set(inspections.loc[first, "band"]) <= {"red", "yellow"}
+    assert (inspections.loc[~first, "band"] == "green").any()
+
+
+def test_inspection_mean_change_is_recovered_within_its_sign_flip_uncertainty(inspections):
+    truth = pd.read_csv(DEMO_DIR / "ground_truth_inspections.csv").set_index("place_id")
+    assert truth.loc["hallstahammar_centrum", "true_mean_change"] == 0.0
+    changes = inspection_changes(inspections)
+    assert set(changes) == set(truth.index)
+    for place, change in changes.items():
+        true = truth.loc[place, "true_mean_change"]
+        d = change.table["change"].to_numpy(float)
+        # The truth lies in the 95 % sign-flip interval: shifted by it, the changes
+        # are not rejected as symmetric about zero.
+        assert sign_flip_pvalue(d - true) > 0.05, place
+        if true >= 3:
+            assert change.permutation_p < 0.05, place
+
+
+@pytest.mark.slow
+def test_inspection_sign_flip_intervals_cover_the_truth_over_replicates():
+    covered = []
+    for replicate in range(200):
+        rng = np.random.default_rng([DEMO_SEED, gen.INSPECTION_STREAM, replicate])
+        data = gen.demo_inspections(rng)
+        for place, spec in gen.INSPECTIONS.items():
+            of_place = data[data["place_id"] == place]
+            before = of_place.loc[of_place["date"] == spec["before"], "score"].to_numpy()
+            after = of_place.loc[of_place["date"] == spec["after"], "score"].to_numpy()
+            covered.append(sign_flip_pvalue(after - before - spec["change"]) > 0.05)
+    # Integer scores make the exact test a little conservative.
+    assert 0.93 <= np.mean(covered) <= 0.995
+
+
+# --------------------------------------------------------------------------
+# actions.csv
+# --------------------------------------------------------------------------
+
+
+def test_implementation_shares_mirror_the_pilots_follow_ups(actions):
+    shares = implementation_shares(actions, project_start="2020-04-01").to_frame()
+    at = shares.set_index(["horizon_months", "municipality"])
+    for municipality, (k, n) in {
+        "Avesta": (22, 28),
+        "Sala": (17, 19),
+        "Falun": (18, 30),
+        "Hallstahammar": (8, 15),
+    }.items():
+        assert (at.loc[(24, municipality), "k"], at.loc[(24, municipality), "n"]) == (k, n)
+        assert at.loc[(12, municipality), "k"] < k
+        assert at.loc[(12, municipality), "n_not_followed_up"] == 0
+
+
+def test_action_statuses_only_move_forward(study, actions):
+    rank = {"planned": 0, "started": 1, "done": 2}
+    for (_, _), measure in actions.groupby(["municipality", "measure_id"]):
+        assert list(measure["followup_date"].dt.strftime("%Y-%m-%d")) == list(gen.ACTION_FOLLOWUPS)
+        first, last = measure["status"]
+        if first == "cancelled":
+            assert last == "cancelled"
+        elif last != "cancelled":
+            assert rank[first] <= rank[last]
+        assert (
+            measure["description"].nunique() == 1 and measure["place_id"].nunique(dropna=False) == 1
+        )
+    assert (actions["status"] == "cancelled").any()
+    assert actions["place_id"].isna().any()  # some measures cover the whole municipality
+    placed = actions.dropna(subset=["place_id"])
+    targets = {p.id for p in study.targets()}
+    assert placed["place_id"].isin(targets).all()
+    assert len(set(actions["category"])) == 8

@@ -15,6 +15,7 @@ DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
 
 @pytest.fixture(scope="module")
 def demo_data() -> StudyData:
+    # The series only: the survey and inspection effects are tested in test_outcomes.py.
     study, series = validate_study(DEMO_DIR)
     return StudyData(study, series, {"study_name": "trygga_platser_demo", "inputs": {}})
 
@@ -32,7 +33,8 @@ def test_every_target_buffer_and_indicator_has_one_primary_estimate(effects, dem
     n_places = len(demo_data.study.targets()) + sum(
         1 for p in demo_data.study.targets() if p.buffer
     )
-    assert len(primary) == n_places * len(demo_data.study.indicators)
+    counts = [i for i in demo_data.study.indicators if i.family == "count"]
+    assert len(primary) == n_places * len(counts)
     assert (primary["estimand"] == "rate_ratio").all()
     assert not primary.duplicated(["place_id", "indicator"]).any()
     assert list(effects.columns) == EFFECT_COLUMNS
