@@ -11,10 +11,12 @@ import base64
 import html
 import io
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.text
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
@@ -80,6 +82,35 @@ def figure_html(fig, alt: str) -> Html:
         f'<figure style="margin:0.5em 0"><img src="data:image/png;base64,{data}" '
         f'alt="{html.escape(alt, quote=True)}" style="max-width:100%"/></figure>'
     )
+
+
+_FIGURE_TERMS = (
+    "colour_band",
+    "planned_start",
+    "planned",
+    "started",
+    "done",
+    "cancelled",
+    "before",
+    "after",
+    "red",
+    "yellow",
+    "green",
+    "months",
+)
+
+
+def localize_figure(fig, lang: str):
+    """Translate the English words the statistics modules' figures write (legends, bands, ticks)."""
+    if lang == "en":
+        return fig
+    pattern = re.compile("|".join(rf"\b{re.escape(t('fig_' + k, 'en'))}\b" for k in _FIGURE_TERMS))
+    words = {t("fig_" + k, "en"): t("fig_" + k, lang) for k in _FIGURE_TERMS}
+    for text in fig.findobj(matplotlib.text.Text):
+        content = text.get_text()
+        if content:
+            text.set_text(pattern.sub(lambda m: words[m.group(0)], content))
+    return fig
 
 
 def paragraph(text: str) -> Html:
@@ -426,7 +457,7 @@ class MunicipalityReport:
             )
             fig, ax = plot_inspection(change, title=place.name)
             ax.set_xlabel(t("axis_inspection", lang))
-            parts += [figure_html(fig, caption), paragraph(caption)]
+            parts += [figure_html(localize_figure(fig, lang), caption), paragraph(caption)]
         return parts
 
     def action_plan(self) -> list:
@@ -453,7 +484,7 @@ class MunicipalityReport:
         return [
             paragraph(t("action_plan_intro", lang)),
             table.style.hide(axis="index"),
-            figure_html(fig, t("section_action_plan", lang)),
+            figure_html(localize_figure(fig, lang), t("section_action_plan", lang)),
         ]
 
     def skipped_table(self) -> pd.DataFrame | Html:

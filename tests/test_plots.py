@@ -55,3 +55,22 @@ def test_effect_plots_return_figure_and_axes():
 def test_plots_refuse_an_effect_without_fitted_values():
     with pytest.raises(ValueError, match="no fitted values"):
         plot_effect(effect=_effect(fitted=False), start=pd.Period("2020-07", freq="M"))
+
+
+def test_figures_of_the_statistics_modules_are_translated_for_swedish_reports():
+    import matplotlib.pyplot as plt
+    import matplotlib.text
+
+    from pipeline.report import localize_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([1], [1], label="before (2020-01-01)")
+    ax.plot([1], [1], label="after (2022-05-01), colour = band")
+    ax.text(0, 0, "planned start")
+    ax.text(0, 1, "Redesign of the square")  # only whole words from the list change
+    ax.legend()
+    localize_figure(fig, "sv")
+    texts = {t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text()}
+    assert {"före (2020-01-01)", "efter (2022-05-01), färg = band", "planerad start"} <= texts
+    assert "Redesign of the square" in texts
+    plt.close(fig)
