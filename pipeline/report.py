@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import matplotlib.text
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator
 from scipy import stats
 
 from .actions import TOTAL, implementation_shares, implementation_vs_effect, plot_action_timeline
@@ -785,6 +785,7 @@ class ComparativeReport:
         title = t("section_implementation", lang)
         fig, ax = paired.plot(title=title)
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=2))  # 0.25, 0.5, 1, 2, 4
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
         ax.set_ylabel(t("axis_survey_odds", lang))
