@@ -608,7 +608,7 @@ class ComparativeReport:
         implementation = self._implementation()
         parts = [paragraph(t("summary_intro", lang))]
         for municipality, frame in self.primary().groupby("municipality", sort=False):
-            items = [self._sentence(row) for _, row in frame.iterrows()]
+            items = [self._summary_line(rows) for _, rows in frame.groupby("indicator", sort=False)]
             if implementation is not None:
                 last = implementation[
                     (implementation["municipality"] == municipality)
@@ -635,32 +635,33 @@ class ComparativeReport:
             )
         return Html("".join(parts))
 
-    def _sentence(self, row) -> str:
+    def _summary_line(self, rows: pd.DataFrame) -> str:
+        """One indicator of one municipality: each place's change in a few words."""
         lang = self.lang
-        estimand, estimate = row["estimand"], row["estimate"]
-        if estimand in RATIO_ESTIMANDS:
-            change = 100 * (estimate - 1)
-        else:
-            change = estimate
-        key = {
-            "odds_ratio": "summary_sentence_odds",
-            "cumulative_odds_ratio": "summary_sentence_odds",
-            "share_difference_pp": "summary_sentence_pp",
-            "mean_score_change": "summary_sentence_points",
-        }.get(estimand, "summary_sentence")
-        digits = 1 if estimand in ("share_difference_pp", "mean_score_change") else 0
-        return t(
-            key,
-            lang,
-            place=_place_name(self.data, row["place_id"], lang),
-            indicator=_indicator_label(self.data, row["indicator"], lang),
-            direction=t("direction_decrease" if change < 0 else "direction_increase", lang),
-            size=number(abs(change), lang, digits),
-            certainty=t(
-                "certainty_clear" if row["p_adjusted"] < 0.05 else "certainty_unclear", lang
-            ),
-            sms=t(f"sms_{int(row['sms_level'])}", lang),
-        )
+        sms = ", ".join(t(f"sms_{level}", lang) for level in sorted(set(rows["sms_level"])))
+        items = []
+        for _, row in rows.iterrows():
+            estimand, estimate = row["estimand"], row["estimate"]
+            change = 100 * (estimate - 1) if estimand in RATIO_ESTIMANDS else estimate
+            size_key, digits = {
+                "odds_ratio": ("summary_size_odds", 0),
+                "cumulative_odds_ratio": ("summary_size_odds", 0),
+                "share_difference_pp": ("summary_size_pp", 1),
+                "mean_score_change": ("summary_size_points", 1),
+            }.get(estimand, ("summary_size_pct", 0))
+            certainty = "certainty_clear" if row["p_adjusted"] < 0.05 else "certainty_unclear"
+            items.append(
+                t(
+                    "summary_item",
+                    lang,
+                    place=_place_name(self.data, row["place_id"], lang) + ":",
+                    direction=t("direction_decrease" if change < 0 else "direction_increase", lang),
+                    size=t(size_key, lang, value=number(abs(change), lang, digits)),
+                    certainty=t(certainty, lang),
+                )
+            )
+        label = _indicator_label(self.data, rows["indicator"].iloc[0], lang)
+        return t("summary_line", lang, indicator=label, sms=sms, items="; ".join(items))
 
     def summary_table(self) -> pd.DataFrame:
         """Primary estimates of every municipality, with Holm-adjusted p-values."""
