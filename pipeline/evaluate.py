@@ -9,6 +9,7 @@ import pandas as pd
 
 from .data import StudyData
 from .designs import DESIGNS, Design, DesignData
+from .designs.panel import panel_effects
 from .designs.placebo import placebo_in_time
 from .designs.power import minimum_detectable_effect
 from .designs.relative_effect import dispersion_from_monthly
@@ -204,9 +205,29 @@ def evaluate_target(
     return effects, skipped
 
 
+def _panel(data: StudyData, municipality: str, available: set, skipped: list) -> list[Effect]:
+    """The municipality's targets together (panel DiD): a pooled estimate when there are several."""
+    targets = data.study.targets(municipality)
+    if len(targets) < 2:
+        return []
+    found: list[Effect] = []
+    for indicator in data.study.indicators:
+        if indicator.family != "count":
+            continue
+        with_series = [p for p in targets if (p.id, indicator.id) in available]
+        if len(with_series) < 2:
+            continue
+        try:
+            found.extend(panel_effects(data, indicator.id, with_series))
+        except EstimationError as exc:
+            skipped.append(Skipped(ALL_TARGETS, indicator.id, "panel", str(exc)))
+    return found
+
+
 def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEvaluation:
-    """Every target of ``municipality`` times every indicator its series has, then the
-    municipality's perceived safety (survey) and its targets' safety inspections."""
+    """Every target of ``municipality`` times every indicator its series has, the targets
+    together in a panel when there are several, then the municipality's perceived safety
+    (survey) and its targets' safety inspections."""
     if municipality not in data.study.municipality_names:
         raise KeyError(f"municipality '{municipality}' is not in the study")
     effects: list[Effect] = []
@@ -220,6 +241,7 @@ def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEva
             found, missed = evaluate_target(data, place, indicator.id, frames=frames)
             effects.extend(found)
             skipped.extend(missed)
+    effects.extend(_panel(data, municipality, available, skipped))
     found, missed = survey_effects(data, municipality)
     effects.extend(found)
     indicator = data.study.survey.indicator if data.study.survey else ""

@@ -13,6 +13,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -24,6 +25,8 @@ from scipy import stats
 
 from .actions import TOTAL, implementation_shares, implementation_vs_effect, plot_action_timeline
 from .data import StudyData, load_processed
+from .designs.panel import panel_effects
+from .errors import EstimationError
 from .evaluate import MunicipalityEvaluation, evaluate_municipality
 from .i18n import check_language, number, p_text, p_value, t
 from .inspection import inspection_change, plot_inspection
@@ -48,6 +51,22 @@ RATIO_ESTIMANDS = frozenset(
 )
 
 EFFECTS_FILE = "effects.csv"
+POOLED_FILE = "pooled_effects.csv"
+POOLED_COLUMNS = [
+    "indicator",
+    "design",
+    "estimand",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "k",
+    "tau2",
+    "i2_percent",
+    "pi_low",
+    "pi_high",
+    "method",
+]
 PROVENANCE_FILE = "provenance.json"
 
 
@@ -675,14 +694,8 @@ class ComparativeReport:
             )
         return table
 
-    def synthesis(self) -> list:
-        """Per indicator: fixed- and random-effects pooling of the primary estimates, and a forest plot.
-
-        Ratios are pooled on the log scale, differences (percentage points,
-        inspection points) as they are.
-        """
-        lang = self.lang
-        parts: list = [paragraph(t("synthesis_intro", lang))]
+    def _pooling_inputs(self):
+        """Per indicator: the primary estimates pooled (buffers left out) and their meta-analysis."""
         primary = self.primary()
         # Buffers measure displacement, not the measures' effect: they are not pooled.
         buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
@@ -691,17 +704,93 @@ class ComparativeReport:
             frame = primary[primary["indicator"] == indicator.id].reset_index(drop=True)
             if frame.empty:
                 continue
+            ratio = frame["estimand"].iloc[0] in RATIO_ESTIMANDS
+            result = None
+            if len(frame) >= 2:
+                y, se = _log_scale_estimates(frame, ratio)
+                labels = [
+                    f"{m}: {_place_name(self.data, p, self.lang)}"
+                    for m, p in zip(frame["municipality"], frame["place_id"], strict=True)
+                ]
+                result = meta_analyse(y, se, labels)
+            yield indicator, frame, ratio, result
+
+    @cached_property
+    def pooled(self) -> pd.DataFrame:
+        """Study-wide estimates per indicator: random- and fixed-effect pooling, and the panel.
+
+        Written to ``pooled_effects.csv``. The panel takes the targets of the
+        municipalities whose evaluation succeeded, against every control area.
+        """
+        rows = []
+        for indicator, frame, ratio, result in self._pooling_inputs():
+            if result is None:
+                continue
+            back = np.exp if ratio else (lambda v: v)
+            for pooled in (result.random, result.fixed):
+                rows.append(
+                    {
+                        "indicator": indicator.id,
+                        "design": f"meta_{pooled.model}",
+                        "estimand": frame["estimand"].iloc[0],
+                        "estimate": back(pooled.estimate),
+                        "ci_low": back(pooled.ci_low),
+                        "ci_high": back(pooled.ci_high),
+                        "p_value": pooled.pvalue,
+                        "k": result.k,
+                        "tau2": result.tau2,
+                        "i2_percent": result.i2,
+                        "pi_low": back(result.pi_low) if pooled.model == "random" else np.nan,
+                        "pi_high": back(result.pi_high) if pooled.model == "random" else np.nan,
+                        "method": f"{pooled.ci_method}; tau2 by {result.method}",
+                    }
+                )
+        ok = set(self.status.loc[self.status["status"] == "ok", "municipality"])
+        targets = [p for p in self.data.study.targets() if p.municipality in ok]
+        available = set(
+            zip(self.data.series["place_id"], self.data.series["indicator"], strict=True)
+        )
+        for indicator in self.data.study.indicators:
+            with_series = [p for p in targets if (p.id, indicator.id) in available]
+            if indicator.family != "count" or len(with_series) < 2:
+                continue
+            try:
+                pooled = panel_effects(self.data, indicator.id, with_series)[0]
+            except EstimationError:
+                continue
+            rows.append(
+                {
+                    "indicator": indicator.id,
+                    "design": "panel",
+                    "estimand": pooled.estimand,
+                    "estimate": pooled.estimate,
+                    "ci_low": pooled.ci_low,
+                    "ci_high": pooled.ci_high,
+                    "p_value": pooled.p_value,
+                    "k": len(with_series),
+                    "tau2": np.nan,
+                    "i2_percent": np.nan,
+                    "pi_low": np.nan,
+                    "pi_high": np.nan,
+                    "method": pooled.method,
+                }
+            )
+        return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+
+    def synthesis(self) -> list:
+        """Per indicator: fixed- and random-effects pooling of the primary estimates, a forest
+        plot, and the panel of all targets.
+
+        Ratios are pooled on the log scale, differences (percentage points,
+        inspection points) as they are.
+        """
+        lang = self.lang
+        parts: list = [paragraph(t("synthesis_intro", lang))]
+        for indicator, frame, ratio, result in self._pooling_inputs():
             label = _indicator_label(self.data, indicator.id, lang)
-            if len(frame) < 2:
+            if result is None:
                 parts.append(paragraph(t("synthesis_too_few", lang, indicator=label, k=len(frame))))
                 continue
-            ratio = frame["estimand"].iloc[0] in RATIO_ESTIMANDS
-            y, se = _log_scale_estimates(frame, ratio)
-            labels = [
-                f"{m}: {_place_name(self.data, p, lang)}"
-                for m, p in zip(frame["municipality"], frame["place_id"], strict=True)
-            ]
-            result = meta_analyse(y, se, labels)
             back = np.exp if ratio else (lambda v: v)
             pi = (
                 f"{number(back(result.pi_low), lang)}–{number(back(result.pi_high), lang)}"
@@ -726,7 +815,7 @@ class ComparativeReport:
                     )
                 )
             )
-            fig, ax = forest_plot(
+            fig, _ = forest_plot(
                 result,
                 xlabel=t(f"measure_{frame['estimand'].iloc[0]}", lang),
                 log_scale=ratio,
@@ -735,6 +824,24 @@ class ComparativeReport:
             )
             fig.suptitle(label, x=0.02, ha="left", fontsize=10)
             parts.append(figure_html(fig, label))
+            panel = self.pooled[
+                (self.pooled["indicator"] == indicator.id) & (self.pooled["design"] == "panel")
+            ]
+            for row in panel.itertuples(index=False):
+                parts.append(
+                    paragraph(
+                        t(
+                            "panel_sentence",
+                            lang,
+                            indicator=label,
+                            k=int(row.k),
+                            estimate=number(row.estimate, lang),
+                            low=number(row.ci_low, lang),
+                            high=number(row.ci_high, lang),
+                            p=p_text(row.p_value, lang),
+                        )
+                    )
+                )
         return parts
 
     def _implementation(self) -> pd.DataFrame | None:
@@ -798,14 +905,16 @@ class ComparativeReport:
         return parts
 
     def write_outputs(self, reports_dir: str) -> Path:
-        """Write the study-wide ``effects.csv`` (all municipalities) and its provenance.
+        """Write the study-wide ``effects.csv`` (all municipalities), ``pooled_effects.csv``
+        and their provenance.
 
-        ``p_adjusted`` is Holm's adjustment across the study's primary rate-ratio
-        estimates (every place and indicator): it controls the chance of any false
-        claim among them. Other rows keep NaN.
+        ``p_adjusted`` is Holm's adjustment across the study's primary estimates
+        (every indicator and place): it controls the chance of any false claim
+        among them. Other rows keep NaN.
         """
         out = Path(reports_dir)
         self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
+        self.pooled.to_csv(out / POOLED_FILE, index=False)
         record = _provenance_record(self.data, self.parameters)
         record["municipalities"] = self.status.to_dict(orient="records")
         (out / "effects.provenance.json").write_text(

@@ -189,3 +189,15 @@ def test_a_buffer_can_have_its_own_control(demo_data):
         time_weights=(int((~post).sum()), int(post.sum())),
     )
     assert row.estimate == pytest.approx(direct.estimate)
+
+
+def test_municipalities_with_several_targets_get_a_panel_estimate(effects, demo_data):
+    panel = effects[effects["design"] == "panel"]
+    several = {m for m in demo_data.study.municipality_names if len(demo_data.study.targets(m)) > 1}
+    assert set(panel["municipality"]) == several
+    pooled = panel[panel["place_id"] == ""]
+    counts = [i.id for i in demo_data.study.indicators if i.family == "count"]
+    assert len(pooled) == len(several) * len(counts)
+    assert not panel["primary"].any()
+    assert (panel["sms_level"] == 3).all()
+    assert ((panel["ci_low"] < panel["estimate"]) & (panel["estimate"] < panel["ci_high"])).all()

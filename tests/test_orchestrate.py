@@ -143,6 +143,9 @@ def test_demo_end_to_end(tmp_path):
     for section in ("Sammanvägning över kommunerna", "Genomförande och effekt", "I² ="):
         assert section in comparative
     _assert_no_survey_microdata(reports)
+    pooled = pd.read_csv(reports / "pooled_effects.csv")
+    assert {"meta_random", "meta_fixed", "panel"} == set(pooled["design"])
+    assert set(pooled.loc[pooled["design"] == "panel", "k"]) == {10}
     effects = pd.read_csv(reports / EFFECTS_FILE)
     survey_rows = effects[effects["indicator"] == "unsafe_evening"]
     assert set(survey_rows["design"]) == {"survey_did", "survey_prepost", "survey_ordinal"}
