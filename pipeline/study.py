@@ -96,6 +96,11 @@ class ItsSettings(_Strict):
     inference: Literal["quasipoisson", "hac", "poisson"] = "quasipoisson"
     reference: Literal["t", "normal"] = "t"
     drift: bool = True
+    drift_method: Literal["inflation", "variance"] = Field(
+        default="inflation",
+        description="inflation: variance times the placebo steps' mean squared z (at least 1); "
+        "variance: their excess variance added",
+    )
 
 
 class ControlledSettings(_Strict):

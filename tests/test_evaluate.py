@@ -201,3 +201,29 @@ def test_municipalities_with_several_targets_get_a_panel_estimate(effects, demo_
     assert not panel["primary"].any()
     assert (panel["sms_level"] == 3).all()
     assert ((panel["ci_low"] < panel["estimate"]) & (panel["estimate"] < panel["ci_high"])).all()
+
+
+def test_the_study_chooses_how_the_time_series_accounts_for_drift(demo_data):
+    from dataclasses import replace
+
+    from pipeline.designs.its import InterruptedTimeSeries, fit_its
+    from pipeline.study import Analysis, ItsSettings
+
+    inputs = design_data(demo_data, demo_data.study.place("avesta_busstorget"), "crimes_total")
+    widths = {}
+    for method in ("inflation", "variance"):
+        analysis = Analysis(its=ItsSettings(drift_method=method))
+        effect = InterruptedTimeSeries().estimate(replace(inputs, analysis=analysis))
+        widths[method] = effect.ci_high / effect.ci_low
+        target = inputs.target
+        direct = fit_its(
+            target["value"].to_numpy(),
+            target.index,
+            inputs.start,
+            exposure=target["exposure"].to_numpy(),
+            shocks=inputs.shocks,
+            drift=True,
+            drift_method=method,
+        )
+        assert effect.ci_low == pytest.approx(direct.ci_low)
+    assert widths["inflation"] != pytest.approx(widths["variance"])

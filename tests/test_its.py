@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.designs.its import fit_its, its_design_matrix, newey_west_lags
+from pipeline.designs.its import (
+    drift_inflation,
+    drift_variance,
+    fit_its,
+    its_design_matrix,
+    newey_west_lags,
+    placebo_steps,
+)
 from pipeline.errors import EstimationError
 
 
@@ -141,18 +148,87 @@ def test_drift_calibrated_its_holds_its_error_rate_on_real_series(bra_total_seri
     assert result.rejection_rate <= 0.10
 
 
-def test_drift_variance_widens_the_interval_of_a_drifting_series():
-    rng = np.random.default_rng(12)
-    periods = pd.period_range("2015-01", periods=84, freq="M")
-    walk = np.exp(np.cumsum(rng.normal(0, 0.04, 84)))
-    counts = rng.poisson(40 * walk)
+def _drifting_series(seed=12, n=84):
+    rng = np.random.default_rng(seed)
+    periods = pd.period_range("2015-01", periods=n, freq="M")
+    walk = np.exp(np.cumsum(rng.normal(0, 0.04, n)))
+    return rng.poisson(40 * walk), periods
+
+
+@pytest.mark.parametrize("method", ["inflation", "variance"])
+def test_drift_term_widens_the_interval_of_a_drifting_series(method):
+    counts, periods = _drifting_series()
     start = periods[60]
     plain = fit_its(counts, periods, start)
-    calibrated = fit_its(counts, periods, start, drift=True)
+    calibrated = fit_its(counts, periods, start, drift=True, drift_method=method)
     assert calibrated.rate_ratio == pytest.approx(plain.rate_ratio)
     assert calibrated.ci_high / calibrated.ci_low > plain.ci_high / plain.ci_low
     assert 0 < calibrated.placebo_p_value <= 1
     assert "placebo steps" in calibrated.inference
+    # 60 months before the start: fake starts at months 12 ... 54.
+    assert "t(43)" in calibrated.inference
+
+
+def test_default_drift_term_is_the_inflation():
+    counts, periods = _drifting_series()
+    start = periods[60]
+    default = fit_its(counts, periods, start, drift=True)
+    inflated = fit_its(counts, periods, start, drift=True, drift_method="inflation")
+    assert (default.ci_low, default.ci_high) == (inflated.ci_low, inflated.ci_high)
+    assert "mean squared z" in default.inference
+
+
+def test_inflation_multiplies_the_model_variance_by_the_placebo_mean_square_z():
+    counts, periods = _drifting_series()
+    start = periods[60]
+    plain = fit_its(counts, periods, start)
+    steps = placebo_steps(counts, periods, start)
+    factor = np.mean([(b / s) ** 2 for b, s in steps])
+    assert factor > 1
+    inflated = fit_its(counts, periods, start, drift=True)
+    assert inflated.se_log == pytest.approx(plain.se_log * np.sqrt(factor))
+
+
+def test_drift_summaries_of_placebo_steps():
+    steps = [(0.3, 0.1), (-0.1, 0.1), (0.0, 0.2)]
+    assert drift_inflation(steps) == pytest.approx((9 + 1 + 0) / 3)
+    assert drift_variance(steps) == pytest.approx((0.09 + 0.01) / 3 - (0.01 + 0.01 + 0.04) / 3)
+    # Placebo steps smaller than their errors never narrow the interval.
+    assert drift_inflation([(0.01, 0.1), (0.0, 0.1)]) == 1.0
+    assert drift_variance([(0.01, 0.1), (0.0, 0.1)]) == 0.0
+    assert drift_inflation([]) == 1.0 and drift_variance([]) == 0.0
+
+
+def test_placebo_steps_fake_starts_leave_the_months_asked_for():
+    counts, periods = _drifting_series(n=48)
+    start = periods[24]
+    # Fake starts need `before` months before and 6 from them, within the 24 pre-period months.
+    assert len(placebo_steps(counts, periods, start)) == 24 - 12 - 6 + 1
+    assert len(placebo_steps(counts, periods, start, before=6)) == 24 - 6 - 6 + 1
+    # The post period never enters: changing it leaves the steps unchanged.
+    changed = counts.copy()
+    changed[24:] *= 3
+    assert placebo_steps(changed, periods, start) == placebo_steps(counts, periods, start)
+
+
+def test_earlier_fake_starts_give_more_placebo_steps_and_degrees_of_freedom():
+    counts, periods = _drifting_series(n=48)
+    start = periods[24]
+    fit = fit_its(counts, periods, start, drift=True, placebo_before=6)
+    assert "13 placebo steps" in fit.inference and "t(13)" in fit.inference
+
+
+def test_too_short_a_pre_period_for_placebos_is_said():
+    counts, periods = _drifting_series(n=36)
+    fit = fit_its(counts, periods, periods[14], drift=True)
+    assert "too short to measure drift" in fit.inference
+    assert np.isnan(fit.placebo_p_value)
+
+
+def test_unknown_drift_method_is_refused():
+    counts, periods = _drifting_series(n=48)
+    with pytest.raises(ValueError, match="drift_method"):
+        fit_its(counts, periods, periods[24], drift=True, drift_method="robust")
 
 
 def test_slope_change_design_recovers_a_known_change_in_trend():
