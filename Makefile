@@ -29,7 +29,7 @@ STUDY_INPUTS := $(wildcard $(STUDY)/*.yml $(STUDY)/*.csv)
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
 
-.PHONY: help env data evaluate report test test-fast lint format bench validate demo-data lock clean distclean
+.PHONY: help env data evaluate report test test-fast lint format bench validate calibrate demo-data lock clean distclean
 
 help: ## Show this help
 	@echo "Usage: make [target] [STUDY=path] [JOBS=n] [REPORT_LANG=sv|en]"
@@ -88,6 +88,10 @@ bench: $(ENV_STAMP) ## Time the pipeline against plain papermill + nbconvert com
 
 validate: $(ENV_STAMP) ## Check the designs: published analyses, simulation coverage, real-data calibration, speed
 	$(VPY) benchmarks/validate.py
+
+calibrate: $(ENV_STAMP) ## Longer comparisons of inference methods on real Brå series (time series, panel; ~20 min)
+	$(VPY) benchmarks/calibrate_inference.py
+	$(VPY) benchmarks/calibrate_panel.py
 
 demo-data: $(ENV_STAMP) ## Regenerate the demo study from its seed
 	$(VPY) -m pipeline demo --out data/raw/trygga_platser_demo
