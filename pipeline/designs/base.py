@@ -60,6 +60,25 @@ class DesignData:
     def n_post(self) -> int:
         return int((self.periods >= self.start).sum())
 
+    def effect(self, design: Design, **fields) -> Effect:
+        """An :class:`Effect` of ``design`` for this target and indicator.
+
+        Fills in what every design shares (municipality, place, indicator,
+        design name, SMS level, periods before and after, notes); ``fields``
+        give the estimate and may override any of them.
+        """
+        shared = {
+            "municipality": self.municipality,
+            "place_id": self.place.id,
+            "indicator": self.indicator.id,
+            "design": design.name,
+            "sms_level": design.sms_level,
+            "n_pre": self.n_pre,
+            "n_post": self.n_post,
+            "notes": self.notes,
+        }
+        return Effect(**{**shared, **fields})
+
     def pooled_controls(self) -> pd.DataFrame | None:
         """All controls summed period by period (counts and exposures add)."""
         return pool(self.controls)

@@ -217,11 +217,8 @@ class ControlledComparison:
             }
         )
         names = ", ".join(data.controls)
-        return Effect(
-            municipality=data.municipality,
-            place_id=data.place.id,
-            indicator=data.indicator.id,
-            design=self.name,
+        return data.effect(
+            self,
             estimand="rate_ratio",
             estimate=fit.ratio,
             ci_low=fit.ci_low,
@@ -229,11 +226,9 @@ class ControlledComparison:
             p_value=fit.p_value,
             n_pre=int((post == 0).sum()),
             n_post=int((post == 1).sum()),
-            sms_level=self.sms_level,
             method=(
                 f"Conditional binomial difference-in-differences against {names}; {fit.inference}"
             ),
-            notes=data.notes,
             fitted=fitted,
             placebo_p_value=fit.placebo_p_value,
         )

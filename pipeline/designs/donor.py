@@ -516,19 +516,13 @@ class DonorComparison:
         left_out += list(fit.excluded)
         if left_out:
             notes.append("donors left out: " + "; ".join(left_out))
-        return Effect(
-            municipality=data.municipality,
-            place_id=data.place.id,
-            indicator=data.indicator.id,
-            design=self.name,
+        return data.effect(
+            self,
             estimand="rate_ratio",
             estimate=fit.ratio,
             ci_low=fit.ci_low,
             ci_high=fit.ci_high,
             p_value=fit.p_value,
-            n_pre=data.n_pre,
-            n_post=data.n_post,
-            sms_level=self.sms_level,
             method=(
                 f"Comparative ITS against K = {fit.k} donors: quasi-Poisson step, "
                 "2 harmonic pairs, exposure offset, no trend, in each; target step minus the "

@@ -374,24 +374,17 @@ class InterruptedTimeSeries:
             if data.shocks
             else "no common shock adjusted for"
         )
-        return Effect(
-            municipality=data.municipality,
-            place_id=data.place.id,
-            indicator=data.indicator.id,
-            design=self.name,
+        return data.effect(
+            self,
             estimand="rate_ratio",
             estimate=fit.rate_ratio,
             ci_low=fit.ci_low,
             ci_high=fit.ci_high,
             p_value=fit.p_value,
-            n_pre=data.n_pre,
-            n_post=data.n_post,
-            sms_level=self.sms_level,
             method=(
                 f"Segmented Poisson regression: trend, {settings.harmonic_pairs} harmonic pairs, exposure offset, "
                 f"{shock_note}; {fit.inference}"
             ),
-            notes=data.notes,
             fitted=fit.fitted,
             placebo_p_value=fit.placebo_p_value,
         )
@@ -438,23 +431,16 @@ class InterruptedTimeSeriesSlope:
         crit = stats.t.ppf(0.975, df)
         with np.errstate(over="ignore"):
             bounds = np.exp([coef, coef - crit * se, coef + crit * se])
-        return Effect(
-            municipality=data.municipality,
-            place_id=data.place.id,
-            indicator=data.indicator.id,
-            design=self.name,
+        return data.effect(
+            self,
             estimand="rate_ratio_per_year",
             estimate=float(bounds[0]),
             ci_low=float(bounds[1]),
             ci_high=float(bounds[2]),
             p_value=float(2 * stats.t.sf(abs(coef / se), df)),
-            n_pre=data.n_pre,
-            n_post=data.n_post,
-            sms_level=self.sms_level,
             method=(
                 "Segmented Poisson regression with level and slope change: ratio of the yearly trend "
                 f"after / before the start; quasi-Poisson (dispersion {float(result.scale):.2f}), t({int(df)}); "
                 "no drift term"
             ),
-            notes=data.notes,
         )

@@ -59,23 +59,16 @@ class PrePost:
                 "counterfactual": rate_pre * exposure,
             }
         )
-        return Effect(
-            municipality=data.municipality,
-            place_id=data.place.id,
-            indicator=data.indicator.id,
-            design=self.name,
+        return data.effect(
+            self,
             estimand="rate_ratio",
             estimate=ratio,
             ci_low=float(np.exp(coef - crit * se)),
             ci_high=float(np.exp(coef + crit * se)),
             p_value=float(2 * stats.t.sf(abs(coef / se), df)),
-            n_pre=data.n_pre,
-            n_post=data.n_post,
-            sms_level=self.sms_level,
             method=(
                 "Rate after / rate before with exposure; quasi-Poisson variance "
                 f"(dispersion {float(result.scale):.2f}), t({int(df)}); no counterfactual for trend or shocks"
             ),
-            notes=data.notes,
             fitted=fitted,
         )

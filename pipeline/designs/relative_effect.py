@@ -355,7 +355,6 @@ class RelativeEffect:
 
     def estimate(self, data):
         from ..errors import EstimationError
-        from ..results import Effect
 
         control = data.pooled_controls()
         window = data.target.index.intersection(control.index)
@@ -374,11 +373,8 @@ class RelativeEffect:
             control[post].to_numpy(),
         )
         result = relative_effect_size(counts[0], counts[1], dispersion=dispersion)
-        return Effect(
-            municipality=data.municipality,
-            place_id=data.place.id,
-            indicator=data.indicator.id,
-            design=self.name,
+        return data.effect(
+            self,
             estimand="relative_effect_size",
             estimate=float(result.res),
             ci_low=float(result.ci_low),
@@ -386,11 +382,9 @@ class RelativeEffect:
             p_value=float(result.p_value),
             n_pre=int((~post).sum()),
             n_post=int(post.sum()),
-            sms_level=self.sms_level,
             method=(
                 "Relative effect size (Welsh & Farrington): odds ratio of before/after counts, "
                 f"control over target (> 1 = crime fell in the target); variance x {dispersion:.2f} "
                 "for overdispersion"
             ),
-            notes=data.notes,
         )
