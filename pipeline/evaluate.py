@@ -9,6 +9,7 @@ import pandas as pd
 
 from .data import StudyData
 from .designs import DESIGNS, Design, DesignData
+from .designs.base import cut_before_co_intervention, place_series
 from .designs.panel import panel_effects
 from .designs.placebo import placebo_in_time
 from .designs.power import minimum_detectable_effect
@@ -70,9 +71,7 @@ class _Frames:
         self._empty = series.iloc[0:0]
 
     def get(self, place_id: str, indicator: str) -> pd.DataFrame:
-        frame = self._groups.get((place_id, indicator), self._empty)
-        frame = frame.set_index("period")[["value", "exposure"]].sort_index()
-        return frame.assign(exposure=frame["exposure"].fillna(1.0))
+        return place_series(self._groups.get((place_id, indicator), self._empty))
 
 
 def design_data(
@@ -83,12 +82,7 @@ def design_data(
     frames = frames or _Frames(data.series)
     start = pd.Period(place.intervention_start, freq="M")
     target = frames.get(place.id, indicator_id)
-    notes: list[str] = []
-    later = sorted(c.start for c in place.co_interventions if pd.Period(c.start, freq="M") > start)
-    if later:
-        cut = pd.Period(later[0], freq="M")
-        target = target[target.index < cut]
-        notes.append(f"series cut before the co-intervention starting {cut}")
+    target, notes = cut_before_co_intervention(target, place, start)
     window = target.index
     controls = {c: frames.get(c, indicator_id).reindex(window).dropna() for c in place.controls}
     buffer = frames.get(place.buffer, indicator_id).reindex(window) if place.buffer else None
@@ -114,7 +108,7 @@ def design_data(
         buffer_controls=buffer_controls,
         donors=donors,
         shocks=study.shocks,
-        notes=tuple(notes),
+        notes=notes,
         analysis=study.analysis,
     )
 

@@ -228,11 +228,6 @@ def with_adjusted_pvalues(effects: pd.DataFrame) -> pd.DataFrame:
     return effects
 
 
-def _relabel(shares, table: pd.DataFrame):
-    """The same shares with the group labels a reader sees (for the figure's legend)."""
-    return replace(shares, table=table)
-
-
 def implementation_table(table: pd.DataFrame, municipality: str, lang: str) -> pd.DataFrame:
     """One municipality's implementation shares per horizon, as a reader sees them."""
     rows = []
@@ -437,7 +432,7 @@ class MunicipalityReport:
                 }
             )
         fig, ax = plot_shares(
-            _relabel(shares, table),
+            replace(shares, table=table),  # the legend shows the areas as a reader names them
             title=_indicator_label(data, settings.indicator, lang),
         )
         ax.set_ylabel(

@@ -20,6 +20,26 @@ from ..results import Effect
 from ..study import Analysis, Indicator, Place, Shock
 
 
+def place_series(rows: pd.DataFrame) -> pd.DataFrame:
+    """One place's rows of the long series as a frame by month: ``value`` and ``exposure``.
+
+    A series without exposure gets 1.0, so every design can use it as an offset.
+    """
+    frame = rows.set_index("period")[["value", "exposure"]].sort_index()
+    return frame.assign(exposure=frame["exposure"].fillna(1.0))
+
+
+def cut_before_co_intervention(
+    frame: pd.DataFrame, place: Place, start: pd.Period
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """A target's series cut before the first co-intervention after its start, with the note."""
+    later = sorted(c.start for c in place.co_interventions if pd.Period(c.start, freq="M") > start)
+    if not later:
+        return frame, ()
+    cut = pd.Period(later[0], freq="M")
+    return frame[frame.index < cut], (f"series cut before the co-intervention starting {cut}",)
+
+
 @dataclass(frozen=True)
 class DesignData:
     """The series one target and indicator needs, aligned and cut to the analysis window.

@@ -87,6 +87,7 @@ from ..data import StudyData
 from ..errors import EstimationError
 from ..results import Effect
 from ..study import Place
+from .base import cut_before_co_intervention, place_series
 
 Inference = Literal["placebo_space", "placebo_time", "quasipoisson", "cluster"]
 INFERENCE: dict[str, str] = {
@@ -1017,11 +1018,10 @@ def estimate_panel(
 
 
 def _series(data: StudyData, place_id: str, indicator_id: str) -> pd.DataFrame:
-    rows = data.series[
-        (data.series["place_id"] == place_id) & (data.series["indicator"] == indicator_id)
-    ]
-    frame = rows.set_index("period")[["value", "exposure"]].sort_index()
-    return frame.assign(exposure=frame["exposure"].fillna(1.0))
+    series = data.series
+    return place_series(
+        series[(series["place_id"] == place_id) & (series["indicator"] == indicator_id)]
+    )
 
 
 def panel_effects(data: StudyData, indicator_id: str, targets: list[Place]) -> list[Effect]:
@@ -1067,13 +1067,9 @@ def panel_effects(data: StudyData, indicator_id: str, targets: list[Place]) -> l
         if frame.empty:
             missing.append(place.id)
             continue
-        later = sorted(
-            c.start for c in place.co_interventions if pd.Period(c.start, freq="M") > start
-        )
-        if later:
-            cut = pd.Period(later[0], freq="M")
-            frame = frame[frame.index < cut]
-            cut_notes[place.id] = [f"series cut before the co-intervention starting {cut}"]
+        frame, cut = cut_before_co_intervention(frame, place, start)
+        if cut:
+            cut_notes[place.id] = list(cut)
         series[place.id], starts[place.id] = frame, start
         municipality_of[place.id] = place.municipality
     if missing:
