@@ -25,7 +25,7 @@ import pandas as pd
 from .actions import read_actions
 from .errors import Problem, ValidationError
 from .inspection import read_inspections
-from .provenance import provenance_record
+from .provenance import portable_path, provenance_record
 from .series import read_series
 from .study import (
     ACTIONS_FILE,
@@ -197,7 +197,7 @@ def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData
             inputs[file_name] = study_dir / file_name
     manifest = {
         "study_name": study_dir.resolve().name,
-        "study_dir": str(study_dir.resolve()),
+        "study_dir": portable_path(study_dir),
         "title": study.title,
         "synthetic": study.synthetic,
         "n_rows": len(series),
