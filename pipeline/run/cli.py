@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
             "--municipality", action="append", help="only this municipality (repeatable)"
         )
         p.add_argument(
+            "--force",
+            action="store_true",
+            help="rerun every municipality, even those whose inputs, parameters and code are unchanged",
+        )
+        p.add_argument(
             "--keep-going",
             action="store_true",
             help="exit 0 when some municipalities failed (their failure is kept in run_status.json, "
@@ -96,10 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         failed = []
         if args.command in ("evaluate", "run"):
             runs = orchestrate.evaluate(
-                paths, lang=args.lang, jobs=args.jobs, municipalities=args.municipality
+                paths,
+                lang=args.lang,
+                jobs=args.jobs,
+                municipalities=args.municipality,
+                force=args.force,
             )
             evaluation_failed = [r.municipality for r in runs if r.status != "ok"]
-            if evaluation_failed and args.command == "evaluate" and args.keep_going:
+            if evaluation_failed and args.keep_going:
                 orchestrate.mark_outdated(paths)
             elif evaluation_failed:
                 failed += evaluation_failed
@@ -127,5 +136,7 @@ def _status(paths: StudyPaths) -> int:
         return 2
     for run in runs:
         detail = "" if run["status"] == "ok" else f" (cell {run['failed_cell']}: {run['error']})"
-        print(f"{run['municipality']}: {run['status']}{detail} -> {run['html'] or run['notebook']}")
+        reused = " (unchanged, not rerun)" if run.get("reused") else ""
+        where = paths.reports_dir / (run["html"] or run["notebook"])
+        print(f"{run['municipality']}: {run['status']}{reused}{detail} -> {where}")
     return 1 if any(run["status"] != "ok" for run in runs) else 0
