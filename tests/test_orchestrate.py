@@ -232,3 +232,22 @@ def test_a_failing_municipality_does_not_stop_the_others(tmp_path, monkeypatch):
     effects = pd.read_csv(reports / EFFECTS_FILE)
     assert "Falun" not in set(effects["municipality"])
     assert main(["status", *_args(tmp_path)[:6]]) == 1
+
+
+def test_a_missing_kernel_is_registered_for_this_interpreter():
+    """An environment made without `make env` (conda, plain pip) had no kernel to run notebooks."""
+    import sys
+    from pathlib import Path
+
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = "trygga-platser-test-registration"
+    manager = KernelSpecManager()
+    with pytest.raises(NoSuchKernel):
+        manager.get_kernel_spec(name)
+    try:
+        assert orchestrate.ensure_kernel(name) == name
+        spec = KernelSpecManager().get_kernel_spec(name)
+        assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+    finally:
+        KernelSpecManager().remove_kernel_spec(name)

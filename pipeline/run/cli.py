@@ -1,4 +1,6 @@
-"""Command line: ``python -m pipeline {validate,evaluate,report,run,status,demo,check-notebooks}``.
+"""Command line: ``trygga {validate,evaluate,report,run,status,demo,check-notebooks}``.
+
+The same as ``python -m pipeline …``.
 
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
 2 invalid input or parameters (nothing was written).
@@ -20,7 +22,9 @@ DEMO_SEED = 20200401
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    # Called as the console command `trygga` or as `python -m pipeline`: help names the one used.
+    prog = "trygga" if Path(sys.argv[0]).name == "trygga" else "python -m pipeline"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def study_args(p: argparse.ArgumentParser) -> None:

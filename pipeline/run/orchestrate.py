@@ -49,6 +49,34 @@ class NotebookRun:
     reused: bool = False  # its inputs, parameters and code were unchanged: the last results stand
 
 
+def ensure_kernel(name: str = KERNEL_NAME) -> str:
+    """The Jupyter kernel of this environment, registered in it if missing.
+
+    `make env` registers it; an environment made another way (conda, a plain pip install)
+    gets it on its first run, inside its own prefix, so that the notebooks run with the
+    interpreter and packages of the environment that runs the pipeline.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        spec = None
+    if spec is None or not _same_interpreter(spec.argv[0]):
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=name, display_name=f"Python ({name})", prefix=sys.prefix)
+        _log(f"registered the Jupyter kernel '{name}' for {sys.executable}")
+    return name
+
+
+def _same_interpreter(command: str) -> bool:
+    try:
+        return Path(command).resolve() == Path(sys.executable).resolve()
+    except OSError:
+        return False
+
+
 def check_parameters(notebook: Path, parameters: dict) -> None:
     """Raise ParameterError unless ``parameters`` are exactly the notebook's declared ones."""
     declared = set(papermill.inspect_notebook(str(notebook)))
@@ -190,6 +218,8 @@ def evaluate(
     runs_parameters = {name: municipality_parameters(paths, name, lang) for name in names}
     for parameters in runs_parameters.values():
         check_parameters(MUNICIPALITY_NOTEBOOK, parameters)
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
 
     code = cache.code_digest()
     keys = {
@@ -312,6 +342,8 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
         )
     parameters = report_parameters(paths, lang)
     check_parameters(COMPARATIVE_NOTEBOOK, parameters)
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
     run = execute_notebook(
         "comparative report",
         COMPARATIVE_NOTEBOOK,
