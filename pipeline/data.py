@@ -14,6 +14,7 @@ publish aggregates only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -173,7 +174,12 @@ def _study_data(study: Study, series: pd.DataFrame, manifest: dict, tables: dict
     )
 
 
-def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData:
+def prepare_study(
+    study_dir: str | Path,
+    processed_dir: str | Path,
+    *,
+    lock: contextlib.AbstractContextManager | None = None,
+) -> StudyData:
     """Validate a raw study and write its processed form.
 
     Parameters
@@ -183,6 +189,9 @@ def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData
     processed_dir
         Where the processed study goes, e.g. ``data/processed/<study>``.
         Replaced as a whole only once validation has passed.
+    lock
+        Held while writing (not while validating, so an invalid study writes
+        not even a lock file), e.g. :func:`pipeline.paths.study_lock`.
 
     Returns
     -------
@@ -204,8 +213,20 @@ def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData
         **provenance_record(inputs),
     }
 
+    with lock or contextlib.nullcontext():
+        _write_processed(processed_dir, study, series, tables, manifest)
+    return _study_data(study, series, manifest, tables)
+
+
+def _write_processed(
+    processed_dir: Path, study: Study, series: pd.DataFrame, tables: dict, manifest: dict
+) -> None:
     processed_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{processed_dir.name}-", dir=processed_dir.parent))
+    for leftover in processed_dir.parent.glob(f".{processed_dir.name}.staging-*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # of a run that was killed while writing
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{processed_dir.name}.staging-", dir=processed_dir.parent)
+    )
     try:
         stored = series.assign(period=series["period"].astype(str))
         stored.to_parquet(staging / PROCESSED_SERIES, index=False)
@@ -225,7 +246,6 @@ def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return _study_data(study, series, manifest, tables)
 
 
 def load_processed(processed_dir: str | Path) -> StudyData:

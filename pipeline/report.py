@@ -31,10 +31,12 @@ from .evaluate import MunicipalityEvaluation, evaluate_municipality
 from .i18n import check_language, number, p_text, p_value, t
 from .inspection import inspection_change, plot_inspection
 from .outcomes import ALL_TARGETS, survey_areas
-from .paths import RUN_STATUS_FILE
+from .outputs import read_csv, write_csv
+from .paths import RUN_STATUS_FILE, folder_name
 from .plots import plot_effect, plot_effect_over_time
 from .provenance import code_version, package_versions
 from .results import EFFECT_COLUMNS
+from .style import use_report_style
 from .survey import plot_shares, share_unsafe
 from .synthesis import adjust_pvalues, forest_plot, meta_analyse
 
@@ -300,6 +302,7 @@ class MunicipalityReport:
     @classmethod
     def build(cls, processed_dir: str, municipality: str, lang: str = "sv") -> MunicipalityReport:
         check_language(lang)
+        use_report_style()
         data = load_processed(processed_dir)
         evaluation = evaluate_municipality(data, municipality)
         parameters = {"processed_dir": processed_dir, "municipality": municipality, "lang": lang}
@@ -530,7 +533,7 @@ class MunicipalityReport:
         """Write ``effects.csv`` and its provenance into ``output_dir``."""
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.evaluation.to_frame()[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
+        write_csv(self.evaluation.to_frame()[EFFECT_COLUMNS], out / EFFECTS_FILE)
         record = _provenance_record(self.data, self.parameters)
         (out / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return out / EFFECTS_FILE
@@ -552,16 +555,17 @@ class ComparativeReport:
     @classmethod
     def build(cls, processed_dir: str, reports_dir: str, lang: str = "sv") -> ComparativeReport:
         check_language(lang)
+        use_report_style()
         data = load_processed(processed_dir)
         reports = Path(reports_dir)
         status = pd.DataFrame(
             json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
         )
-        frames = [
-            pd.read_csv(reports / row["municipality"] / EFFECTS_FILE)
-            for _, row in status.iterrows()
-            if row["status"] == "ok" and (reports / row["municipality"] / EFFECTS_FILE).is_file()
+        effect_files = [
+            reports / folder_name(m, data.study.municipality(m).kommunkod) / EFFECTS_FILE
+            for m in status.loc[status["status"] == "ok", "municipality"]
         ]
+        frames = [read_csv(f) for f in effect_files if f.is_file()]
         effects = (
             pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
         )
@@ -908,8 +912,8 @@ class ComparativeReport:
         among them. Other rows keep NaN.
         """
         out = Path(reports_dir)
-        self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
-        self.pooled.to_csv(out / POOLED_FILE, index=False)
+        write_csv(self.effects[EFFECT_COLUMNS], out / EFFECTS_FILE)
+        write_csv(self.pooled, out / POOLED_FILE)
         record = _provenance_record(self.data, self.parameters)
         record["municipalities"] = self.status.to_dict(orient="records")
         (out / "effects.provenance.json").write_text(
