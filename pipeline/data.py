@@ -15,16 +15,18 @@ publish aggregates only.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .actions import read_actions
-from .errors import Problem, ValidationError
+from .errors import InputWarning, Problem, ValidationError
 from .inspection import read_inspections
 from .provenance import provenance_record
 from .series import read_series
@@ -118,12 +120,46 @@ def validate_study(study_dir: str | Path) -> tuple[Study, pd.DataFrame]:
     return data.study, data.series
 
 
-def _validated(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The study, its series and its optional tables by section name.
+#: Date columns of the optional tables that record what happened, so cannot lie ahead.
+PAST_DATES = {"survey": ("wave",), "inspections": ("date",), "action_plan": ("followup_date",)}
 
-    Every file is checked, and all their problems are raised together.
+
+def _future_dates(section: str, frame: pd.DataFrame, file: str) -> list[Problem]:
+    """Survey waves, inspections and follow-ups dated after today: typos, never data."""
+    today = pd.Timestamp(dt.date.today())
+    problems = []
+    for column in PAST_DATES[section]:
+        for value in sorted(set(frame.loc[frame[column] > today, column]))[:10]:
+            problems.append(
+                Problem(
+                    file,
+                    f"date {value.date()} is in the future (today is {today.date()})",
+                    column=column,
+                )
+            )
+    return problems
+
+
+def _validated(
+    study_dir: Path,
+) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFrame], list[str]]:
+    """The study, its series, its optional tables by section name, and the warnings.
+
+    Every file is checked, and all their problems are raised together. The
+    warnings (:class:`~pipeline.errors.InputWarning`) are things used as they
+    are but which must be stated, such as an ignored column.
     """
-    study_dir = Path(study_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        study, series, tables = _read_all(Path(study_dir))
+    stated = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]
+    for w in caught:
+        if not issubclass(w.category, InputWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return study, series, tables, list(dict.fromkeys(stated))
+
+
+def _read_all(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFrame]]:
     study = load_study(study_dir)
     problems: list[Problem] = []
     series = None
@@ -150,6 +186,8 @@ def _validated(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataF
                 tables[section] = _read_optional(study, path, section)
             except ValidationError as exc:
                 problems.extend(exc.problems)
+            else:
+                problems.extend(_future_dates(section, tables[section], str(path)))
     if problems:
         raise ValidationError(problems)
     return study, series, tables
@@ -158,8 +196,8 @@ def _validated(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataF
 def read_study(study_dir: str | Path) -> StudyData:
     """Validate a raw study folder and return it in memory, without writing anything."""
     study_dir = Path(study_dir)
-    study, series, tables = _validated(study_dir)
-    manifest = {"study_name": study_dir.resolve().name, "inputs": {}}
+    study, series, tables, stated = _validated(study_dir)
+    manifest = {"study_name": study_dir.resolve().name, "inputs": {}, "warnings": stated}
     return _study_data(study, series, manifest, tables)
 
 
@@ -199,7 +237,7 @@ def prepare_study(
     """
     study_dir = Path(study_dir)
     processed_dir = Path(processed_dir)
-    study, series, tables = _validated(study_dir)
+    study, series, tables, stated = _validated(study_dir)
     inputs = {STUDY_FILE: study_dir / STUDY_FILE, SERIES_FILE: study_dir / SERIES_FILE}
     for file_name, section, _ in OPTIONAL_FILES:
         if section in tables:
@@ -210,6 +248,7 @@ def prepare_study(
         "title": study.title,
         "synthetic": study.synthetic,
         "n_rows": len(series),
+        "warnings": stated,
         **provenance_record(inputs),
     }
 

@@ -80,12 +80,28 @@ class Html(str):
 
 
 def _banner(data: StudyData, lang: str) -> str:
+    return _synthetic_banner(data, lang) + _input_warnings(data, lang)
+
+
+def _synthetic_banner(data: StudyData, lang: str) -> str:
     if not data.study.synthetic:
         return ""
     return (
         '<div style="border:3px solid #D55E00;background:#fff3e6;padding:0.8em 1em;'
         'margin:0.5em 0 1em 0;font-weight:bold;font-size:1.1em" class="synthetic-banner">'
         f"⚠ {html.escape(t('banner_synthetic', lang))}</div>"
+    )
+
+
+def _input_warnings(data: StudyData, lang: str) -> str:
+    """What validation stated about the input (an ignored column ...), so no report hides it."""
+    stated = data.manifest.get("warnings") or []
+    if not stated:
+        return ""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in stated)
+    return (
+        '<div class="input-warnings" style="border:2px solid #E69F00;padding:0.5em 1em">'
+        f"<p>{html.escape(t('input_warnings', lang))}</p><ul>{items}</ul></div>"
     )
 
 
