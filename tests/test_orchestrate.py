@@ -165,11 +165,15 @@ def test_demo_end_to_end(tmp_path):
     sidecar = json.loads((reports / "effects.provenance.json").read_text("utf-8"))
     assert sidecar["code"]["package_version"]
 
-    # Same inputs, same numbers.
-    assert main(["evaluate", *_args(tmp_path, "--jobs", "2", "--municipality", "Sala")]) == 0
-    again = pd.read_csv(reports / "Sala" / EFFECTS_FILE).drop(columns="p_adjusted")
+    # Same inputs, same numbers. A new evaluation drops the comparative outputs,
+    # which described the earlier results, and keeps the other municipalities.
     first = pd.read_csv(reports / EFFECTS_FILE).drop(columns="p_adjusted")
     first = first[first["municipality"] == "Sala"].reset_index(drop=True)
+    assert main(["evaluate", *_args(tmp_path, "--jobs", "2", "--municipality", "Sala")]) == 0
+    assert not (reports / EFFECTS_FILE).exists()
+    assert not (reports / "comparative_report.html").exists()
+    assert (reports / "Avesta" / "evaluation.html").is_file()
+    again = pd.read_csv(reports / "Sala" / EFFECTS_FILE).drop(columns="p_adjusted")
     pd.testing.assert_frame_equal(again.drop(columns="notes"), first.drop(columns="notes"))
 
 
