@@ -45,6 +45,8 @@ MANIFEST_FILE = "manifest.json"
 PROCESSED_SERIES = "series.parquet"
 PROCESSED_STUDY = "study.json"
 
+#: Largest plausible survey weight (residents a respondent stands for).
+MAX_SURVEY_WEIGHT = 1e7
 #: Optional study files: (file name, study.yml section, processed file).
 OPTIONAL_FILES = (
     (SURVEY_FILE, "survey", "survey.parquet"),
@@ -101,6 +103,18 @@ def _check_survey(study: Study, frame: pd.DataFrame, file: str) -> pd.DataFrame:
                 file,
                 f"no answers to question '{settings.question}' (study.yml survey.question)",
                 column="question",
+            )
+        )
+    # A weight is how many residents a respondent stands for; a typo of a few digits
+    # would let one answer outweigh the rest without a word.
+    heavy = frame.loc[frame["weight"] > MAX_SURVEY_WEIGHT, ["respondent_id", "weight"]]
+    for respondent, weight in heavy.drop_duplicates().head(10).itertuples(index=False):
+        problems.append(
+            Problem(
+                file,
+                f"respondent '{respondent}': implausibly large weight {weight:g} "
+                f"(above {MAX_SURVEY_WEIGHT:,.0f})",
+                column="weight",
             )
         )
     waves = set(frame["wave"].dt.date)

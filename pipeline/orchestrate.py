@@ -137,6 +137,8 @@ def execute_notebook(
     ``output_dir`` and moved into place when both are complete.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in output_dir.glob(f".{stem}-*"):  # of a run that was killed (runs hold the lock)
+        shutil.rmtree(leftover, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{stem}-", dir=output_dir))
     try:
         return _execute_in(label, template, work, output_dir, stem, parameters, kernel_name)

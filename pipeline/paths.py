@@ -86,7 +86,7 @@ def study_folder_name(study_dir: str | Path) -> str:
     :func:`folder_name` of the study folder's own name, with spaces as ``_``
     so that make can name its files (make splits names at spaces).
     """
-    return folder_name(Path(study_dir).resolve().name).replace(" ", "_")
+    return re.sub(r"_{2,}", "_", folder_name(Path(study_dir).resolve().name).replace(" ", "_"))
 
 
 def make_file_list(paths: list[Path]) -> str:

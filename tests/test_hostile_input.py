@@ -34,6 +34,7 @@ from pipeline.paths import (
     UnsafePathError,
     folder_name,
     inside,
+    study_folder_name,
     study_lock,
 )
 from pipeline.series import last_complete_month
@@ -277,6 +278,13 @@ CASES = [
         column="date",
     ),
     Case(
+        "survey_weight_of_1e15",
+        lambda s: _edit_text(s, "survey.csv", ",2,11.00\n", ",2,1e15\n"),
+        "survey.csv",
+        "implausibly large weight 1e+15",
+        column="weight",
+    ),
+    Case(
         "unknown_column_is_stated",
         lambda s: _edit_text(s, "inspections.csv", "score\n", "score,kommentar\n"),
         "inspections.csv",
@@ -418,7 +426,8 @@ def test_make_validates_a_study_whose_path_has_spaces_quotes_and_swedish_letters
     result = subprocess.run(
         ["make", "data"], cwd=repo, capture_output=True, text=True, timeout=300, env=env
     )
-    processed = repo / "data" / "processed" / "Min_studie_–_Västerås_A"
+    processed = repo / "data" / "processed" / study_folder_name(study)
+    assert processed.name == "Min_studie_Västerås_A"
     try:
         assert result.returncode == 0, result.stdout + result.stderr
         assert (processed / "manifest.json").is_file()
@@ -428,6 +437,7 @@ def test_make_validates_a_study_whose_path_has_spaces_quotes_and_swedish_letters
         assert "Nothing to be done" in again.stdout
     finally:
         shutil.rmtree(processed, ignore_errors=True)
+        (repo / "reports" / f".{processed.name}.lock").unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------
