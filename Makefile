@@ -18,7 +18,7 @@ REPORT_LANG ?= sv
 # STUDY='x$$(shell cmd)' runs nothing), handed to commands only through the
 # environment ("$$STUDY") and to the one shell call below in single quotes.
 # Its folder name and input files come from the package's own rule
-# (pipeline/paths.py), with spaces escaped for make.
+# (pipeline/run/paths.py), with spaces escaped for make.
 override STUDY := $(value STUDY)
 ifeq ($(origin JOBS),undefined)
 JOBS := $(shell nproc 2>/dev/null || echo 2)
@@ -28,7 +28,7 @@ endif
 override REPORT_LANG := $(value REPORT_LANG)
 export STUDY JOBS REPORT_LANG
 STUDY_QUOTED := '$(subst ','\'',$(STUDY))'
-STUDY_NAME := $(shell $(PYTHON) -m pipeline.paths name $(STUDY_QUOTED))
+STUDY_NAME := $(shell $(PYTHON) -m pipeline.run.paths name $(STUDY_QUOTED))
 PROCESSED := data/processed/$(STUDY_NAME)
 REPORTS := reports/$(STUDY_NAME)
 MANIFEST := $(PROCESSED)/manifest.json
@@ -37,8 +37,8 @@ REPORT_HTML := $(REPORTS)/comparative_report.html
 STUDY_ARGS := --study "$$STUDY"
 RUN_ARGS := $(STUDY_ARGS) --lang "$$REPORT_LANG"
 
-SOURCES := $(wildcard pipeline/*.py pipeline/*/*.py pipeline/*.yml pipeline/templates/*/*)
-STUDY_INPUTS := $(shell $(PYTHON) -m pipeline.paths inputs $(STUDY_QUOTED))
+SOURCES := $(sort $(shell find pipeline -name '*.py' -o -name '*.yml' -o -path '*/templates/*' -type f))
+STUDY_INPUTS := $(shell $(PYTHON) -m pipeline.run.paths inputs $(STUDY_QUOTED))
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
 
@@ -64,7 +64,7 @@ $(ENV_STAMP): requirements.lock
 
 data: $(MANIFEST) ## Validate STUDY and write data/processed/<study>
 
-$(MANIFEST): $(ENV_STAMP) $(STUDY_INPUTS) pipeline/study.py pipeline/series.py pipeline/data.py
+$(MANIFEST): $(ENV_STAMP) $(STUDY_INPUTS) $(wildcard pipeline/inputs/*.py) pipeline/errors.py
 	$(VPY) -m pipeline validate $(STUDY_ARGS)
 
 evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in parallel)

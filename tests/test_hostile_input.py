@@ -23,11 +23,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import orchestrate
-from pipeline.__main__ import main
 from pipeline.errors import ValidationError
-from pipeline.outputs import FORMULA_TRIGGERS, neutralise, read_csv, write_csv
-from pipeline.paths import (
+from pipeline.inputs.series import last_complete_month
+from pipeline.inputs.study import load_study
+from pipeline.report.outputs import FORMULA_TRIGGERS, neutralise, read_csv, write_csv
+from pipeline.run import orchestrate
+from pipeline.run.cli import main
+from pipeline.run.paths import (
     DEFAULT_STUDY,
     RUN_STATUS_FILE,
     StudyPaths,
@@ -37,8 +39,6 @@ from pipeline.paths import (
     study_folder_name,
     study_lock,
 )
-from pipeline.series import last_complete_month
-from pipeline.study import load_study
 
 DEMO = DEFAULT_STUDY
 NAME = "hostile_study"
