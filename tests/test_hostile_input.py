@@ -535,6 +535,44 @@ def test_a_killed_run_leaves_the_previous_results_and_a_true_status(prepared, mo
     assert "Falun: missing" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_run_killed_midway_leaves_nothing_and_status_says_so(tmp_path):
+    """Regression: after a killed run, status said every municipality was ok though reports were missing."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [
+        "--study",
+        str(DEMO),
+        "--processed-root",
+        str(tmp_path / "processed"),
+        "--reports-root",
+        str(tmp_path / "reports"),
+    ]
+    assert main(["validate", *args]) == 0
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "evaluate", *args, "--jobs", "1"],
+        cwd=orchestrate.REPO_ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        # Kill it once the first notebook is under way in the staging folder.
+        while not list((tmp_path / "reports").glob(".trygga_platser_demo.run-*/*/.evaluation-*")):
+            assert run.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert not (tmp_path / "reports" / "trygga_platser_demo").exists()
+    assert main(["status", *args]) == 2
+
+
 def test_leftovers_of_a_killed_run_are_cleared_by_the_next(prepared, monkeypatch):
     paths = prepared
     leftover = paths.reports_dir.parent / f".{paths.name}.run-killed"

@@ -581,8 +581,9 @@ class ComparativeReport:
         status = pd.DataFrame(
             json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
         )
+        codes = {m.name: m.kommunkod for m in data.study.municipalities}
         effect_files = [
-            reports / folder_name(m, data.study.municipality(m).kommunkod) / EFFECTS_FILE
+            reports / folder_name(m, codes.get(m)) / EFFECTS_FILE
             for m in status.loc[status["status"] == "ok", "municipality"]
         ]
         frames = [read_csv(f) for f in effect_files if f.is_file()]
