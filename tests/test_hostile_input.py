@@ -209,6 +209,13 @@ CASES = [
         column="name",
     ),
     Case(
+        "population_typo",
+        lambda s: _edit_yaml(s, lambda y: y["municipalities"][0].update(population=23113000000)),
+        "study.yml",
+        "less than or equal to 50000000",
+        column="population",
+    ),
+    Case(
         "month_not_over_yet",
         _future_month,
         "series.csv",
@@ -402,7 +409,14 @@ def test_make_never_expands_study(tmp_path):
     marker = tmp_path / "PWNED"
     for study in (f"x$(shell touch {marker})", f"x`touch {marker}`", f"x'; touch {marker}; '"):
         result = subprocess.run(
-            ["make", "-n", "report", f"STUDY={study}"],
+            [
+                "make",
+                "-n",
+                "report",
+                f"STUDY={study}",
+                f"JOBS=$(shell touch {marker})",
+                f"REPORT_LANG=$$(touch {marker})",
+            ],
             cwd=repo,
             capture_output=True,
             text=True,
@@ -410,6 +424,7 @@ def test_make_never_expands_study(tmp_path):
         )
         assert not marker.exists(), study
         assert '--study "$STUDY"' in result.stdout, result.stdout + result.stderr
+        assert '--jobs "$JOBS"' in result.stdout and '--lang "$REPORT_LANG"' in result.stdout
 
 
 @pytest.mark.slow
@@ -680,6 +695,7 @@ def _hostile_study(tmp_path: Path) -> tuple[Path, str]:
         frame.to_csv(study / file, index=False)
     inspections = pd.read_csv(study / "inspections.csv", dtype=str, keep_default_na=False)
     inspections["aspect"] = _hostile("aspect") + inspections["aspect"]
+    inspections["kommentar"] = "an unknown column, stated in every report"
     inspections.to_csv(study / "inspections.csv", index=False)
     return study, sala
 
@@ -719,6 +735,18 @@ def test_hostile_names_run_and_stay_inside_the_study_folder(hostile_run):
     status = json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))
     assert [r["municipality"] for r in status["municipalities"]] == [sala]
     assert (reports / folder_name(sala, "1981") / "evaluation.html").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_stated_warnings_reach_every_report(hostile_run):
+    _, reports, _, sala = hostile_run
+    for report in (
+        reports / folder_name(sala, "1981") / "evaluation.html",
+        reports / "comparative_report.html",
+    ):
+        text = report.read_text("utf-8")
+        assert "column &#x27;kommentar&#x27;: unknown column, ignored" in text, report
 
 
 @pytest.mark.slow

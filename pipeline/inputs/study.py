@@ -39,7 +39,8 @@ class _Strict(BaseModel):
 class Municipality(_Strict):
     name: str = Field(min_length=1)
     kommunkod: str = Field(pattern=r"^\d{4}$", description="SCB municipality code, four digits")
-    population: int | None = Field(default=None, gt=0)
+    # The bound catches a typo of a few digits; no municipality comes near it.
+    population: int | None = Field(default=None, gt=0, le=50_000_000)
     county: str | None = None
 
     @field_validator("kommunkod", mode="before")
