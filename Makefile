@@ -12,20 +12,33 @@ ENV_STAMP := $(VENV)/.installed
 KERNEL := trygga-platser
 
 STUDY ?= data/raw/trygga_platser_demo
-JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 REPORT_LANG ?= sv
 
-STUDY_NAME := $(notdir $(abspath $(STUDY)))
+# STUDY is user text: taken verbatim (make never expands what it holds, so
+# STUDY='x$$(shell cmd)' runs nothing), handed to commands only through the
+# environment ("$$STUDY") and to the one shell call below in single quotes.
+# Its folder name and input files come from the package's own rule
+# (pipeline/run/paths.py), with spaces escaped for make.
+override STUDY := $(value STUDY)
+ifeq ($(origin JOBS),undefined)
+JOBS := $(shell nproc 2>/dev/null || echo 2)
+else
+override JOBS := $(value JOBS)
+endif
+override REPORT_LANG := $(value REPORT_LANG)
+export STUDY JOBS REPORT_LANG
+STUDY_QUOTED := '$(subst ','\'',$(STUDY))'
+STUDY_NAME := $(shell $(PYTHON) -m pipeline.run.paths name $(STUDY_QUOTED))
 PROCESSED := data/processed/$(STUDY_NAME)
 REPORTS := reports/$(STUDY_NAME)
 MANIFEST := $(PROCESSED)/manifest.json
 STATUS := $(REPORTS)/run_status.json
 REPORT_HTML := $(REPORTS)/comparative_report.html
-STUDY_ARGS := --study $(STUDY)
-RUN_ARGS := $(STUDY_ARGS) --lang $(REPORT_LANG)
+STUDY_ARGS := --study "$$STUDY"
+RUN_ARGS := $(STUDY_ARGS) --lang "$$REPORT_LANG"
 
 SOURCES := $(sort $(shell find pipeline -name '*.py' -o -name '*.yml' -o -path '*/templates/*' -type f))
-STUDY_INPUTS := $(wildcard $(STUDY)/*.yml $(STUDY)/*.csv)
+STUDY_INPUTS := $(shell $(PYTHON) -m pipeline.run.paths inputs $(STUDY_QUOTED))
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
 
@@ -61,7 +74,7 @@ evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in par
 # A run with failed municipalities still writes the status (and the report lists
 # them) but leaves the file dated 1970, so the next make tries again.
 $(STATUS): $(MANIFEST) $(EVAL_NOTEBOOK) $(SOURCES)
-	$(VPY) -m pipeline evaluate $(RUN_ARGS) --jobs $(JOBS) --keep-going
+	$(VPY) -m pipeline evaluate $(RUN_ARGS) --jobs "$$JOBS" --keep-going
 
 report: $(REPORT_HTML) ## Run everything and render the comparative report (default study: the demo)
 	@$(VPY) -m pipeline status $(STUDY_ARGS)
@@ -85,7 +98,7 @@ format: $(ENV_STAMP) ## Format the code and fix what ruff can fix
 	$(VPY) -m ruff check --fix pipeline tests benchmarks
 
 bench: $(ENV_STAMP) ## Time the pipeline against plain papermill + nbconvert command lines
-	$(VPY) benchmarks/bench_pipeline.py --jobs $(JOBS)
+	$(VPY) benchmarks/bench_pipeline.py --jobs "$$JOBS"
 
 validate: $(ENV_STAMP) ## Check the designs: published analyses, simulation coverage, real-data calibration, speed
 	$(VPY) benchmarks/validate.py

@@ -35,12 +35,14 @@ from ..methods.meta_analysis import meta_analyse
 from ..methods.multiplicity import adjust_pvalues
 from ..methods.survey import share_unsafe
 from ..results import EFFECT_COLUMNS
-from ..run.paths import RUN_STATUS_FILE
+from ..run.paths import RUN_STATUS_FILE, folder_name
 from ..run.provenance import code_version, package_versions
 from .figures import plot_effect, plot_effect_over_time
 from .figures_outcomes import plot_action_timeline, plot_inspection, plot_shares
 from .figures_pooling import forest_plot
 from .i18n import check_language, t
+from .outputs import read_csv, write_csv
+from .style import use_report_style
 
 #: Estimands compared on the log scale (ratios); the others are differences.
 RATIO_ESTIMANDS = frozenset(
@@ -82,12 +84,28 @@ class Html(str):
 
 
 def _banner(data: StudyData, lang: str) -> str:
+    return _synthetic_banner(data, lang) + _input_warnings(data, lang)
+
+
+def _synthetic_banner(data: StudyData, lang: str) -> str:
     if not data.study.synthetic:
         return ""
     return (
         '<div style="border:3px solid #D55E00;background:#fff3e6;padding:0.8em 1em;'
         'margin:0.5em 0 1em 0;font-weight:bold;font-size:1.1em" class="synthetic-banner">'
         f"⚠ {html.escape(t('banner_synthetic', lang))}</div>"
+    )
+
+
+def _input_warnings(data: StudyData, lang: str) -> str:
+    """What validation stated about the input (an ignored column ...), so no report hides it."""
+    stated = data.manifest.get("warnings") or []
+    if not stated:
+        return ""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in stated)
+    return (
+        '<div class="input-warnings" style="border:2px solid #E69F00;padding:0.5em 1em">'
+        f"<p>{html.escape(t('input_warnings', lang))}</p><ul>{items}</ul></div>"
     )
 
 
@@ -304,6 +322,7 @@ class MunicipalityReport:
     @classmethod
     def build(cls, processed_dir: str, municipality: str, lang: str = "sv") -> MunicipalityReport:
         check_language(lang)
+        use_report_style()
         data = load_processed(processed_dir)
         evaluation = evaluate_municipality(data, municipality)
         parameters = {"processed_dir": processed_dir, "municipality": municipality, "lang": lang}
@@ -534,7 +553,7 @@ class MunicipalityReport:
         """Write ``effects.csv`` and its provenance into ``output_dir``."""
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.evaluation.to_frame()[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
+        write_csv(self.evaluation.to_frame()[EFFECT_COLUMNS], out / EFFECTS_FILE)
         record = _provenance_record(self.data, self.parameters)
         (out / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return out / EFFECTS_FILE
@@ -556,16 +575,18 @@ class ComparativeReport:
     @classmethod
     def build(cls, processed_dir: str, reports_dir: str, lang: str = "sv") -> ComparativeReport:
         check_language(lang)
+        use_report_style()
         data = load_processed(processed_dir)
         reports = Path(reports_dir)
         status = pd.DataFrame(
             json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
         )
-        frames = [
-            pd.read_csv(reports / row["municipality"] / EFFECTS_FILE)
-            for _, row in status.iterrows()
-            if row["status"] == "ok" and (reports / row["municipality"] / EFFECTS_FILE).is_file()
+        codes = {m.name: m.kommunkod for m in data.study.municipalities}
+        effect_files = [
+            reports / folder_name(m, codes.get(m)) / EFFECTS_FILE
+            for m in status.loc[status["status"] == "ok", "municipality"]
         ]
+        frames = [read_csv(f) for f in effect_files if f.is_file()]
         effects = (
             pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
         )
@@ -912,8 +933,8 @@ class ComparativeReport:
         among them. Other rows keep NaN.
         """
         out = Path(reports_dir)
-        self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
-        self.pooled.to_csv(out / POOLED_FILE, index=False)
+        write_csv(self.effects[EFFECT_COLUMNS], out / EFFECTS_FILE)
+        write_csv(self.pooled, out / POOLED_FILE)
         record = _provenance_record(self.data, self.parameters)
         record["municipalities"] = self.status.to_dict(orient="records")
         (out / "effects.provenance.json").write_text(

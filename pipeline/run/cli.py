@@ -3,7 +3,8 @@
 The same as ``python -m pipeline …``.
 
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
-2 invalid input or parameters (nothing was written).
+2 invalid input or parameters, a folder that cannot be written, or another run
+of the same study in progress (nothing was written).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..errors import PipelineError, ValidationError
-from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status
+from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status, run_in_progress
 
 # Kept here so that `--help` and `status` answer without importing the scientific stack.
 LANGUAGES = ("sv", "en")
@@ -82,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         folder = generate_demo(args.seed).write(Path(args.out))
         print(f"wrote the demo study to {folder}", file=sys.stderr)
         return 0
-    paths = (
-        StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
-        if hasattr(args, "study")
-        else None
-    )
+    try:
+        paths = (
+            StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
+            if hasattr(args, "study")
+            else None
+        )
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "status":
         return _status(paths)
     from . import orchestrate
@@ -126,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # An unwritable or full output folder: name it, no traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -138,8 +148,12 @@ def _status(paths: StudyPaths) -> int:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if run_in_progress(paths):
+        print(f"a run of {paths.name} is in progress; this is the previous run", file=sys.stderr)
     for run in runs:
-        detail = "" if run["status"] == "ok" else f" (cell {run['failed_cell']}: {run['error']})"
+        detail = (
+            "" if run["status"] == "ok" else f" (cell {run.get('failed_cell')}: {run['error']})"
+        )
         reused = " (unchanged, not rerun)" if run.get("reused") else ""
         where = paths.reports_dir / (run["html"] or run["notebook"])
         print(f"{run['municipality']}: {run['status']}{reused}{detail} -> {where}")
