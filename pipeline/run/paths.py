@@ -209,8 +209,8 @@ def read_status(paths: StudyPaths) -> list[dict]:
     except (ValueError, KeyError, TypeError) as exc:
         raise StatusError(f"{target} is damaged ({exc}); run the evaluation again") from None
     for run in runs:
-        report = run.get("html") or run.get("notebook")
-        if run.get("status") == "ok" and not (report and Path(report).is_file()):
+        report = run.get("html") or run.get("notebook")  # relative to the reports folder
+        if run.get("status") == "ok" and not (report and (paths.reports_dir / report).is_file()):
             run["status"] = "missing"
             run["error"] = f"{report} is missing"
     return runs
