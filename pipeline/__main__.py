@@ -1,4 +1,5 @@
-"""Command line: ``python -m pipeline {validate,evaluate,report,run,status,demo,check-notebooks}``.
+"""Command line: ``python -m pipeline {validate,evaluate,report,run,status,demo,check-notebooks}``,
+and the study scaffold and importers (``new``, ``import-*``; :mod:`pipeline.importers.cli`).
 
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
 2 invalid input or parameters (nothing was written).
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import PipelineError, ValidationError
+from .importers.cli import add_commands, run_command, unfinished_study
 from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status
 
 # Kept here so that `--help` and `status` answer without importing the scientific stack.
@@ -62,11 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="(re)generate the demo study")
     p.add_argument("--out", default=str(DEFAULT_STUDY))
     p.add_argument("--seed", type=int, default=DEMO_SEED)
+    add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if (code := run_command(args)) is not None:
+        return code
     if args.command == "demo":
         from .demo import generate_demo
 
@@ -90,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return 1 if dirty else 0
+    if args.command in ("validate", "run") and (code := unfinished_study(paths.study_dir)):
+        return code
     try:
         if args.command in ("validate", "run"):
             orchestrate.prepare(paths)
