@@ -30,6 +30,7 @@ import datetime as dt
 import io
 import re
 import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ SHEET_NAMES = {
     "inspections": ("besiktningar", "inspections"),
     "action_plan": ("åtgärder", "actions", "action_plan"),
 }
-_ROW_IN_MESSAGE = re.compile(r"\brows? (\d+)")
+_ROW_IN_MESSAGE = re.compile(r"\b(?:rows?|lines?) (\d+)")
 
 
 @dataclass(frozen=True)
@@ -208,9 +209,9 @@ def map_problem(problem: Problem, sheet: SheetText, file: str) -> Problem:
         where = f"{sheet.sheet}, column {letter}"
     else:
         where = f"sheet {sheet.sheet}"
+    # Readers name other rows by their CSV line ("duplicate of row 7"): tell them as Excel rows.
     message = _ROW_IN_MESSAGE.sub(
-        lambda m: m.group(0).replace(m.group(1), str(sheet.rows.get(int(m.group(1)), m.group(1)))),
-        problem.message,
+        lambda m: f"row {sheet.rows.get(int(m.group(1)), m.group(1))}", problem.message
     )
     return Problem(file, f"{where}: {message}", row, problem.column)
 
@@ -271,7 +272,7 @@ def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult
         raise ValidationError.single(file, "file not found")
     try:
         book = load_workbook(workbook, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         raise ValidationError.single(
             file, f"cannot be opened as an Excel workbook (.xlsx): {exc}"
         ) from None
