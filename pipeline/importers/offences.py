@@ -678,15 +678,28 @@ def plot_places_map(places, *, title: str | None = None, ax=None):
             linewidth=0.8,
         )
         for place_id, geometry in zip(subset["place_id"], subset.geometry, strict=True):
-            point = geometry.representative_point()
-            ax.annotate(place_id, (point.x, point.y), ha="center", fontsize=7)
+            # A ring's label goes above it, clear of its target's label.
+            if role == "buffer":
+                xy, va = (geometry.centroid.x, geometry.bounds[3]), "bottom"
+            else:
+                point = geometry.representative_point()
+                xy, va = (point.x, point.y), "center"
+            ax.annotate(
+                place_id,
+                xy,
+                ha="center",
+                va=va,
+                fontsize=7,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.7, "lw": 0},
+            )
     ax.legend(
         handles=[
             Patch(facecolor=PALETTE[r], edgecolor="black", alpha=0.55, hatch=hatches[r], label=r)
             for r in ("target", "buffer", "control")
             if (places["role"] == r).any()
         ],
-        loc="best",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
     )
     ax.set_xlabel("E (m, SWEREF 99 TM)")
     ax.set_ylabel("N (m, SWEREF 99 TM)")
