@@ -197,3 +197,31 @@ def test_the_imported_study_validates_with_the_series(import_study: Path, tmp_pa
     )
     data = read_study(import_study)
     assert len(data.survey) == 24 and len(data.actions) == 2
+
+
+def test_the_series_sheet_merges_into_series_csv(import_study: Path, tmp_path: Path) -> None:
+    """Excel turns a typed 2021-03 into a date; a series sheet may hold some series only."""
+    (import_study / "series.csv").write_text(
+        "place_id,indicator,period,value,exposure\nsala,crimes_total,2021-01,200,22845\n"
+    )
+    new_study(tmp_path / "template")
+    book = load_workbook(tmp_path / "template" / WORKBOOK_FILE)
+    sheet = book["Serier"]
+    for month in (1, 2, 3):
+        sheet.append(
+            ["sala_stationen", "footfall", dt.datetime(2021, month, 1), 15230.0 + month, "31"]
+        )
+    path = tmp_path / "serier.xlsx"
+    book.save(path)
+    result = import_workbook(import_study, path)
+    assert set(result.outputs) == {"series.csv"}
+    text = result.outputs["series.csv"].decode()
+    assert "sala,crimes_total,2021-01,200,22845" in text
+    assert "sala_stationen,footfall,2021-03,15233,31" in text
+    # A gap inside the sheet's series is named by the row where it resumes.
+    sheet.delete_rows(3)
+    book.save(path)
+    with pytest.raises(ValidationError) as caught:
+        import_workbook(import_study, path)
+    (problem,) = caught.value.problems
+    assert problem.message.startswith("Serier!C3: gap in the series of sala_stationen / footfall")

@@ -1,9 +1,10 @@
-"""Excel workbooks → ``survey.csv``, ``inspections.csv``, ``actions.csv``.
+"""Excel workbooks → ``survey.csv``, ``inspections.csv``, ``actions.csv`` (and ``series.csv``).
 
 A partnership keeps its survey answers, inspection protocols and action plan
-in Excel. The importer reads each sheet of a workbook that holds one of these
-tables (named as in the study's template workbook: ``Enkät``,
-``Besiktningar``, ``Åtgärder``, or ``survey``, ``inspections``, ``actions``),
+in Excel, and sometimes a series typed by hand. The importer reads each sheet
+of a workbook that holds one of these tables (named as in the study's
+template workbook: ``Serier``, ``Enkät``, ``Besiktningar``, ``Åtgärder``, or
+``series``, ``survey``, ``inspections``, ``actions``),
 turns its cells into the text a study CSV holds, and checks it with the same
 reader ``validate`` uses (:func:`pipeline.survey.read_survey` and the others).
 Every problem is mapped back to the cell as Excel shows it
@@ -21,6 +22,11 @@ How cells become text (the quirks of workbooks saved by Swedish Excel):
   keep their Excel row number in messages;
 - formulas are read through the value Excel last calculated; a formula that
   was never calculated (no cached value) is an error.
+
+The ``Serier`` sheet's rows replace the same places' and indicators' rows in
+``series.csv`` (as the other series importers do); each series is checked on
+its own there (gaps, partial exposure), and how targets, controls and buffers
+fit together is checked by ``validate`` once every series is in.
 """
 
 from __future__ import annotations
@@ -38,17 +44,18 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import Problem, ValidationError
-from pipeline.study import Study, load_study
+from pipeline.study import SERIES_FILE, Study, load_study
 
-from .record import ImportResult
+from .record import ImportResult, merged_series
 from .scaffold import WORKBOOK_SHEETS, Sheet
 
 IMPORTER = "import-excel"
-#: Sheet names accepted for each table (matched regardless of case).
+#: Sheet names accepted for each table file (matched regardless of case).
 SHEET_NAMES = {
-    "survey": ("enkät", "survey"),
-    "inspections": ("besiktningar", "inspections"),
-    "action_plan": ("åtgärder", "actions", "action_plan"),
+    "series.csv": ("serier", "series"),
+    "survey.csv": ("enkät", "survey"),
+    "inspections.csv": ("besiktningar", "inspections"),
+    "actions.csv": ("åtgärder", "actions", "action_plan"),
 }
 _ROW_IN_MESSAGE = re.compile(r"\b(?:rows?|lines?) (\d+)")
 
@@ -217,25 +224,47 @@ def map_problem(problem: Problem, sheet: SheetText, file: str) -> Problem:
 
 
 def _readers(study: Study) -> dict[str, Callable[[Path], pd.DataFrame]]:
-    """The reader ``validate`` uses for each table, with the study's names."""
+    """The reader ``validate`` uses for each table file, with the study's names."""
     from pipeline.actions import read_actions
     from pipeline.data import _check_survey
     from pipeline.inspection import read_inspections
+    from pipeline.series import read_series
     from pipeline.survey import read_survey
 
     municipalities = study.municipality_names
     places = {p.id: p.municipality for p in study.places}
     return {
-        "survey": lambda path: _check_survey(
+        "series.csv": lambda path: read_series(path, _each_series_alone(study)),
+        "survey.csv": lambda path: _check_survey(
             study,
             read_survey(path, municipalities=municipalities, places=places),
             str(path),
         ),
-        "inspections": lambda path: read_inspections(path, places=places),
-        "action_plan": lambda path: read_actions(
+        "inspections.csv": lambda path: read_inspections(path, places=places),
+        "actions.csv": lambda path: read_actions(
             path, municipalities=municipalities, places=places
         ),
     }
+
+
+def _each_series_alone(study: Study) -> Study:
+    """The study without targets, so the series reader checks each series on its own.
+
+    A sheet of series may hold some of the study's series, the rest coming
+    from other importers: whether targets, controls and buffers fit together
+    is for ``validate`` to check once everything is in ``series.csv``.
+    """
+    alone = {
+        "role": "control",
+        "intervention_start": None,
+        "controls": (),
+        "buffer": None,
+        "buffer_controls": (),
+        "co_interventions": (),
+    }
+    return study.model_copy(
+        update={"places": tuple(p.model_copy(update=alone) for p in study.places)}
+    )
 
 
 def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult:
@@ -283,7 +312,7 @@ def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult
     notes: list[str] = []
     found_any = False
     for spec in WORKBOOK_SHEETS:
-        ws = next((by_name[n] for n in SHEET_NAMES[spec.section] if n in by_name), None)
+        ws = next((by_name[n] for n in SHEET_NAMES[spec.file] if n in by_name), None)
         if ws is None:
             continue
         found_any = True
@@ -291,7 +320,7 @@ def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult
         if not sheet.has_rows and not sheet.problems:
             notes.append(f"sheet {ws.title} is empty: {spec.file} left as it was")
             continue
-        if getattr(study, spec.section) is None:
+        if spec.section is not None and getattr(study, spec.section) is None:
             problems.append(
                 Problem(
                     file,
@@ -301,14 +330,23 @@ def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult
             )
             continue
         problems.extend(sheet.problems)
-        checked = _check_sheet(sheet, spec, readers[spec.section], file)
+        checked = _check_sheet(sheet, spec, readers[spec.file], file)
         if isinstance(checked, list):
             problems.extend(checked)
             continue
-        outputs[spec.file] = _contract_csv(sheet.text)
-        notes.append(f"sheet {ws.title}: {checked} rows -> {spec.file}")
+        if spec.file == SERIES_FILE:
+            outputs[spec.file], replaced = merged_series(
+                study_dir, checked.assign(period=checked["period"].astype(str))
+            )
+            if replaced:
+                notes.append(
+                    f"replaced {replaced} rows of series.csv for the same places and indicators"
+                )
+        else:
+            outputs[spec.file] = _contract_csv(sheet.text)
+        notes.append(f"sheet {ws.title}: {len(checked)} rows -> {spec.file}")
     if not found_any:
-        expected = ", ".join(names[0].capitalize() for names in SHEET_NAMES.values())
+        expected = ", ".join(spec.sheet for spec in WORKBOOK_SHEETS)
         raise ValidationError.single(
             file,
             f"holds none of the sheets {expected} (sheets found: "
@@ -327,8 +365,8 @@ def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult
     )
 
 
-def _check_sheet(sheet: SheetText, spec: Sheet, reader, file: str) -> int | list[Problem]:
-    """The number of rows the reader accepted, or its problems told as Excel cells."""
+def _check_sheet(sheet: SheetText, spec: Sheet, reader, file: str) -> pd.DataFrame | list[Problem]:
+    """What the reader read, or its problems told as Excel cells."""
     with tempfile.TemporaryDirectory(prefix="trygga-excel-") as folder:
         path = Path(folder) / spec.file
         path.write_text(sheet.text, encoding="utf-8")
@@ -336,7 +374,7 @@ def _check_sheet(sheet: SheetText, spec: Sheet, reader, file: str) -> int | list
             frame = reader(path)
         except ValidationError as exc:
             return [map_problem(p, sheet, file) for p in exc.problems]
-    return len(frame)
+    return frame
 
 
 def _contract_csv(text: str) -> bytes:

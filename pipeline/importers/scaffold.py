@@ -2,9 +2,8 @@
 
 :func:`new_study` writes a commented ``study.yml`` whose blanks are marked
 ``<fyll i | fill in: …>``, the contract CSV files with their header only, one
-Excel workbook with a sheet per table a partnership keeps by hand (survey,
-inspections, action plan) and a sheet explaining every column in Swedish and
-English, and a README with the steps. :func:`missing_steps` reads a study
+Excel workbook with a sheet per input (series, survey, inspections, action
+plan) and a sheet explaining every column in Swedish and English, and a README with the steps. :func:`missing_steps` reads a study
 folder and lists, first thing first, what is still to do; ``validate`` prints
 that list instead of a wall of errors while the study is unfinished.
 """
@@ -187,8 +186,8 @@ ACTIONS = Sheet(
 )
 #: Every contract table, in the order a study is filled in.
 SHEETS = (SERIES, SURVEY, INSPECTIONS, ACTIONS)
-#: The tables the Excel importer reads from a workbook.
-WORKBOOK_SHEETS = (SURVEY, INSPECTIONS, ACTIONS)
+#: The tables the Excel importer reads from a workbook: all of them.
+WORKBOOK_SHEETS = SHEETS
 EXPLANATION_SHEET = "Förklaring"
 
 STUDY_TEMPLATE = """\
@@ -275,11 +274,13 @@ A study folder for the Trygga Platser evaluation pipeline, started with
      (the police's geocoded offences counted per place and month, with a map);
    - `python -m pipeline import-footfall --study {folder} --counts <counter export.csv>
      --indicator footfall --counter <counter>=<place_id>` (footfall per month, days counted
-     as exposure).
-3. **survey.csv, inspections.csv, actions.csv** (optional): fill in the sheets of
+     as exposure);
+   - or type them in the sheet *Serier* of `{workbook}` and run import-excel (step 3).
+3. **survey.csv, inspections.csv, actions.csv** (optional): add the matching section to
+   study.yml, fill in the sheets of
    `{workbook}` (the sheet *Förklaring* explains every column in Swedish and English), then
-   `python -m pipeline import-excel --study {folder} {workbook}`, and add the matching
-   section to study.yml. Delete the CSV file of a table the study does not have.
+   `python -m pipeline import-excel --study {folder} {workbook}`. Delete the CSV file of a
+   table the study does not have.
 4. `make report STUDY={folder}`.
 
 Every import is recorded in `imports.json`: the source files with their SHA-256, the files
@@ -332,7 +333,7 @@ def new_study(folder: str | Path) -> list[Path]:
 
 
 def workbook_template() -> bytes:
-    """The Excel workbook: one sheet per hand-kept table and a sheet explaining the columns.
+    """The Excel workbook: one sheet per input and a sheet explaining the columns.
 
     Returns
     -------
@@ -424,10 +425,11 @@ def missing_steps(folder: str | Path) -> list[str]:
     if not series.is_file() or _bare_header(series):
         steps.append(
             f"{series}: no rows yet; write them with import-bra, import-offences or "
-            "import-footfall (see the study's README.md)"
+            f"import-footfall, or fill in the sheet '{SERIES.sheet}' of {WORKBOOK_FILE} and run "
+            "import-excel (see the study's README.md)"
         )
     section_set = _sections(study_path)
-    for sheet in WORKBOOK_SHEETS:
+    for sheet in (SURVEY, INSPECTIONS, ACTIONS):
         path = folder / sheet.file
         if path.is_file() and _bare_header(path):
             if sheet.section in section_set:
