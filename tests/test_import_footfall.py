@@ -155,3 +155,22 @@ def test_an_unknown_counter_or_indicator(import_study: Path, tmp_path: Path) -> 
         import_footfall(
             import_study, path, indicator="unsafe_evening", counters=[("Räknare 7", "sala")]
         )
+
+
+def test_the_hour_that_comes_twice_when_clocks_go_back(import_study: Path, tmp_path: Path) -> None:
+    path = tmp_path / "oktober.csv"
+    rows = ["counter;time;count"]
+    for day in pd.date_range("2021-10-01", "2021-10-31"):
+        for hour in range(24):
+            rows.append(f"sala_stationen;{day:%Y-%m-%d} {hour:02d}:00;10")
+            if day == pd.Timestamp("2021-10-31") and hour == 2:
+                rows.append(f"sala_stationen;{day:%Y-%m-%d} {hour:02d}:00;7")
+    path.write_text("\n".join(rows) + "\n")
+    result = import_footfall(import_study, path, indicator="footfall")
+    write_import(import_study, result)
+    series = pd.read_csv(import_study / "series.csv")
+    assert series[["value", "exposure"]].values.tolist() == [[31 * 24 * 10 + 7, 31]]
+    # Any other repeated hour is still a duplicate.
+    path.write_text("\n".join([*rows, "sala_stationen;2021-10-30 02:00;3"]) + "\n")
+    with pytest.raises(ValidationError, match="duplicate of row"):
+        import_footfall(import_study, path, indicator="footfall")

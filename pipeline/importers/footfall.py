@@ -9,7 +9,8 @@ Rules:
 
 - A **day is counted** when its count is there: for daily data the day's row,
   for hourly data all 24 hours (23 on the day clocks go forward to summer time,
-  the last Sunday of March, when 02:00 does not exist). A day with hours
+  the last Sunday of March, when 02:00 does not exist; on the last Sunday of
+  October 02:00 comes twice, and its two rows are added). A day with hours
   missing is left out entirely, its counts as well as its day, so the monthly
   rate per day is never pulled down by a partial day.
 - A place with several counters counts a day only when every one of its
@@ -44,6 +45,11 @@ _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}):(\d{2})(?::\d{2})?)?$"
 def _spring_forward(day: pd.Timestamp) -> bool:
     """Whether Swedish clocks go forward on this day (the last Sunday of March)."""
     return day.month == 3 and day.weekday() == 6 and day.day >= 25
+
+
+def _fall_back(days: pd.Series) -> pd.Series:
+    """Whether Swedish clocks go back on each day (the last Sunday of October)."""
+    return (days.dt.month == 10) & (days.dt.day_of_week == 6) & (days.dt.day >= 25)
 
 
 def read_counts(path: str | Path) -> tuple[pd.DataFrame, str]:
@@ -125,6 +131,14 @@ def read_counts(path: str | Path) -> tuple[pd.DataFrame, str]:
     )
     key = ["counter", "day", "hour"] if resolution == "hour" else ["counter", "day"]
     dup = out.duplicated(key, keep="first")
+    if resolution == "hour":
+        # 02:00 happens twice the night clocks go back: two rows for it are two hours.
+        twice = (
+            _fall_back(out["day"])
+            & (out["hour"] == 2).fillna(False).astype(bool)
+            & (out.groupby(key)["counter"].transform("size") == 2)
+        )
+        dup &= ~twice
     for _, row in out[dup].head(50).iterrows():
         first = out.loc[
             (out["counter"] == row["counter"])
