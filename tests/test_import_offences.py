@@ -12,13 +12,8 @@ from shapely.geometry import Point, box
 
 from pipeline.__main__ import main
 from pipeline.errors import ValidationError
-from pipeline.importers.offences import (
-    MAP_FILE,
-    PLACES_FILE,
-    import_offences,
-    normalise_code,
-    read_places,
-)
+from pipeline.importers.offences import import_offences, normalise_code
+from pipeline.importers.places import MAP_FILE, PLACES_FILE, read_places
 from pipeline.importers.record import RECORD_FILE, write_import
 from pipeline.study import load_study
 

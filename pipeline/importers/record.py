@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -64,7 +63,7 @@ class ImportResult:
 
 def format_number(value: float | int | None) -> str:
     """A number as a study CSV cell: whole numbers without a decimal point, blank for missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+    if value is None or pd.isna(value):
         return ""
     value = float(value)
     if value.is_integer():
