@@ -103,7 +103,13 @@ def merged_series(study_dir: Path, new: pd.DataFrame) -> tuple[bytes, int]:
     if path.is_file():
         try:
             table = read_table(path, required=SERIES_COLUMNS[:4], optional=SERIES_COLUMNS[4:])
-            kept = table.frame[list(SERIES_COLUMNS)]
+            kept = table.frame[list(SERIES_COLUMNS)].copy()
+            # Numbers written the way this file allowed (a decimal comma in a ';' file) are
+            # rewritten for the ','-separated file; a cell that is no number stays for
+            # validate to report.
+            for column in ("value", "exposure"):
+                parsed = table.parse_numbers(kept[column])
+                kept[column] = kept[column].where(parsed.isna(), [format_number(v) for v in parsed])
         except ValidationError as exc:
             if not _is_bare_header(exc):
                 raise
