@@ -123,15 +123,19 @@ def cell_text(value: object, column: str = "") -> str:
     return str(value).strip()
 
 
-def sheet_text(ws, file: str) -> SheetText:
+def sheet_text(ws, file: str, formulas=None) -> SheetText:
     """Write one worksheet as study CSV text, keeping each line's Excel row.
 
     Parameters
     ----------
     ws : openpyxl worksheet
-        Opened with ``data_only=True``.
+        Opened with ``data_only=True``: formulas read as the value Excel last
+        calculated (None when it never did).
     file : str
         The workbook's path, for problems.
+    formulas : openpyxl worksheet, optional
+        The same sheet opened with ``data_only=False``, to tell an empty cell
+        from a formula without a calculated value.
 
     Returns
     -------
@@ -165,17 +169,21 @@ def sheet_text(ws, file: str) -> SheetText:
         for i in range(len(names)):
             cell = row[i] if i < len(row) else None
             value = None if cell is None else cell.value
-            if isinstance(value, str) and value.startswith("=") and cell.data_type == "f":
+            formula = (
+                formulas[cell.coordinate].value
+                if value is None and cell is not None and formulas is not None
+                else None
+            )
+            if isinstance(formula, str) and formula.startswith("="):
                 problems.append(
                     Problem(
                         file,
-                        f"{ws.title}!{cell.coordinate}: the formula '{value}' has no calculated "
+                        f"{ws.title}!{cell.coordinate}: the formula '{formula}' has no calculated "
                         "value; open the workbook in Excel, save it, and import again",
                         excel_row,
                         names[i],
                     )
                 )
-                value = None
             cells.append(cell_text(value, names[i]) if i < len(names) else "")
         before = buffer.tell()
         writer.writerow(cells if any(cells) else [])
@@ -301,6 +309,7 @@ def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult
         raise ValidationError.single(file, "file not found")
     try:
         book = load_workbook(workbook, data_only=True)
+        formulas = load_workbook(workbook, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         raise ValidationError.single(
             file, f"cannot be opened as an Excel workbook (.xlsx): {exc}"
@@ -316,7 +325,7 @@ def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult
         if ws is None:
             continue
         found_any = True
-        sheet = sheet_text(ws, file)
+        sheet = sheet_text(ws, file, formulas[ws.title])
         if not sheet.has_rows and not sheet.problems:
             notes.append(f"sheet {ws.title} is empty: {spec.file} left as it was")
             continue
@@ -329,7 +338,10 @@ def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult
                 )
             )
             continue
-        problems.extend(sheet.problems)
+        if sheet.problems:
+            # Values still to be calculated: the sheet is checked once Excel has saved them.
+            problems.extend(sheet.problems)
+            continue
         checked = _check_sheet(sheet, spec, readers[spec.file], file)
         if isinstance(checked, list):
             problems.extend(checked)
