@@ -1,5 +1,7 @@
-"""Command line: ``python -m pipeline {validate,evaluate,report,run,status,demo,check-notebooks}``,
-and the study scaffold and importers (``new``, ``import-*``; :mod:`pipeline.importers.cli`).
+"""Command line: ``python -m pipeline {validate,evaluate,report,run,status,demo,check-notebooks}``.
+
+The study scaffold and the importers (``new``, ``import-*``) come from
+:mod:`pipeline.importers.cli`.
 
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
 2 invalid input or parameters (nothing was written).

@@ -97,7 +97,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
 
     p = sub.add_parser(
-        "import-excel", help="Excel workbook sheets -> survey.csv, inspections.csv, actions.csv"
+        "import-excel",
+        help="Excel workbook sheets -> series.csv, survey.csv, inspections.csv, actions.csv",
     )
     study(p)
     p.add_argument("workbook", help="the .xlsx file (the study's indata.xlsx or the same sheets)")
