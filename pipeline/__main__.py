@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "status":
         return _status(paths)
+    if args.command in ("validate", "run") and (code := unfinished_study(paths.study_dir)):
+        return code
     from . import orchestrate
 
     if args.command == "check-notebooks":
@@ -97,8 +99,6 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return 1 if dirty else 0
-    if args.command in ("validate", "run") and (code := unfinished_study(paths.study_dir)):
-        return code
     try:
         if args.command in ("validate", "run"):
             orchestrate.prepare(paths)
