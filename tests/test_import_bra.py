@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.__main__ import main
-from pipeline.bra import read_bra_folder
 from pipeline.errors import ValidationError
 from pipeline.importers.bra import import_bra
 from pipeline.importers.record import RECORD_FILE, write_import
-from pipeline.tables import read_table
+from pipeline.inputs.bra import read_bra_folder
+from pipeline.inputs.tables import read_table
+from pipeline.run.cli import main
 
 HEADER = "Region;Brott;År;Period;Antal;/100 000 inv\n"
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "Maj", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dec"]

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from pipeline.__main__ import main
-from pipeline.actions import read_actions
 from pipeline.errors import ValidationError
 from pipeline.importers.excel import cell_text, import_workbook
 from pipeline.importers.record import RECORD_FILE
 from pipeline.importers.scaffold import WORKBOOK_FILE, new_study
-from pipeline.inspection import read_inspections
-from pipeline.survey import read_survey
+from pipeline.inputs.actions import read_actions
+from pipeline.inputs.inspections import read_inspections
+from pipeline.inputs.survey import read_survey
+from pipeline.run.cli import main
 
 ASPECTS = [
     "Belysning",
@@ -182,7 +182,7 @@ def test_an_uncalculated_formula_is_an_error(import_study: Path, tmp_path: Path)
 
 def test_the_imported_study_validates_with_the_series(import_study: Path, tmp_path: Path) -> None:
     """The contract files written are what `validate` reads."""
-    from pipeline.data import read_study
+    from pipeline.inputs.prepare import read_study
 
     workbook = filled_workbook(tmp_path)
     assert main(["import-excel", "--study", str(import_study), str(workbook)]) == 0

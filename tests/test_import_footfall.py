@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.__main__ import main
 from pipeline.errors import ValidationError
 from pipeline.importers.footfall import import_footfall
 from pipeline.importers.record import RECORD_FILE, write_import
+from pipeline.run.cli import main
 
 
 def hourly_export(path: Path, start: str, end: str, *, drop=(), counter="Stationen-1", seed=1):

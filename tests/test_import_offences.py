@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from pipeline.__main__ import main
 from pipeline.errors import ValidationError
 from pipeline.importers.offences import import_offences, normalise_code
 from pipeline.importers.places import MAP_FILE, PLACES_FILE, read_places
 from pipeline.importers.record import RECORD_FILE, write_import
-from pipeline.study import load_study
+from pipeline.inputs.study import load_study
+from pipeline.run.cli import main
 
 # Sala's centre in SWEREF 99 TM (metres): the target, and a comparison area sharing its west edge.
 TARGET = box(597_000, 6_644_000, 597_200, 6_644_200)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from pipeline.__main__ import main
 from pipeline.errors import ValidationError
 from pipeline.importers.scaffold import (
     EXPLANATION_SHEET,
@@ -17,7 +16,8 @@ from pipeline.importers.scaffold import (
     missing_steps,
     new_study,
 )
-from pipeline.paths import DEFAULT_STUDY
+from pipeline.run.cli import main
+from pipeline.run.paths import DEFAULT_STUDY
 
 
 def test_new_writes_every_template(tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.__main__ import main
-from pipeline.data import read_study
 from pipeline.importers.demo_sources import BUFFER_WIDTH, write_demo_sources
-from pipeline.paths import DEFAULT_STUDY
+from pipeline.inputs.prepare import read_study
+from pipeline.run.cli import main
+from pipeline.run.paths import DEFAULT_STUDY
 
 
 @pytest.mark.slow

@@ -1,12 +1,12 @@
 """Brå statistics-database exports ("Databasfil") → municipality series.
 
-The export is read by :mod:`pipeline.bra` (its quirks are listed there). The
+The export is read by :mod:`pipeline.inputs.bra` (its quirks are listed there). The
 chosen crime categories become indicators of the study, and each chosen
 municipality a place, one row per month in ``series.csv``. When the export
 carries rates per 100,000 inhabitants, the municipality's population is the
 exposure: per year, the median over its months of ``Antal / rate × 100 000``
 in the total-crime category (the largest counts give the most precise
-population), else in the category itself (:func:`pipeline.bra.population_from_rates`).
+population), else in the category itself (:func:`pipeline.inputs.bra.population_from_rates`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.bra import TOTAL, population_from_rates, read_bra_export, read_bra_folder
 from pipeline.errors import Problem, ValidationError
-from pipeline.study import STUDY_FILE, load_study
+from pipeline.inputs.bra import TOTAL, population_from_rates, read_bra_export, read_bra_folder
+from pipeline.inputs.study import STUDY_FILE, load_study
 
 from .record import ImportResult, merged_series
 
@@ -32,7 +32,7 @@ def read_sources(sources: list[str | Path]) -> tuple[pd.DataFrame, list[Path]]:
     Returns
     -------
     frame : pandas.DataFrame
-        The rows of :func:`pipeline.bra.read_bra_folder`, one per key; a
+        The rows of :func:`pipeline.inputs.bra.read_bra_folder`, one per key; a
         final figure wins over a preliminary one.
     files : list of Path
         Every file read.

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipeline.paths import DEFAULT_STUDY
-from pipeline.study import load_study
+from pipeline.inputs.study import load_study
+from pipeline.run.paths import DEFAULT_STUDY
 
 from .scaffold import WORKBOOK_FILE, workbook_template
 

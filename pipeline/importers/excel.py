@@ -6,7 +6,7 @@ of a workbook that holds one of these tables (named as in the study's
 template workbook: ``Serier``, ``Enkät``, ``Besiktningar``, ``Åtgärder``, or
 ``series``, ``survey``, ``inspections``, ``actions``),
 turns its cells into the text a study CSV holds, and checks it with the same
-reader ``validate`` uses (:func:`pipeline.survey.read_survey` and the others).
+reader ``validate`` uses (:func:`pipeline.inputs.survey.read_survey` and the others).
 Every problem is mapped back to the cell as Excel shows it
 (``Åtgärder!C14``), and nothing is written unless every sheet passed.
 
@@ -44,7 +44,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import Problem, ValidationError
-from pipeline.study import SERIES_FILE, Study, load_study
+from pipeline.inputs.study import SERIES_FILE, Study, load_study
 
 from .record import ImportResult, merged_series
 from .scaffold import WORKBOOK_SHEETS, Sheet
@@ -143,7 +143,7 @@ def sheet_text(ws, file: str, formulas=None) -> SheetText:
     """
     from openpyxl.utils import get_column_letter
 
-    from pipeline.tables import normalise_column
+    from pipeline.inputs.tables import normalise_column
 
     rows = list(ws.iter_rows())
     header_index = next(
@@ -233,11 +233,11 @@ def map_problem(problem: Problem, sheet: SheetText, file: str) -> Problem:
 
 def _readers(study: Study) -> dict[str, Callable[[Path], pd.DataFrame]]:
     """The reader ``validate`` uses for each table file, with the study's names."""
-    from pipeline.actions import read_actions
-    from pipeline.data import _check_survey
-    from pipeline.inspection import read_inspections
-    from pipeline.series import read_series
-    from pipeline.survey import read_survey
+    from pipeline.inputs.actions import read_actions
+    from pipeline.inputs.inspections import read_inspections
+    from pipeline.inputs.prepare import _check_survey
+    from pipeline.inputs.series import read_series
+    from pipeline.inputs.survey import read_survey
 
     municipalities = study.municipality_names
     places = {p.id: p.municipality for p in study.places}

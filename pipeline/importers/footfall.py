@@ -1,6 +1,6 @@
 """Footfall counter exports → monthly series with the days counted as exposure.
 
-A counter export is a CSV file (read by the study rule, :mod:`pipeline.tables`)
+A counter export is a CSV file (read by the study rule, :mod:`pipeline.inputs.tables`)
 with one row per counter and day or hour: ``counter``, ``time``
 (``YYYY-MM-DD`` for daily counts, ``YYYY-MM-DD HH:MM`` for hourly ones) and
 ``count`` (a whole number; a blank cell is a missing count, never zero).
@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import Problem, ValidationError
-from pipeline.study import STUDY_FILE, load_study
-from pipeline.tables import LINE, read_table
+from pipeline.inputs.study import STUDY_FILE, load_study
+from pipeline.inputs.tables import LINE, read_table
 
 from .record import ImportResult, merged_series
 

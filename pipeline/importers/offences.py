@@ -2,7 +2,7 @@
 
 Inputs:
 
-- **offences**: a CSV file (read by the study rule, :mod:`pipeline.tables`)
+- **offences**: a CSV file (read by the study rule, :mod:`pipeline.inputs.tables`)
   with ``date`` (``YYYY-MM-DD``, a time after it is ignored), ``offence`` (the
   police's offence code or a category name) and the coordinates, whose column
   names say their system: ``easting`` and ``northing`` (or ``e``, ``n``) in
@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import Problem, ValidationError
-from pipeline.study import Study, load_study
-from pipeline.tables import LINE, read_table
+from pipeline.inputs.study import Study, load_study
+from pipeline.inputs.tables import LINE, read_table
 
 from .places import (
     MAP_FILE,

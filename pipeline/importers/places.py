@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import Problem, ValidationError
-from pipeline.study import Study
+from pipeline.inputs.study import Study
 
 SWEREF99TM = "EPSG:3006"
 WGS84 = "EPSG:4326"
@@ -258,7 +258,7 @@ def plot_places_map(places, *, title: str | None = None, ax=None):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from pipeline.style import PALETTE
+    from pipeline.report.style import PALETTE
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 7))

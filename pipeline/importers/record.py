@@ -28,9 +28,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import ValidationError
-from pipeline.provenance import code_version, sha256_file
-from pipeline.study import SERIES_FILE
-from pipeline.tables import read_table
+from pipeline.inputs.study import SERIES_FILE
+from pipeline.inputs.tables import read_table
+from pipeline.run.provenance import code_version, sha256_file
 
 RECORD_FILE = "imports.json"
 SERIES_COLUMNS = ("place_id", "indicator", "period", "value", "exposure")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import ValidationError
-from pipeline.study import (
+from pipeline.inputs.study import (
     ACTIONS_FILE,
     INSPECTIONS_FILE,
     SERIES_FILE,
