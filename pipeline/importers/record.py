@@ -30,7 +30,7 @@ import pandas as pd
 from pipeline.errors import ValidationError
 from pipeline.inputs.study import SERIES_FILE
 from pipeline.inputs.tables import read_table
-from pipeline.run.provenance import code_version, sha256_file
+from pipeline.run.provenance import code_version, portable_path, sha256_file
 
 RECORD_FILE = "imports.json"
 SERIES_COLUMNS = ("place_id", "indicator", "period", "value", "exposure")
@@ -217,8 +217,11 @@ def _entry(study_dir: Path, result: ImportResult) -> dict:
 
 
 def _shown(path: Path, study_dir: Path) -> str:
-    """A source's path relative to the study folder where it lies inside it."""
+    """A source's path relative to the study folder, else as provenance shows paths.
+
+    Never the machine's absolute path: the hash identifies the content.
+    """
     try:
-        return str(path.resolve().relative_to(study_dir.resolve()))
+        return path.resolve().relative_to(study_dir.resolve()).as_posix()
     except ValueError:
-        return str(path.resolve())
+        return portable_path(path)
