@@ -2,6 +2,9 @@
 
 The same as ``python -m pipeline …``.
 
+The study scaffold and the importers (``new``, ``import-*``) come from
+:mod:`pipeline.importers.cli`.
+
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
 2 invalid input or parameters, a folder that cannot be written, or another run
 of the same study in progress (nothing was written).
@@ -15,6 +18,7 @@ import sys
 from pathlib import Path
 
 from ..errors import PipelineError, ValidationError
+from ..importers.cli import add_commands, run_command, unfinished_study
 from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status, run_in_progress
 
 # Kept here so that `--help` and `status` answer without importing the scientific stack.
@@ -72,11 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="(re)generate the demo study")
     p.add_argument("--out", default=str(DEFAULT_STUDY))
     p.add_argument("--seed", type=int, default=DEMO_SEED)
+    add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if (code := run_command(args)) is not None:
+        return code
     if args.command == "demo":
         from ..validation.demo import generate_demo
 
@@ -94,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "status":
         return _status(paths)
+    if args.command in ("validate", "run") and (code := unfinished_study(paths.study_dir)):
+        return code
     from . import orchestrate
 
     if args.command == "check-notebooks":
