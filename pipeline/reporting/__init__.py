@@ -1,0 +1,1 @@
+"""The funder's final report, its PDF, and the tables for the next tool."""
