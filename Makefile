@@ -21,11 +21,16 @@ REPORTS := reports/$(STUDY_NAME)
 MANIFEST := $(PROCESSED)/manifest.json
 STATUS := $(REPORTS)/run_status.json
 REPORT_HTML := $(REPORTS)/comparative_report.html
+# The language is part of the file name: another REPORT_LANG is another target.
+FINAL_REPORT := $(REPORTS)/final_report.$(REPORT_LANG).pdf
+WORKBOOK := $(REPORTS)/results.$(REPORT_LANG).xlsx
 STUDY_ARGS := --study $(STUDY)
 RUN_ARGS := $(STUDY_ARGS) --lang $(REPORT_LANG)
 
 SOURCES := $(wildcard pipeline/*.py pipeline/*/*.py pipeline/*.yml pipeline/templates/*/*)
 STUDY_INPUTS := $(wildcard $(STUDY)/*.yml $(STUDY)/*.csv)
+STUDY_TEXTS := $(wildcard $(STUDY)/*.md)
+REPORTING_SOURCES := $(wildcard pipeline/reporting/*.py pipeline/reporting/templates/*) pipeline/strings.yml
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
 
@@ -62,11 +67,17 @@ evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in par
 $(STATUS): $(MANIFEST) $(EVAL_NOTEBOOK) $(SOURCES)
 	$(VPY) -m pipeline evaluate $(RUN_ARGS) --jobs $(JOBS) --keep-going
 
-report: $(REPORT_HTML) ## Run everything and render the comparative report (default study: the demo)
+report: $(REPORT_HTML) $(FINAL_REPORT) $(WORKBOOK) ## Run everything: the comparative report, the final report (PDF) and the results tables
 	@$(VPY) -m pipeline status $(STUDY_ARGS)
 
 $(REPORT_HTML): $(STATUS) $(REPORT_NOTEBOOK)
 	$(VPY) -m pipeline report $(RUN_ARGS)
+
+$(FINAL_REPORT): $(REPORT_HTML) $(STUDY_TEXTS) $(REPORTING_SOURCES)
+	$(VPY) -m pipeline final-report $(STUDY_ARGS) --lang $(REPORT_LANG)
+
+$(WORKBOOK): $(REPORT_HTML) $(REPORTING_SOURCES)
+	$(VPY) -m pipeline tables $(STUDY_ARGS) --lang $(REPORT_LANG)
 
 test: $(ENV_STAMP) ## Run the test suite, the demo end to end included
 	$(VPY) -m pytest
