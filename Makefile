@@ -27,10 +27,10 @@ WORKBOOK := $(REPORTS)/results.$(REPORT_LANG).xlsx
 STUDY_ARGS := --study $(STUDY)
 RUN_ARGS := $(STUDY_ARGS) --lang $(REPORT_LANG)
 
-SOURCES := $(wildcard pipeline/*.py pipeline/*/*.py pipeline/*.yml pipeline/templates/*/*)
+SOURCES := $(sort $(shell find pipeline -name '*.py' -o -name '*.yml' -o -path '*/templates/*' -type f))
 STUDY_INPUTS := $(wildcard $(STUDY)/*.yml $(STUDY)/*.csv)
 STUDY_TEXTS := $(wildcard $(STUDY)/*.md)
-REPORTING_SOURCES := $(wildcard pipeline/reporting/*.py pipeline/reporting/templates/*) pipeline/strings.yml
+REPORTING_SOURCES := $(wildcard pipeline/report/final_*.py pipeline/report/words.py pipeline/report/pdf.py pipeline/report/exports.py pipeline/report/templates/final/*) pipeline/report/strings.yml
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
 
@@ -56,7 +56,7 @@ $(ENV_STAMP): requirements.lock
 
 data: $(MANIFEST) ## Validate STUDY and write data/processed/<study>
 
-$(MANIFEST): $(ENV_STAMP) $(STUDY_INPUTS) pipeline/study.py pipeline/series.py pipeline/data.py
+$(MANIFEST): $(ENV_STAMP) $(STUDY_INPUTS) $(wildcard pipeline/inputs/*.py) pipeline/errors.py
 	$(VPY) -m pipeline validate $(STUDY_ARGS)
 
 evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in parallel)

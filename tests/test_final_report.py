@@ -15,9 +15,9 @@ import pytest
 
 from pipeline.__main__ import main
 from pipeline.errors import PipelineError, ValidationError
-from pipeline.paths import RUN_STATUS_FILE, StudyPaths
-from pipeline.reporting.texts import read_texts, render_markdown, section_title, sections_for
-from pipeline.reporting.words import goal_judgement, verdict
+from pipeline.report.final_texts import read_texts, render_markdown, section_title, sections_for
+from pipeline.report.words import goal_judgement, verdict
+from pipeline.run.paths import RUN_STATUS_FILE, StudyPaths
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
@@ -132,9 +132,9 @@ def test_goal_is_more_than_half_and_says_how_sure():
 @pytest.fixture(scope="module")
 def demo_results(tmp_path_factory) -> StudyPaths:
     """The demo validated, evaluated and pooled as the pipeline does, without notebooks."""
-    from pipeline.data import prepare_study
-    from pipeline.evaluate import evaluate_municipality
-    from pipeline.report import ComparativeReport
+    from pipeline.evaluation.municipality import evaluate_municipality
+    from pipeline.inputs.prepare import prepare_study
+    from pipeline.report.reports import ComparativeReport
 
     root = tmp_path_factory.mktemp("final")
     paths = StudyPaths.for_study(DEMO, root / "processed", root / "reports")
@@ -190,7 +190,7 @@ def _text_positions(page) -> list[tuple[str, float, float, float]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", ["sv", "en"])
 def test_demo_final_report_pdf(demo_results, lang):
-    from pipeline.reporting.build import build_final_report
+    from pipeline.report.final_build import build_final_report
 
     written = build_final_report(demo_results, lang)
     pdf = demo_results.reports_dir / f"final_report.{lang}.pdf"
@@ -227,7 +227,7 @@ def test_demo_final_report_pdf(demo_results, lang):
 
 @pytest.mark.slow
 def test_final_report_html_is_one_language_and_self_contained(demo_results):
-    from pipeline.reporting.build import build_final_report
+    from pipeline.report.final_build import build_final_report
 
     build_final_report(demo_results, "en", pdf=False)
     html = (demo_results.reports_dir / "final_report.en.html").read_text("utf-8")
@@ -255,7 +255,7 @@ def test_hostile_texts_are_escaped_and_nothing_is_fetched(demo_results, tmp_path
         encoding="utf-8",
     )
     paths = _copy_results(demo_results, tmp_path, study)
-    from pipeline.reporting.build import build_final_report
+    from pipeline.report.final_build import build_final_report
 
     build_final_report(paths, "sv")
     html = (paths.reports_dir / "final_report.sv.html").read_text("utf-8")
@@ -282,7 +282,7 @@ def test_a_bad_texts_file_exits_2_and_writes_nothing(demo_results, tmp_path, cap
 def test_implementation_csv_and_workbook(demo_results):
     from openpyxl import load_workbook
 
-    from pipeline.reporting.build import build_tables
+    from pipeline.report.final_build import build_tables
 
     written = build_tables(demo_results, "sv")
     table = pd.read_csv(demo_results.reports_dir / "implementation.csv")
@@ -311,8 +311,8 @@ def test_implementation_csv_and_workbook(demo_results):
 
 
 def test_final_report_without_results_is_a_clear_error(tmp_path):
-    from pipeline.data import prepare_study
-    from pipeline.reporting.final_report import load_inputs
+    from pipeline.inputs.prepare import prepare_study
+    from pipeline.report.final_report import load_inputs
 
     paths = StudyPaths.for_study(DEMO, tmp_path / "processed", tmp_path / "reports")
     prepare_study(paths.study_dir, paths.processed_dir)

@@ -11,11 +11,11 @@ import pandas as pd
 import papermill
 import pytest
 
-from pipeline import orchestrate
-from pipeline.__main__ import main
 from pipeline.errors import ParameterError
-from pipeline.paths import DEFAULT_STUDY, RUN_STATUS_FILE, StudyPaths
-from pipeline.report import EFFECTS_FILE
+from pipeline.report.reports import EFFECTS_FILE
+from pipeline.run import orchestrate
+from pipeline.run.cli import main
+from pipeline.run.paths import DEFAULT_STUDY, RUN_STATUS_FILE, StudyPaths
 
 DEMO = DEFAULT_STUDY
 REQUIRED_EFFECT_COLUMNS = [

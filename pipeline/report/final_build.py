@@ -1,0 +1,81 @@
+"""Write the final report and the tables for the next tool, with provenance.
+
+Called by ``python -m pipeline final-report`` and ``python -m pipeline
+tables`` once the comparative report has written ``effects.csv`` and
+``pooled_effects.csv``. Every file is written atomically: a failure leaves the
+previous version (or nothing), never half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import PipelineError
+from ..inputs.prepare import load_processed
+from ..run.paths import StudyPaths
+from .exports import write_implementation_csv, write_workbook
+from .final_report import (
+    EFFECTS_FILE,
+    POOLED_FILE,
+    FinalReport,
+    final_report_stem,
+    load_inputs,
+)
+from .pdf import html_to_pdf, write_text_atomically
+
+
+def build_final_report(paths: StudyPaths, lang: str, *, pdf: bool = True) -> list[Path]:
+    """Write ``final_report.<lang>.html``, ``.pdf`` and ``.provenance.json`` in the reports folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    report = FinalReport(load_inputs(paths, lang))
+    missing = report.inputs.texts.missing(lang)
+    if missing:
+        print(
+            f"warning: {report.inputs.texts.path}: no text for {', '.join(missing)}; "
+            "the report marks them as missing",
+            file=sys.stderr,
+        )
+    stem = final_report_stem(lang)
+    out = paths.reports_dir
+    html = report.html()
+    written = [write_text_atomically(html, out / f"{stem}.html")]
+    if pdf:
+        written.append(html_to_pdf(html, out / f"{stem}.pdf", base_dir=paths.study_dir))
+    record = report.provenance()
+    record["outputs"] = [p.name for p in written]
+    written.append(
+        write_text_atomically(json.dumps(record, indent=2) + "\n", out / f"{stem}.provenance.json")
+    )
+    return written
+
+
+def build_tables(paths: StudyPaths, lang: str) -> list[Path]:
+    """Write ``implementation.csv`` and ``results.<lang>.xlsx`` beside ``effects.csv``."""
+    reports = paths.reports_dir
+    for name in (EFFECTS_FILE, POOLED_FILE):
+        if not (reports / name).is_file():
+            raise PipelineError(f"{reports / name} is missing: run the report step first")
+    data = load_processed(paths.processed_dir)
+    written = []
+    implementation = write_implementation_csv(data, reports)
+    if implementation is not None:
+        written.append(implementation)
+    written.append(
+        write_workbook(
+            data,
+            pd.read_csv(reports / EFFECTS_FILE),
+            pd.read_csv(reports / POOLED_FILE),
+            reports,
+            lang,
+        )
+    )
+    return written
