@@ -318,3 +318,81 @@ def test_final_report_without_results_is_a_clear_error(tmp_path):
     prepare_study(paths.study_dir, paths.processed_dir)
     with pytest.raises(PipelineError, match="effects.csv is missing"):
         load_inputs(paths, "sv")
+
+
+# ---------------------------------------------------------------------------
+# study.yml's report section, and the texts checked before anything runs
+# ---------------------------------------------------------------------------
+
+
+def _demo_copy(tmp_path: Path, old: str = "", new: str = "") -> Path:
+    study = tmp_path / DEMO.name
+    shutil.copytree(DEMO, study)
+    if old:
+        path = study / "study.yml"
+        text = path.read_text("utf-8")
+        assert old in text
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return study
+
+
+def _line_of(study: Path, snippet: str) -> int:
+    lines = (study / "study.yml").read_text("utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if snippet in line)
+
+
+def test_the_demo_report_section_is_read():
+    from pipeline.inputs.study import load_study
+
+    info = load_study(DEMO).report
+    assert info.funder == "Vinnova" and info.goal_share == 0.5
+    assert info.texts == {"sv": "final_report.md", "en": "final_report.en.md"}
+    assert str(info.project_period.start) == "2020-04-01"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "snippet", "message"),
+    [
+        ("  funder: Vinnova", "  funder: Vinnova\n  diarienumer: x", "diarienumer", "Extra inputs"),
+        ("    end: '2022-06-30'", "    end: '2019-06-30'", "end: '2019", "ends before it starts"),
+        ("  funder: Vinnova", "  funder: Vinnova\n  texts: {sv: ../x.md}", "texts:", ".md file"),
+        (
+            "  funder: Vinnova",
+            "  funder: Vinnova\n  headline_indicator: crimes",
+            "headline_indicator",
+            "unknown indicator 'crimes'",
+        ),
+    ],
+)
+def test_report_section_errors_name_the_row(tmp_path, old, new, snippet, message):
+    from pipeline.inputs.study import load_study
+
+    study = _demo_copy(tmp_path, old, new)
+    with pytest.raises(ValidationError) as info:
+        load_study(study)
+    problem = info.value.problems[0]
+    assert message in problem.message
+    assert problem.row == _line_of(study, snippet)
+
+
+def test_validate_checks_the_texts_before_anything_is_written(tmp_path, capsys):
+    study = _demo_copy(tmp_path)
+    (study / "final_report.en.md").write_text("## Summary\nx\n## Results\ny\n", encoding="utf-8")
+    processed = tmp_path / "processed"
+    args = ["--study", str(study), "--processed-root", str(processed)]
+    args += ["--reports-root", str(tmp_path / "reports")]
+    assert main(["validate", *args]) == 2
+    err = capsys.readouterr().err
+    assert "final_report.en.md, row 3" in err and "unknown section '## Results'" in err
+    assert not processed.exists()
+
+
+def test_a_report_section_needs_a_texts_file(tmp_path):
+    from pipeline.report.final_texts import check_report_texts
+
+    study = _demo_copy(tmp_path)
+    (study / "final_report.md").unlink()
+    check_report_texts(study)  # the English texts are enough
+    (study / "final_report.en.md").unlink()
+    with pytest.raises(ValidationError, match="none of the final report's texts files exists"):
+        check_report_texts(study)

@@ -22,6 +22,7 @@ from pathlib import Path
 import mistune
 
 from ..errors import Problem, ValidationError
+from ..inputs.study import STUDY_FILE, load_study
 from .i18n import t
 
 #: The sections a project writes, in the report's order. ``english_summary`` is the
@@ -176,3 +177,39 @@ def read_texts(path: str | Path, lang: str) -> ReportTexts:
     return ReportTexts(
         path, {s: render_markdown(body) for s, (_, body) in sections.items() if body}
     )
+
+
+def check_report_texts(study_dir: str | Path) -> None:
+    """Check a study's final-report texts before anything runs.
+
+    Every texts file ``study.yml``'s ``report`` section names and that exists is
+    read; at least one must exist. A study without a ``report`` section has
+    nothing to check.
+
+    Raises
+    ------
+    ValidationError
+        Every problem of every texts file (or of ``study.yml``), together.
+    """
+    study_dir = Path(study_dir)
+    info = load_study(study_dir).report
+    if info is None:
+        return
+    problems: list[Problem] = []
+    existing = {lang: study_dir / name for lang, name in info.texts.items()}
+    existing = {lang: path for lang, path in existing.items() if path.is_file()}
+    if not existing:
+        names = ", ".join(sorted(info.texts.values()))
+        problems.append(
+            Problem(
+                str(study_dir / STUDY_FILE),
+                f"report: none of the final report's texts files exists ({names})",
+            )
+        )
+    for lang, path in existing.items():
+        try:
+            read_texts(path, lang)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)

@@ -24,6 +24,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from ..errors import ParameterError, PipelineError
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
+from ..report.final_texts import check_report_texts
 from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -151,7 +152,10 @@ def _log(message: str) -> None:
 
 
 def prepare(paths: StudyPaths) -> None:
-    """Validate the raw study and write its processed form."""
+    """Validate the raw study (the final report's texts included) and write its processed form."""
+    # The texts are checked first so that a typo in a heading stops the run before any
+    # model does, not after the whole evaluation.
+    check_report_texts(paths.study_dir)
     data = prepare_study(paths.study_dir, paths.processed_dir)
     _log(
         f"validated {paths.study_dir.name}: {data.manifest['n_rows']} rows -> {paths.processed_dir}"
