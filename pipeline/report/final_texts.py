@@ -41,7 +41,15 @@ OWN_SECTIONS = (
 )
 #: Sections a final report cannot do without; a missing one is shown as missing.
 REQUIRED_SECTIONS = frozenset(
-    {"summary", "english_summary", "background", "aims", "implementation", "conclusions"}
+    {
+        "summary",
+        "english_summary",
+        "background",
+        "aims",
+        "implementation",
+        "conclusions",
+        "dissemination",
+    }
 )
 
 _HEADING = re.compile(r"^##(?!#)\s*(.*?)\s*#*\s*$")
