@@ -396,3 +396,26 @@ def test_a_report_section_needs_a_texts_file(tmp_path):
     (study / "final_report.en.md").unlink()
     with pytest.raises(ValidationError, match="none of the final report's texts files exists"):
         check_report_texts(study)
+
+
+@pytest.mark.slow
+def test_a_screen_report_prints_on_a4_landscape_within_the_margins(tmp_path):
+    """A report made for the screen, with a 13-column table, printed through the print stylesheet."""
+    from pipeline.report.final_build import print_html_report
+
+    header = "".join(f"<th>Kolumn {i}</th>" for i in range(13))
+    row = "".join(f"<td>Hallstahammar {i} 0,82 (0,72–0,94)</td>" for i in range(13))
+    body = f"<h1>Jämförande rapport</h1><table><thead><tr>{header}</tr></thead>"
+    body += f"<tbody>{f'<tr>{row}</tr>' * 40}</tbody>"
+    html = tmp_path / "comparative_report.html"
+    html.write_text(f"<!DOCTYPE html><html><body>{body}</table></body></html>", encoding="utf-8")
+    pages = _pdf_pages(print_html_report(html, tmp_path))
+    margin = 14 / 25.4 * 72
+    assert len(pages) >= 2
+    for page in pages:
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        assert (round(width, 1), round(height, 1)) == (round(A4[1], 1), round(A4[0], 1))
+        for text, x, _y, size in _text_positions(page):
+            assert margin - 1 <= x, text
+            assert x + NARROWEST_GLYPH_EM * size * len(text.rstrip()) <= width - margin + 1, text
+    assert "Kolumn 12" in pages[1].extract_text()  # the header repeats on every page

@@ -21,15 +21,22 @@ from .exports import write_implementation_csv, write_workbook
 from .final_report import (
     EFFECTS_FILE,
     POOLED_FILE,
+    TEMPLATE_DIR,
     FinalReport,
     final_report_stem,
     load_inputs,
 )
 from .pdf import html_to_pdf, write_text_atomically
 
+COMPARATIVE_HTML = "comparative_report.html"
+SCREEN_REPORT_PRINT_CSS = TEMPLATE_DIR / "screen_report_print.css"
+
 
 def build_final_report(paths: StudyPaths, lang: str, *, pdf: bool = True) -> list[Path]:
     """Write ``final_report.<lang>.html``, ``.pdf`` and ``.provenance.json`` in the reports folder.
+
+    With ``pdf``, the comparative report (``comparative_report.html``), when it
+    exists, is printed beside it too (``comparative_report.pdf``).
 
     Returns
     -------
@@ -55,7 +62,28 @@ def build_final_report(paths: StudyPaths, lang: str, *, pdf: bool = True) -> lis
     written.append(
         write_text_atomically(json.dumps(record, indent=2) + "\n", out / f"{stem}.provenance.json")
     )
+    comparative = out / COMPARATIVE_HTML
+    if pdf and comparative.is_file():
+        written.append(print_html_report(comparative, paths.study_dir))
     return written
+
+
+def print_html_report(html_path: str | Path, base_dir: str | Path) -> Path:
+    """Print an HTML report made for the screen (e.g. ``comparative_report.html``) to PDF beside it.
+
+    The report's own styles stay; a print stylesheet laid over them sets A4
+    landscape (for the wide tables), page numbers, and keeps figures and
+    captions whole.
+    """
+    html_path = Path(html_path)
+    if not html_path.is_file():
+        raise PipelineError(f"{html_path} is missing: run the report step first")
+    return html_to_pdf(
+        html_path.read_text("utf-8"),
+        html_path.with_suffix(".pdf"),
+        base_dir=base_dir,
+        stylesheets=(SCREEN_REPORT_PRINT_CSS.read_text("utf-8"),),
+    )
 
 
 def build_tables(paths: StudyPaths, lang: str) -> list[Path]:

@@ -37,7 +37,9 @@ def _fetcher_class():
     return StudyFolderFetcher
 
 
-def html_to_pdf(html: str, target: str | Path, *, base_dir: str | Path) -> Path:
+def html_to_pdf(
+    html: str, target: str | Path, *, base_dir: str | Path, stylesheets: tuple[str, ...] = ()
+) -> Path:
     """Print an HTML document to ``target``, atomically.
 
     Parameters
@@ -49,6 +51,9 @@ def html_to_pdf(html: str, target: str | Path, *, base_dir: str | Path) -> Path:
     base_dir
         The folder relative links are read from (the study folder); nothing
         outside it is read.
+    stylesheets
+        CSS laid over the document's own styles (e.g. a print stylesheet for
+        an HTML report made for the screen).
 
     Raises
     ------
@@ -73,7 +78,7 @@ def html_to_pdf(html: str, target: str | Path, *, base_dir: str | Path) -> Path:
     handle, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
     os.close(handle)
     try:
-        document.write_pdf(tmp)
+        document.write_pdf(tmp, stylesheets=[weasyprint.CSS(string=css) for css in stylesheets])
         os.chmod(tmp, 0o644)  # a report is for reading: not the private mode mkstemp gives
         os.replace(tmp, target)
     except BaseException:
