@@ -419,3 +419,16 @@ def test_a_screen_report_prints_on_a4_landscape_within_the_margins(tmp_path):
             assert margin - 1 <= x, text
             assert x + NARROWEST_GLYPH_EM * size * len(text.rstrip()) <= width - margin + 1, text
     assert "Kolumn 12" in pages[1].extract_text()  # the header repeats on every page
+
+
+def test_changes_read_as_what_they_are():
+    """An interval bound just below no change reads −0,2 %, not ±0 %; an odds ratio stays one."""
+    from pipeline.report.final_report import change_and_interval
+
+    change, interval = change_and_interval("rate_ratio", 0.88, 0.78, 0.998, "sv")
+    assert (change, interval) == ("−12\xa0%", "−22\xa0% till −0,2\xa0%")
+    assert change_and_interval("rate_ratio", 1.0, 0.9, 1.12, "en")[0] == "±0\xa0%"
+    odds = change_and_interval("odds_ratio", 0.43, 0.19, 0.94, "sv")
+    assert odds == ("oddskvot 0,43", "0,19 till 0,94")
+    points = change_and_interval("share_difference_pp", -5.1, -12.0, 1.8, "sv")
+    assert points == ("−5,1 procentenheter", "−12,0 procentenheter till +1,8 procentenheter")

@@ -51,6 +51,7 @@ STYLESHEET = "print.css"
 RATIO_ESTIMANDS = frozenset(
     {"rate_ratio", "relative_effect_size", "odds_ratio", "cumulative_odds_ratio"}
 )
+ODDS_ESTIMANDS = frozenset({"odds_ratio", "cumulative_odds_ratio"})
 
 
 def final_report_stem(lang: str) -> str:
@@ -162,10 +163,13 @@ def _percent(value: float, lang: str, digits: int = 0) -> str:
 
 def _signed_percent_change(ratio: float, lang: str) -> str:
     change = 100 * (ratio - 1)
-    text = number(change, lang, 0)
-    if text.lstrip("-") in ("0", "0,0", "0.0"):
+    # A change that rounds to 0 % but is not 0 keeps a decimal, so an interval that
+    # barely excludes no change never reads "to ±0 %".
+    digits = 0 if abs(change) >= 0.5 or change == 0 else 1
+    text = number(abs(change), lang, digits)
+    if float(text.replace(",", ".")) == 0:
         return f"±0{NBSP}%"
-    return ("+" if change > 0 else "−" if change < 0 else "") + text.lstrip("-") + f"{NBSP}%"
+    return ("+" if change > 0 else "−") + text + f"{NBSP}%"
 
 
 def _signed(value: float, lang: str, digits: int) -> str:
@@ -177,6 +181,15 @@ def _signed(value: float, lang: str, digits: int) -> str:
 
 def change_and_interval(estimand: str, estimate: float, low: float, high: float, lang: str):
     """The estimate as a change a reader takes in, and its interval in the same unit."""
+    if estimand in ODDS_ESTIMANDS:
+        # An odds ratio is shown as it is: a per cent change in the odds reads as a
+        # change in the share, which it is not.
+        return (
+            t("final_odds_ratio", lang, value=number(estimate, lang)),
+            "–"
+            if _missing(low)
+            else t("final_interval", lang, low=number(low, lang), high=number(high, lang)),
+        )
     if estimand in RATIO_ESTIMANDS:
         change = _signed_percent_change(estimate, lang)
         interval = (
