@@ -114,7 +114,7 @@ lock: ## Re-resolve requirements.in into requirements.lock and environment.yml (
 	rm -rf .venv-lock
 	{ echo "# Conda users: the same pins as requirements.lock (the file make uses)."; \
 	  echo "# conda env create -f environment.yml && conda activate trygga-platser"; \
-	  printf 'name: trygga-platser\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - make\n  - pip\n  - pip:\n'; \
+	  printf 'name: trygga-platser\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - make\n  - pango\n  - pip\n  - pip:\n'; \
 	  grep -v '^#' requirements.lock | sed 's/^/      - /'; } > environment.yml
 
 clean: ## Remove build products (processed data and reports)
