@@ -234,7 +234,7 @@ def _row_verdict(row, lang: str, *, adjusted: bool = True) -> str:
     return verdict_text(key, lang)
 
 
-def _date(value: dt.date | str, lang: str) -> str:
+def _iso(value: dt.date | str) -> str:
     return pd.Timestamp(value).date().isoformat()
 
 
@@ -666,9 +666,7 @@ class FinalReport:
         for municipality in self.study.municipality_names:
             places = [p for p in self.study.places if p.municipality == municipality]
             targets = "; ".join(
-                f"{p.name} ({_date(p.intervention_start, lang)})"
-                for p in places
-                if p.role == "target"
+                f"{p.name} ({_iso(p.intervention_start)})" for p in places if p.role == "target"
             )
             controls = str(sum(p.role == "control" for p in places))
             buffers = str(sum(p.role == "buffer" for p in places))
@@ -805,10 +803,10 @@ class FinalReport:
             "period": t(
                 "final_period",
                 lang,
-                start=_date(info.project_period.start, lang),
-                end=_date(info.project_period.end, lang),
+                start=_iso(info.project_period.start),
+                end=_iso(info.project_period.end),
             ),
-            "date": _date(info.date, lang),
+            "date": _iso(info.date),
             "synthetic": self.study.synthetic,
             "sections": sections,
             "missing": [section_title(s, lang) for s in self.inputs.texts.missing(lang)],
