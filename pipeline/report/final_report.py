@@ -35,7 +35,7 @@ from ..inputs.study import Study
 from ..methods.implementation import TOTAL, implementation_shares
 from ..methods.survey import share_unsafe
 from ..run.paths import RUN_STATUS_FILE, StudyPaths
-from ..run.provenance import code_version, package_versions, sha256_file
+from ..run.provenance import code_version, package_versions, portable_path, sha256_file
 from .final_figures import Image, plot_goal_fulfilment, plot_headline_effects, svg_image
 from .final_texts import ReportTexts, read_texts, section_title, sections_for
 from .i18n import check_language, t
@@ -767,14 +767,14 @@ class FinalReport:
     def provenance(self) -> dict:
         """Inputs (with hashes), parameters, code and package versions."""
         files = {
-            label: {"path": str(path), "sha256": sha256_file(path)}
+            label: {"path": portable_path(path), "sha256": sha256_file(path)}
             for label, path in self.inputs.input_files.items()
         }
         return {
             "study": self.inputs.data.name,
             "study_inputs": self.inputs.data.manifest["inputs"],
             "inputs": files,
-            "parameters": {"lang": self.lang, "study": str(self.inputs.paths.study_dir)},
+            "parameters": {"lang": self.lang, "study": portable_path(self.inputs.paths.study_dir)},
             "code": code_version(),
             "packages": {**package_versions(), **_print_packages()},
         }
