@@ -39,6 +39,11 @@ RUN_ARGS := $(STUDY_ARGS) --lang "$$REPORT_LANG"
 
 SOURCES := $(sort $(shell find pipeline -name '*.py' -o -name '*.yml' -o -path '*/templates/*' -type f))
 STUDY_INPUTS := $(shell $(PYTHON) -m pipeline.run.paths inputs $(STUDY_QUOTED))
+# The language is part of the file name: another REPORT_LANG is another target.
+FINAL_REPORT := $(REPORTS)/final_report.$(REPORT_LANG).pdf
+WORKBOOK := $(REPORTS)/results.$(REPORT_LANG).xlsx
+STUDY_TEXTS := $(shell $(PYTHON) -m pipeline.run.paths texts $(STUDY_QUOTED))
+REPORTING_SOURCES := $(wildcard pipeline/report/final_*.py pipeline/report/words.py pipeline/report/pdf.py pipeline/report/exports.py pipeline/report/templates/final/*) pipeline/report/strings.yml
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
 
@@ -76,11 +81,17 @@ evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in par
 $(STATUS): $(MANIFEST) $(EVAL_NOTEBOOK) $(SOURCES)
 	$(VPY) -m pipeline evaluate $(RUN_ARGS) --jobs "$$JOBS" --keep-going
 
-report: $(REPORT_HTML) ## Run everything and render the comparative report (default study: the demo)
+report: $(REPORT_HTML) $(FINAL_REPORT) $(WORKBOOK) ## Run everything: the comparative report, the final report (PDF) and the results tables
 	@$(VPY) -m pipeline status $(STUDY_ARGS)
 
 $(REPORT_HTML): $(STATUS) $(REPORT_NOTEBOOK)
 	$(VPY) -m pipeline report $(RUN_ARGS)
+
+$(FINAL_REPORT): $(REPORT_HTML) $(STUDY_TEXTS) $(REPORTING_SOURCES)
+	$(VPY) -m pipeline final-report $(STUDY_ARGS) --lang "$$REPORT_LANG"
+
+$(WORKBOOK): $(REPORT_HTML) $(REPORTING_SOURCES)
+	$(VPY) -m pipeline tables $(STUDY_ARGS) --lang "$$REPORT_LANG"
 
 test: $(ENV_STAMP) ## Run the test suite, the demo end to end included
 	$(VPY) -m pytest
@@ -117,7 +128,7 @@ lock: ## Re-resolve requirements.in into requirements.lock and environment.yml (
 	rm -rf .venv-lock
 	{ echo "# Conda users: the same pins as requirements.lock (the file make uses)."; \
 	  echo "# conda env create -f environment.yml && conda activate trygga-platser"; \
-	  printf 'name: trygga-platser\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - make\n  - pip\n  - pip:\n'; \
+	  printf 'name: trygga-platser\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - make\n  - pango\n  - pip\n  - pip:\n'; \
 	  grep -v '^#' requirements.lock | sed 's/^/      - /'; } > environment.yml
 
 clean: ## Remove build products (processed data and reports)

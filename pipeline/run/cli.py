@@ -1,4 +1,4 @@
-"""Command line: ``trygga {validate,evaluate,report,run,status,demo,check-notebooks}``.
+"""Command line: ``trygga {validate,evaluate,report,final-report,tables,run,status,…}``.
 
 The same as ``python -m pipeline …``.
 
@@ -67,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render the comparative report")
     study_args(p)
     p.add_argument("--lang", choices=LANGUAGES, default="sv")
+    p = sub.add_parser(
+        "final-report", help="write the funder's final report (PDF and HTML) from the results"
+    )
+    study_args(p)
+    p.add_argument("--lang", choices=LANGUAGES, default="sv")
+    p.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    p = sub.add_parser(
+        "tables", help="write implementation.csv and the results workbook (results.<lang>.xlsx)"
+    )
+    study_args(p)
+    p.add_argument("--lang", choices=LANGUAGES, default="sv")
     p = sub.add_parser("run", help="validate, evaluate and report")
     study_args(p)
     run_args(p)
@@ -103,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         return _status(paths)
     if args.command in ("validate", "run") and (code := unfinished_study(paths.study_dir)):
         return code
+    if args.command in ("final-report", "tables"):
+        return _final_report_or_tables(args, paths)
     from . import orchestrate
 
     if args.command == "check-notebooks":
@@ -148,6 +161,22 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _final_report_or_tables(args: argparse.Namespace, paths: StudyPaths) -> int:
+    from ..report.final_build import build_final_report, build_tables
+
+    try:
+        if args.command == "final-report":
+            written = build_final_report(paths, args.lang, pdf=not args.no_pdf)
+        else:
+            written = build_tables(paths, args.lang)
+    except PipelineError as exc:  # ValidationError included: bad texts or study.yml
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

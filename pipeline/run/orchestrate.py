@@ -33,6 +33,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from ..errors import ParameterError, PipelineError
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
+from ..report.final_texts import check_report_texts
 from . import cache
 from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths, read_status, study_lock
 
@@ -231,7 +232,10 @@ def _log(message: str) -> None:
 
 
 def prepare(paths: StudyPaths) -> None:
-    """Validate the raw study and write its processed form."""
+    """Validate the raw study (the final report's texts included) and write its processed form."""
+    # The texts are checked first so that a typo in a heading stops the run before any
+    # model does, not after the whole evaluation.
+    check_report_texts(paths.study_dir)
     data = prepare_study(paths.study_dir, paths.processed_dir, lock=study_lock(paths))
     for warning in data.manifest.get("warnings", []):
         _log(f"warning: {warning}")

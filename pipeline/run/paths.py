@@ -217,13 +217,15 @@ def read_status(paths: StudyPaths) -> list[dict]:
 
 
 def _make_variables(argv: list[str]) -> int:
-    """What the Makefile needs of a study: ``name STUDY`` or ``inputs STUDY``."""
+    """What the Makefile needs of a study: ``name STUDY``, ``inputs STUDY`` or ``texts STUDY``."""
     what, study = argv
     try:
         if what == "name":
             print(study_folder_name(study))
         else:
-            found = [p for p in sorted(Path(study).glob("*")) if p.suffix in (".yml", ".csv")]
+            # "inputs": the files the evaluation reads; "texts": the final report's own texts.
+            suffixes = (".md",) if what == "texts" else (".yml", ".csv")
+            found = [p for p in sorted(Path(study).glob("*")) if p.suffix in suffixes]
             print(make_file_list(found))
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
