@@ -6,8 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from babel.numbers import format_decimal
 
 LANGUAGES = ("sv", "en")
+#: The locale whose number conventions each language follows.
+LOCALES = {"sv": "sv_SE", "en": "en_GB"}
 DEFAULT_LANGUAGE = "sv"
 CATALOGUE_FILE = Path(__file__).with_name("strings.yml")
 
@@ -20,6 +23,7 @@ def catalogue() -> dict[str, dict[str, str]]:
 
 
 def check_language(lang: str) -> str:
+    """``lang`` if it is a report language, else a ValueError naming the choices."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown report language '{lang}'; use one of {', '.join(LANGUAGES)}")
     return lang
@@ -36,9 +40,15 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
 
 
 def number(value: float, lang: str = DEFAULT_LANGUAGE, digits: int = 2) -> str:
-    """A number as the language writes it (decimal comma in Swedish)."""
-    text = f"{value:.{digits}f}"
-    return text.replace(".", ",") if lang == "sv" else text
+    """A number as the language writes it: decimal comma and a space between thousands in
+    Swedish, a point and a comma in English; a value that rounds to zero has no sign."""
+    check_language(lang)
+    value = round(float(value), digits)
+    if value == 0:
+        value = 0.0  # not "-0,0"
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    # A true minus sign: a hyphen is easily lost or broken across lines.
+    return format_decimal(value, format=pattern, locale=LOCALES[lang]).replace("-", "\u2212")
 
 
 def p_value(value: float, lang: str = DEFAULT_LANGUAGE) -> str:

@@ -24,12 +24,14 @@ from papermill.exceptions import PapermillExecutionError
 
 from .data import MANIFEST_FILE, load_processed, prepare_study
 from .errors import ParameterError, PipelineError
+from .i18n import check_language, t
 from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
 COMPARATIVE_NOTEBOOK = NOTEBOOK_DIR / "comparative_report.ipynb"
-TEMPLATE_DIR = Path(__file__).with_name("templates")
+TEMPLATE_DIR = Path(__file__).with_name("report") / "templates"
+PAGE_TEMPLATE = "page"
 KERNEL_NAME = "trygga-platser"
 EXECUTION_TIMEOUT = 900  # seconds per cell; a hung kernel must not hang CI
 
@@ -81,10 +83,11 @@ def report_parameters(paths: StudyPaths, lang: str) -> dict[str, str]:
     }
 
 
-def render_html(notebook_path: Path, html_path: Path) -> Path:
-    """Render an executed notebook to HTML without code cells; images stay embedded."""
+def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str) -> Path:
+    """Render an executed notebook to a report page: its outputs only, with ``title`` and
+    ``lang`` on the page, the project's one stylesheet and no script."""
     exporter = HTMLExporter(
-        template_name="report",
+        template_name=PAGE_TEMPLATE,
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=True,
         exclude_input_prompt=True,
@@ -92,7 +95,10 @@ def render_html(notebook_path: Path, html_path: Path) -> Path:
         exclude_markdown=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(notebook_path, as_version=4),
+        resources={"report_title": title, "report_lang": check_language(lang)},
+    )
     tmp = html_path.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     tmp.replace(html_path)
@@ -106,6 +112,8 @@ def execute_notebook(
     stem: str,
     parameters: dict,
     kernel_name: str = KERNEL_NAME,
+    *,
+    title: str,
 ) -> NotebookRun:
     """Execute one notebook with papermill and render it; notebook errors are returned, not raised."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +142,7 @@ def execute_notebook(
         error = f"{type(exc).__name__}: {exc}"
     rendered = None
     if ipynb.is_file():
-        rendered = str(render_html(ipynb, html))
+        rendered = str(render_html(ipynb, html, title=title, lang=parameters["lang"]))
     return NotebookRun(
         municipality=label,
         status="ok" if error is None else "failed",
@@ -200,6 +208,7 @@ def evaluate(
                 "evaluation",
                 parameters,
                 kernel_name,
+                title=t("municipality_title", lang, municipality=name),
             ): name
             for name, parameters in runs_parameters.items()
         }
@@ -256,6 +265,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
         "comparative_report",
         parameters,
         kernel_name,
+        title=t("comparative_title", lang, title=load_processed(paths.processed_dir).study.title),
     )
     detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
     _log(f"comparative report: {run.status} in {run.seconds:.1f} s{detail} -> {run.html}")
