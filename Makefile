@@ -14,17 +14,24 @@ KERNEL := trygga-platser
 STUDY ?= data/raw/trygga_platser_demo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 REPORT_LANG ?= sv
+LANGUAGES := sv en
+
+# An unknown language stops make at once, before anything is built.
+ifneq ($(words $(REPORT_LANG)) $(filter $(REPORT_LANG),$(LANGUAGES)),1 $(REPORT_LANG))
+$(error REPORT_LANG=$(REPORT_LANG) is not a report language; use one of: $(LANGUAGES))
+endif
 
 STUDY_NAME := $(notdir $(abspath $(STUDY)))
 PROCESSED := data/processed/$(STUDY_NAME)
-REPORTS := reports/$(STUDY_NAME)
+# Each language has its own reports, so the language decides what is out of date.
+REPORTS := reports/$(STUDY_NAME)/$(REPORT_LANG)
 MANIFEST := $(PROCESSED)/manifest.json
 STATUS := $(REPORTS)/run_status.json
 REPORT_HTML := $(REPORTS)/comparative_report.html
 STUDY_ARGS := --study $(STUDY)
 RUN_ARGS := $(STUDY_ARGS) --lang $(REPORT_LANG)
 
-SOURCES := $(wildcard pipeline/*.py pipeline/*/*.py pipeline/*.yml pipeline/templates/*/*)
+SOURCES := $(wildcard pipeline/*.py pipeline/*/*.py pipeline/*.yml pipeline/*/*.yml pipeline/templates/*/* pipeline/report/templates/*/*)
 STUDY_INPUTS := $(wildcard $(STUDY)/*.yml $(STUDY)/*.csv)
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
@@ -55,7 +62,7 @@ $(MANIFEST): $(ENV_STAMP) $(STUDY_INPUTS) pipeline/study.py pipeline/series.py p
 	$(VPY) -m pipeline validate $(STUDY_ARGS)
 
 evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in parallel)
-	@$(VPY) -m pipeline status $(STUDY_ARGS)
+	@$(VPY) -m pipeline status $(RUN_ARGS)
 
 # A run with failed municipalities still writes the status (and the report lists
 # them) but leaves the file dated 1970, so the next make tries again.
@@ -63,7 +70,7 @@ $(STATUS): $(MANIFEST) $(EVAL_NOTEBOOK) $(SOURCES)
 	$(VPY) -m pipeline evaluate $(RUN_ARGS) --jobs $(JOBS) --keep-going
 
 report: $(REPORT_HTML) ## Run everything and render the comparative report (default study: the demo)
-	@$(VPY) -m pipeline status $(STUDY_ARGS)
+	@$(VPY) -m pipeline status $(RUN_ARGS)
 
 $(REPORT_HTML): $(STATUS) $(REPORT_NOTEBOOK)
 	$(VPY) -m pipeline report $(RUN_ARGS)

@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 from .errors import PipelineError, ValidationError
-from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status
+from .paths import DEFAULT_STUDY, LANGUAGES, REPO_ROOT, StudyPaths, read_status
 
 # Kept here so that `--help` and `status` answer without importing the scientific stack.
-LANGUAGES = ("sv", "en")
 DEMO_SEED = 20200401
 
 
@@ -31,9 +30,14 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--processed-root", default=str(REPO_ROOT / "data" / "processed"))
         p.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))
+        p.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            default="sv",
+            help="report language; reports go to <reports-root>/<study>/<lang>/",
+        )
 
     def run_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--lang", choices=LANGUAGES, default="sv", help="report language")
         p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks run in parallel")
         p.add_argument(
             "--municipality", action="append", help="only this municipality (repeatable)"
@@ -52,7 +56,6 @@ def _parser() -> argparse.ArgumentParser:
     run_args(p)
     p = sub.add_parser("report", help="render the comparative report")
     study_args(p)
-    p.add_argument("--lang", choices=LANGUAGES, default="sv")
     p = sub.add_parser("run", help="validate, evaluate and report")
     study_args(p)
     run_args(p)
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote the demo study to {folder}", file=sys.stderr)
         return 0
     paths = (
-        StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
+        StudyPaths.for_study(args.study, args.processed_root, args.reports_root, args.lang)
         if hasattr(args, "study")
         else None
     )

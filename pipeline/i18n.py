@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 from babel.numbers import format_decimal
 
-LANGUAGES = ("sv", "en")
+from .paths import LANGUAGES
+
 #: The locale whose number conventions each language follows.
 LOCALES = {"sv": "sv_SE", "en": "en_GB"}
 DEFAULT_LANGUAGE = "sv"

@@ -11,6 +11,8 @@ from .errors import PipelineError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STUDY = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
 RUN_STATUS_FILE = "run_status.json"
+#: The report languages; kept here so that the command line answers without heavy imports.
+LANGUAGES = ("sv", "en")
 
 
 class StatusError(PipelineError):
@@ -19,7 +21,12 @@ class StatusError(PipelineError):
 
 @dataclass(frozen=True)
 class StudyPaths:
-    """Where a study's raw data, processed data and reports live."""
+    """Where a study's raw data, processed data and reports live.
+
+    Reports of each language have a folder of their own
+    (``reports/<study>/<lang>/``), so a run in one language never mixes with,
+    or passes for, the other's.
+    """
 
     study_dir: Path
     processed_dir: Path
@@ -31,12 +38,17 @@ class StudyPaths:
         study_dir: str | Path = DEFAULT_STUDY,
         processed_root: str | Path = REPO_ROOT / "data" / "processed",
         reports_root: str | Path = REPO_ROOT / "reports",
+        lang: str = "sv",
     ) -> StudyPaths:
+        if lang not in LANGUAGES:
+            raise PipelineError(
+                f"unknown report language '{lang}'; use one of {', '.join(LANGUAGES)}"
+            )
         study_dir = Path(study_dir).resolve()
         return cls(
             study_dir,
             Path(processed_root).resolve() / study_dir.name,
-            Path(reports_root).resolve() / study_dir.name,
+            Path(reports_root).resolve() / study_dir.name / lang,
         )
 
     def municipality_dir(self, municipality: str) -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -13,7 +15,7 @@ import pytest
 
 from pipeline import orchestrate
 from pipeline.__main__ import main
-from pipeline.errors import ParameterError
+from pipeline.errors import ParameterError, PipelineError
 from pipeline.paths import DEFAULT_STUDY, RUN_STATUS_FILE, StudyPaths
 from pipeline.report import EFFECTS_FILE
 
@@ -114,12 +116,15 @@ def _assert_no_survey_microdata(reports):
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     assert main(["run", *_args(tmp_path, "--jobs", "2")]) == 0
-    reports = tmp_path / "reports" / "trygga_platser_demo"
+    reports = tmp_path / "reports" / "trygga_platser_demo" / "sv"
     for municipality in ("Avesta", "Falun", "Hallstahammar", "Sala"):
         folder = reports / municipality
         html = _html_text(folder / "evaluation.html")
         assert "Syntetiska demonstrationsdata" in html
-        assert f"Utvärdering av trygghetsinsatser: {municipality}" in html
+        assert f"<title>Utvärdering av trygghetsinsatser: {municipality}</title>" in html
+        assert '<html lang="sv">' in html
+        assert "Det viktigaste" in html and 'href="../comparative_report.html"' in html
+        assert "<script" not in html
         assert "data:image/png;base64" in html
         assert not re.search(r"<script[^>]+src=\"https?://", html)
         assert "def " not in html and "import " not in html  # code cells are left out
@@ -139,6 +144,9 @@ def test_demo_end_to_end(tmp_path):
 
     comparative = _html_text(reports / "comparative_report.html")
     assert "Syntetiska demonstrationsdata" in comparative
+    assert '<html lang="sv">' in comparative and "<script" not in comparative
+    for link in re.findall(r'href="([^"#]+)"', comparative):
+        assert (reports / link).is_file(), link
     assert comparative.count("data:image/png;base64") >= 1
     for section in ("Sammanvägning över kommunerna", "Genomförande och effekt", "I² ="):
         assert section in comparative
@@ -190,7 +198,7 @@ def test_a_failing_municipality_does_not_stop_the_others(tmp_path, monkeypatch):
 
     code = main(["run", *_args(tmp_path, "--jobs", "2", "--lang", "en")])
     assert code == 1
-    reports = tmp_path / "reports" / "trygga_platser_demo"
+    reports = tmp_path / "reports" / "trygga_platser_demo" / "en"
     status = {
         r["municipality"]: r
         for r in json.loads((reports / RUN_STATUS_FILE).read_text())["municipalities"]
@@ -205,4 +213,39 @@ def test_a_failing_municipality_does_not_stop_the_others(tmp_path, monkeypatch):
     assert "The evaluation failed for: Falun" in comparative
     effects = pd.read_csv(reports / EFFECTS_FILE)
     assert "Falun" not in set(effects["municipality"])
-    assert main(["status", *_args(tmp_path)[:6]]) == 1
+    assert main(["status", *_args(tmp_path)[:6], "--lang", "en"]) == 1
+
+
+def test_an_unknown_language_is_refused_at_once(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", *_args(tmp_path, "--lang", "de")])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'de'" in capsys.readouterr().err
+    with pytest.raises(PipelineError, match="unknown report language 'de'"):
+        StudyPaths.for_study(DEMO, tmp_path, tmp_path, "de")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_each_language_has_its_own_reports(tmp_path):
+    swedish = StudyPaths.for_study(DEMO, tmp_path / "p", tmp_path / "r", "sv")
+    english = StudyPaths.for_study(DEMO, tmp_path / "p", tmp_path / "r", "en")
+    assert swedish.processed_dir == english.processed_dir
+    assert swedish.reports_dir.name == "sv" and english.reports_dir.name == "en"
+    assert swedish.reports_dir.parent == english.reports_dir.parent
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_refuses_an_unknown_language_and_rebuilds_for_another():
+    """Regression: `make report REPORT_LANG=en` after a Swedish run did nothing and exited 0,
+    and REPORT_LANG=de was accepted until something rebuilt."""
+    root = Path(orchestrate.__file__).resolve().parents[1]
+    bad = subprocess.run(
+        ["make", "-n", "report", "REPORT_LANG=de"], cwd=root, capture_output=True, text=True
+    )
+    assert bad.returncode != 0
+    assert "REPORT_LANG=de is not a report language" in bad.stderr
+    dry = subprocess.run(
+        ["make", "-n", "report", "REPORT_LANG=en"], cwd=root, capture_output=True, text=True
+    )
+    assert "--lang en" in dry.stdout
+    assert "reports/" not in dry.stderr
