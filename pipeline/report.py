@@ -40,7 +40,7 @@ from .i18n import check_language, number, p_text, p_value, t
 from .inspection import inspection_change, plot_inspection
 from .outcomes import ALL_TARGETS, survey_areas
 from .paths import RUN_STATUS_FILE
-from .plots import plot_effect, plot_effect_over_time
+from .plots import plot_cumulative_difference, plot_effect
 from .provenance import code_version, package_versions
 from .report import findings as key
 from .report import html as h
@@ -290,6 +290,9 @@ def _provenance_record(data: StudyData, parameters: dict) -> dict:
     }
 
 
+#: Type large enough to read when a report's figure is shown 400 px wide.
+FIGURE_STYLE = {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10}
+
 #: The glossary's terms, in the order a reader meets them.
 GLOSSARY_TERMS = (
     "confidence_interval",
@@ -521,33 +524,44 @@ class MunicipalityReport:
         return table(localized_effects(self.data, rows, self.lang, brief=True))
 
     def figures(self, indicator: str | None = None) -> list[Html]:
-        """One figure per target: the primary design's observed and counterfactual series."""
-        indicator = indicator or self.data.study.indicators[0].id
+        """One figure per target: observed and expected counts with the expected band, then the
+        crimes fewer than expected added up since the start, with their interval."""
+        lang = self.lang
+        indicator = indicator or key.confirmatory_indicator(self.data.study)
+        label = _indicator_label(self.data, indicator, lang)
         figures = []
         for place in self.data.study.targets(self.municipality):
             try:
                 effect = self.evaluation.effect(place.id, indicator)
             except KeyError:
                 continue
-            title = (
-                f"{place.name} – {_indicator_label(self.data, indicator, self.lang)} "
-                f"({t('design_' + effect.design, self.lang)})"
-            )
+            design = t("design_" + effect.design, lang)
             start = pd.Period(place.intervention_start, freq="M")
-            fig, (top, bottom) = plt.subplots(
-                2, 1, figsize=(8, 5.6), height_ratios=(3, 2), layout="constrained"
+            with plt.rc_context(FIGURE_STYLE):
+                fig, (top, bottom) = plt.subplots(
+                    2, 1, figsize=(7, 6.4), height_ratios=(3, 2), layout="constrained"
+                )
+                plot_effect(
+                    effect=effect,
+                    start=start,
+                    shocks=self.data.study.shocks,
+                    title=f"{place.name} – {label}",
+                    lang=lang,
+                    ax=top,
+                )
+                plot_cumulative_difference(effect=effect, start=start, lang=lang, ax=bottom)
+                bottom.set_xlim(top.get_xlim())
+            alt = t(
+                "alt_effect",
+                lang,
+                place=place.name,
+                indicator=label,
+                design=design,
+                start=place.intervention_start.isoformat()[:7],
+                change=change_text(effect.estimand, effect.estimate, lang),
+                interval=key.interval_text(effect.ci_low, effect.ci_high, lang, ratio=True),
             )
-            plot_effect(
-                effect=effect,
-                start=start,
-                shocks=self.data.study.shocks,
-                title=title,
-                lang=self.lang,
-                ax=top,
-            )
-            plot_effect_over_time(effect=effect, start=start, lang=self.lang, ax=bottom)
-            bottom.set_xlim(top.get_xlim())
-            figures.append(figure_html(fig, title))
+            figures.append(figure_html(fig, alt, caption=f"{place.name}: {design}."))
         return figures
 
     def _survey_shares(self):

@@ -74,3 +74,23 @@ def test_figures_of_the_statistics_modules_are_translated_for_swedish_reports():
     assert {"före (2020-01-01)", "efter (2022-05-01), färg = band", "planerad start"} <= texts
     assert "Redesign of the square" in texts
     plt.close(fig)
+
+
+def test_expected_band_and_cumulative_difference_follow_the_estimate_interval():
+    from pipeline.plots import expected_band, plot_cumulative_difference
+
+    effect = _effect()
+    low, high = expected_band(effect)
+    # counterfactual 10, estimate 0.8, interval 0.6-1.0: expected 8 to 13.3 per month
+    np.testing.assert_allclose(low, 8.0)
+    np.testing.assert_allclose(high, 10.0 * 0.8 / 0.6)
+    fig, ax = plot_cumulative_difference(
+        effect=effect, start=pd.Period("2020-07", freq="M"), lang="sv"
+    )
+    line = ax.lines[0].get_ydata()
+    np.testing.assert_allclose(line, 2.0 * np.arange(1, 19))  # 10 expected - 8 observed a month
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.0) and band.max() == pytest.approx(
+        18 * (10 * 0.8 / 0.6 - 8)
+    )
+    assert ax.get_ylabel() == "färre än förväntat"
