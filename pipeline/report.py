@@ -45,6 +45,7 @@ from .provenance import code_version, package_versions
 from .report import findings as key
 from .report import html as h
 from .report.html import Html, details, heading, paragraph, table  # noqa: F401
+from .report.words import goal_reached
 from .results import EFFECT_COLUMNS
 from .survey import plot_shares, share_unsafe
 from .synthesis import adjust_pvalues, forest_plot, meta_analyse
@@ -236,10 +237,11 @@ def with_adjusted_pvalues(effects: pd.DataFrame) -> pd.DataFrame:
     return effects
 
 
-def implementation_table(table: pd.DataFrame, municipality: str, lang: str) -> pd.DataFrame:
-    """One municipality's implementation shares per horizon, as a reader sees them."""
+def implementation_table(shares: pd.DataFrame, municipality: str, lang: str) -> pd.DataFrame:
+    """One municipality's implementation shares per horizon, as a reader sees them, against the
+    programme's goal (more than half done or started)."""
     rows = []
-    for row in table[table["municipality"] == municipality].itertuples(index=False):
+    for row in shares[shares["municipality"] == municipality].itertuples(index=False):
         rows.append(
             {
                 t("col_horizon", lang): int(row.horizon_months),
@@ -249,6 +251,12 @@ def implementation_table(table: pd.DataFrame, municipality: str, lang: str) -> p
                     row.wilson_lower,
                     f"{number(100 * row.wilson_lower, lang, 0)}–{number(100 * row.wilson_upper, lang, 0)} % "
                     f"({number(100 * row.cp_lower, lang, 0)}–{number(100 * row.cp_upper, lang, 0)} %)",
+                ),
+                t("col_goal", lang): t(
+                    "goal_reached"
+                    if row.n and goal_reached(int(row.k), int(row.n))
+                    else "goal_not_reached",
+                    lang,
                 ),
             }
         )
@@ -682,7 +690,8 @@ class MunicipalityReport:
             )
             fig, ax = plot_inspection(change, title=place.name)
             ax.set_xlabel(t("axis_inspection", lang))
-            parts += [figure_html(localize_figure(fig, lang), caption), paragraph(caption)]
+            alt = t("alt_inspection", lang, place=place.name) + " " + caption
+            parts += [figure_html(localize_figure(fig, lang), alt), paragraph(caption)]
         return parts
 
     def action_plan(self) -> list:
@@ -709,7 +718,15 @@ class MunicipalityReport:
         return [
             paragraph(t("action_plan_intro", lang)),
             table(shares_table),
-            figure_html(localize_figure(fig, lang), t("section_action_plan", lang)),
+            figure_html(
+                localize_figure(fig, lang),
+                t(
+                    "alt_timeline",
+                    lang,
+                    municipality=self.municipality,
+                    n=actions["measure_id"].nunique(),
+                ),
+            ),
         ]
 
     def skipped_table(self) -> Html:
@@ -941,14 +958,14 @@ class ComparativeReport:
     def summary_table(self) -> pd.DataFrame:
         """Primary estimates of every municipality, with Holm-adjusted p-values."""
         primary = self.primary()
-        table = localized_effects(self.data, primary, self.lang, with_municipality=True)
-        if not table.empty:
-            table.insert(
-                table.columns.get_loc(t("col_p", self.lang)) + 1,
+        frame = localized_effects(self.data, primary, self.lang, with_municipality=True)
+        if not frame.empty:
+            frame.insert(
+                frame.columns.get_loc(t("col_p", self.lang)) + 1,
                 t("col_p_adjusted", self.lang),
                 [p_value(v, self.lang) for v in primary["p_adjusted"]],
             )
-        return table
+        return frame
 
     def _pooling_inputs(self):
         """Per indicator: the primary estimates pooled (buffers left out) and their meta-analysis."""
@@ -1079,7 +1096,7 @@ class ComparativeReport:
                 ratio_scale=ratio,
             )
             fig.suptitle(label, x=0.02, ha="left", fontsize=10)
-            parts.append(figure_html(fig, label))
+            parts.append(figure_html(fig, t("alt_forest", lang, indicator=label, k=result.k)))
             panel = self.pooled[
                 (self.pooled["indicator"] == indicator.id) & (self.pooled["design"] == "panel")
             ]
@@ -1113,12 +1130,12 @@ class ComparativeReport:
     def implementation(self) -> list:
         """Implementation shares per municipality, and implementation against the survey effect."""
         lang = self.lang
-        table = self._implementation()
-        if table is None:
+        shares = self._implementation()
+        if shares is None:
             return [paragraph(t("no_action_plan", lang))]
         frames = []
         for municipality in [*self.data.study.municipality_names, TOTAL]:
-            part = implementation_table(table, municipality, lang)
+            part = implementation_table(shares, municipality, lang)
             if not part.empty:
                 name = t("total_label", lang) if municipality == TOTAL else municipality
                 part.insert(0, t("col_municipality", lang), name)
@@ -1137,7 +1154,7 @@ class ComparativeReport:
         horizon = max(self.data.study.action_plan.horizons_months)
         try:
             paired = implementation_vs_effect(
-                table, effects, horizon_months=horizon, null=1.0, effect_label="OR"
+                shares, effects, horizon_months=horizon, null=1.0, effect_label="OR"
             )
         except (ValueError, KeyError):
             return parts
@@ -1155,7 +1172,7 @@ class ComparativeReport:
         ax.set_ylabel(t("axis_survey_odds", lang))
         ax.set_xlabel(t("axis_implementation", lang, horizon=horizon))
         parts += [
-            figure_html(fig, title),
+            figure_html(fig, t("alt_implementation", lang, horizon=horizon)),
             paragraph(t("implementation_text", lang, horizon=horizon, r_crit=r_crit)),
         ]
         return parts

@@ -77,8 +77,10 @@ def test_effect_finding_in_words_then_numbers():
         lang="sv",
     )
     assert finding.words == "tydlig minskning"
-    assert finding.numbers.startswith("−18 %; 95 % konfidensintervall −30 till −5 %")
-    assert "justerat p = 0,004" in finding.numbers
+    numbers = finding.numbers.replace("\u00a0", " ")
+    assert numbers.startswith("−18 %; 95 % konfidensintervall −30 till −5 %")
+    assert "justerat p = 0,004" in numbers
+    assert "p\u00a0=\u00a00,004" in finding.numbers  # never broken across lines
     english = effect_finding(
         "Station",
         estimand="rate_ratio",
@@ -124,7 +126,7 @@ def test_implementation_finding_against_the_goal():
     )
     finding = implementation_finding(row, "sv")
     assert finding.words == "målet nått"
-    assert "16 av 30" in finding.numbers and "53 %" in finding.numbers
+    assert "16 av 30" in finding.numbers and "53\u00a0%" in finding.numbers
 
 
 def test_confirmatory_family_is_one_claim_per_target():

@@ -28,6 +28,17 @@ _PLAIN_RATIOS = frozenset(
 )
 
 
+def keep_together(text: str) -> str:
+    """Non-breaking spaces where a line break would split a number from its sign or unit."""
+    return (
+        text.replace(" %", "\u00a0%")
+        .replace("p = ", "p\u00a0=\u00a0")
+        .replace("p < ", "p\u00a0<\u00a0")
+        .replace(" till ", "\u00a0till\u00a0")
+        .replace(" to ", "\u00a0to\u00a0")
+    )
+
+
 @dataclass(frozen=True)
 class Finding:
     """One line of the key findings: what it is about, the verdict's words, the numbers."""
@@ -147,7 +158,9 @@ def effect_finding(
     )
     improved = result.better(better)
     note = "" if improved is None else t("better" if improved else "worse", lang)
-    return Finding(label=label, words=t(result.key, lang), numbers=numbers, note=note)
+    return Finding(
+        label=label, words=t(result.key, lang), numbers=keep_together(numbers), note=note
+    )
 
 
 def implementation_finding(row, lang: str) -> Finding:
@@ -166,7 +179,7 @@ def implementation_finding(row, lang: str) -> Finding:
     return Finding(
         label=t("finding_implementation", lang),
         words=t("goal_reached" if reached else "goal_not_reached", lang),
-        numbers=numbers,
+        numbers=keep_together(numbers),
     )
 
 
