@@ -520,6 +520,9 @@ class MunicipalityReport:
     def results_table(self, *, primary_only: bool = True) -> pd.DataFrame:
         """The primary estimates in brief, or every estimate in full."""
         frame = self.evaluation.primary() if primary_only else self.evaluation.to_frame()
+        if primary_only:  # buffers are the displacement check, shown in their own section
+            buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
+            frame = frame[~frame["place_id"].isin(buffers)]
         return localized_effects(self.data, frame, self.lang, brief=primary_only)
 
     def displacement(self):
@@ -690,6 +693,12 @@ class MunicipalityReport:
             )
             fig, ax = plot_inspection(change, title=place.name)
             ax.set_xlabel(t("axis_inspection", lang))
+            if change.ci_low > 0:
+                caption += " " + t("inspection_better", lang)
+            elif change.ci_high < 0:
+                caption += " " + t("inspection_worse", lang)
+            else:
+                caption += " " + t("inspection_unclear", lang)
             alt = t("alt_inspection", lang, place=place.name) + " " + caption
             parts += [figure_html(localize_figure(fig, lang), alt), paragraph(caption)]
         return parts
