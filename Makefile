@@ -31,7 +31,7 @@ REPORT_HTML := $(REPORTS)/comparative_report.html
 STUDY_ARGS := --study $(STUDY)
 RUN_ARGS := $(STUDY_ARGS) --lang $(REPORT_LANG)
 
-SOURCES := $(wildcard pipeline/*.py pipeline/*/*.py pipeline/*.yml pipeline/*/*.yml pipeline/templates/*/* pipeline/report/templates/*/*)
+SOURCES := $(sort $(shell find pipeline -name '*.py' -o -name '*.yml' -o -path '*/templates/*' -type f))
 STUDY_INPUTS := $(wildcard $(STUDY)/*.yml $(STUDY)/*.csv)
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
@@ -58,7 +58,7 @@ $(ENV_STAMP): requirements.lock
 
 data: $(MANIFEST) ## Validate STUDY and write data/processed/<study>
 
-$(MANIFEST): $(ENV_STAMP) $(STUDY_INPUTS) pipeline/study.py pipeline/series.py pipeline/data.py
+$(MANIFEST): $(ENV_STAMP) $(STUDY_INPUTS) $(wildcard pipeline/inputs/*.py) pipeline/errors.py
 	$(VPY) -m pipeline validate $(STUDY_ARGS)
 
 evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in parallel)

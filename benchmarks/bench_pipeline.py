@@ -25,9 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline import orchestrate  # noqa: E402
-from pipeline.data import load_processed, prepare_study  # noqa: E402
-from pipeline.paths import DEFAULT_STUDY, StudyPaths  # noqa: E402
+from pipeline.inputs.prepare import load_processed, prepare_study  # noqa: E402
+from pipeline.run import orchestrate  # noqa: E402
+from pipeline.run.paths import DEFAULT_STUDY, StudyPaths  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

@@ -1,6 +1,6 @@
 """Which ITS inference holds its nominal error rate on real Brå series?
 
-Runs :mod:`pipeline.calibration` on Brå's monthly reported crimes for all
+Runs :mod:`pipeline.validation.calibration` on Brå's monthly reported crimes for all
 290 municipalities, 2013-2016 (48 months), for a list of inference methods:
 
 - false-positive rate: fake intervention starts every 3 months that leave at
@@ -41,17 +41,12 @@ from statsmodels.stats.meta_analysis import combine_effects
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline import calibration as cal  # noqa: E402
-from pipeline.bra import TOTAL, read_bra_folder  # noqa: E402
 from pipeline.designs.controlled import fit_conditional_binomial  # noqa: E402
 from pipeline.designs.donor import fit_donor_comparison  # noqa: E402
-from pipeline.designs.glm import poisson_step  # noqa: E402
-from pipeline.designs.its import (  # noqa: E402
-    drift_variance,
-    fit_its,
-    its_design_matrix,
-    placebo_steps,
-)
+from pipeline.designs.its import drift_variance, fit_its, its_design_matrix, placebo_steps  # noqa: E402
+from pipeline.inputs.bra import TOTAL, read_bra_folder  # noqa: E402
+from pipeline.methods.glm import poisson_step  # noqa: E402
+from pipeline.validation import calibration as cal  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "reference" / "bra_monthly_2013_2016"
 ALPHA = 0.05

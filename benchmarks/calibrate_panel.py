@@ -6,12 +6,12 @@ cut shifts by one municipality each round, so groups differ between rounds).
 Each group plays a study's targets: every member gets its own fake start,
 drawn (seeded) to leave at least 18 months before and 12 after, so the starts
 are staggered. The comparison units are the ``--controls`` municipalities
-nearest in size outside the group (``pipeline.calibration.choose_controls``)
+nearest in size outside the group (``pipeline.validation.calibration.choose_controls``)
 and, in a second configuration, every remaining municipality.
 
 Nothing happened at the fake starts, so every significant estimate is a false
 positive. Then the targets' counts from their starts on are binomially thinned
-to a true rate ratio of 0.8 (``pipeline.calibration.thin_counts``): power
+to a true rate ratio of 0.8 (``pipeline.validation.calibration.thin_counts``): power
 (significant and below 1) and the coverage of 0.8 by the 95 % intervals. Every
 inference of ``pipeline.designs.panel`` is run on the same groups and starts:
 the default drift variance from placebos in space, the drift variance from
@@ -42,11 +42,11 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline import calibration as cal  # noqa: E402
-from pipeline.bra import TOTAL, read_bra_folder  # noqa: E402
-from pipeline.data import StudyData, validate_study  # noqa: E402
 from pipeline.designs.panel import INFERENCE, fit_panel, panel_effects  # noqa: E402
 from pipeline.errors import EstimationError  # noqa: E402
+from pipeline.inputs.bra import TOTAL, read_bra_folder  # noqa: E402
+from pipeline.inputs.prepare import StudyData, validate_study  # noqa: E402
+from pipeline.validation import calibration as cal  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "reference" / "bra_monthly_2013_2016"
 ALPHA = 0.05

@@ -19,19 +19,14 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline import calibration as cal  # noqa: E402
-from pipeline.data import validate_study  # noqa: E402
-from pipeline.designs import (  # noqa: E402
-    ControlledComparison,
-    DonorComparison,
-    InterruptedTimeSeries,
-    PrePost,
-)
+from pipeline.designs import ControlledComparison, DonorComparison, InterruptedTimeSeries, PrePost  # noqa: E402
 from pipeline.designs.controlled import fit_conditional_binomial  # noqa: E402
-from pipeline.designs.displacement import wdd  # noqa: E402
 from pipeline.designs.donor import fit_donor_comparison  # noqa: E402
 from pipeline.designs.its import fit_its  # noqa: E402
-from pipeline.simulation import design_coverage  # noqa: E402
+from pipeline.inputs.prepare import validate_study  # noqa: E402
+from pipeline.methods.displacement import wdd  # noqa: E402
+from pipeline.validation import calibration as cal  # noqa: E402
+from pipeline.validation.simulation import design_coverage  # noqa: E402
 
 REFERENCE = REPO.parent / "shared" / "reference"
 
@@ -128,7 +123,7 @@ def real_data(quick: bool) -> None:
     if not folder.is_dir():
         print("\n## Real-data calibration\n\nreference data absent: skipped")
         return
-    from pipeline.bra import TOTAL, read_bra_folder
+    from pipeline.inputs.bra import TOTAL, read_bra_folder
 
     frame = read_bra_folder(folder)
     rows = frame[frame["category"] == TOTAL]
@@ -205,8 +200,8 @@ def real_data(quick: bool) -> None:
 
 
 def speed() -> None:
-    from pipeline.data import StudyData
-    from pipeline.evaluate import evaluate_municipality, evaluate_target
+    from pipeline.evaluation.municipality import evaluate_municipality, evaluate_target
+    from pipeline.inputs.prepare import StudyData
 
     study, series = validate_study(REPO / "data" / "raw" / "trygga_platser_demo")
     data = StudyData(study, series, {"study_name": "demo", "inputs": {}})

@@ -8,10 +8,11 @@ the column order of ``effects.csv``.
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass, field
 
 import pandas as pd
+
+from .format import p_text
 
 EFFECT_COLUMNS = [
     "municipality",
@@ -119,7 +120,7 @@ class Effect:
         text = (
             f"{self.design} ({self.estimand}) for {self.place_id} / {self.indicator}: "
             f"{self.estimate:.3f} ({pct} % CI {self.ci_low:.3f}-{self.ci_high:.3f}), "
-            f"p = {_format_p(self.p_value)}; {self.n_pre} periods before, {self.n_post} after; "
+            f"{p_text(self.p_value, 'en')}; {self.n_pre} periods before, {self.n_post} after; "
             f"SMS level {self.sms_level}. Method: {self.method}."
         )
         if self.notes:
@@ -131,12 +132,6 @@ class Effect:
         return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}") + (
             f"<p><small>{html.escape(self.method)}</small></p>"
         )
-
-
-def _format_p(p: float) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def effects_frame(effects: list[Effect]) -> pd.DataFrame:

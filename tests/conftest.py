@@ -8,6 +8,25 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"
+DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
+
+
+@pytest.fixture(scope="session")
+def demo_study():
+    """The committed demo study as validation reads it: series, survey, inspections and actions."""
+    from pipeline.inputs.prepare import read_study
+
+    return read_study(DEMO_DIR)
+
+
+@pytest.fixture(scope="session")
+def demo_data(demo_study):
+    """The demo study's description and series only, without survey, inspections or actions."""
+    from pipeline.inputs.prepare import StudyData
+
+    return StudyData(
+        demo_study.study, demo_study.series, {"study_name": DEMO_DIR.name, "inputs": {}}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +40,7 @@ def reference_dir() -> Path:
 @pytest.fixture(scope="session")
 def bra_total_series(reference_dir) -> dict:
     """Brå's real monthly totals per municipality, 2013-2016, as the calibration harness takes them."""
-    from pipeline.bra import TOTAL, read_bra_folder
+    from pipeline.inputs.bra import TOTAL, read_bra_folder
 
     frame = read_bra_folder(reference_dir / "bra_monthly_2013_2016")
     rows = frame[frame["category"] == TOTAL]

@@ -12,8 +12,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipeline import actions as act
 from pipeline.errors import ValidationError
+from pipeline.inputs.actions import CATEGORIES, read_actions
+from pipeline.methods import implementation as act
+from pipeline.methods.proportions import clopper_pearson_interval
+from pipeline.report.figures_outcomes import plot_action_timeline
 
 MUNICIPALITIES = ("Avesta", "Falun", "Hallstahammar", "Sala")
 COLUMNS = [
@@ -41,7 +44,7 @@ def plan(
     rows = []
     for i, status in enumerate(statuses):
         measure = f"{prefix}{i + 1:02d}"
-        category = act.CATEGORIES[i % len(act.CATEGORIES)]
+        category = CATEGORIES[i % len(CATEGORIES)]
         common = (municipality, "", measure, f"measure {measure}", category, planned_start)
         rows.append((*common, first_followup, "planned"))
         rows.append((*common, followup, status))
@@ -69,7 +72,7 @@ def write_csv(tmp_path, rows, name="actions.csv", sep=","):
 @pytest.fixture
 def actions(tmp_path):
     path = write_csv(tmp_path, avesta_rows() + sala_rows())
-    return act.read_actions(path, municipalities=MUNICIPALITIES)
+    return read_actions(path, municipalities=MUNICIPALITIES)
 
 
 # --------------------------------------------------------------------------
@@ -117,7 +120,7 @@ def test_read_actions_reports_file_row_and_column(tmp_path):
     ]
     path = write_csv(tmp_path, rows, sep=";")
     with pytest.raises(ValidationError) as info:
-        act.read_actions(path, municipalities=MUNICIPALITIES)
+        read_actions(path, municipalities=MUNICIPALITIES)
     message = str(info.value)
     for row, column in [
         (3, "category"),
@@ -138,7 +141,7 @@ def test_read_actions_unknown_place(tmp_path):
     ]
     path = write_csv(tmp_path, rows)
     with pytest.raises(ValidationError) as info:
-        act.read_actions(path, municipalities=MUNICIPALITIES, places={"Knutpunkten": "Falun"})
+        read_actions(path, municipalities=MUNICIPALITIES, places={"Knutpunkten": "Falun"})
     assert f"{path}, row 2, column 'place_id'" in str(info.value)
 
 
@@ -195,7 +198,7 @@ def test_status_is_taken_at_the_latest_followup_on_or_before_the_horizon(actions
 def test_measures_not_followed_up_are_excluded_or_counted(tmp_path):
     rows = plan("Falun", "F", ["done", "started", "planned"], "2021-02-01")
     rows += [("Falun", "", "F04", "late", "events", "2021-01-01", "2021-08-01", "done")]
-    data = act.read_actions(write_csv(tmp_path, rows), municipalities=MUNICIPALITIES)
+    data = read_actions(write_csv(tmp_path, rows), municipalities=MUNICIPALITIES)
     excluded = act.implementation_shares(
         data, project_start=START, horizons_months=[12]
     ).table.iloc[0]
@@ -224,7 +227,7 @@ def test_status_at():
 
 
 def test_clopper_pearson_edges():
-    lower, upper = act.clopper_pearson_interval([0, 5, 5], [5, 5, 0])
+    lower, upper = clopper_pearson_interval([0, 5, 5], [5, 5, 0])
     assert lower[0] == 0.0 and upper[1] == 1.0
     assert np.isnan(lower[2]) and np.isnan(upper[2])
     assert upper[0] == pytest.approx(1 - 0.025 ** (1 / 5))  # the 'rule of three' family, exact form
@@ -236,11 +239,11 @@ def test_clopper_pearson_edges():
 
 
 def test_timeline_chart(actions):
-    fig, ax = act.plot_action_timeline(actions, project_start=START)
+    fig, ax = plot_action_timeline(actions, project_start=START)
     assert len(ax.get_yticklabels()) == 28 + 19
     assert ax.get_legend() is not None
     plt.close(fig)
-    fig, ax = act.plot_action_timeline(actions, municipality="Sala")
+    fig, ax = plot_action_timeline(actions, municipality="Sala")
     assert len(ax.get_yticklabels()) == 19
     plt.close(fig)
 
@@ -251,7 +254,7 @@ def test_implementation_vs_effect_fits_no_slope(tmp_path):
     rows += plan(
         "Hallstahammar", "H", ["done"] * 8 + ["started"] * 4 + ["planned"] * 3, "2021-12-01"
     )
-    data = act.read_actions(write_csv(tmp_path, rows), municipalities=MUNICIPALITIES)
+    data = read_actions(write_csv(tmp_path, rows), municipalities=MUNICIPALITIES)
     shares = act.implementation_shares(data, project_start=START)
     effects = pd.DataFrame(
         {

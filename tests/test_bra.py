@@ -9,12 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.bra import (
-    population_from_rates,
-    read_bra_export,
-    read_bra_folder,
-)
 from pipeline.errors import ValidationError
+from pipeline.inputs.bra import population_from_rates, read_bra_export, read_bra_folder
 
 HEADER = "Region;Brott;År;Period;Antal;/100 000 inv"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.__main__ import main
-from pipeline.paths import DEFAULT_STUDY
+from pipeline.run.cli import main
+from pipeline.run.paths import DEFAULT_STUDY
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

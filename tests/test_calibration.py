@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipeline import calibration as cal
+from pipeline.validation import calibration as cal
 
 PERIODS = pd.period_range("2013-01", periods=48, freq="M")
 

@@ -90,7 +90,7 @@ def test_counterfactual_has_one_value_per_period():
 @pytest.mark.slow
 def test_calibrated_comparison_holds_its_error_rate_on_real_series(bra_total_series):
     """Placebo starts in real Brå series against one similar municipality: at most 10 % significant."""
-    from pipeline import calibration
+    from pipeline.validation import calibration
 
     series = {n: bra_total_series[n] for n in sorted(bra_total_series)[::3]}
 

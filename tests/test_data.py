@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.data import (
+from pipeline.errors import ValidationError
+from pipeline.inputs.prepare import (
     MANIFEST_FILE,
     OPTIONAL_FILES,
     PROCESSED_SERIES,
@@ -24,8 +25,7 @@ from pipeline.data import (
     prepare_study,
     validate_study,
 )
-from pipeline.errors import ValidationError
-from pipeline.study import SERIES_FILE, STUDY_FILE
+from pipeline.inputs.study import SERIES_FILE, STUDY_FILE
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"
 STUDY_NAME = DEMO_DIR.name

@@ -6,22 +6,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import demo as gen
-from pipeline.actions import implementation_shares, read_actions
-from pipeline.data import validate_study
-from pipeline.demo import DEMO_SEED, PLACES, covid_factor, generate_demo
-from pipeline.inspection import inspection_changes, read_inspections, sign_flip_pvalue
-from pipeline.provenance import REPO_ROOT
-from pipeline.study import load_study
-from pipeline.survey import controlled_comparison, read_survey
+from pipeline.inputs.actions import read_actions
+from pipeline.inputs.inspections import read_inspections
+from pipeline.inputs.study import load_study
+from pipeline.inputs.survey import read_survey
+from pipeline.methods.implementation import implementation_shares
+from pipeline.methods.inspection import inspection_changes, sign_flip_pvalue
+from pipeline.methods.survey import controlled_comparison
+from pipeline.run.provenance import REPO_ROOT
+from pipeline.validation import demo as gen
+from pipeline.validation.demo import DEMO_SEED, PLACES, covid_factor, generate_demo
 
 DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
 BEFORE, AFTER = gen.SURVEY_WAVES
 
 
 @pytest.fixture(scope="module")
-def demo():
-    return validate_study(DEMO_DIR)
+def demo(demo_study):
+    return demo_study.study, demo_study.series
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.meta_analysis import combine_effects
 
-from pipeline import calibration as cal
 from pipeline.designs.base import DesignData
 from pipeline.designs.donor import (
     DonorComparison,
@@ -19,7 +18,8 @@ from pipeline.designs.donor import (
     step_design_matrix,
 )
 from pipeline.errors import EstimationError
-from pipeline.study import Indicator, Place
+from pipeline.inputs.study import Indicator, Place
+from pipeline.validation import calibration as cal
 
 PERIODS = pd.period_range("2013-01", periods=48, freq="M")
 START = PERIODS[30]
@@ -281,7 +281,7 @@ def test_false_positive_rate_on_real_bra_series(reference_dir):
     keep the run short. The full grid (7 starts each) is in
     ``benchmarks/calibrate_inference.py``.
     """
-    from pipeline.bra import TOTAL, read_bra_folder
+    from pipeline.inputs.bra import TOTAL, read_bra_folder
 
     frame = read_bra_folder(reference_dir / "bra_monthly_2013_2016")
     series = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from pipeline.provenance import REPO_ROOT
+from pipeline.run.provenance import REPO_ROOT
 
 
 def _lock() -> dict[str, str]:

@@ -5,19 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.data import StudyData, validate_study
-from pipeline.evaluate import design_data, evaluate_municipality
-from pipeline.provenance import REPO_ROOT
+from pipeline.evaluation.municipality import design_data, evaluate_municipality
 from pipeline.results import EFFECT_COLUMNS
+from pipeline.run.provenance import REPO_ROOT
 
 DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
-
-
-@pytest.fixture(scope="module")
-def demo_data() -> StudyData:
-    # The series only: the survey and inspection effects are tested in test_outcomes.py.
-    study, series = validate_study(DEMO_DIR)
-    return StudyData(study, series, {"study_name": "trygga_platser_demo", "inputs": {}})
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +104,8 @@ def test_displacement_rows_have_the_right_shape(effects):
 
 
 def test_wdd_row_equals_a_direct_call(demo_data):
-    from pipeline.designs.displacement import wdd
-    from pipeline.evaluate import evaluate_target
+    from pipeline.evaluation.municipality import evaluate_target
+    from pipeline.methods.displacement import wdd
 
     place = demo_data.study.place("avesta_busstorget")  # no buffer_controls: Cd = Ct
     effects, _ = evaluate_target(demo_data, place, "crimes_total")
@@ -165,8 +157,8 @@ def test_relative_effect_size_is_the_inverse_of_the_plain_conditional_estimate(d
 
 def test_a_buffer_can_have_its_own_control(demo_data):
     """Sala station's buffer is compared with its own control (the WDD's Cd), not the target's."""
-    from pipeline.designs.displacement import wdd
-    from pipeline.evaluate import evaluate_target
+    from pipeline.evaluation.municipality import evaluate_target
+    from pipeline.methods.displacement import wdd
 
     place = demo_data.study.place("sala_stationen")
     assert place.buffer_controls == ("sala_givare_3",)
@@ -207,7 +199,7 @@ def test_the_study_chooses_how_the_time_series_accounts_for_drift(demo_data):
     from dataclasses import replace
 
     from pipeline.designs.its import InterruptedTimeSeries, fit_its
-    from pipeline.study import Analysis, ItsSettings
+    from pipeline.inputs.study import Analysis, ItsSettings
 
     inputs = design_data(demo_data, demo_data.study.place("avesta_busstorget"), "crimes_total")
     widths = {}

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from pipeline.designs.glm import binomial_step, poisson_step
 from pipeline.designs.its import its_design_matrix
+from pipeline.methods.glm import binomial_step, poisson_step
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

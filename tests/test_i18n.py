@@ -6,7 +6,8 @@ import string
 
 import pytest
 
-from pipeline.i18n import LANGUAGES, catalogue, number, p_value, t
+from pipeline.format import number, p_value
+from pipeline.report.i18n import LANGUAGES, catalogue, t
 
 
 def _fields(text: str) -> set[str]:
@@ -44,13 +45,13 @@ def test_every_design_and_sms_level_used_has_a_text():
 
 
 def test_command_line_languages_match_the_catalogue():
-    from pipeline import __main__ as cli
+    from pipeline.run import cli
 
     assert cli.LANGUAGES == LANGUAGES
 
 
 def test_command_line_demo_seed_matches_the_generator():
-    from pipeline import __main__ as cli
-    from pipeline.demo import DEMO_SEED
+    from pipeline.run import cli
+    from pipeline.validation.demo import DEMO_SEED
 
     assert cli.DEMO_SEED == DEMO_SEED

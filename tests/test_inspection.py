@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipeline import inspection as ins
 from pipeline.errors import EstimationError, ValidationError
+from pipeline.inputs.inspections import read_inspections, score_band
+from pipeline.methods import inspection as ins
+from pipeline.report.figures_outcomes import plot_inspection
 
 ASPECTS = [f"aspect {i}" for i in range(1, 10)]
 
@@ -56,15 +58,15 @@ def brute_force_signed_rank_p(d):
     [(0, "red"), (6, "red"), (7, "yellow"), (13, "yellow"), (14, "green"), (20, "green")],
 )
 def test_band_cutoffs(score, band):
-    assert ins.score_band(score) == band
+    assert score_band(score) == band
 
 
 def test_bands_are_configurable_and_checked():
     custom = (("low", 0, 9), ("high", 10, 20))
-    assert ins.score_band(9, bands=custom) == "low"
-    assert ins.score_band(10, bands=custom) == "high"
+    assert score_band(9, bands=custom) == "low"
+    assert score_band(10, bands=custom) == "high"
     with pytest.raises(ValueError, match="without gaps"):
-        ins.score_band(5, bands=(("a", 0, 5), ("b", 7, 20)))
+        score_band(5, bands=(("a", 0, 5), ("b", 7, 20)))
 
 
 # --------------------------------------------------------------------------
@@ -75,7 +77,7 @@ def test_bands_are_configurable_and_checked():
 def test_read_inspections_round_trip(tmp_path):
     data = frame([5, 8, 10, 3, 12, 6, 9, 14, 7], [9, 14, 10, 8, 13, 6, 12, 17, 7])
     path = write_csv(tmp_path, data)
-    read = ins.read_inspections(path, places=["Busstorget"])
+    read = read_inspections(path, places=["Busstorget"])
     assert list(read.columns) == ["place_id", "aspect", "date", "score", "band"]
     assert len(read) == 18
     assert read["band"].iloc[0] == "red"
@@ -94,7 +96,7 @@ def test_read_inspections_reports_file_row_and_column(tmp_path):
     out["date"] = [d if isinstance(d, str) else d.strftime("%Y-%m-%d") for d in out["date"]]
     out.to_csv(path, index=False)
     with pytest.raises(ValidationError) as info:
-        ins.read_inspections(path, places=["Busstorget"])
+        read_inspections(path, places=["Busstorget"])
     message = str(info.value)
     for row, column in [(3, "score"), (4, "score"), (5, "date"), (6, "place_id"), (7, "score")]:
         assert f"{path}, row {row}, column '{column}'" in message
@@ -108,7 +110,7 @@ def test_read_inspections_checks_completeness_and_pairing(tmp_path):
     data.loc[17, "aspect"] = "aspect 10"
     path = write_csv(tmp_path, data)
     with pytest.raises(ValidationError) as info:
-        ins.read_inspections(path)
+        read_inspections(path)
     message = str(info.value)
     assert f"{path}, row 2, column 'aspect'" in message  # before inspection starts on line 2
     assert f"{path}, row 11, column 'aspect'" in message  # after inspection starts on line 11
@@ -117,7 +119,7 @@ def test_read_inspections_checks_completeness_and_pairing(tmp_path):
     short = frame([5] * 9, [9] * 9).drop(index=[16, 17])
     path = write_csv(tmp_path, short, "short.csv")
     with pytest.raises(ValidationError, match="scores 7 aspects; the method scores 9"):
-        ins.read_inspections(path)
+        read_inspections(path)
 
 
 def test_read_inspections_duplicate_aspect(tmp_path):
@@ -125,7 +127,7 @@ def test_read_inspections_duplicate_aspect(tmp_path):
     data = pd.concat([data, data.iloc[[0]]], ignore_index=True)  # line 20 repeats line 2
     path = write_csv(tmp_path, data)
     with pytest.raises(ValidationError) as info:
-        ins.read_inspections(path)
+        read_inspections(path)
     assert f"{path}, row 20, column 'aspect'" in str(info.value)
     assert "first on line 2" in str(info.value)
 
@@ -216,7 +218,7 @@ def test_chart_and_result_protocol():
         frame([5, 8, 10, 3, 12, 6, 9, 14, 7], [9, 14, 10, 8, 13, 6, 12, 17, 7])
     )
     assert "Wilcoxon" in change.summary() and "<pre>" in change._repr_html_()
-    fig, ax = ins.plot_inspection(change)
+    fig, ax = plot_inspection(change)
     assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(ASPECTS)
     assert ax.get_xlim() == (-0.5, 20.5)
     plt.close(fig)

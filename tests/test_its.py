@@ -101,7 +101,7 @@ def test_interval_covers_truth_at_about_nominal_rate():
 
 
 def test_design_matrix_has_step_shock_and_harmonics():
-    from pipeline.study import Shock
+    from pipeline.inputs.study import Shock
 
     periods = pd.period_range("2019-01", "2022-12", freq="M")
     shock = Shock(id="covid19", label_sv="c", label_en="c", start="2020-03-01", end="2022-02-28")
@@ -135,7 +135,7 @@ def test_newey_west_lag_rule():
 @pytest.mark.slow
 def test_drift_calibrated_its_holds_its_error_rate_on_real_series(bra_total_series):
     """Placebo starts in real Brå series (every 4th municipality): at most 10 % significant at 5 %."""
-    from pipeline import calibration
+    from pipeline.validation import calibration
 
     series = {n: bra_total_series[n] for n in sorted(bra_total_series)[::4]}
 
@@ -233,7 +233,7 @@ def test_unknown_drift_method_is_refused():
 
 def test_slope_change_design_recovers_a_known_change_in_trend():
     from pipeline.designs import InterruptedTimeSeriesSlope
-    from pipeline.simulation import simulate_design_data
+    from pipeline.validation.simulation import simulate_design_data
 
     data = simulate_design_data(np.random.default_rng(3), effect=1.0, target_level=60, drift=False)
     months = np.arange(len(data.target))

@@ -6,18 +6,17 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import nbformat
 import pandas as pd
 import papermill
 import pytest
 
-from pipeline import orchestrate
-from pipeline.__main__ import main
 from pipeline.errors import ParameterError, PipelineError
-from pipeline.paths import DEFAULT_STUDY, RUN_STATUS_FILE, StudyPaths
-from pipeline.report import EFFECTS_FILE
+from pipeline.report.reports import EFFECTS_FILE
+from pipeline.run import orchestrate
+from pipeline.run.cli import main
+from pipeline.run.paths import DEFAULT_STUDY, REPO_ROOT, RUN_STATUS_FILE, StudyPaths
 
 DEMO = DEFAULT_STUDY
 REQUIRED_EFFECT_COLUMNS = [
@@ -238,7 +237,7 @@ def test_each_language_has_its_own_reports(tmp_path):
 def test_make_refuses_an_unknown_language_and_rebuilds_for_another():
     """Regression: `make report REPORT_LANG=en` after a Swedish run did nothing and exited 0,
     and REPORT_LANG=de was accepted until something rebuilt."""
-    root = Path(orchestrate.__file__).resolve().parents[1]
+    root = REPO_ROOT
     bad = subprocess.run(
         ["make", "-n", "report", "REPORT_LANG=de"], cwd=root, capture_output=True, text=True
     )

@@ -11,18 +11,11 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from pipeline import calibration as cal
-from pipeline.data import StudyData, validate_study
-from pipeline.designs.panel import (
-    INFERENCE,
-    PanelFit,
-    estimate_panel,
-    fit_panel,
-    panel_effects,
-)
+from pipeline.designs.panel import INFERENCE, PanelFit, estimate_panel, fit_panel, panel_effects
 from pipeline.errors import EstimationError
-from pipeline.provenance import REPO_ROOT
 from pipeline.results import EFFECT_COLUMNS, effects_frame
+from pipeline.run.provenance import REPO_ROOT
+from pipeline.validation import calibration as cal
 
 DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
 PERIODS = pd.period_range("2017-01", periods=84, freq="M")
@@ -475,12 +468,6 @@ def test_effects_rows(small):
 # --------------------------------------------------------------------------- the demo study
 
 
-@pytest.fixture(scope="module")
-def demo_data() -> StudyData:
-    study, series = validate_study(DEMO_DIR)
-    return StudyData(study, series, {"study_name": "trygga_platser_demo", "inputs": {}})
-
-
 def test_demo_study_every_target(demo_data):
     study = demo_data.study
     targets = study.targets()
@@ -559,7 +546,7 @@ def test_false_positive_rate_on_real_bra_series(reference_dir):
     two rounds of groups (the cut shifted by one). ``benchmarks/calibrate_panel.py``
     runs more rounds, power and the other inferences.
     """
-    from pipeline.bra import TOTAL, read_bra_folder
+    from pipeline.inputs.bra import TOTAL, read_bra_folder
 
     frame = read_bra_folder(reference_dir / "bra_monthly_2013_2016")
     rows = frame[frame["category"] == TOTAL]

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from pipeline.checks.placebo import placebo_in_time
 from pipeline.designs import InterruptedTimeSeries, PrePost
-from pipeline.designs.placebo import placebo_in_time
-from pipeline.simulation import simulate_design_data
+from pipeline.validation.simulation import simulate_design_data
 
 
 def test_a_large_real_effect_ranks_first_among_the_placebos():

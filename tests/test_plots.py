@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.plots import plot_effect, plot_effect_over_time
+from pipeline.report.figures import plot_effect, plot_effect_over_time
 from pipeline.results import Effect
 
 
@@ -61,7 +61,7 @@ def test_figures_of_the_statistics_modules_are_translated_for_swedish_reports():
     import matplotlib.pyplot as plt
     import matplotlib.text
 
-    from pipeline.report import localize_figure
+    from pipeline.report.reports import localize_figure
 
     fig, ax = plt.subplots()
     ax.plot([1], [1], label="before (2020-01-01)")
@@ -77,7 +77,7 @@ def test_figures_of_the_statistics_modules_are_translated_for_swedish_reports():
 
 
 def test_expected_band_and_cumulative_difference_follow_the_estimate_interval():
-    from pipeline.plots import expected_band, plot_cumulative_difference
+    from pipeline.report.figures import expected_band, plot_cumulative_difference
 
     effect = _effect()
     low, high = expected_band(effect)

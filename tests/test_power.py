@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pipeline.designs.power import MDEResult, minimum_detectable_effect, power_for_effect
+from pipeline.checks.power import MDEResult, minimum_detectable_effect, power_for_effect
 
 K = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)  # 1.959964 + 0.841621 = 2.801585
 N_SIM = 10_000  # Monte Carlo SE of a power near 0.8: sqrt(0.16 / 10000) = 0.004

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.designs.base import DesignData
 from pipeline.designs.prepost import PrePost
-from pipeline.study import Indicator, Place
+from pipeline.inputs.study import Indicator, Place
 
 
 def _data(counts, exposure, start="2020-01"):

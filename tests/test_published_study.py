@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.data import prepare_study
-from pipeline.evaluate import evaluate_municipality
+from pipeline.evaluation.municipality import evaluate_municipality
+from pipeline.inputs.prepare import prepare_study
 
 STUDY_YML = """
 title: Sicily smoking ban (Lopez Bernal, Cummins & Gasparrini 2017)

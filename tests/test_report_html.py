@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from pipeline.paths import DEFAULT_STUDY
 from pipeline.report.html import Html, anchor, figure, heading, join, paragraph, table, toc
+from pipeline.run.paths import DEFAULT_STUDY
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -83,8 +83,8 @@ def test_anchors_are_plain_ascii():
 @pytest.mark.slow
 def test_hostile_names_in_a_study_reach_the_reports_escaped(tmp_path):
     """Place, municipality and indicator names holding markup are shown as text."""
-    from pipeline.data import prepare_study
-    from pipeline.report import MunicipalityReport
+    from pipeline.inputs.prepare import prepare_study
+    from pipeline.report.reports import MunicipalityReport
 
     study = tmp_path / "hostile"
     shutil.copytree(DEFAULT_STUDY, study)

@@ -8,15 +8,15 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from pipeline.i18n import catalogue, t
-from pipeline.paths import DEFAULT_STUDY
 from pipeline.report.findings import (
     change_words,
     confirmatory_family,
     effect_finding,
     implementation_finding,
 )
+from pipeline.report.i18n import catalogue, t
 from pipeline.report.words import STRENGTHS, Verdict, goal_reached, verdict
+from pipeline.run.paths import DEFAULT_STUDY
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_implementation_finding_against_the_goal():
 
 
 def test_confirmatory_family_is_one_claim_per_target():
-    from pipeline.study import load_study
+    from pipeline.inputs.study import load_study
 
     study = load_study(DEFAULT_STUDY)
     targets = [p.id for p in study.targets()]

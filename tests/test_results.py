@@ -54,7 +54,7 @@ def test_holm_adjustment_covers_only_primary_rate_ratios():
     import numpy as np
     from statsmodels.stats.multitest import multipletests
 
-    from pipeline.report import with_adjusted_pvalues
+    from pipeline.report.reports import with_adjusted_pvalues
 
     frame = effects_frame(
         [

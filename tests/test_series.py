@@ -3,7 +3,7 @@
 Broken files are written to a temporary folder from the demo study's series
 with small edits; they are checked against the demo study, which is only read.
 Rows are line numbers as an editor shows them (the header is row 1). The file
-is read by the rule of every study CSV (``pipeline.tables``, tested in
+is read by the rule of every study CSV (``pipeline.inputs.tables``, tested in
 ``test_tables.py``); the tests here check that series.csv follows it.
 """
 
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import Problem, ValidationError
-from pipeline.series import read_series
-from pipeline.study import SERIES_FILE, Study, load_study
+from pipeline.inputs.series import read_series
+from pipeline.inputs.study import SERIES_FILE, Study, load_study
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"
 HEADER = "place_id,indicator,period,value,exposure"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pipeline.designs import ControlledComparison, DonorComparison
-from pipeline.simulation import design_coverage, simulate_design_data
-from pipeline.study import Analysis, ControlledSettings
+from pipeline.inputs.study import Analysis, ControlledSettings
+from pipeline.validation.simulation import design_coverage, simulate_design_data
 
 
 def test_simulated_data_look_like_a_design_input():

@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError as PydanticValidationError
 
 from pipeline.errors import Problem, ValidationError
-from pipeline.study import STUDY_FILE, Study, load_study
+from pipeline.inputs.study import STUDY_FILE, Study, load_study
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"
 

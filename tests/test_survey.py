@@ -16,8 +16,11 @@ from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
 
-from pipeline import survey as sv
 from pipeline.errors import EstimationError, ValidationError
+from pipeline.inputs.survey import read_survey
+from pipeline.methods import survey as sv
+from pipeline.report.figures_outcomes import plot_shares
+from pipeline.validation.synthetic_survey import synthetic_survey
 
 MUNICIPALITIES = ("Avesta", "Falun", "Hallstahammar", "Sala")
 HEADER = "respondent_id;municipality;place_id;wave;question;answer;weight\n"
@@ -55,7 +58,7 @@ def test_read_survey_semicolon_decimal_comma_cp1252(tmp_path):
         + "r3;Sala;;2021-10-01;q1;1;2\n"
     )
     path = write(tmp_path, text, encoding="cp1252")
-    data = sv.read_survey(path, municipalities=MUNICIPALITIES, places={"Årummet": "Falun"})
+    data = read_survey(path, municipalities=MUNICIPALITIES, places={"Årummet": "Falun"})
     assert list(data["municipality"]) == ["Falun", "Falun", "Sala"]
     assert data["place_id"].iloc[0] == "Årummet"
     assert pd.isna(data["place_id"].iloc[1])
@@ -68,7 +71,7 @@ def test_read_survey_semicolon_decimal_comma_cp1252(tmp_path):
 def test_read_survey_utf8_bom_comma_separated(tmp_path):
     text = HEADER.replace(";", ",") + "r1,Avesta,,2021-10-01,q1,4,1.5\n"
     path = write(tmp_path, text, encoding="utf-8-sig")
-    data = sv.read_survey(path, municipalities=MUNICIPALITIES)
+    data = read_survey(path, municipalities=MUNICIPALITIES)
     assert data.loc[0, "respondent_id"] == "r1"
     assert data.loc[0, "answer"] == 4
 
@@ -88,7 +91,7 @@ def test_read_survey_reports_every_problem_with_file_row_and_column(tmp_path):
     )
     path = write(tmp_path, text)
     with pytest.raises(ValidationError) as info:
-        sv.read_survey(path, municipalities=MUNICIPALITIES, places=["P1"])
+        read_survey(path, municipalities=MUNICIPALITIES, places=["P1"])
     message = str(info.value)
     for row, column in [
         (3, "municipality"),
@@ -110,7 +113,7 @@ def test_read_survey_respondent_weight_must_not_change_within_a_wave(tmp_path):
     text = HEADER + "r1;Avesta;;2021-10-01;q1;3;1\n" + "r1;Avesta;;2021-10-01;q2;3;2\n"
     path = write(tmp_path, text)
     with pytest.raises(ValidationError) as info:
-        sv.read_survey(path, municipalities=MUNICIPALITIES)
+        read_survey(path, municipalities=MUNICIPALITIES)
     assert f"{path}, row 3, column 'weight'" in str(info.value)
 
 
@@ -119,13 +122,13 @@ def test_read_survey_missing_column_and_field_count(tmp_path):
         tmp_path, "respondent_id,municipality,wave,question,answer\nr1,Avesta,2021-10-01,q1,3\n"
     )
     with pytest.raises(ValidationError) as info:
-        sv.read_survey(path, municipalities=MUNICIPALITIES)
+        read_survey(path, municipalities=MUNICIPALITIES)
     assert f"{path}, row 1, column 'weight': required column 'weight' is missing" in str(info.value)
 
     # An unquoted decimal comma in a comma-separated file splits the field.
     path = write(tmp_path, HEADER.replace(";", ",") + "r1,Avesta,,2021-10-01,q1,3,1,5\n", "b.csv")
     with pytest.raises(ValidationError) as info:
-        sv.read_survey(path, municipalities=MUNICIPALITIES)
+        read_survey(path, municipalities=MUNICIPALITIES)
     assert f"{path}, row 2:" in str(info.value)
     assert "decimal comma" in str(info.value)
 
@@ -134,7 +137,7 @@ def test_read_survey_refuses_a_decimal_comma_in_a_comma_separated_file(tmp_path)
     # Quoted it is one cell, but "1,500" could be 1.5 or 1500: the study rule refuses it.
     path = write(tmp_path, HEADER.replace(";", ",") + 'r1,Avesta,,2021-10-01,q1,3,"1,5"\n')
     with pytest.raises(ValidationError) as info:
-        sv.read_survey(path, municipalities=MUNICIPALITIES)
+        read_survey(path, municipalities=MUNICIPALITIES)
     (problem,) = info.value.problems
     assert (problem.row, problem.column) == (2, "weight")
     assert "comma-separated file" in problem.message and "';'" in problem.message
@@ -143,14 +146,14 @@ def test_read_survey_refuses_a_decimal_comma_in_a_comma_separated_file(tmp_path)
 def test_read_survey_excel_unicode_text(tmp_path):
     # Excel's "Unicode text": UTF-16 with a byte-order mark, tab-separated.
     text = HEADER.replace(";", "\t") + "r1\tFalun\t\t2021-10-01\tq1\t3\t1,25\n"
-    data = sv.read_survey(write(tmp_path, text, encoding="utf-16"), municipalities=MUNICIPALITIES)
+    data = read_survey(write(tmp_path, text, encoding="utf-16"), municipalities=MUNICIPALITIES)
     assert data["weight"].tolist() == [1.25] and data["municipality"].tolist() == ["Falun"]
 
 
 def test_place_must_belong_to_the_rows_municipality(tmp_path):
     path = write(tmp_path, HEADER + "r1;Sala;Knutpunkten;2021-10-01;q1;3;1\n")
     with pytest.raises(ValidationError, match="belongs to Falun"):
-        sv.read_survey(path, municipalities=MUNICIPALITIES, places={"Knutpunkten": "Falun"})
+        read_survey(path, municipalities=MUNICIPALITIES, places={"Knutpunkten": "Falun"})
 
 
 # --------------------------------------------------------------------------
@@ -187,7 +190,7 @@ def test_weighted_share_and_kish_interval_by_hand():
 
 
 def test_weighted_share_matches_descrstatsw_and_statsmodels_wilson():
-    data = sv.synthetic_survey(seed=3, n=120)
+    data = synthetic_survey(seed=3, n=120)
     result = sv.share_unsafe(data)
     assert set(result.table.columns).isdisjoint({"respondent_id", "weight", "answer"})
     for row in result.table.itertuples(index=False):
@@ -205,7 +208,7 @@ def test_weighted_share_matches_descrstatsw_and_statsmodels_wilson():
 
 
 def test_logit_interval_on_effective_n():
-    data = sv.synthetic_survey(seed=4, n=80)
+    data = synthetic_survey(seed=4, n=80)
     row = sv.share_unsafe(data, method="logit").table.iloc[0]
     half = 1.959963984540054 / np.sqrt(row["n_eff"] * row["share"] * (1 - row["share"]))
     logit = np.log(row["share"] / (1 - row["share"]))
@@ -214,7 +217,7 @@ def test_logit_interval_on_effective_n():
 
 
 def test_equal_weights_give_the_plain_wilson_interval():
-    data = sv.synthetic_survey(seed=5, n=60, weight_sigma=0.0)
+    data = synthetic_survey(seed=5, n=60, weight_sigma=0.0)
     row = sv.share_unsafe(data).table.iloc[0]
     assert row["n_eff"] == pytest.approx(row["n"])
     k = row["share"] * row["n"]
@@ -277,7 +280,7 @@ def test_share_estimates_of_small_cells_are_suppressed():
 
 
 def test_change_matches_newcombe_and_woolf_from_statsmodels():
-    data = sv.synthetic_survey(seed=6, n=150)
+    data = synthetic_survey(seed=6, n=150)
     change = sv.share_change(data, before="2019-10-01", after="2021-10-01")
     shares = sv.share_unsafe(data).table
     for row in change.table.itertuples(index=False):
@@ -292,7 +295,7 @@ def test_change_matches_newcombe_and_woolf_from_statsmodels():
 
 
 def test_change_odds_ratio_equals_woolf_for_equal_weights():
-    data = sv.synthetic_survey(seed=7, n=100, weight_sigma=0.0, missing=0.0)
+    data = synthetic_survey(seed=7, n=100, weight_sigma=0.0, missing=0.0)
     row = sv.share_change(data, before="2019-10-01", after="2021-10-01", by=None).table.iloc[0]
     valid = data.assign(y=data["answer"].isin([3, 4]))
     after = valid["wave"] == pd.Timestamp("2021-10-01")
@@ -305,7 +308,7 @@ def test_change_odds_ratio_equals_woolf_for_equal_weights():
 
 
 def test_change_rejects_unknown_or_overlapping_waves():
-    data = sv.synthetic_survey(seed=1, n=20)
+    data = synthetic_survey(seed=1, n=20)
     with pytest.raises(ValueError, match="no answers in wave"):
         sv.share_change(data, before="2018-10-01", after="2021-10-01")
     with pytest.raises(ValueError, match="both before and after"):
@@ -318,7 +321,7 @@ def test_change_rejects_unknown_or_overlapping_waves():
 
 
 def test_logit_odds_ratio_matches_statsmodels_glm_and_hc1():
-    data = sv.synthetic_survey(seed=8, n=150)
+    data = synthetic_survey(seed=8, n=150)
     result = sv.controlled_comparison(
         data, treated=["Avesta"], before="2019-10-01", after="2021-10-01"
     )
@@ -347,7 +350,7 @@ def test_logit_odds_ratio_matches_statsmodels_glm_and_hc1():
 
 
 def test_saturated_logit_equals_ratio_of_before_after_odds_ratios():
-    data = sv.synthetic_survey(seed=9, n=150)
+    data = synthetic_survey(seed=9, n=150)
     # a single treated group may be given as a plain string
     result = sv.controlled_comparison(
         data, treated="Avesta", before="2019-10-01", after="2021-10-01"
@@ -386,7 +389,7 @@ def ordinal_inputs(data):
 
 
 def test_ordinal_with_equal_weights_reproduces_orderedmodel():
-    data = sv.synthetic_survey(seed=10, n=120, weight_sigma=0.0)
+    data = synthetic_survey(seed=10, n=120, weight_sigma=0.0)
     result = sv.ordinal_model(
         data, treated=["Avesta"], before="2019-10-01", after="2021-10-01", cov_type="HC0"
     )
@@ -399,7 +402,7 @@ def test_ordinal_with_equal_weights_reproduces_orderedmodel():
 
 
 def test_ordinal_integer_weights_reproduce_expanded_data_coefficients():
-    data = sv.synthetic_survey(seed=11, n=60, weight_sigma=0.0)
+    data = synthetic_survey(seed=11, n=60, weight_sigma=0.0)
     rng = np.random.default_rng(0)
     data["weight"] = rng.integers(1, 4, len(data)).astype(float)
     result = sv.ordinal_model(data, treated=["Avesta"], before="2019-10-01", after="2021-10-01")
@@ -414,7 +417,7 @@ def test_ordinal_integer_weights_reproduce_expanded_data_coefficients():
 
 
 def test_ordinal_without_comparison_reports_the_period_term():
-    data = sv.synthetic_survey(seed=12, n=80)
+    data = synthetic_survey(seed=12, n=80)
     result = sv.ordinal_model(data, before="2019-10-01", after="2021-10-01")
     assert result.term == "after"
     assert "SMS level 2" in result.summary()
@@ -428,11 +431,11 @@ def test_ordinal_without_comparison_reports_the_period_term():
 
 
 def test_results_render_and_plot():
-    data = sv.synthetic_survey(seed=13, n=40)
+    data = synthetic_survey(seed=13, n=40)
     shares = sv.share_unsafe(data)
     assert isinstance(shares.summary(), str) and "<pre>" in shares._repr_html_()
     change = sv.share_change(data, before="2019-10-01", after="2021-10-01")
     assert "pp" in change.summary() and len(change.to_frame()) == 2
-    fig, ax = sv.plot_shares(shares)
+    fig, ax = plot_shares(shares)
     assert ax.get_legend() is not None
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""Tests for pipeline.synthesis: meta-analysis, forest plot, p-value adjustment.
+"""Tests for pipeline.methods.meta_analysis: meta-analysis, forest plot, p-value adjustment.
 
 Reference values
 ----------------
@@ -52,14 +52,11 @@ from scipy import optimize, stats
 from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.multitest import multipletests
 
-from pipeline import synthesis
-from pipeline.style import PALETTE
-from pipeline.synthesis import (
-    MetaAnalysisResult,
-    adjust_pvalues,
-    forest_plot,
-    meta_analyse,
-)
+from pipeline.methods import meta_analysis as synthesis
+from pipeline.methods.meta_analysis import MetaAnalysisResult, meta_analyse
+from pipeline.methods.multiplicity import adjust_pvalues
+from pipeline.report.figures_pooling import forest_plot
+from pipeline.report.style import PALETTE
 
 # ---------------------------------------------------------------------------
 # Data

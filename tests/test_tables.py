@@ -1,4 +1,4 @@
-"""Tests of the rule every study CSV is read by (``pipeline.tables``)."""
+"""Tests of the rule every study CSV is read by (``pipeline.inputs.tables``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import tables as tb
 from pipeline.errors import Problem, ValidationError
+from pipeline.format import summary_html
+from pipeline.inputs import tables as tb
 
 REQUIRED = ("place_id", "period", "value")
 
@@ -392,5 +393,5 @@ def test_check_municipality_and_place(municipality, place, result, problem):
 
 
 def test_summary_html_escapes_the_summary():
-    out = tb.summary_html("a < b", pd.DataFrame({"x": [1.0, np.nan]}))
+    out = summary_html("a < b", pd.DataFrame({"x": [1.0, np.nan]}))
     assert out.startswith("<pre>a &lt; b</pre>") and "<table" in out and "–" in out

@@ -2,7 +2,7 @@
 
 ``DESIGNS`` is ordered from the strongest design to the weakest: the first one
 that applies and can be estimated becomes the primary estimate (see
-``pipeline.evaluate.PRIMARY_RULE``).
+``pipeline.evaluation.municipality.PRIMARY_RULE``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What every design receives and how it plugs in.
 
 A design is an object with a ``name``, an ``sms_level``, ``applies(data)``
-and ``estimate(data) -> Effect``. The evaluation loop (``pipeline.evaluate``)
+and ``estimate(data) -> Effect``. The evaluation loop (:mod:`pipeline.evaluation.municipality`)
 builds one :class:`DesignData` per target and indicator and asks every
 registered design whether it applies, so a new design is added by writing a
 module and listing it in ``pipeline.designs.DESIGNS`` — nothing in the
@@ -10,14 +10,14 @@ orchestration changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from ..inputs.study import Analysis, Indicator, Place, Shock
 from ..results import Effect
-from ..study import Analysis, Indicator, Place, Shock
 
 
 def place_series(rows: pd.DataFrame) -> pd.DataFrame:
@@ -148,3 +148,7 @@ def harmonics(periods: pd.PeriodIndex, pairs: int) -> pd.DataFrame:
         columns[f"sin{k}"] = np.sin(2 * np.pi * k * month / 12)
         columns[f"cos{k}"] = np.cos(2 * np.pi * k * month / 12)
     return pd.DataFrame(columns, index=periods)
+
+
+def _mark_primary(effect: Effect, rule: str) -> Effect:
+    return replace(effect, primary=True, primary_rule=rule)

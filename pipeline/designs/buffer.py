@@ -27,10 +27,10 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import EstimationError
+from ..methods.displacement import wdd, wdq
 from ..results import Effect
 from .base import DesignData
 from .controlled import ControlledComparison
-from .displacement import wdd, wdq
 from .donor import DonorComparison
 
 

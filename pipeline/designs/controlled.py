@@ -31,9 +31,9 @@ import statsmodels.api as sm
 from scipy import stats
 
 from ..errors import EstimationError
+from ..methods.glm import binomial_step
 from ..results import Effect
 from .base import DesignData
-from .glm import binomial_step
 
 MIN_PRE = 6
 MIN_POST = 3

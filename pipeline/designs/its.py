@@ -27,10 +27,10 @@ import statsmodels.api as sm
 from scipy import stats
 
 from ..errors import EstimationError
+from ..inputs.study import Shock
+from ..methods.glm import poisson_step
 from ..results import Effect
-from ..study import Shock
 from .base import DesignData, harmonics, shock_dummies
-from .glm import poisson_step
 
 Inference = Literal["poisson", "quasipoisson", "hac"]
 DriftMethod = Literal["inflation", "variance"]

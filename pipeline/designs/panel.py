@@ -71,6 +71,9 @@ its start, or help when the controls were treated too (keep treated places out
 of the comparison pool); parallel trends on the log scale and no anticipation
 are assumptions. Declared shocks need no terms: the period effects absorb
 whatever hits all areas alike.
+
+One module (over 500 lines) because the panel's fit, its drift variance from
+placebo fits and its eligibility rules are one design and are checked together.
 """
 
 from __future__ import annotations
@@ -83,10 +86,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..data import StudyData
 from ..errors import EstimationError
+from ..inputs.prepare import StudyData
+from ..inputs.study import Place
 from ..results import Effect
-from ..study import Place
 from .base import cut_before_co_intervention, place_series
 
 Inference = Literal["placebo_space", "placebo_time", "quasipoisson", "cluster"]

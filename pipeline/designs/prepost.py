@@ -29,7 +29,7 @@ class PrePost:
 
     name = "prepost"
     sms_level = 2
-    placebo_in_time = True  # pipeline.designs.placebo reruns it at fake starts
+    placebo_in_time = True  # pipeline.checks.placebo reruns it at fake starts
     families = ("count",)
 
     def applies(self, data: DesignData) -> bool:

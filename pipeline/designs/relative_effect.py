@@ -48,32 +48,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..methods.arguments import check_pair
+
 __all__ = ["RelativeEffectResult", "dispersion_from_monthly", "relative_effect_size"]
 
 
-def _pair(value: Sequence[float], name: str) -> tuple[float, float]:
-    try:
-        before, after = value
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name} must be a (before, after) pair of counts, got {value!r}"
-        ) from None
-    out = []
-    for label, x in (("before", before), ("after", after)):
-        try:
-            x = float(x)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} {label} count must be a number, got {x!r}") from None
-        if not math.isfinite(x) or x < 0:
-            raise ValueError(f"{name} {label} count must be a finite number >= 0, got {x!r}")
+def _nonzero_pair(value: Sequence[float], name: str) -> tuple[float, float]:
+    """A ``(before, after)`` pair of counts, every one > 0."""
+    pair = check_pair(value, name, labels=("before", "after"))
+    for label, x in zip(("before", "after"), pair, strict=True):
         if x == 0:
             # log RES and its variance need every cell > 0; no silent continuity correction.
             raise ValueError(
                 f"{name} {label} count is 0: the relative effect size is undefined; "
                 "use longer periods or a larger area"
             )
-        out.append(x)
-    return out[0], out[1]
+    return pair
 
 
 @dataclass(frozen=True)
@@ -228,8 +218,8 @@ def relative_effect_size(
     >>> r.res, round(r.percent_change, 1)
     (2.0, -50.0)
     """
-    a, b = _pair(target, "target")
-    c, d = _pair(control, "control")
+    a, b = _nonzero_pair(target, "target")
+    c, d = _nonzero_pair(control, "control")
     try:
         dispersion = float(dispersion)
     except (TypeError, ValueError):
@@ -294,7 +284,7 @@ def dispersion_from_monthly(*series: Sequence[float], floor: float = 1.0) -> flo
     -------
     float
         The dispersion factor, to pass as ``dispersion`` to
-        :func:`relative_effect_size` or :func:`pipeline.designs.power.minimum_detectable_effect`.
+        :func:`relative_effect_size` or :func:`pipeline.checks.power.minimum_detectable_effect`.
 
     Raises
     ------

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..i18n import number, p_text, t
-from ..study import Study
-from ..synthesis import adjust_pvalues
+from ..format import number, p_text
+from ..inputs.study import Study
+from ..methods.multiplicity import adjust_pvalues
+from .i18n import t
 from .words import goal_reached, verdict
 
 #: Estimands read as a per cent change from a ratio.

@@ -1,0 +1,1 @@
+"""One municipality's evaluation: every applicable design for each target and indicator."""

@@ -1,0 +1,1 @@
+"""The data contract: every file a study holds, read and validated, and the processed study."""

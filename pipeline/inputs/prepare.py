@@ -1,0 +1,243 @@
+"""From a raw study folder to validated, processed data (and back).
+
+``prepare_study`` validates everything first and only then writes
+``data/processed/<study>/`` in one step (a temporary folder renamed into
+place), so a failed validation leaves no half-written output behind. Raw files
+are only ever read.
+
+Besides ``series.csv`` a study may hold ``survey.csv``, ``inspections.csv`` and
+``actions.csv``; each goes with its section in ``study.yml`` (``survey``,
+``inspections``, ``action_plan``), and one without the other is an error.
+Survey microdata is copied to ``data/processed`` for the notebooks, which
+publish aggregates only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import Problem, ValidationError
+from ..run.provenance import provenance_record
+from .actions import read_actions
+from .inspections import read_inspections
+from .series import read_series
+from .study import (
+    ACTIONS_FILE,
+    INSPECTIONS_FILE,
+    SERIES_FILE,
+    STUDY_FILE,
+    SURVEY_FILE,
+    Study,
+    load_study,
+)
+from .survey import read_survey
+
+MANIFEST_FILE = "manifest.json"
+PROCESSED_SERIES = "series.parquet"
+PROCESSED_STUDY = "study.json"
+
+#: Optional study files: (file name, study.yml section, processed file).
+OPTIONAL_FILES = (
+    (SURVEY_FILE, "survey", "survey.parquet"),
+    (INSPECTIONS_FILE, "inspections", "inspections.parquet"),
+    (ACTIONS_FILE, "action_plan", "actions.parquet"),
+)
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """A validated study: its description, its series and the manifest of its inputs."""
+
+    study: Study
+    series: pd.DataFrame
+    manifest: dict
+    survey: pd.DataFrame | None = None
+    inspections: pd.DataFrame | None = None
+    actions: pd.DataFrame | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest["study_name"]
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The optional tables the study has, by section name."""
+        found = {
+            "survey": self.survey,
+            "inspections": self.inspections,
+            "action_plan": self.actions,
+        }
+        return {k: v for k, v in found.items() if v is not None}
+
+
+def _read_optional(study: Study, path: Path, section: str) -> pd.DataFrame:
+    place_municipality = {p.id: p.municipality for p in study.places}
+    if section == "survey":
+        frame = read_survey(
+            path, municipalities=study.municipality_names, places=place_municipality
+        )
+        return _check_survey(study, frame, str(path))
+    if section == "inspections":
+        return read_inspections(path, places=place_municipality)
+    return read_actions(path, municipalities=study.municipality_names, places=place_municipality)
+
+
+def _check_survey(study: Study, frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """The configured question and waves must be in the file."""
+    settings = study.survey
+    problems = []
+    if not (frame["question"] == settings.question).any():
+        problems.append(
+            Problem(
+                file,
+                f"no answers to question '{settings.question}' (study.yml survey.question)",
+                column="question",
+            )
+        )
+    waves = set(frame["wave"].dt.date)
+    for wave in (*settings.before, *settings.after):
+        if wave not in waves:
+            problems.append(
+                Problem(file, f"no respondents in wave {wave} named in study.yml", column="wave")
+            )
+    if problems:
+        raise ValidationError(problems)
+    return frame
+
+
+def validate_study(study_dir: str | Path) -> tuple[Study, pd.DataFrame]:
+    """Validate a raw study folder without writing anything; return its study and series."""
+    data = read_study(study_dir)
+    return data.study, data.series
+
+
+def _validated(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The study, its series and its optional tables by section name.
+
+    Every file is checked, and all their problems are raised together.
+    """
+    study_dir = Path(study_dir)
+    study = load_study(study_dir)
+    problems: list[Problem] = []
+    series = None
+    try:
+        series = read_series(study_dir / SERIES_FILE, study)
+    except ValidationError as exc:
+        problems.extend(exc.problems)
+    tables: dict[str, pd.DataFrame] = {}
+    for file_name, section, _ in OPTIONAL_FILES:
+        path = study_dir / file_name
+        configured = getattr(study, section) is not None
+        if path.is_file() and not configured:
+            problems.append(
+                Problem(str(path), f"study.yml has no '{section}' section to go with this file")
+            )
+        elif configured and not path.is_file():
+            problems.append(
+                Problem(
+                    str(study_dir / STUDY_FILE), f"'{section}' is set but {file_name} is missing"
+                )
+            )
+        elif configured:
+            try:
+                tables[section] = _read_optional(study, path, section)
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    return study, series, tables
+
+
+def read_study(study_dir: str | Path) -> StudyData:
+    """Validate a raw study folder and return it in memory, without writing anything."""
+    study_dir = Path(study_dir)
+    study, series, tables = _validated(study_dir)
+    manifest = {"study_name": study_dir.resolve().name, "inputs": {}}
+    return _study_data(study, series, manifest, tables)
+
+
+def _study_data(study: Study, series: pd.DataFrame, manifest: dict, tables: dict) -> StudyData:
+    return StudyData(
+        study,
+        series,
+        manifest,
+        survey=tables.get("survey"),
+        inspections=tables.get("inspections"),
+        actions=tables.get("action_plan"),
+    )
+
+
+def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData:
+    """Validate a raw study and write its processed form.
+
+    Parameters
+    ----------
+    study_dir
+        The raw study folder (``study.yml``, ``series.csv``).
+    processed_dir
+        Where the processed study goes, e.g. ``data/processed/<study>``.
+        Replaced as a whole only once validation has passed.
+
+    Returns
+    -------
+    StudyData
+    """
+    study_dir = Path(study_dir)
+    processed_dir = Path(processed_dir)
+    study, series, tables = _validated(study_dir)
+    inputs = {STUDY_FILE: study_dir / STUDY_FILE, SERIES_FILE: study_dir / SERIES_FILE}
+    for file_name, section, _ in OPTIONAL_FILES:
+        if section in tables:
+            inputs[file_name] = study_dir / file_name
+    manifest = {
+        "study_name": study_dir.resolve().name,
+        "study_dir": str(study_dir.resolve()),
+        "title": study.title,
+        "synthetic": study.synthetic,
+        "n_rows": len(series),
+        **provenance_record(inputs),
+    }
+
+    processed_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{processed_dir.name}-", dir=processed_dir.parent))
+    try:
+        stored = series.assign(period=series["period"].astype(str))
+        stored.to_parquet(staging / PROCESSED_SERIES, index=False)
+        (staging / PROCESSED_STUDY).write_text(
+            json.dumps(study.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        for _, section, stored_name in OPTIONAL_FILES:
+            if section in tables:
+                tables[section].to_parquet(staging / stored_name, index=False)
+        (staging / MANIFEST_FILE).write_text(
+            json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+        )
+        if processed_dir.exists():
+            shutil.rmtree(processed_dir)
+        staging.rename(processed_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return _study_data(study, series, manifest, tables)
+
+
+def load_processed(processed_dir: str | Path) -> StudyData:
+    """Read a study written by :func:`prepare_study`."""
+    processed_dir = Path(processed_dir)
+    study = Study.model_validate(json.loads((processed_dir / PROCESSED_STUDY).read_text("utf-8")))
+    series = pd.read_parquet(processed_dir / PROCESSED_SERIES)
+    series["period"] = pd.PeriodIndex(series["period"], freq="M")
+    manifest = json.loads((processed_dir / MANIFEST_FILE).read_text("utf-8"))
+    tables = {
+        section: pd.read_parquet(processed_dir / stored_name)
+        for _, section, stored_name in OPTIONAL_FILES
+        if (processed_dir / stored_name).is_file()
+    }
+    return _study_data(study, series, manifest, tables)

@@ -1,0 +1,427 @@
+"""The study description (``study.yml``): schema, loading and cross-checks.
+
+A study is a folder holding ``study.yml`` and ``series.csv``. This module owns
+``study.yml``; :mod:`pipeline.inputs.series` owns the series file. The schema is
+declared with pydantic so that every field error comes back with its location,
+which we translate into the file/row/column language of
+:class:`~pipeline.errors.ValidationError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from ..errors import Problem, ValidationError
+
+STUDY_FILE = "study.yml"
+SERIES_FILE = "series.csv"
+SURVEY_FILE = "survey.csv"
+INSPECTIONS_FILE = "inspections.csv"
+ACTIONS_FILE = "actions.csv"
+
+Family = Literal["count", "proportion", "ordinal", "score", "continuous"]
+Role = Literal["target", "control", "buffer"]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors: a typo must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Municipality(_Strict):
+    name: str = Field(min_length=1)
+    kommunkod: str = Field(pattern=r"^\d{4}$", description="SCB municipality code, four digits")
+    population: int | None = Field(default=None, gt=0)
+    county: str | None = None
+
+    @field_validator("kommunkod", mode="before")
+    @classmethod
+    def _code_as_text(cls, value: object) -> object:
+        # YAML reads 0114 as a number; a municipality code is text with leading zeros.
+        if isinstance(value, int):
+            return f"{value:04d}"
+        return value
+
+
+class CoIntervention(_Strict):
+    start: dt.date
+    description: str
+
+
+class Place(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1)
+    municipality: str
+    role: Role
+    intervention_start: dt.date | None = None
+    controls: tuple[str, ...] = ()
+    buffer: str | None = None
+    buffer_controls: tuple[str, ...] = Field(
+        default=(), description="control places for the buffer (default: the target's controls)"
+    )
+    co_interventions: tuple[CoIntervention, ...] = ()
+    description: str | None = None
+
+
+class Indicator(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label_sv: str
+    label_en: str
+    family: Family
+    better: Literal["lower", "higher"]
+    unit: str
+
+
+class Shock(_Strict):
+    """A period of common disturbance (e.g. COVID-19) that models without controls adjust for."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label_sv: str
+    label_en: str
+    start: dt.date
+    end: dt.date | None = None
+
+
+class ItsSettings(_Strict):
+    """How the interrupted time series is fitted (defaults: the settings calibrated in the pipeline)."""
+
+    harmonic_pairs: int = Field(default=2, ge=0, le=6)
+    inference: Literal["quasipoisson", "hac", "poisson"] = "quasipoisson"
+    reference: Literal["t", "normal"] = "t"
+    drift: bool = True
+    drift_method: Literal["inflation", "variance"] = Field(
+        default="inflation",
+        description="inflation: variance times the placebo steps' mean squared z (at least 1); "
+        "variance: their excess variance added",
+    )
+
+
+class ControlledSettings(_Strict):
+    """How the controlled comparison is fitted (defaults: calibrated on real series)."""
+
+    trend: bool = True
+    drift: bool = True
+
+
+class Analysis(_Strict):
+    """Per-study analysis settings; only needed to reproduce a published specification."""
+
+    its: ItsSettings = ItsSettings()
+    controlled: ControlledSettings = ControlledSettings()
+
+
+class SurveySettings(_Strict):
+    """Which survey question is the perceived-safety indicator, and how it is compared."""
+
+    indicator: str = Field(description="the study indicator (family proportion) it measures")
+    question: str = Field(min_length=1, description="the question code in survey.csv")
+    unsafe_answers: tuple[int, ...] = Field(default=(3, 4), min_length=1)
+    before: tuple[dt.date, ...] = Field(min_length=1, description="the waves before the measures")
+    after: tuple[dt.date, ...] = Field(min_length=1, description="the waves after the measures")
+
+    @field_validator("unsafe_answers")
+    @classmethod
+    def _on_the_scale(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(a not in (1, 2, 3, 4) for a in value):
+            raise ValueError("unsafe answers must be codes 1-4 of the answer scale")
+        return value
+
+
+class InspectionSettings(_Strict):
+    """The indicator the safety inspections (inspections.csv) report on."""
+
+    indicator: str
+
+
+class ActionPlanSettings(_Strict):
+    """When the project started, and the follow-up horizons counted from it."""
+
+    project_start: dt.date
+    horizons_months: tuple[int, ...] = Field(default=(12, 24), min_length=1)
+
+    @field_validator("horizons_months")
+    @classmethod
+    def _positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(h <= 0 for h in value):
+            raise ValueError("horizons must be positive numbers of months")
+        return value
+
+
+class Study(_Strict):
+    title: str
+    synthetic: bool
+    description: str | None = None
+    municipalities: tuple[Municipality, ...] = Field(min_length=1)
+    places: tuple[Place, ...] = Field(min_length=1)
+    indicators: tuple[Indicator, ...] = Field(min_length=1)
+    shocks: tuple[Shock, ...] = ()
+    survey: SurveySettings | None = None
+    inspections: InspectionSettings | None = None
+    action_plan: ActionPlanSettings | None = None
+    analysis: Analysis = Analysis()
+    donor_pool: tuple[str, ...] = Field(
+        default=(),
+        description="control places used as a pool of comparison units for every target "
+        "(placebo-in-space tests and drift-calibrated comparisons)",
+    )
+
+    # -- look-ups -----------------------------------------------------------
+    def place(self, place_id: str) -> Place:
+        """The place with this id."""
+        for place in self.places:
+            if place.id == place_id:
+                return place
+        raise KeyError(place_id)
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        """The indicator with this id."""
+        for indicator in self.indicators:
+            if indicator.id == indicator_id:
+                return indicator
+        raise KeyError(indicator_id)
+
+    def municipality(self, name: str) -> Municipality:
+        """The municipality with this name."""
+        for municipality in self.municipalities:
+            if municipality.name == name:
+                return municipality
+        raise KeyError(name)
+
+    def targets(self, municipality: str | None = None) -> list[Place]:
+        """Target places, optionally of one municipality, in file order."""
+        return [
+            p
+            for p in self.places
+            if p.role == "target" and (municipality is None or p.municipality == municipality)
+        ]
+
+    @property
+    def municipality_names(self) -> list[str]:
+        return [m.name for m in self.municipalities]
+
+
+class _StudyLoader(yaml.SafeLoader):
+    """Safe YAML loading that keeps numbers written with a leading zero as text."""
+
+
+def _int_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | str:
+    # YAML 1.1 reads an unquoted 0114 as the octal number 76, which would turn the
+    # municipality code 0114 into 0076. Keep it as the text the user wrote.
+    text = loader.construct_scalar(node)
+    if re.fullmatch(r"[-+]?0[0-7_]+", text):
+        return text
+    return loader.construct_yaml_int(node)
+
+
+_StudyLoader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
+
+
+def _location(study_raw: dict, loc: tuple) -> str:
+    """Turn a pydantic location like ('places', 3, 'role') into 'places[3] (id=x).role'."""
+    parts: list[str] = []
+    node: object = study_raw
+    for key in loc:
+        if isinstance(key, int):
+            label = f"[{key}]"
+            if isinstance(node, list) and key < len(node) and isinstance(node[key], dict):
+                ident = node[key].get("id") or node[key].get("name")
+                if ident is not None:
+                    label += f" ({ident})"
+            parts.append(label)
+            node = node[key] if isinstance(node, list) and key < len(node) else None
+        else:
+            parts.append(("." if parts else "") + str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts)
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Map YAML paths to line numbers, so errors can name the row in study.yml."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                child = (*path, key_node.value)
+                lines[child] = key_node.start_mark.line + 1
+                walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index))
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if tuple(loc[:cut]) in lines:
+            return lines[tuple(loc[:cut])]
+    return None
+
+
+def load_study(folder: str | Path) -> Study:
+    """Read and check ``study.yml`` in a study folder.
+
+    Parameters
+    ----------
+    folder
+        The study folder.
+
+    Returns
+    -------
+    Study
+        The validated, immutable study description.
+
+    Raises
+    ------
+    ValidationError
+        On a missing or unreadable file, a schema violation, or inconsistent
+        references (unknown municipality, control that is not a control ...).
+    """
+    path = Path(folder) / STUDY_FILE
+    name = str(path)
+    if not path.is_file():
+        raise ValidationError.single(name, "file not found")
+    raw_bytes = path.read_bytes()
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        row = raw_bytes[: exc.start].count(b"\n") + 1
+        raise ValidationError.single(
+            name, "not valid UTF-8 (save the file as UTF-8)", row=row
+        ) from None
+    try:
+        raw = yaml.load(text, Loader=_StudyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = mark.line + 1 if mark is not None else None
+        raise ValidationError.single(name, f"not valid YAML: {exc}", row=row) from None
+    if not isinstance(raw, dict):
+        raise ValidationError.single(name, "expected a mapping of study fields at the top level")
+
+    lines = _key_lines(text)
+    try:
+        study = Study.model_validate(raw)
+    except PydanticValidationError as exc:
+        problems = [
+            Problem(
+                name,
+                f"{_location(raw, err['loc'])}: {err['msg']}",
+                row=_line_for(lines, err["loc"]),
+                column=str(err["loc"][-1]) if err["loc"] else None,
+            )
+            for err in exc.errors()
+        ]
+        raise ValidationError(problems) from None
+
+    problems = _cross_check(study, name, lines)
+    if problems:
+        raise ValidationError(problems)
+    return study
+
+
+def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Problem]:
+    """References between sections that a field-by-field schema cannot see."""
+    problems: list[Problem] = []
+
+    def add(loc: tuple, message: str) -> None:
+        problems.append(Problem(name, message, row=_line_for(lines, loc), column=str(loc[-1])))
+
+    for section, key in (("municipalities", "name"), ("places", "id"), ("indicators", "id")):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(study, section)):
+            value = getattr(item, key)
+            if value in seen:
+                add((section, i, key), f"duplicate {key} '{value}'")
+            seen.add(value)
+
+    municipalities = set(study.municipality_names)
+    roles = {p.id: p.role for p in study.places}
+    for i, place in enumerate(study.places):
+        loc = ("places", i)
+        if place.municipality not in municipalities:
+            add(
+                (*loc, "municipality"),
+                f"place '{place.id}': unknown municipality '{place.municipality}'",
+            )
+        if place.role == "target":
+            if place.intervention_start is None:
+                add((*loc, "intervention_start"), f"target '{place.id}' has no intervention_start")
+        else:
+            for field in ("intervention_start", "buffer"):
+                if getattr(place, field) is not None:
+                    add(
+                        (*loc, field),
+                        f"'{field}' is only for targets, but '{place.id}' is a {place.role}",
+                    )
+            for key in ("controls", "buffer_controls"):
+                if getattr(place, key):
+                    add(
+                        (*loc, key),
+                        f"'{key}' is only for targets, but '{place.id}' is a {place.role}",
+                    )
+        for key in ("controls", "buffer_controls"):
+            for control in getattr(place, key):
+                if control not in roles:
+                    add((*loc, key), f"target '{place.id}': unknown control place '{control}'")
+                elif roles[control] != "control":
+                    add(
+                        (*loc, key),
+                        f"target '{place.id}': '{control}' is a {roles[control]}, not a control",
+                    )
+        if place.buffer_controls and place.buffer is None:
+            add((*loc, "buffer_controls"), f"target '{place.id}' has buffer_controls but no buffer")
+        if place.buffer is not None:
+            if place.buffer not in roles:
+                add((*loc, "buffer"), f"target '{place.id}': unknown buffer place '{place.buffer}'")
+            elif roles[place.buffer] != "buffer":
+                add(
+                    (*loc, "buffer"),
+                    f"target '{place.id}': '{place.buffer}' is a {roles[place.buffer]}, not a buffer",
+                )
+    for i, donor in enumerate(study.donor_pool):
+        if donor not in roles:
+            add(("donor_pool", i), f"donor_pool: unknown place '{donor}'")
+        elif roles[donor] != "control":
+            add(("donor_pool", i), f"donor_pool: '{donor}' is a {roles[donor]}, not a control")
+    families = {i.id: i.family for i in study.indicators}
+    for section, family in (("survey", "proportion"), ("inspections", "score")):
+        settings = getattr(study, section)
+        if settings is None:
+            continue
+        if settings.indicator not in families:
+            add((section, "indicator"), f"{section}: unknown indicator '{settings.indicator}'")
+        elif families[settings.indicator] != family:
+            add(
+                (section, "indicator"),
+                f"{section}: indicator '{settings.indicator}' has family "
+                f"'{families[settings.indicator]}', expected '{family}'",
+            )
+    if study.survey is not None:
+        overlap = set(study.survey.before) & set(study.survey.after)
+        if overlap:
+            add(("survey", "after"), f"survey: wave {min(overlap)} is both before and after")
+        elif max(study.survey.before) >= min(study.survey.after):
+            add(
+                ("survey", "after"), "survey: every 'after' wave must come after the 'before' waves"
+            )
+    for i, shock in enumerate(study.shocks):
+        if shock.end is not None and shock.end < shock.start:
+            add(("shocks", i, "end"), f"shock '{shock.id}' ends before it starts")
+    if not study.targets():
+        problems.append(Problem(name, "the study has no target place"))
+    return problems

@@ -1,0 +1,1 @@
+"""Numerical building blocks: no file I/O, no figures, no ``Effect`` rows."""

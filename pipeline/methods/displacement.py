@@ -1,0 +1,714 @@
+"""Displacement and diffusion of benefits around a treated place.
+
+Two count-based statistics, each taking crimes before ("pre") and after ("post")
+an intervention in a few areas:
+
+* the weighted displacement quotient (WDQ) of Bowers & Johnson (2003), with the
+  total net effect of Guerette (2009): descriptive, no standard error;
+* the weighted displacement difference (WDD) test of Wheeler & Ratcliffe (2018):
+  a difference-in-differences of counts with a Poisson standard error, optionally
+  with a displacement (buffer) area and its own control, different pre/post period
+  lengths and different area sizes. :func:`wdd_harm` adds several WDD estimates
+  up with harm weights.
+
+Every area is given as a ``(pre, post)`` pair of counts.
+
+References
+----------
+Bowers, K. J. & Johnson, S. D. (2003). Measuring the geographical displacement and
+diffusion of benefit effects of crime prevention activity. *Journal of Quantitative
+Criminology*, 19(3), 275-301. doi:10.1023/A:1024909009240
+Guerette, R. T. (2009). *Analyzing crime displacement and diffusion*. Problem-Oriented
+Guides for Police, Problem-Solving Tools Series No. 10, Appendices B and C.
+Wheeler, A. P. & Ratcliffe, J. H. (2018). A simple weighted displacement difference test
+to evaluate place based crime interventions. *Crime Science*, 7:11.
+doi:10.1186/s40163-018-0085-5
+Wheeler, A. P. (2021-01-09). The WDD test with different pre/post time periods.
+andrewpwheeler.com. Area weights: Wheeler, A. P. (2021-02-23), The WDD test with different
+area sizes. Harm weights: Wheeler, A. P. (2020-11-19), Amending the WDD test to incorporate
+harm weights. All three are implemented in the R package ``ptools`` (``wdd``, ``wdd_harm``).
+
+WDQ and the WDD test with its variants (time, area and harm weights) stay
+together (over 500 lines) as they share their inputs and normal inference.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .arguments import check_pair, check_positive, check_probability
+
+__all__ = [
+    "WDDHarmResult",
+    "WDDResult",
+    "WDQResult",
+    "wdd",
+    "wdd_harm",
+    "wdq",
+]
+
+ROLES = ("T", "Ct", "D", "Cd")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _normal_inference(estimate: float, se: float, alpha: float) -> dict[str, float]:
+    """z, two-sided p-value and (1 - alpha) confidence interval of a normal estimate."""
+    level = stats.norm.ppf(1 - alpha / 2)
+    if se > 0:
+        z = estimate / se
+        p = float(2 * stats.norm.sf(abs(z)))
+    else:
+        # All counts zero: there is nothing to test.
+        z, p = float("nan"), float("nan")
+    return {
+        "z": z,
+        "p_value": p,
+        "ci_low": estimate - level * se,
+        "ci_high": estimate + level * se,
+    }
+
+
+def _html(summary: str, frame: pd.DataFrame) -> str:
+    return f"<pre>{html.escape(summary)}</pre>" + frame.to_html(index=False, float_format="%.4g")
+
+
+# --------------------------------------------------------------------------- WDQ
+
+# Bands as Bowers & Johnson (2003) describe them (tabulated in Guerette 2009, App. C).
+_WDQ_BANDS = {
+    "undefined": "not interpreted: the target area did not improve relative to the control",
+    "diffusion_exceeds": "diffusion of benefits, larger than the direct effect in the target",
+    "diffusion": "diffusion of benefits to the buffer",
+    "none": "no displacement and no diffusion",
+    "displacement": "displacement to the buffer, smaller than the direct effect (net benefit)",
+    "displacement_exceeds": "displacement to the buffer as large as or larger than the "
+    "direct effect (no net benefit)",
+}
+
+
+@dataclass(frozen=True)
+class WDQResult:
+    """Weighted displacement quotient and the measures it is built from.
+
+    Sign conventions follow the sources, so read each field by its own rule:
+    ``success_measure`` < 0 means the target improved relative to the control;
+    ``buffer_displacement_measure`` > 0 suggests displacement, < 0 diffusion;
+    ``wdq`` > 0 diffusion, < 0 displacement; ``total_net_effect`` > 0 is the number
+    of crimes prevented in target and buffer together (Guerette 2009).
+
+    Attributes
+    ----------
+    target, buffer, control : tuple of float
+        ``(before, after)`` counts.
+    success_measure : float
+        ``A_after/C_after - A_before/C_before`` (denominator of the WDQ).
+    buffer_displacement_measure : float
+        ``B_after/C_after - B_before/C_before`` (numerator of the WDQ).
+    wdq : float
+        Their quotient; NaN when the target did not improve (``success_measure >= 0``).
+    target_net_effect, buffer_net_effect : float
+        Crimes prevented in each area relative to the control's trend,
+        ``X_before * C_after / C_before - X_after``.
+    total_net_effect : float
+        Their sum.
+    band : str
+        Key of the interpretation band: ``undefined``, ``diffusion_exceeds``,
+        ``diffusion``, ``none``, ``displacement`` or ``displacement_exceeds``.
+    interpretation : str
+        The band in words.
+    """
+
+    target: tuple[float, float]
+    buffer: tuple[float, float]
+    control: tuple[float, float]
+    success_measure: float
+    buffer_displacement_measure: float
+    wdq: float
+    target_net_effect: float
+    buffer_net_effect: float
+    total_net_effect: float
+    band: str
+    interpretation: str
+
+    @property
+    def defined(self) -> bool:
+        """Whether the WDQ is interpretable (the target improved relative to the control)."""
+        return self.band != "undefined"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per measure: ``measure``, ``estimate``, ``reading``."""
+        rows = [
+            ("success_measure", self.success_measure, "< 0: target improved vs control"),
+            (
+                "buffer_displacement_measure",
+                self.buffer_displacement_measure,
+                "> 0: possible displacement; < 0: possible diffusion",
+            ),
+            ("wdq", self.wdq, self.interpretation),
+            ("target_net_effect", self.target_net_effect, "crimes prevented in target"),
+            ("buffer_net_effect", self.buffer_net_effect, "crimes prevented in buffer"),
+            ("total_net_effect", self.total_net_effect, "crimes prevented, target + buffer"),
+        ]
+        return pd.DataFrame(rows, columns=["measure", "estimate", "reading"])
+
+    def summary(self) -> str:
+        """A few lines for a report."""
+        wdq_text = "undefined" if not self.defined else f"{self.wdq:.3f}"
+        reading = (
+            "the target area did not improve relative to the control, so there is no "
+            "effect to displace"
+            if not self.defined
+            else self.interpretation
+        )
+        return "\n".join(
+            [
+                "Weighted displacement quotient (Bowers & Johnson 2003)",
+                f"  counts before -> after: target {self.target[0]:g} -> {self.target[1]:g}, "
+                f"buffer {self.buffer[0]:g} -> {self.buffer[1]:g}, "
+                f"control {self.control[0]:g} -> {self.control[1]:g}",
+                f"  success measure {self.success_measure:.4f}, "
+                f"buffer displacement measure {self.buffer_displacement_measure:.4f}",
+                f"  WDQ {wdq_text}: {reading}",
+                f"  total net effect {self.total_net_effect:.1f} crimes prevented "
+                f"(target {self.target_net_effect:.1f}, buffer {self.buffer_net_effect:.1f})",
+                "  The WDQ has no standard error: it cannot say whether a change is larger "
+                "than chance (use the WDD test for that).",
+            ]
+        )
+
+    def _repr_html_(self) -> str:
+        return _html(self.summary(), self.to_frame())
+
+
+def _wdq_band(success: float, buffer: float, quotient: float) -> str:
+    if success >= 0:
+        return "undefined"
+    if buffer == 0:
+        return "none"
+    if quotient > 1:
+        return "diffusion_exceeds"
+    if quotient > 0:
+        return "diffusion"
+    if quotient > -1:
+        return "displacement"
+    return "displacement_exceeds"
+
+
+def wdq(target: Sequence[float], buffer: Sequence[float], control: Sequence[float]) -> WDQResult:
+    """Weighted displacement quotient of Bowers & Johnson (2003).
+
+    With A the target, B the buffer around it and C a control area, and counts
+    before (b) and after (a) the intervention::
+
+        success measure              = A_a/C_a - A_b/C_b
+        buffer displacement measure  = B_a/C_a - B_b/C_b
+        WDQ = buffer displacement measure / success measure
+
+    Both measures express each area relative to the control in the same period, so
+    the WDQ does not depend on the length of the periods. Bowers & Johnson
+    interpret it only when the target improved (success measure < 0): displacement
+    cannot be attributed to an intervention that did not reduce crime. In that
+    case WDQ > 1 means the diffusion of benefits exceeded the direct effect,
+    0 < WDQ <= 1 diffusion, WDQ = 0 neither, -1 < WDQ < 0 displacement smaller than
+    the direct effect, and WDQ <= -1 displacement that cancels it.
+
+    The total net effect (Guerette 2009, App. B) counts the crimes prevented, using
+    the control's trend as counterfactual for both areas::
+
+        TNE = [A_b * C_a/C_b - A_a] + [B_b * C_a/C_b - B_a]
+
+    TNE > 0 exactly when WDQ > -1 (for an improving target).
+
+    Parameters
+    ----------
+    target, buffer, control : (before, after) pair of counts
+        The control must have crimes in both periods. For data laid out as in the
+        WDD reference files, pass the treated area T, the displacement area D and
+        the treated area's control Ct.
+
+    Returns
+    -------
+    WDQResult
+
+    Raises
+    ------
+    ValueError
+        A count is negative or not a number, or the control has zero crimes in a period.
+
+    Notes
+    -----
+    Caveats (Bowers & Johnson 2003; Wheeler & Ratcliffe 2018): the WDQ is a ratio of
+    ratios with no sampling distribution, so a large |WDQ| can come from a tiny,
+    chance improvement in the target (small denominator); it depends heavily on the
+    choice of control area; and it says nothing about the direction or longevity of
+    displacement.
+
+    Examples
+    --------
+    >>> r = wdq(target=(100, 50), buffer=(100, 80), control=(100, 100))
+    >>> round(r.wdq, 3), r.band, round(r.total_net_effect, 1)
+    (0.4, 'diffusion', 70.0)
+    """
+    a_b, a_a = check_pair(target, "target")
+    b_b, b_a = check_pair(buffer, "buffer")
+    c_b, c_a = check_pair(control, "control")
+    if c_b == 0 or c_a == 0:
+        raise ValueError(
+            f"control must have crimes in both periods (got before={c_b:g}, after={c_a:g}): "
+            "the WDQ divides by them"
+        )
+    success = a_a / c_a - a_b / c_b
+    displacement = b_a / c_a - b_b / c_b
+    quotient = displacement / success if success < 0 else float("nan")
+    band = _wdq_band(success, displacement, quotient)
+    trend = c_a / c_b
+    target_net = a_b * trend - a_a
+    buffer_net = b_b * trend - b_a
+    return WDQResult(
+        target=(a_b, a_a),
+        buffer=(b_b, b_a),
+        control=(c_b, c_a),
+        success_measure=success,
+        buffer_displacement_measure=displacement,
+        wdq=quotient,
+        target_net_effect=target_net,
+        buffer_net_effect=buffer_net,
+        total_net_effect=target_net + buffer_net,
+        band=band,
+        interpretation=_WDQ_BANDS[band],
+    )
+
+
+# --------------------------------------------------------------------------- WDD
+
+
+@dataclass(frozen=True)
+class WDDResult:
+    """Weighted displacement difference test.
+
+    Negative estimates are crimes prevented (per unit time and area when weights
+    are given). ``z``, ``p_value`` and the interval refer to the total estimate,
+    as in Wheeler & Ratcliffe (2018); :meth:`to_frame` gives them per component.
+
+    Attributes
+    ----------
+    counts : dict
+        Role (``T``, ``Ct``, ``D``, ``Cd``) -> ``(pre, post)`` counts; D and Cd absent
+        when no displacement area was given.
+    time_weights : tuple of float
+        Lengths of the pre and post periods.
+    area_weights : dict
+        Role -> area weight.
+    alpha : float
+        1 - confidence level of the interval.
+    local_estimate, local_se : float
+        ``dT - dCt`` and its standard error.
+    displacement_estimate, displacement_se : float or None
+        ``dD - dCd`` and its standard error, None without a displacement area.
+    estimate, se : float
+        Total: local plus displacement.
+    z, p_value, ci_low, ci_high : float
+        Normal-approximation z score, two-sided p-value and interval of the total.
+    """
+
+    counts: dict[str, tuple[float, float]]
+    time_weights: tuple[float, float]
+    area_weights: dict[str, float]
+    alpha: float
+    local_estimate: float
+    local_se: float
+    displacement_estimate: float | None
+    displacement_se: float | None
+    estimate: float
+    se: float
+    z: float
+    p_value: float
+    ci_low: float
+    ci_high: float
+
+    @property
+    def variance(self) -> float:
+        """Variance of the total estimate."""
+        return self.se**2
+
+    @property
+    def has_displacement(self) -> bool:
+        return self.displacement_estimate is not None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per estimate (``local``, ``displacement`` if any, ``total``)."""
+        parts = [("local", self.local_estimate, self.local_se)]
+        if self.has_displacement:
+            parts.append(("displacement", self.displacement_estimate, self.displacement_se))
+        parts.append(("total", self.estimate, self.se))
+        rows = []
+        for name, est, se in parts:
+            rows.append(
+                {
+                    "component": name,
+                    "estimate": est,
+                    "se": se,
+                    **_normal_inference(est, se, self.alpha),
+                    "conf_level": 1 - self.alpha,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        """A few lines for a report."""
+        unit = "crimes"
+        if self.time_weights != (1.0, 1.0):
+            unit += " per unit time"
+        if any(w != 1.0 for w in self.area_weights.values()):
+            unit += " per unit area"
+        level = round(100 * (1 - self.alpha))
+        lines = ["Weighted displacement difference test (Wheeler & Ratcliffe 2018)"]
+        for role, (pre, post) in self.counts.items():
+            lines.append(f"  {role:>2}: pre {pre:g}, post {post:g}")
+        if self.time_weights != (1.0, 1.0):
+            lines.append(
+                f"  period lengths pre {self.time_weights[0]:g}, post {self.time_weights[1]:g}"
+            )
+        lines.append(f"  local WDD {self.local_estimate:.1f} (SE {self.local_se:.1f})")
+        if self.has_displacement:
+            lines.append(
+                f"  displacement WDD {self.displacement_estimate:.1f} "
+                f"(SE {self.displacement_se:.1f})"
+            )
+        lines.append(
+            f"  total WDD {self.estimate:.1f} {unit} (SE {self.se:.1f}), z = {self.z:.2f}, "
+            f"p = {self.p_value:.3g}, {level}% CI {self.ci_low:.1f} to {self.ci_high:.1f}"
+        )
+        lines.append("  Negative = fewer crimes than the controls' trends predict.")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return _html(self.summary(), self.to_frame())
+
+
+def _area_weights(area_weights: Mapping[str, float] | None) -> dict[str, float]:
+    weights = dict.fromkeys(ROLES, 1.0)
+    if area_weights is None:
+        return weights
+    if not isinstance(area_weights, Mapping):
+        raise ValueError(
+            "area_weights must be a mapping of role ('T', 'Ct', 'D', 'Cd') to weight, "
+            f"got {area_weights!r}"
+        )
+    unknown = set(area_weights) - set(ROLES)
+    if unknown:
+        raise ValueError(f"area_weights has unknown roles {sorted(unknown)}; use {list(ROLES)}")
+    for role, w in area_weights.items():
+        weights[role] = check_positive(w, f"area weight of {role}")
+    return weights
+
+
+def _component(
+    treated: tuple[float, float],
+    control: tuple[float, float],
+    w_treated: float,
+    w_control: float,
+    time_weights: tuple[float, float],
+) -> tuple[float, float]:
+    """Difference in differences of weighted counts and its Poisson variance.
+
+    A count X divided by a weight w has variance X / w**2 (Var(X/w) = Var(X)/w**2
+    with Var(X) estimated by X), which is how Wheeler's time and area weights enter.
+    """
+    t_pre, t_post = time_weights
+    est = (treated[1] / (t_post * w_treated) - treated[0] / (t_pre * w_treated)) - (
+        control[1] / (t_post * w_control) - control[0] / (t_pre * w_control)
+    )
+    var = (
+        treated[1] / (t_post * w_treated) ** 2
+        + treated[0] / (t_pre * w_treated) ** 2
+        + control[1] / (t_post * w_control) ** 2
+        + control[0] / (t_pre * w_control) ** 2
+    )
+    return est, var
+
+
+def wdd(
+    treated: Sequence[float],
+    control: Sequence[float],
+    displacement: Sequence[float] | None = None,
+    displacement_control: Sequence[float] | None = None,
+    *,
+    time_weights: Sequence[float] = (1.0, 1.0),
+    area_weights: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
+) -> WDDResult:
+    """Weighted displacement difference test of Wheeler & Ratcliffe (2018).
+
+    With pre/post counts in the treated area T, its control Ct, the displacement
+    (buffer) area D and its control Cd, and changes ``dX = X_post - X_pre``::
+
+        WDD = (dT - dCt) + (dD - dCd)
+        Var = T_pre + T_post + Ct_pre + Ct_post + D_pre + D_post + Cd_pre + Cd_post
+
+    using the normal approximation to the Poisson (each count is its own variance).
+    Without D and Cd it is the plain difference-in-differences of counts.
+
+    Different period lengths (Wheeler 2021): every count is divided by the length of
+    its period, so the estimate is a change per unit time, and its variance term is
+    divided by the squared length. Area weights work the same way per area, giving
+    changes per unit area; both weights multiply.
+
+    Parameters
+    ----------
+    treated, control : (pre, post) pair of counts
+        T and Ct.
+    displacement, displacement_control : (pre, post) pair of counts, optional
+        D and Cd; give both or neither.
+    time_weights : (pre, post) pair, default (1, 1)
+        Length of each period in a common unit (e.g. ``(2, 1)`` for two years before
+        and one after).
+    area_weights : mapping, optional
+        Role (``"T"``, ``"Ct"``, ``"D"``, ``"Cd"``) -> size of that area in a common
+        unit; missing roles weigh 1.
+    alpha : float, default 0.05
+        1 - confidence level. (``ptools::wdd`` defaults to 0.1.)
+
+    Returns
+    -------
+    WDDResult
+
+    Raises
+    ------
+    ValueError
+        Bad counts, only one of D / Cd, non-positive weights, unknown roles, bad alpha.
+
+    Notes
+    -----
+    The Poisson variance understates the uncertainty when counts are overdispersed,
+    and the normal approximation is poor for very small counts (Wheeler & Ratcliffe
+    2018). Identification rests on parallel trends between each area and its control.
+
+    Examples
+    --------
+    The worked example of Wheeler & Ratcliffe (2018):
+
+    >>> r = wdd((207, 110), (308, 318), (178, 157), (150, 140))
+    >>> r.estimate, r.variance, round(r.z, 2)
+    (-118.0, 1568.0, -2.98)
+    """
+    t = check_pair(treated, "treated (T)")
+    ct = check_pair(control, "control (Ct)")
+    if (displacement is None) != (displacement_control is None):
+        raise ValueError("give both displacement (D) and displacement_control (Cd), or neither")
+    try:
+        tw = tuple(time_weights)
+    except TypeError:
+        raise ValueError(f"time_weights must be a (pre, post) pair, got {time_weights!r}") from None
+    if len(tw) != 2:
+        raise ValueError(f"time_weights must be a (pre, post) pair, got {time_weights!r}")
+    tw = (check_positive(tw[0], "pre time weight"), check_positive(tw[1], "post time weight"))
+    weights = _area_weights(area_weights)
+    alpha = check_probability(alpha)
+
+    counts = {"T": t, "Ct": ct}
+    local_est, local_var = _component(t, ct, weights["T"], weights["Ct"], tw)
+    disp_est = disp_se = None
+    total_est, total_var = local_est, local_var
+    if displacement is not None:
+        d = check_pair(displacement, "displacement (D)")
+        cd = check_pair(displacement_control, "displacement control (Cd)")
+        counts.update({"D": d, "Cd": cd})
+        disp_est, disp_var = _component(d, cd, weights["D"], weights["Cd"], tw)
+        disp_se = math.sqrt(disp_var)
+        total_est += disp_est
+        total_var += disp_var
+    else:
+        if area_weights is not None and {"D", "Cd"} & set(area_weights):
+            raise ValueError("area_weights for D or Cd given without a displacement area")
+        weights = {k: v for k, v in weights.items() if k in ("T", "Ct")}
+
+    se = math.sqrt(total_var)
+    inference = _normal_inference(total_est, se, alpha)
+    return WDDResult(
+        counts=counts,
+        time_weights=tw,
+        area_weights=weights,
+        alpha=alpha,
+        local_estimate=local_est,
+        local_se=math.sqrt(local_var),
+        displacement_estimate=disp_est,
+        displacement_se=disp_se,
+        estimate=total_est,
+        se=se,
+        **inference,
+    )
+
+
+# --------------------------------------------------------------------------- harm
+
+
+@dataclass(frozen=True)
+class WDDHarmResult:
+    """Harm-weighted sum of several WDD estimates.
+
+    Attributes
+    ----------
+    labels : tuple of str
+        One label per component estimate (e.g. crime type).
+    estimates, standard_errors, weights : tuple of float
+        The inputs.
+    alpha : float
+    estimate, se, z, p_value, ci_low, ci_high : float
+        The weighted total and its inference.
+    """
+
+    labels: tuple[str, ...]
+    estimates: tuple[float, ...]
+    standard_errors: tuple[float, ...]
+    weights: tuple[float, ...]
+    alpha: float
+    estimate: float
+    se: float
+    z: float
+    p_value: float
+    ci_low: float
+    ci_high: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per component (weighted) and a final ``total`` row."""
+        rows = []
+        for lab, est, se, w in zip(
+            self.labels, self.estimates, self.standard_errors, self.weights, strict=True
+        ):
+            rows.append(
+                {
+                    "component": lab,
+                    "weight": w,
+                    "estimate": w * est,
+                    "se": abs(w) * se,
+                    **_normal_inference(w * est, abs(w) * se, self.alpha),
+                }
+            )
+        rows.append(
+            {
+                "component": "total",
+                "weight": float("nan"),
+                "estimate": self.estimate,
+                "se": self.se,
+                "z": self.z,
+                "p_value": self.p_value,
+                "ci_low": self.ci_low,
+                "ci_high": self.ci_high,
+            }
+        )
+        frame = pd.DataFrame(rows)
+        frame["conf_level"] = 1 - self.alpha
+        return frame
+
+    def summary(self) -> str:
+        level = round(100 * (1 - self.alpha))
+        return "\n".join(
+            [
+                "Harm-weighted WDD (Wheeler 2020)",
+                f"  {len(self.estimates)} components, weights "
+                + ", ".join(
+                    f"{lab}={w:g}" for lab, w in zip(self.labels, self.weights, strict=True)
+                ),
+                f"  total harm {self.estimate:.1f} (SE {self.se:.1f}), z = {self.z:.2f}, "
+                f"p = {self.p_value:.3g}, {level}% CI {self.ci_low:.1f} to {self.ci_high:.1f}",
+                "  Negative = less harm than the controls' trends predict.",
+            ]
+        )
+
+    def _repr_html_(self) -> str:
+        return _html(self.summary(), self.to_frame())
+
+
+def wdd_harm(
+    estimates: Sequence[float] | Sequence[WDDResult],
+    standard_errors: Sequence[float] | None = None,
+    weights: Sequence[float] | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    alpha: float = 0.05,
+) -> WDDHarmResult:
+    """Combine several WDD estimates into one harm-weighted estimate.
+
+    For estimates ``e_i`` with standard errors ``s_i`` (e.g. one WDD per crime type)
+    and harm weights ``w_i`` (e.g. a crime-harm index)::
+
+        H = sum(w_i * e_i),   Var(H) = sum(w_i**2 * s_i**2)
+
+    treating the components as independent (Wheeler 2020; ``ptools::wdd_harm``).
+    Note this is *harm*-weighted, not a harmonic mean.
+
+    Parameters
+    ----------
+    estimates : sequence of float, or sequence of WDDResult
+        Component estimates. When WDDResult objects are given, their total estimate
+        and SE are used and ``standard_errors`` must be omitted.
+    standard_errors : sequence of float, optional
+        Standard errors of the estimates (required for plain numbers).
+    weights : sequence of float, optional
+        Harm weights; default 1 for every component.
+    labels : sequence of str, optional
+        Names of the components; default ``"1"``, ``"2"``, ...
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    WDDHarmResult
+
+    Raises
+    ------
+    ValueError
+        Lengths differ, no components, negative or non-finite standard errors.
+    """
+    items = list(estimates)
+    if not items:
+        raise ValueError("wdd_harm needs at least one estimate")
+    if all(isinstance(x, WDDResult) for x in items):
+        if standard_errors is not None:
+            raise ValueError(
+                "give standard_errors only with plain estimates, not WDDResult objects"
+            )
+        est = [r.estimate for r in items]
+        ses = [r.se for r in items]
+    elif any(isinstance(x, WDDResult) for x in items):
+        raise ValueError("estimates must be all numbers or all WDDResult objects")
+    else:
+        if standard_errors is None:
+            raise ValueError("standard_errors are required with plain estimates")
+        est = [float(x) for x in items]
+        ses = [float(x) for x in standard_errors]
+    n = len(est)
+    w = [1.0] * n if weights is None else [float(x) for x in weights]
+    lab = [str(i + 1) for i in range(n)] if labels is None else [str(x) for x in labels]
+    if not (len(ses) == len(w) == len(lab) == n):
+        raise ValueError(
+            f"estimates ({n}), standard_errors ({len(ses)}), weights ({len(w)}) and "
+            f"labels ({len(lab)}) must have the same length"
+        )
+    if not all(math.isfinite(x) for x in est + w):
+        raise ValueError("estimates and weights must be finite numbers")
+    if not all(math.isfinite(s) and s >= 0 for s in ses):
+        raise ValueError("standard_errors must be finite numbers >= 0")
+    alpha = check_probability(alpha)
+    e, s, ww = np.asarray(est), np.asarray(ses), np.asarray(w)
+    total = float(np.sum(ww * e))
+    se = float(math.sqrt(np.sum(ww**2 * s**2)))
+    return WDDHarmResult(
+        labels=tuple(lab),
+        estimates=tuple(est),
+        standard_errors=tuple(ses),
+        weights=tuple(w),
+        alpha=alpha,
+        estimate=total,
+        se=se,
+        **_normal_inference(total, se, alpha),
+    )

@@ -1,0 +1,1 @@
+"""Display only: the report sections, figures, strings and the HTML template."""

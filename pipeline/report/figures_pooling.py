@@ -1,0 +1,185 @@
+"""The forest plot of a meta-analysis: each estimate, the pooled diamonds and the prediction interval."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..format import interval_text
+from ..methods.meta_analysis import MetaAnalysisResult
+from .style import PALETTE
+
+
+def forest_plot(
+    result: MetaAnalysisResult,
+    *,
+    ax=None,
+    xlabel: str = "Rate ratio",
+    log_scale: bool = True,
+    null: float | None = 1.0,
+    ratio_scale: bool = True,
+):
+    """Forest plot of a meta-analysis on the ratio scale (or, for differences, as estimated).
+
+    Each study is a square at its ratio with a horizontal line for its
+    confidence interval; the square's area is proportional to the study's
+    random-effects weight. Below them the fixed-effect and random-effects
+    estimates are drawn as diamonds spanning their confidence intervals, and
+    the prediction interval (when defined) as a bar on its own row. The
+    column on the right gives each ratio with its interval and weight.
+
+    Parameters
+    ----------
+    result : MetaAnalysisResult
+        Output of :func:`meta_analyse`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is created when omitted.
+    xlabel : str, default "Rate ratio"
+        Label of the x axis.
+    log_scale : bool, default True
+        Logarithmic x axis, so that ratios of 0.5 and 2 lie equally far
+        from 1.
+    null : float or None, default 1.0
+        Where to draw the line of no effect (ratio scale); ``None`` for none.
+    ratio_scale : bool, default True
+        Draw ``exp`` of the estimates (ratios). False draws them as they are,
+        for effects pooled as differences (percentage points, score points);
+        use it with ``log_scale=False`` and ``null=0``.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    ax : matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``result`` is not a :class:`MetaAnalysisResult`, or ``null`` is
+        not positive on a log axis.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon
+    from matplotlib.transforms import blended_transform_factory
+
+    if not isinstance(result, MetaAnalysisResult):
+        raise ValueError(
+            f"result must be a MetaAnalysisResult from meta_analyse, got {type(result).__name__}"
+        )
+    if null is not None:
+        if not np.isfinite(null):
+            raise ValueError(f"null must be a finite number or None, got {null!r}")
+        if log_scale and null <= 0:
+            raise ValueError(f"null must be > 0 on a log-scale axis, got {null}")
+
+    k = result.k
+    frame = result.to_frame()
+    studies = frame[frame["row"] == "study"]
+    back = math.exp if ratio_scale else float
+    if not ratio_scale:
+        studies = studies.assign(
+            ratio=studies["estimate"], ratio_low=studies["low"], ratio_high=studies["high"]
+        )
+    n_rows = k + (3 if k > 1 else 0)
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.42 * n_rows), layout="constrained")
+    else:
+        fig = ax.figure
+
+    ys = -np.arange(k, dtype=float)
+    weights = np.asarray(result.weights_random)
+    sizes = 30 + 220 * weights / weights.max()
+    ax.hlines(ys, studies["ratio_low"], studies["ratio_high"], color=PALETTE["observed"], lw=1.2)
+    ax.scatter(studies["ratio"], ys, s=sizes, marker="s", color=PALETTE["observed"], zorder=3)
+
+    ylabels = list(result.labels)
+    yticks = list(ys)
+    right_text = [
+        f"{r.ratio:.2f} {interval_text(r.ratio_low, r.ratio_high)}  {r.weight_random:5.1%}"
+        for r in studies.itertuples(index=False)
+    ]
+
+    if k > 1:
+        half_h = 0.28
+        for i, (pooled, colour, name) in enumerate(
+            (
+                (result.fixed, PALETTE["neutral"], "Fixed effect"),
+                (result.random, PALETTE["target"], f"Random effects ({result.method})"),
+            )
+        ):
+            y0 = -(k + i + 0.5)
+            lo, mid, hi = (back(pooled.ci_low), back(pooled.estimate), back(pooled.ci_high))
+            ax.add_patch(
+                Polygon(
+                    [(lo, y0), (mid, y0 + half_h), (hi, y0), (mid, y0 - half_h)],
+                    closed=True,
+                    facecolor=colour,
+                    edgecolor=PALETTE["observed"],
+                    lw=0.8,
+                    zorder=3,
+                    label=name,
+                )
+            )
+            yticks.append(y0)
+            ylabels.append(name)
+            right_text.append(f"{mid:.2f} {interval_text(lo, hi)}")
+        y_pi = -(k + 2.5)
+        yticks.append(y_pi)
+        ylabels.append("Prediction interval")
+        if np.isfinite(result.pi_low):
+            lo, hi = back(result.pi_low), back(result.pi_high)
+            ax.hlines(y_pi, lo, hi, color=PALETTE["highlight"], lw=3, label="Prediction interval")
+            ax.plot(
+                [back(result.random.estimate)], [y_pi], marker="|", ms=10, color=PALETTE["observed"]
+            )
+            right_text.append(interval_text(lo, hi))
+        else:
+            right_text.append("not defined (k < 3)")
+        ax.axhline(-(k - 0.25), color=PALETTE["neutral"], lw=0.6)
+
+    if null is not None:
+        ax.axvline(null, color=PALETTE["neutral"], ls="--", lw=1, zorder=1)
+    if log_scale:
+        ax.set_xscale("log")
+        _plain_ratio_ticks(ax)
+    ax.set_yticks(yticks)
+    ax.set_yticklabels(ylabels)
+    ax.set_ylim(min(yticks) - 0.8, 0.8)
+    ax.set_xlabel(xlabel)
+    ax.tick_params(axis="y", length=0)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+
+    # Numbers in a column beside the axes, aligned with each row.
+    trans = blended_transform_factory(ax.transAxes, ax.transData)
+    ax.text(
+        1.02,
+        0.6,
+        f"{'ratio' if ratio_scale else 'estimate'} [{result.level:.0%} interval]  weight",
+        transform=trans,
+        ha="left",
+        va="bottom",
+        fontsize="small",
+        fontweight="bold",
+    )
+    for y, text in zip(yticks, right_text, strict=True):
+        ax.text(1.02, y, text, transform=trans, ha="left", va="center", fontsize="small")
+    return fig, ax
+
+
+def _plain_ratio_ticks(ax) -> None:
+    """Ticks at round ratios written as plain numbers (0.5, 1, 2), not powers of ten."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
+
+    lo, hi = ax.get_xlim()
+    ticks: list[float] = []
+    for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7)):
+        ticks = [m * 10.0**e for e in range(-4, 5) for m in mantissas if lo <= m * 10.0**e <= hi]
+        if len(ticks) >= 3:
+            break
+    else:  # a narrow range: evenly spaced round values read best
+        ticks = [t for t in MaxNLocator(nbins=4).tick_values(lo, hi) if lo <= t <= hi and t > 0]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))

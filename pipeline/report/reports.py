@@ -1,0 +1,1206 @@
+"""What the notebooks display: report sections built from results, in one language.
+
+The notebooks stay thin: a parameters cell, then one call per section. Every
+section returns an object a notebook displays by itself (an :class:`Html`
+fragment, a DataFrame or a matplotlib figure), and nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote
+
+import matplotlib.pyplot as plt
+import matplotlib.text
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator
+from scipy import stats
+
+from ..designs.panel import panel_effects
+from ..designs.survey import ALL_TARGETS, survey_areas
+from ..errors import EstimationError
+from ..evaluation.municipality import (
+    MunicipalityEvaluation,
+    evaluate_municipality,
+    evaluate_target,
+)
+from ..format import number, p_text, p_value
+from ..inputs.prepare import StudyData, load_processed
+from ..methods.implementation import TOTAL, implementation_shares, implementation_vs_effect
+from ..methods.inspection import inspection_change
+from ..methods.meta_analysis import meta_analyse
+from ..methods.multiplicity import adjust_pvalues
+from ..methods.survey import share_unsafe
+from ..results import EFFECT_COLUMNS
+from ..run.paths import RUN_STATUS_FILE
+from ..run.provenance import code_version, package_versions
+from . import findings as key
+from . import html as h
+from .figures import plot_cumulative_difference, plot_effect
+from .figures_outcomes import plot_action_timeline, plot_inspection, plot_shares
+from .figures_pooling import forest_plot
+from .html import Html, details, heading, paragraph, table  # noqa: F401
+from .i18n import check_language, t
+from .words import goal_reached
+
+#: Estimands compared on the log scale (ratios); the others are differences.
+RATIO_ESTIMANDS = frozenset(
+    {
+        "rate_ratio",
+        "rate_ratio_per_year",
+        "relative_effect_size",
+        "odds_ratio",
+        "cumulative_odds_ratio",
+        "displacement_quotient",
+    }
+)
+
+EFFECTS_FILE = "effects.csv"
+POOLED_FILE = "pooled_effects.csv"
+POOLED_COLUMNS = [
+    "indicator",
+    "design",
+    "estimand",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "k",
+    "tau2",
+    "i2_percent",
+    "pi_low",
+    "pi_high",
+    "method",
+]
+PROVENANCE_FILE = "provenance.json"
+
+
+def _banner(data: StudyData, lang: str) -> Html:
+    return h.banner(t("banner_synthetic", lang)) if data.study.synthetic else Html("")
+
+
+def figure_html(fig, alt: str, caption: str = "") -> Html:
+    """A figure embedded with alternative text (see :func:`pipeline.report.html.figure`)."""
+    return h.figure(fig, alt, caption=caption)
+
+
+_FIGURE_TERMS = (
+    "colour_band",
+    "planned_start",
+    "planned",
+    "started",
+    "done",
+    "cancelled",
+    "before",
+    "after",
+    "red",
+    "yellow",
+    "green",
+    "months",
+)
+
+
+def localize_figure(fig, lang: str):
+    """Translate the English words the statistics modules' figures write (legends, bands, ticks)."""
+    if lang == "en":
+        return fig
+    pattern = re.compile("|".join(rf"\b{re.escape(t('fig_' + k, 'en'))}\b" for k in _FIGURE_TERMS))
+    words = {t("fig_" + k, "en"): t("fig_" + k, lang) for k in _FIGURE_TERMS}
+    for text in fig.findobj(matplotlib.text.Text):
+        content = text.get_text()
+        if content:
+            text.set_text(pattern.sub(lambda m: words[m.group(0)], content))
+    return fig
+
+
+def _place_name(data: StudyData, place_id: str, lang: str = "sv") -> str:
+    # Municipality-level rows (the survey) have no place; read back from CSV they are NaN.
+    if not isinstance(place_id, str) or place_id == ALL_TARGETS:
+        return t("all_target_areas", lang)
+    return data.study.place(place_id).name
+
+
+def change_text(estimand: str, estimate: float, lang: str) -> str:
+    """The estimate as a change a reader takes in: per cent, percentage points or points."""
+    if estimate != estimate:
+        return "–"
+    if estimand == "rate_ratio":
+        return f"{key.signed(100 * (estimate - 1), lang, 0)} %"
+    if estimand in ("odds_ratio", "cumulative_odds_ratio"):
+        return t("change_odds", lang, value=key.signed(100 * (estimate - 1), lang, 0))
+    if estimand == "share_difference_pp":
+        return t("change_pp", lang, value=key.signed(estimate, lang, 1))
+    if estimand == "mean_score_change":
+        return t("change_points", lang, value=key.signed(estimate, lang, 1))
+    return "–"
+
+
+def _indicator_label(data: StudyData, indicator_id: str, lang: str) -> str:
+    indicator = data.study.indicator(indicator_id)
+    return indicator.label_sv if lang == "sv" else indicator.label_en
+
+
+def _maybe(value: float, text: str) -> str:
+    return "–" if value != value else text  # NaN: not defined for this estimand
+
+
+def localized_effects(
+    data: StudyData,
+    frame: pd.DataFrame,
+    lang: str,
+    *,
+    with_municipality: bool = False,
+    brief: bool = False,
+) -> pd.DataFrame:
+    """Effects as a reader sees them: names, labels, change, interval and p in the report language.
+
+    ``brief`` keeps what a reader needs to read a result (place, indicator,
+    change and its interval, p, design with its level of evidence) so the table
+    fits a narrow screen; the full table adds the model's estimate, the minimum
+    detectable decrease and the months used.
+    """
+    rows = []
+    for _, row in frame.iterrows():
+        entry = {}
+        if with_municipality:
+            entry[t("col_municipality", lang)] = row["municipality"]
+        ratio = row["estimand"] == "rate_ratio"
+        entry.update(
+            {
+                t("col_place", lang): _place_name(data, row["place_id"], lang),
+                t("col_indicator", lang): _indicator_label(data, row["indicator"], lang),
+                t("col_change", lang): change_text(row["estimand"], row["estimate"], lang),
+            }
+        )
+        if brief:
+            entry[t("col_ci_change", lang)] = (
+                key.interval_text(row["ci_low"], row["ci_high"], lang, ratio=True)
+                if ratio
+                else _maybe(
+                    row["ci_low"], f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}"
+                )
+            )
+            entry[t("col_p", lang)] = p_value(row["p_value"], lang)
+            entry[t("col_design", lang)] = t(
+                "design_with_level",
+                lang,
+                design=t(f"design_{row['design']}", lang),
+                level=int(row["sms_level"]),
+            )
+            rows.append(entry)
+            continue
+        entry.update(
+            {
+                t("col_design", lang): t(f"design_{row['design']}", lang),
+                t("col_measure", lang): t(f"measure_{row['estimand']}", lang),
+                t("col_estimate", lang): _maybe(row["estimate"], number(row["estimate"], lang)),
+                t("col_ci", lang): _maybe(
+                    row["ci_low"], f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}"
+                ),
+                t("col_p", lang): p_value(row["p_value"], lang),
+                t("col_sms", lang): int(row["sms_level"]),
+                t("col_mde", lang): _maybe(
+                    row["mde_decrease_pct"], f"{number(row['mde_decrease_pct'], lang, 0)} %"
+                ),
+                t("col_periods", lang): f"{int(row['n_pre'])}/{int(row['n_post'])}"
+                if row["estimand"] not in _NOT_MONTHLY
+                else "–",
+            }
+        )
+        rows.append(entry)
+    return pd.DataFrame(rows)
+
+
+_NOT_MONTHLY = frozenset(
+    {"odds_ratio", "cumulative_odds_ratio", "share_difference_pp", "mean_score_change"}
+)
+
+
+def with_adjusted_pvalues(effects: pd.DataFrame) -> pd.DataFrame:
+    """Fill ``p_adjusted`` (Holm) across the primary estimates of every indicator and place."""
+    effects = effects.copy()
+    effects["p_adjusted"] = float("nan")
+    if effects.empty:
+        return effects
+    family = effects["primary"].astype(bool) & effects["p_value"].notna()
+    if family.any():
+        effects.loc[family, "p_adjusted"] = adjust_pvalues(
+            effects.loc[family, "p_value"].to_numpy(), method="holm"
+        )
+    return effects
+
+
+def implementation_table(shares: pd.DataFrame, municipality: str, lang: str) -> pd.DataFrame:
+    """One municipality's implementation shares per horizon, as a reader sees them, against the
+    programme's goal (more than half done or started)."""
+    rows = []
+    for row in shares[shares["municipality"] == municipality].itertuples(index=False):
+        rows.append(
+            {
+                t("col_horizon", lang): int(row.horizon_months),
+                t("col_implemented", lang): t("implemented_of", lang, k=int(row.k), n=int(row.n)),
+                t("col_share", lang): _maybe(row.share, f"{number(100 * row.share, lang, 0)} %"),
+                t("col_ci", lang): _maybe(
+                    row.wilson_lower,
+                    f"{number(100 * row.wilson_lower, lang, 0)}–{number(100 * row.wilson_upper, lang, 0)} % "
+                    f"({number(100 * row.cp_lower, lang, 0)}–{number(100 * row.cp_upper, lang, 0)} %)",
+                ),
+                t("col_goal", lang): t(
+                    "goal_reached"
+                    if row.n and goal_reached(int(row.k), int(row.n))
+                    else "goal_not_reached",
+                    lang,
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _log_scale_estimates(frame: pd.DataFrame, ratio: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Estimates and standard errors recovered from 95 % intervals (log scale for ratios)."""
+    low, high, est = (frame[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high", "estimate"))
+    if ratio:
+        low, high, est = np.log(low), np.log(high), np.log(est)
+    # Intervals from t references or inverted exact tests are not exactly est ± 1.96 se;
+    # half the width over 1.96 is the normal-equivalent standard error.
+    return est, (high - low) / (2 * 1.959963984540054)
+
+
+def provenance_html(record: dict, lang: str) -> Html:
+    code = record["code"]
+    commit = (code.get("git_commit") or "–")[:12]
+    dirty = t("provenance_dirty", lang) if code.get("git_dirty") else ""
+    return h.render(
+        "provenance",
+        text=t(
+            "provenance_text", lang, commit=commit, dirty=dirty, version=code["package_version"]
+        ),
+        inputs=[(Path(v["path"]).name, v["sha256"][:16]) for v in record["inputs"].values()],
+        parameters=[(str(k), str(v)) for k, v in record.get("parameters", {}).items()],
+        packages=", ".join(f"{k} {v}" for k, v in record["packages"].items()),
+    )
+
+
+def _provenance_record(data: StudyData, parameters: dict) -> dict:
+    return {
+        "study": data.name,
+        "inputs": data.manifest["inputs"],
+        "parameters": parameters,
+        "code": code_version(),
+        "packages": package_versions(),
+    }
+
+
+#: Type large enough to read when a report's figure is shown 400 px wide.
+FIGURE_STYLE = {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10}
+
+#: The glossary's terms, in the order a reader meets them.
+GLOSSARY_TERMS = (
+    "confidence_interval",
+    "p_value",
+    "expected",
+    "comparison_area",
+    "donor_pool",
+    "buffer",
+    "maryland",
+    "mde",
+    "percentage_points",
+    "fake_starts",
+)
+
+
+def reading_guide(data: StudyData, lang: str) -> Html:
+    """How to read a report: the fixed words of the key findings, then the glossary."""
+    indicator = _indicator_label(data, key.confirmatory_indicator(data.study), lang)
+    definitions = [
+        t("verdict_definition_clear", lang),
+        t("verdict_definition_likely", lang),
+        t("verdict_definition_none", lang),
+        t("goal_definition", lang),
+    ]
+    return h.join(
+        [
+            paragraph(t("how_to_read_intro", lang)),
+            paragraph(t("confirmatory_definition", lang, indicator=indicator)),
+            h.bullet_list(definitions),
+            heading(t("section_glossary", lang), 3, "glossary"),
+            h.glossary(
+                [(t(f"glossary_{k}", lang), t(f"glossary_{k}_text", lang)) for k in GLOSSARY_TERMS]
+            ),
+        ]
+    )
+
+
+def _contents(sections: tuple[str, ...], lang: str, links=(), links_label: str = "") -> Html:
+    return h.toc(
+        t("section_contents", lang),
+        [(name, t(name, lang)) for name in sections],
+        links_label=links_label,
+        links=links,
+    )
+
+
+def _key_findings(groups: list[key.FindingGroup], data: StudyData, lang: str) -> Html:
+    return h.render(
+        "key_findings",
+        title=t("key_findings_title", lang),
+        groups=groups,
+        legend=t("key_findings_legend", lang),
+    )
+
+
+def _implementation_table(data: StudyData) -> pd.DataFrame | None:
+    settings = data.study.action_plan
+    if data.actions is None or settings is None:
+        return None
+    return implementation_shares(
+        data.actions,
+        project_start=settings.project_start,
+        horizons_months=settings.horizons_months,
+    ).table
+
+
+@dataclass(frozen=True)
+class MunicipalityReport:
+    """The sections of one municipality's evaluation report."""
+
+    data: StudyData
+    municipality: str
+    lang: str
+    evaluation: MunicipalityEvaluation
+    parameters: dict = field(default_factory=dict)
+
+    #: The sections in the order the notebook shows them; the contents list them.
+    SECTIONS = (
+        "section_how_to_read",
+        "section_places",
+        "section_results",
+        "section_figures",
+        "section_survey",
+        "section_inspection",
+        "section_action_plan",
+        "section_displacement",
+        "section_all_designs",
+        "section_skipped",
+        "section_methods",
+        "section_provenance",
+    )
+
+    @classmethod
+    def build(cls, processed_dir: str, municipality: str, lang: str = "sv") -> MunicipalityReport:
+        check_language(lang)
+        data = load_processed(processed_dir)
+        evaluation = evaluate_municipality(data, municipality)
+        parameters = {"processed_dir": processed_dir, "municipality": municipality, "lang": lang}
+        return cls(data, municipality, lang, evaluation, parameters)
+
+    def title(self) -> str:
+        """The page's title."""
+        return t("municipality_title", self.lang, municipality=self.municipality)
+
+    def header(self) -> Html:
+        """Title, the synthetic-data banner, the key findings and the contents: the first screen."""
+        lang = self.lang
+        return h.join(
+            [
+                _banner(self.data, lang),
+                heading(self.title(), 1, "top"),
+                paragraph(f"{t('study_label', lang)}: {self.data.study.title}"),
+                self.key_findings(),
+                _contents(
+                    self.SECTIONS,
+                    lang,
+                    links=[("../comparative_report.html", t("back_to_comparative", lang))],
+                    links_label=t("see_also", lang),
+                ),
+            ]
+        )
+
+    def section(self, name: str) -> Html:
+        """A section's heading, anchored for the contents."""
+        if name not in self.SECTIONS:
+            raise KeyError(f"'{name}' is not a section of the municipality report")
+        return heading(t(name, self.lang), 2, name)
+
+    def reading_guide(self) -> Html:
+        return reading_guide(self.data, self.lang)
+
+    @cached_property
+    def confirmatory_family(self) -> pd.DataFrame:
+        """The confirmatory outcome at every target of the study, adjusted together.
+
+        The other municipalities' targets are evaluated for the confirmatory
+        indicator only, so this report's words agree with the comparative report's.
+        """
+        indicator = key.confirmatory_indicator(self.data.study)
+        frames = [self.evaluation.primary()]
+        available = set(
+            zip(self.data.series["place_id"], self.data.series["indicator"], strict=True)
+        )
+        for place in self.data.study.targets():
+            if place.municipality == self.municipality or (place.id, indicator) not in available:
+                continue
+            found, _ = evaluate_target(self.data, place, indicator)
+            frames.append(
+                pd.DataFrame([e.to_frame().iloc[0] for e in found if e.primary]).reset_index(
+                    drop=True
+                )
+                if any(e.primary for e in found)
+                else pd.DataFrame()
+            )
+        primary = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        return key.confirmatory_family(primary, self.data.study)
+
+    def key_findings(self) -> Html:
+        """The municipality's confirmatory outcome at each target and its action plan, in words."""
+        lang = self.lang
+        indicator = key.confirmatory_indicator(self.data.study)
+        findings = key.municipality_findings(
+            self.municipality,
+            self.confirmatory_family,
+            _implementation_table(self.data),
+            lambda place_id: _place_name(self.data, place_id, lang),
+            lang,
+        )
+        group = key.FindingGroup(
+            t(
+                "municipality_findings_heading",
+                lang,
+                municipality=self.municipality,
+                indicator=_indicator_label(self.data, indicator, lang),
+            ),
+            findings,
+        )
+        return _key_findings([group], self.data, lang)
+
+    def places_table(self) -> pd.DataFrame:
+        lang = self.lang
+        rows = []
+        for place in self.data.study.places:
+            if place.municipality != self.municipality:
+                continue
+            rows.append(
+                {
+                    t("col_place", lang): place.name,
+                    t("col_role", lang): t(f"role_{place.role}", lang),
+                    t("col_start", lang): place.intervention_start.isoformat()
+                    if place.intervention_start
+                    else "",
+                    t("col_controls", lang): ", ".join(
+                        _place_name(self.data, c) for c in place.controls
+                    ),
+                    t("col_buffer", lang): _place_name(self.data, place.buffer)
+                    if place.buffer
+                    else "",
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def co_interventions(self) -> Html:
+        notes = [
+            t(
+                "co_intervention_note",
+                self.lang,
+                description=c.description,
+                start=c.start.isoformat(),
+            )
+            for p in self.data.study.targets(self.municipality)
+            for c in p.co_interventions
+        ]
+        unique = list(dict.fromkeys(notes))
+        return h.join(paragraph(n, "note") for n in unique)
+
+    def results_table(self, *, primary_only: bool = True) -> pd.DataFrame:
+        """The primary estimates in brief, or every estimate in full."""
+        frame = self.evaluation.primary() if primary_only else self.evaluation.to_frame()
+        if primary_only:  # buffers are the displacement check, shown in their own section
+            buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
+            frame = frame[~frame["place_id"].isin(buffers)]
+        return localized_effects(self.data, frame, self.lang, brief=primary_only)
+
+    def displacement(self):
+        """Buffer zones: the buffer's comparison, the WDD test and the WDQ, per target."""
+        frame = self.evaluation.to_frame()
+        buffers = {p.buffer for p in self.data.study.targets(self.municipality) if p.buffer}
+        rows = frame[frame["design"].isin(["wdd", "wdq"]) | frame["place_id"].isin(buffers)]
+        if rows.empty:
+            return paragraph(t("no_buffers", self.lang))
+        return table(localized_effects(self.data, rows, self.lang, brief=True))
+
+    def figures(self, indicator: str | None = None) -> list[Html]:
+        """One figure per target: observed and expected counts with the expected band, then the
+        crimes fewer than expected added up since the start, with their interval."""
+        lang = self.lang
+        indicator = indicator or key.confirmatory_indicator(self.data.study)
+        label = _indicator_label(self.data, indicator, lang)
+        figures = []
+        for place in self.data.study.targets(self.municipality):
+            try:
+                effect = self.evaluation.effect(place.id, indicator)
+            except KeyError:
+                continue
+            design = t("design_" + effect.design, lang)
+            start = pd.Period(place.intervention_start, freq="M")
+            with plt.rc_context(FIGURE_STYLE):
+                fig, (top, bottom) = plt.subplots(
+                    2, 1, figsize=(7, 6.4), height_ratios=(3, 2), layout="constrained"
+                )
+                plot_effect(
+                    effect=effect,
+                    start=start,
+                    shocks=self.data.study.shocks,
+                    title=f"{place.name} – {label}",
+                    lang=lang,
+                    ax=top,
+                )
+                plot_cumulative_difference(effect=effect, start=start, lang=lang, ax=bottom)
+                bottom.set_xlim(top.get_xlim())
+            alt = t(
+                "alt_effect",
+                lang,
+                place=place.name,
+                indicator=label,
+                design=design,
+                start=place.intervention_start.isoformat()[:7],
+                change=change_text(effect.estimand, effect.estimate, lang),
+                interval=key.interval_text(effect.ci_low, effect.ci_high, lang, ratio=True),
+            )
+            figures.append(figure_html(fig, alt, caption=f"{place.name}: {design}."))
+        return figures
+
+    def _survey_shares(self):
+        """The weighted shares unsafe per area and wave, areas named as a reader names them."""
+        data = self.data
+        if data.survey is None or data.study.survey is None:
+            return None
+        frame = survey_areas(data, self.municipality)
+        if frame.empty:
+            return None
+        settings = data.study.survey
+        shares = share_unsafe(
+            frame, question=settings.question, by="area", unsafe=settings.unsafe_answers
+        )
+        label = {a: t(f"area_{a}", self.lang) for a in ("target", "comparison")}
+        return replace(shares, table=shares.table.assign(area=shares.table["area"].map(label)))
+
+    def survey_table(self) -> pd.DataFrame:
+        """Share unsafe per area and wave; a suppressed cell shows neither its size nor its share."""
+        lang = self.lang
+        shares = self._survey_shares()
+        if shares is None:
+            return pd.DataFrame()
+        rows = []
+        for row in shares.table.itertuples(index=False):
+            flag = ""
+            if row.suppressed:
+                flag = t("flag_suppressed", lang)
+            elif row.unreliable:
+                flag = t("flag_unreliable", lang)
+            rows.append(
+                {
+                    t("col_area", lang): row.area,
+                    t("col_wave", lang): pd.Timestamp(row.wave).date().isoformat(),
+                    # The exact size of a suppressed cell is itself withheld.
+                    t("col_respondents", lang): "< 5" if row.suppressed else str(int(row.n)),
+                    t("col_share_unsafe", lang): _maybe(
+                        row.share, f"{number(100 * row.share, lang, 1)} %"
+                    ),
+                    t("col_ci", lang): _maybe(
+                        row.ci_lower,
+                        f"{number(100 * row.ci_lower, lang, 1)}–"
+                        f"{number(100 * row.ci_upper, lang, 1)} %",
+                    ),
+                    t("col_flag", lang): flag,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def survey_sentence(self) -> Html:
+        """The share unsafe in target and comparison areas, first wave to last, in percentage points."""
+        lang = self.lang
+        shares = self._survey_shares()
+        if shares is None:
+            return Html("")
+        parts = []
+        for area, rows in shares.table.sort_values("wave").groupby("area", sort=False):
+            first, last = rows.iloc[0], rows.iloc[-1]
+            if first["suppressed"] or last["suppressed"] or len(rows) < 2:
+                continue
+            parts.append(
+                t(
+                    "survey_change_sentence",
+                    lang,
+                    area=area,
+                    before=number(100 * first["share"], lang, 1),
+                    after=number(100 * last["share"], lang, 1),
+                    change=key.change_words(
+                        "share_difference_pp", 100 * (last["share"] - first["share"]), lang
+                    ),
+                )
+            )
+        return paragraph(" ".join(parts)) if parts else Html("")
+
+    def perceived_safety(self) -> list:
+        """Share unsafe per area and wave in words, a table and a figure, then the estimates."""
+        lang, data = self.lang, self.data
+        shares = self._survey_shares()
+        if shares is None:
+            return [paragraph(t("no_survey", lang))]
+        settings = data.study.survey
+        fig, ax = plot_shares(shares, title=_indicator_label(data, settings.indicator, lang))
+        ax.set_ylabel(
+            t("axis_share_unsafe", lang, answers="/".join(map(str, settings.unsafe_answers)))
+        )
+        estimates = self.evaluation.to_frame()
+        estimates = estimates[estimates["indicator"] == settings.indicator]
+        return [
+            paragraph(t("survey_intro", lang)),
+            self.survey_sentence(),
+            table(self.survey_table()),
+            figure_html(fig, t("alt_survey", lang, municipality=self.municipality)),
+            paragraph(t("survey_estimates_intro", lang)),
+            table(localized_effects(data, estimates, lang, brief=True)),
+        ]
+
+    def inspections(self) -> list:
+        """Each inspected target's nine aspects before and after, with the exact test."""
+        lang, data = self.lang, self.data
+        inspected = set(data.inspections["place_id"]) if data.inspections is not None else set()
+        places = [p for p in data.study.targets(self.municipality) if p.id in inspected]
+        if not places:
+            return [paragraph(t("no_inspection", lang))]
+        parts: list = [paragraph(t("inspection_intro", lang))]
+        for place in places:
+            change = inspection_change(data.inspections, place_id=place.id)
+            caption = t(
+                "inspection_caption",
+                lang,
+                place=place.name,
+                before=change.total_before,
+                after=change.total_after,
+                max=change.max_total,
+                change=key.signed(change.mean_change, lang, 1),
+                low=number(change.ci_low, lang, 1),
+                high=number(change.ci_high, lang, 1),
+                p=p_text(change.permutation_p, lang),
+            )
+            fig, ax = plot_inspection(change, title=place.name)
+            ax.set_xlabel(t("axis_inspection", lang))
+            if change.ci_low > 0:
+                caption += " " + t("inspection_better", lang)
+            elif change.ci_high < 0:
+                caption += " " + t("inspection_worse", lang)
+            else:
+                caption += " " + t("inspection_unclear", lang)
+            alt = t("alt_inspection", lang, place=place.name) + " " + caption
+            parts += [figure_html(localize_figure(fig, lang), alt), paragraph(caption)]
+        return parts
+
+    def action_plan(self) -> list:
+        """Implementation share at each horizon, and the timeline of the measures."""
+        lang, data = self.lang, self.data
+        settings = data.study.action_plan
+        if data.actions is None or settings is None:
+            return [paragraph(t("no_action_plan", lang))]
+        actions = data.actions[data.actions["municipality"] == self.municipality]
+        if actions.empty:
+            return [paragraph(t("no_action_plan", lang))]
+        shares = implementation_shares(
+            actions,
+            project_start=settings.project_start,
+            horizons_months=settings.horizons_months,
+        )
+        shares_table = implementation_table(shares.table, self.municipality, lang)
+        fig, _ = plot_action_timeline(
+            actions,
+            project_start=settings.project_start,
+            horizons_months=settings.horizons_months,
+            title=t("section_action_plan", lang),
+        )
+        return [
+            paragraph(t("action_plan_intro", lang)),
+            table(shares_table),
+            figure_html(
+                localize_figure(fig, lang),
+                t(
+                    "alt_timeline",
+                    lang,
+                    municipality=self.municipality,
+                    n=actions["measure_id"].nunique(),
+                ),
+            ),
+        ]
+
+    def skipped_table(self) -> Html:
+        if not self.evaluation.skipped:
+            return paragraph(t("nothing_skipped", self.lang))
+        return table(
+            pd.DataFrame(
+                [
+                    {
+                        t("col_place", self.lang): _place_name(self.data, s.place_id, self.lang),
+                        t("col_indicator", self.lang): _indicator_label(
+                            self.data, s.indicator, self.lang
+                        ),
+                        t("col_design", self.lang): t(f"design_{s.design}", self.lang),
+                        t("col_reason", self.lang): s.reason,
+                    }
+                    for s in self.evaluation.skipped
+                ]
+            )
+        )
+
+    def methods(self) -> Html:
+        # The displacement design reports its buffer comparison, WDD and WDQ as separate rows.
+        alias = {"wdd": "displacement", "wdq": "displacement"}
+        used = dict.fromkeys(alias.get(e.design, e.design) for e in self.evaluation.effects)
+        parts = [paragraph(t("method_" + d, self.lang)) for d in used]
+        parts.append(paragraph(t("primary_rule", self.lang)))
+        return h.join(parts)
+
+    def write_outputs(self, output_dir: str) -> Path:
+        """Write ``effects.csv`` and its provenance into ``output_dir``."""
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.evaluation.to_frame()[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
+        record = _provenance_record(self.data, self.parameters)
+        (out / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        return out / EFFECTS_FILE
+
+    def provenance(self) -> Html:
+        return provenance_html(_provenance_record(self.data, self.parameters), self.lang)
+
+
+@dataclass(frozen=True)
+class ComparativeReport:
+    """The sections of the comparative report across municipalities."""
+
+    data: StudyData
+    lang: str
+    effects: pd.DataFrame
+    status: pd.DataFrame
+    parameters: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, processed_dir: str, reports_dir: str, lang: str = "sv") -> ComparativeReport:
+        check_language(lang)
+        data = load_processed(processed_dir)
+        reports = Path(reports_dir)
+        status = pd.DataFrame(
+            json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
+        )
+        frames = [
+            pd.read_csv(reports / row["municipality"] / EFFECTS_FILE)
+            for _, row in status.iterrows()
+            if row["status"] == "ok" and (reports / row["municipality"] / EFFECTS_FILE).is_file()
+        ]
+        effects = (
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
+        )
+        effects = with_adjusted_pvalues(effects)
+        parameters = {"processed_dir": processed_dir, "reports_dir": reports_dir, "lang": lang}
+        return cls(data, lang, effects, status, parameters)
+
+    @property
+    def failed(self) -> list[str]:
+        return self.status.loc[self.status["status"] != "ok", "municipality"].tolist()
+
+    #: The sections in the order the notebook shows them; the contents list them.
+    SECTIONS = (
+        "section_how_to_read",
+        "section_summary",
+        "section_synthesis",
+        "section_results",
+        "section_implementation",
+        "section_status",
+        "section_provenance",
+    )
+
+    def title(self) -> str:
+        """The page's title."""
+        return t("comparative_title", self.lang, title=self.data.study.title)
+
+    def header(self) -> Html:
+        """Title, banner, failures, the key findings and the contents: the first screen."""
+        lang = self.lang
+        warning = Html("")
+        if self.failed:
+            warning = paragraph(
+                t("failed_warning", lang, municipalities=", ".join(self.failed)), "warning"
+            )
+        ok = self.status.loc[self.status["status"] == "ok", "municipality"]
+        links = [
+            (f"{quote(str(m))}/evaluation.html", t("link_to_municipality", lang, municipality=m))
+            for m in ok
+        ]
+        return h.join(
+            [
+                _banner(self.data, lang),
+                heading(self.title(), 1, "top"),
+                warning,
+                self.key_findings(),
+                _contents(self.SECTIONS, lang, links, t("other_reports", lang)),
+            ]
+        )
+
+    def section(self, name: str) -> Html:
+        """A section's heading, anchored for the contents."""
+        if name not in self.SECTIONS:
+            raise KeyError(f"'{name}' is not a section of the comparative report")
+        return heading(t(name, self.lang), 2, name)
+
+    def reading_guide(self) -> Html:
+        return reading_guide(self.data, self.lang)
+
+    def key_findings(self) -> Html:
+        """The programme's answer, each municipality's confirmatory outcome and action plan."""
+        lang = self.lang
+        indicator = key.confirmatory_indicator(self.data.study)
+        label = _indicator_label(self.data, indicator, lang)
+        groups = []
+        pooled = self.pooled[self.pooled["indicator"] == indicator]
+        panel = pooled[pooled["design"] == "panel"]
+        programme = panel if not panel.empty else pooled[pooled["design"] == "meta_random"]
+        for row in programme.itertuples(index=False):
+            finding = key.effect_finding(
+                t("programme_label", lang, indicator=label, k=int(row.k)),
+                estimand=row.estimand,
+                estimate=row.estimate,
+                ci_low=row.ci_low,
+                ci_high=row.ci_high,
+                p_adjusted=row.p_value,  # one pre-specified test: its own p-value
+                lang=lang,
+                p_key="p_single_text",
+            )
+            groups.append(key.FindingGroup(t("programme_heading", lang), (finding,)))
+        family = key.confirmatory_family(self.primary(), self.data.study)
+        implementation = self._implementation()
+        for municipality in self.data.study.municipality_names:
+            findings = key.municipality_findings(
+                municipality,
+                family,
+                implementation,
+                lambda place_id: _place_name(self.data, place_id, lang),
+                lang,
+            )
+            if findings:
+                heading_text = t(
+                    "municipality_findings_heading",
+                    lang,
+                    municipality=municipality,
+                    indicator=label,
+                )
+                groups.append(key.FindingGroup(heading_text, findings))
+        return _key_findings(groups, self.data, lang)
+
+    def status_table(self) -> pd.DataFrame:
+        lang = self.lang
+        rows = []
+        for _, row in self.status.iterrows():
+            ok = row["status"] == "ok"
+            detail = (
+                ""
+                if ok
+                else t("failed_detail", lang, cell=row.get("failed_cell"), error=row.get("error"))
+            )
+            rows.append(
+                {
+                    t("col_municipality", lang): row["municipality"],
+                    t("col_status", lang): t("status_ok" if ok else "status_failed", lang),
+                    t("col_reason", lang): detail,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def primary(self) -> pd.DataFrame:
+        if self.effects.empty:
+            return self.effects
+        return self.effects[self.effects["primary"].astype(bool)].reset_index(drop=True)
+
+    def summary_sentences(self) -> Html:
+        """The other indicators of each municipality, in the words of the key findings.
+
+        Their p-values are adjusted across every primary estimate of the study
+        (``p_adjusted``); buffers are left out (they are the displacement check,
+        shown in each municipality's report).
+        """
+        lang = self.lang
+        confirmatory = key.confirmatory_indicator(self.data.study)
+        buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
+        primary = self.primary()
+        primary = primary[
+            ~primary["place_id"].isin(buffers) & (primary["indicator"] != confirmatory)
+        ]
+        groups = []
+        for municipality, frame in primary.groupby("municipality", sort=False):
+            findings = []
+            for row in frame.itertuples(index=False):
+                indicator = self.data.study.indicator(row.indicator)
+                findings.append(
+                    key.effect_finding(
+                        f"{_indicator_label(self.data, row.indicator, lang)}, "
+                        f"{_place_name(self.data, row.place_id, lang)}",
+                        estimand=row.estimand,
+                        estimate=row.estimate,
+                        ci_low=row.ci_low,
+                        ci_high=row.ci_high,
+                        p_adjusted=row.p_adjusted,
+                        lang=lang,
+                        better=indicator.better,
+                    )
+                )
+            groups.append(key.FindingGroup(str(municipality), tuple(findings)))
+        return h.join(
+            [
+                paragraph(t("summary_municipality_intro", lang)),
+                h.render("finding_groups", groups=groups),
+            ]
+        )
+
+    def summary_table(self) -> pd.DataFrame:
+        """Primary estimates of every municipality, with Holm-adjusted p-values."""
+        primary = self.primary()
+        frame = localized_effects(self.data, primary, self.lang, with_municipality=True)
+        if not frame.empty:
+            frame.insert(
+                frame.columns.get_loc(t("col_p", self.lang)) + 1,
+                t("col_p_adjusted", self.lang),
+                [p_value(v, self.lang) for v in primary["p_adjusted"]],
+            )
+        return frame
+
+    def _pooling_inputs(self):
+        """Per indicator: the primary estimates pooled (buffers left out) and their meta-analysis."""
+        primary = self.primary()
+        # Buffers measure displacement, not the measures' effect: they are not pooled.
+        buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
+        primary = primary[~primary["place_id"].isin(buffers)]
+        for indicator in self.data.study.indicators:
+            frame = primary[primary["indicator"] == indicator.id].reset_index(drop=True)
+            if frame.empty:
+                continue
+            ratio = frame["estimand"].iloc[0] in RATIO_ESTIMANDS
+            result = None
+            if len(frame) >= 2:
+                y, se = _log_scale_estimates(frame, ratio)
+                labels = [
+                    f"{m}: {_place_name(self.data, p, self.lang)}"
+                    for m, p in zip(frame["municipality"], frame["place_id"], strict=True)
+                ]
+                result = meta_analyse(y, se, labels)
+            yield indicator, frame, ratio, result
+
+    @cached_property
+    def pooled(self) -> pd.DataFrame:
+        """Study-wide estimates per indicator: random- and fixed-effect pooling, and the panel.
+
+        Written to ``pooled_effects.csv``. The panel takes the targets of the
+        municipalities whose evaluation succeeded, against every control area.
+        """
+        rows = []
+        for indicator, frame, ratio, result in self._pooling_inputs():
+            if result is None:
+                continue
+            back = np.exp if ratio else (lambda v: v)
+            for pooled in (result.random, result.fixed):
+                rows.append(
+                    {
+                        "indicator": indicator.id,
+                        "design": f"meta_{pooled.model}",
+                        "estimand": frame["estimand"].iloc[0],
+                        "estimate": back(pooled.estimate),
+                        "ci_low": back(pooled.ci_low),
+                        "ci_high": back(pooled.ci_high),
+                        "p_value": pooled.pvalue,
+                        "k": result.k,
+                        "tau2": result.tau2,
+                        "i2_percent": result.i2,
+                        "pi_low": back(result.pi_low) if pooled.model == "random" else np.nan,
+                        "pi_high": back(result.pi_high) if pooled.model == "random" else np.nan,
+                        "method": f"{pooled.ci_method}; tau2 by {result.method}",
+                    }
+                )
+        ok = set(self.status.loc[self.status["status"] == "ok", "municipality"])
+        targets = [p for p in self.data.study.targets() if p.municipality in ok]
+        available = set(
+            zip(self.data.series["place_id"], self.data.series["indicator"], strict=True)
+        )
+        for indicator in self.data.study.indicators:
+            with_series = [p for p in targets if (p.id, indicator.id) in available]
+            if indicator.family != "count" or len(with_series) < 2:
+                continue
+            try:
+                pooled = panel_effects(self.data, indicator.id, with_series)[0]
+            except EstimationError:
+                continue
+            rows.append(
+                {
+                    "indicator": indicator.id,
+                    "design": "panel",
+                    "estimand": pooled.estimand,
+                    "estimate": pooled.estimate,
+                    "ci_low": pooled.ci_low,
+                    "ci_high": pooled.ci_high,
+                    "p_value": pooled.p_value,
+                    "k": len(with_series),
+                    "tau2": np.nan,
+                    "i2_percent": np.nan,
+                    "pi_low": np.nan,
+                    "pi_high": np.nan,
+                    "method": pooled.method,
+                }
+            )
+        return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+
+    def synthesis(self) -> list:
+        """Per indicator: fixed- and random-effects pooling of the primary estimates, a forest
+        plot, and the panel of all targets.
+
+        Ratios are pooled on the log scale, differences (percentage points,
+        inspection points) as they are.
+        """
+        lang = self.lang
+        parts: list = [paragraph(t("synthesis_intro", lang))]
+        for indicator, frame, ratio, result in self._pooling_inputs():
+            label = _indicator_label(self.data, indicator.id, lang)
+            if result is None:
+                parts.append(paragraph(t("synthesis_too_few", lang, indicator=label, k=len(frame))))
+                continue
+            back = np.exp if ratio else (lambda v: v)
+            pi = (
+                f"{number(back(result.pi_low), lang)}–{number(back(result.pi_high), lang)}"
+                if np.isfinite(result.pi_low)
+                else t("not_defined", lang)
+            )
+            parts.append(
+                paragraph(
+                    t(
+                        "synthesis_sentence",
+                        lang,
+                        indicator=label,
+                        estimate=number(back(result.random.estimate), lang),
+                        low=number(back(result.random.ci_low), lang),
+                        high=number(back(result.random.ci_high), lang),
+                        p=p_text(result.random.pvalue, lang),
+                        k=result.k,
+                        fixed=number(back(result.fixed.estimate), lang),
+                        tau2=number(result.tau2, lang, 3),
+                        i2=number(result.i2, lang, 0),
+                        pi=pi,
+                    )
+                )
+            )
+            fig, _ = forest_plot(
+                result,
+                xlabel=t(f"measure_{frame['estimand'].iloc[0]}", lang),
+                log_scale=ratio,
+                null=1.0 if ratio else 0.0,
+                ratio_scale=ratio,
+            )
+            fig.suptitle(label, x=0.02, ha="left", fontsize=10)
+            parts.append(figure_html(fig, t("alt_forest", lang, indicator=label, k=result.k)))
+            panel = self.pooled[
+                (self.pooled["indicator"] == indicator.id) & (self.pooled["design"] == "panel")
+            ]
+            for row in panel.itertuples(index=False):
+                parts.append(
+                    paragraph(
+                        t(
+                            "panel_sentence",
+                            lang,
+                            indicator=label,
+                            k=int(row.k),
+                            estimate=number(row.estimate, lang),
+                            low=number(row.ci_low, lang),
+                            high=number(row.ci_high, lang),
+                            p=p_text(row.p_value, lang),
+                        )
+                    )
+                )
+        return parts
+
+    def _implementation(self) -> pd.DataFrame | None:
+        settings = self.data.study.action_plan
+        if self.data.actions is None or settings is None:
+            return None
+        return implementation_shares(
+            self.data.actions,
+            project_start=settings.project_start,
+            horizons_months=settings.horizons_months,
+        ).table
+
+    def implementation(self) -> list:
+        """Implementation shares per municipality, and implementation against the survey effect."""
+        lang = self.lang
+        shares = self._implementation()
+        if shares is None:
+            return [paragraph(t("no_action_plan", lang))]
+        frames = []
+        for municipality in [*self.data.study.municipality_names, TOTAL]:
+            part = implementation_table(shares, municipality, lang)
+            if not part.empty:
+                name = t("total_label", lang) if municipality == TOTAL else municipality
+                part.insert(0, t("col_municipality", lang), name)
+                frames.append(part)
+        parts: list = [
+            paragraph(t("action_plan_intro", lang)),
+            table(pd.concat(frames, ignore_index=True)),
+        ]
+        survey = self.data.study.survey
+        primary = self.primary()
+        if survey is None or primary.empty:
+            return parts
+        effects = primary[primary["indicator"] == survey.indicator].rename(
+            columns={"ci_low": "ci_lower", "ci_high": "ci_upper"}
+        )
+        horizon = max(self.data.study.action_plan.horizons_months)
+        try:
+            paired = implementation_vs_effect(
+                shares, effects, horizon_months=horizon, null=1.0, effect_label="OR"
+            )
+        except (ValueError, KeyError):
+            return parts
+        m = len(paired.table)
+        r_crit = "–"
+        if m >= 3:
+            q = stats.t.ppf(0.975, m - 2)
+            r_crit = number(q / np.sqrt(q**2 + m - 2), lang)
+        title = t("section_implementation", lang)
+        fig, ax = paired.plot(title=title)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=2))  # 0.25, 0.5, 1, 2, 4
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
+        ax.set_ylabel(t("axis_survey_odds", lang))
+        ax.set_xlabel(t("axis_implementation", lang, horizon=horizon))
+        parts += [
+            figure_html(fig, t("alt_implementation", lang, horizon=horizon)),
+            paragraph(t("implementation_text", lang, horizon=horizon, r_crit=r_crit)),
+        ]
+        return parts
+
+    def write_outputs(self, reports_dir: str) -> Path:
+        """Write the study-wide ``effects.csv`` (all municipalities), ``pooled_effects.csv``
+        and their provenance.
+
+        ``p_adjusted`` is Holm's adjustment across the study's primary estimates
+        (every indicator and place): it controls the chance of any false claim
+        among them. Other rows keep NaN.
+        """
+        out = Path(reports_dir)
+        self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
+        self.pooled.to_csv(out / POOLED_FILE, index=False)
+        record = _provenance_record(self.data, self.parameters)
+        record["municipalities"] = self.status.to_dict(orient="records")
+        (out / "effects.provenance.json").write_text(
+            json.dumps(record, indent=2) + "\n", encoding="utf-8"
+        )
+        return out / EFFECTS_FILE
+
+    def provenance(self) -> Html:
+        return provenance_html(_provenance_record(self.data, self.parameters), self.lang)

@@ -1,0 +1,1 @@
+"""Orchestration: file names, provenance, parallel notebook runs and the command line."""

@@ -1,0 +1,1 @@
+"""What only benchmarks, tests and ``make demo-data`` use: the demo study, simulation, calibration."""
