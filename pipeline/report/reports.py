@@ -8,14 +8,12 @@ fragment, a DataFrame or a matplotlib figure), and nothing here prints.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote
 
 import matplotlib.pyplot as plt
-import matplotlib.text
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator
@@ -42,9 +40,14 @@ from ..run.provenance import code_version, package_versions
 from . import findings as key
 from . import html as h
 from .figures import plot_cumulative_difference, plot_effect
-from .figures_outcomes import plot_action_timeline, plot_inspection, plot_shares
+from .figures_outcomes import (
+    plot_action_timeline,
+    plot_implementation_shares,
+    plot_inspection,
+    plot_shares,
+)
 from .figures_pooling import forest_plot
-from .html import Html, details, heading, paragraph, table  # noqa: F401
+from .html import Html, details, heading, paragraph, table
 from .i18n import check_language, t
 from .words import goal_reached
 
@@ -87,35 +90,6 @@ def _banner(data: StudyData, lang: str) -> Html:
 def figure_html(fig, alt: str, caption: str = "") -> Html:
     """A figure embedded with alternative text (see :func:`pipeline.report.html.figure`)."""
     return h.figure(fig, alt, caption=caption)
-
-
-_FIGURE_TERMS = (
-    "colour_band",
-    "planned_start",
-    "planned",
-    "started",
-    "done",
-    "cancelled",
-    "before",
-    "after",
-    "red",
-    "yellow",
-    "green",
-    "months",
-)
-
-
-def localize_figure(fig, lang: str):
-    """Translate the English words the statistics modules' figures write (legends, bands, ticks)."""
-    if lang == "en":
-        return fig
-    pattern = re.compile("|".join(rf"\b{re.escape(t('fig_' + k, 'en'))}\b" for k in _FIGURE_TERMS))
-    words = {t("fig_" + k, "en"): t("fig_" + k, lang) for k in _FIGURE_TERMS}
-    for text in fig.findobj(matplotlib.text.Text):
-        content = text.get_text()
-        if content:
-            text.set_text(pattern.sub(lambda m: words[m.group(0)], content))
-    return fig
 
 
 def _place_name(data: StudyData, place_id: str, lang: str = "sv") -> str:
@@ -334,6 +308,14 @@ def reading_guide(data: StudyData, lang: str) -> Html:
             ),
         ]
     )
+
+
+def _implementation_alt(rows: pd.DataFrame, labels: list[str], lang: str) -> str:
+    items = "; ".join(
+        f"{label} {number(100 * share, lang, 0)} %"
+        for label, share in zip(labels, rows["share"], strict=True)
+    )
+    return t("alt_implementation_shares", lang, items=items)
 
 
 def _contents(sections: tuple[str, ...], lang: str, links=(), links_label: str = "") -> Html:
@@ -652,10 +634,10 @@ class MunicipalityReport:
         if shares is None:
             return [paragraph(t("no_survey", lang))]
         settings = data.study.survey
-        fig, ax = plot_shares(shares, title=_indicator_label(data, settings.indicator, lang))
-        ax.set_ylabel(
-            t("axis_share_unsafe", lang, answers="/".join(map(str, settings.unsafe_answers)))
-        )
+        with plt.rc_context(FIGURE_STYLE):
+            fig, _ = plot_shares(
+                shares, title=_indicator_label(data, settings.indicator, lang), lang=lang
+            )
         estimates = self.evaluation.to_frame()
         estimates = estimates[estimates["indicator"] == settings.indicator]
         return [
@@ -689,8 +671,8 @@ class MunicipalityReport:
                 high=number(change.ci_high, lang, 1),
                 p=p_text(change.permutation_p, lang),
             )
-            fig, ax = plot_inspection(change, title=place.name)
-            ax.set_xlabel(t("axis_inspection", lang))
+            with plt.rc_context(FIGURE_STYLE):
+                fig, _ = plot_inspection(change, title=place.name, lang=lang)
             if change.ci_low > 0:
                 caption += " " + t("inspection_better", lang)
             elif change.ci_high < 0:
@@ -698,7 +680,7 @@ class MunicipalityReport:
             else:
                 caption += " " + t("inspection_unclear", lang)
             alt = t("alt_inspection", lang, place=place.name) + " " + caption
-            parts += [figure_html(localize_figure(fig, lang), alt), paragraph(caption)]
+            parts += [figure_html(fig, alt), paragraph(caption)]
         return parts
 
     def action_plan(self) -> list:
@@ -716,17 +698,23 @@ class MunicipalityReport:
             horizons_months=settings.horizons_months,
         )
         shares_table = implementation_table(shares.table, self.municipality, lang)
-        fig, _ = plot_action_timeline(
-            actions,
-            project_start=settings.project_start,
-            horizons_months=settings.horizons_months,
-            title=t("section_action_plan", lang),
-        )
+        rows = shares.table[shares.table["municipality"] == self.municipality]
+        labels = [t("horizon_label", lang, months=int(m)) for m in rows["horizon_months"]]
+        with plt.rc_context(FIGURE_STYLE):
+            goal_fig, _ = plot_implementation_shares(rows, labels=labels, lang=lang)
+            fig, _ = plot_action_timeline(
+                actions,
+                project_start=settings.project_start,
+                horizons_months=settings.horizons_months,
+                title=t("section_action_plan", lang),
+                lang=lang,
+            )
         return [
             paragraph(t("action_plan_intro", lang)),
             table(shares_table),
+            figure_html(goal_fig, _implementation_alt(rows, labels, lang)),
             figure_html(
-                localize_figure(fig, lang),
+                fig,
                 t(
                     "alt_timeline",
                     lang,
@@ -1101,8 +1089,9 @@ class ComparativeReport:
                 log_scale=ratio,
                 null=1.0 if ratio else 0.0,
                 ratio_scale=ratio,
+                lang=lang,
             )
-            fig.suptitle(label, x=0.02, ha="left", fontsize=10)
+            fig.suptitle(label, x=0.02, ha="left", fontsize=11)
             parts.append(figure_html(fig, t("alt_forest", lang, indicator=label, k=result.k)))
             panel = self.pooled[
                 (self.pooled["indicator"] == indicator.id) & (self.pooled["design"] == "panel")
@@ -1147,9 +1136,18 @@ class ComparativeReport:
                 name = t("total_label", lang) if municipality == TOTAL else municipality
                 part.insert(0, t("col_municipality", lang), name)
                 frames.append(part)
+        last = shares[
+            (shares["horizon_months"] == shares["horizon_months"].max())
+            & shares["municipality"].isin(self.data.study.municipality_names)
+            & (shares["n"] > 0)
+        ]
+        labels = [str(m) for m in last["municipality"]]
+        with plt.rc_context(FIGURE_STYLE):
+            goal_fig, _ = plot_implementation_shares(last, labels=labels, lang=lang)
         parts: list = [
             paragraph(t("action_plan_intro", lang)),
-            table(pd.concat(frames, ignore_index=True)),
+            figure_html(goal_fig, _implementation_alt(last, labels, lang)),
+            details(t("show_table", lang), table(pd.concat(frames, ignore_index=True))),
         ]
         survey = self.data.study.survey
         primary = self.primary()
@@ -1171,10 +1169,12 @@ class ComparativeReport:
             q = stats.t.ppf(0.975, m - 2)
             r_crit = number(q / np.sqrt(q**2 + m - 2), lang)
         title = t("section_implementation", lang)
-        fig, ax = paired.plot(title=title)
+        fig, ax = paired.plot(title=title, lang=lang)
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(base=2))  # 0.25, 0.5, 1, 2, 4
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.yaxis.set_major_formatter(
+            FuncFormatter(lambda v, _pos: number(v, lang, 2).rstrip("0").rstrip(",."))
+        )
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
         ax.set_ylabel(t("axis_survey_odds", lang))
         ax.set_xlabel(t("axis_implementation", lang, horizon=horizon))
