@@ -448,7 +448,7 @@ def plot_implementation_shares(
     ax.set_xlim(0, 100)
     ax.set_xlabel(t("axis_implemented_share", lang))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="lower right", frameon=True, fontsize="small")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
     if title:
         ax.set_title(title, loc="left")
     return fig, ax

@@ -310,6 +310,50 @@ def reading_guide(data: StudyData, lang: str) -> Html:
     )
 
 
+def survey_shares(data: StudyData, municipality: str, lang: str):
+    """A municipality's weighted shares unsafe per area and wave, areas named as a reader names
+    them; None without a survey for it."""
+    if data.survey is None or data.study.survey is None:
+        return None
+    frame = survey_areas(data, municipality)
+    if frame.empty:
+        return None
+    settings = data.study.survey
+    shares = share_unsafe(
+        frame, question=settings.question, by="area", unsafe=settings.unsafe_answers
+    )
+    label = {a: t(f"area_{a}", lang) for a in ("target", "comparison")}
+    return replace(shares, table=shares.table.assign(area=shares.table["area"].map(label)))
+
+
+def survey_change_text(shares, lang: str) -> str:
+    """Share unsafe in each area, first wave to last, and the change in percentage points."""
+    if shares is None:
+        return ""
+    parts = []
+    table = shares.table.sort_values("wave")
+    for area in (t("area_target", lang), t("area_comparison", lang)):  # target areas first
+        rows = table[table["area"] == area]
+        if rows.empty:
+            continue
+        first, last = rows.iloc[0], rows.iloc[-1]
+        if first["suppressed"] or last["suppressed"] or len(rows) < 2:
+            continue  # a suppressed cell's share is withheld
+        parts.append(
+            t(
+                "survey_change_sentence",
+                lang,
+                area=area,
+                before=number(100 * first["share"], lang, 1),
+                after=number(100 * last["share"], lang, 1),
+                change=key.change_words(
+                    "share_difference_pp", 100 * (last["share"] - first["share"]), lang
+                ),
+            )
+        )
+    return key.keep_together(" ".join(parts))
+
+
 def _implementation_alt(rows: pd.DataFrame, labels: list[str], lang: str) -> str:
     items = "; ".join(
         f"{label} {number(100 * share, lang, 0)} %"
@@ -556,19 +600,7 @@ class MunicipalityReport:
         return figures
 
     def _survey_shares(self):
-        """The weighted shares unsafe per area and wave, areas named as a reader names them."""
-        data = self.data
-        if data.survey is None or data.study.survey is None:
-            return None
-        frame = survey_areas(data, self.municipality)
-        if frame.empty:
-            return None
-        settings = data.study.survey
-        shares = share_unsafe(
-            frame, question=settings.question, by="area", unsafe=settings.unsafe_answers
-        )
-        label = {a: t(f"area_{a}", self.lang) for a in ("target", "comparison")}
-        return replace(shares, table=shares.table.assign(area=shares.table["area"].map(label)))
+        return survey_shares(self.data, self.municipality, self.lang)
 
     def survey_table(self) -> pd.DataFrame:
         """Share unsafe per area and wave; a suppressed cell shows neither its size nor its share."""
@@ -604,28 +636,8 @@ class MunicipalityReport:
 
     def survey_sentence(self) -> Html:
         """The share unsafe in target and comparison areas, first wave to last, in percentage points."""
-        lang = self.lang
-        shares = self._survey_shares()
-        if shares is None:
-            return Html("")
-        parts = []
-        for area, rows in shares.table.sort_values("wave").groupby("area", sort=False):
-            first, last = rows.iloc[0], rows.iloc[-1]
-            if first["suppressed"] or last["suppressed"] or len(rows) < 2:
-                continue
-            parts.append(
-                t(
-                    "survey_change_sentence",
-                    lang,
-                    area=area,
-                    before=number(100 * first["share"], lang, 1),
-                    after=number(100 * last["share"], lang, 1),
-                    change=key.change_words(
-                        "share_difference_pp", 100 * (last["share"] - first["share"]), lang
-                    ),
-                )
-            )
-        return paragraph(" ".join(parts)) if parts else Html("")
+        text = survey_change_text(self._survey_shares(), self.lang)
+        return paragraph(text) if text else Html("")
 
     def perceived_safety(self) -> list:
         """Share unsafe per area and wave in words, a table and a figure, then the estimates."""
@@ -929,19 +941,29 @@ class ComparativeReport:
             findings = []
             for row in frame.itertuples(index=False):
                 indicator = self.data.study.indicator(row.indicator)
-                findings.append(
-                    key.effect_finding(
-                        f"{_indicator_label(self.data, row.indicator, lang)}, "
-                        f"{_place_name(self.data, row.place_id, lang)}",
-                        estimand=row.estimand,
-                        estimate=row.estimate,
-                        ci_low=row.ci_low,
-                        ci_high=row.ci_high,
-                        p_adjusted=row.p_adjusted,
-                        lang=lang,
-                        better=indicator.better,
-                    )
+                finding = key.effect_finding(
+                    f"{_indicator_label(self.data, row.indicator, lang)}, "
+                    f"{_place_name(self.data, row.place_id, lang)}",
+                    estimand=row.estimand,
+                    estimate=row.estimate,
+                    ci_low=row.ci_low,
+                    ci_high=row.ci_high,
+                    p_adjusted=row.p_adjusted,
+                    lang=lang,
+                    better=indicator.better,
                 )
+                survey = self.data.study.survey
+                if survey is not None and row.indicator == survey.indicator:
+                    # Shares in percentage points first; the model's odds ratio after them.
+                    shares = survey_change_text(survey_shares(self.data, municipality, lang), lang)
+                    if shares:
+                        model = t("model_estimate", lang, numbers=finding.numbers)
+                        finding = replace(
+                            finding,
+                            numbers=shares.rstrip("."),
+                            note=f"{model} {finding.note}".strip(),
+                        )
+                findings.append(finding)
             groups.append(key.FindingGroup(str(municipality), tuple(findings)))
         return h.join(
             [
