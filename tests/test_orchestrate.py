@@ -98,6 +98,13 @@ def _html_text(path):
     return path.read_text("utf-8")
 
 
+def _key_findings(html: str) -> list[str]:
+    """The list items of a page's key-findings box."""
+    box = re.search(r'<section class="key-findings".*?</section>', html, re.S)
+    assert box, "no key findings"
+    return re.findall(r"<li>(.*?)</li>", box.group(0), re.S)
+
+
 def _assert_no_survey_microdata(reports):
     """No respondent's id, and no respondent-level table, in any report or executed notebook."""
     survey = pd.read_csv(DEMO / "survey.csv")
@@ -144,6 +151,11 @@ def test_demo_end_to_end(tmp_path):
     comparative = _html_text(reports / "comparative_report.html")
     assert "Syntetiska demonstrationsdata" in comparative
     assert '<html lang="sv">' in comparative and "<script" not in comparative
+    # The same place gets the same words in its municipality's report and the comparative one.
+    key_findings = _key_findings(comparative)
+    for municipality in ("Avesta", "Falun", "Hallstahammar", "Sala"):
+        own = _key_findings(_html_text(reports / municipality / "evaluation.html"))
+        assert own and set(own) <= set(key_findings), municipality
     for link in re.findall(r'href="([^"#]+)"', comparative):
         assert (reports / link).is_file(), link
     assert comparative.count("data:image/png;base64") >= 1
