@@ -13,6 +13,8 @@ KERNEL := trygga-platser
 
 STUDY ?= data/raw/trygga_platser_demo
 REPORT_LANG ?= sv
+LANGUAGES := sv en
+
 
 # STUDY is user text: taken verbatim (make never expands what it holds, so
 # STUDY='x$$(shell cmd)' runs nothing), handed to commands only through the
@@ -27,10 +29,17 @@ override JOBS := $(value JOBS)
 endif
 override REPORT_LANG := $(value REPORT_LANG)
 export STUDY JOBS REPORT_LANG
+
+# An unknown language stops make at once, before anything is built (checked on the
+# verbatim text, so a language cannot smuggle in a make function either).
+ifneq ($(words $(REPORT_LANG)) $(filter $(REPORT_LANG),$(LANGUAGES)),1 $(REPORT_LANG))
+$(error REPORT_LANG=$(REPORT_LANG) is not a report language; use one of: $(LANGUAGES))
+endif
 STUDY_QUOTED := '$(subst ','\'',$(STUDY))'
 STUDY_NAME := $(shell $(PYTHON) -m pipeline.run.paths name $(STUDY_QUOTED))
 PROCESSED := data/processed/$(STUDY_NAME)
-REPORTS := reports/$(STUDY_NAME)
+# Each language has its own reports, so the language decides what is out of date.
+REPORTS := reports/$(STUDY_NAME)/$(REPORT_LANG)
 MANIFEST := $(PROCESSED)/manifest.json
 STATUS := $(REPORTS)/run_status.json
 REPORT_HTML := $(REPORTS)/comparative_report.html
@@ -74,7 +83,7 @@ $(MANIFEST): $(ENV_STAMP) $(STUDY_INPUTS) $(wildcard pipeline/inputs/*.py) pipel
 	$(VPY) -m pipeline validate $(STUDY_ARGS)
 
 evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in parallel)
-	@$(VPY) -m pipeline status $(STUDY_ARGS)
+	@$(VPY) -m pipeline status $(RUN_ARGS)
 
 # A run with failed municipalities still writes the status (and the report lists
 # them) but leaves the file dated 1970, so the next make tries again.
@@ -82,7 +91,7 @@ $(STATUS): $(MANIFEST) $(EVAL_NOTEBOOK) $(SOURCES)
 	$(VPY) -m pipeline evaluate $(RUN_ARGS) --jobs "$$JOBS" --keep-going
 
 report: $(REPORT_HTML) $(FINAL_REPORT) $(WORKBOOK) ## Run everything: the comparative report, the final report (PDF) and the results tables
-	@$(VPY) -m pipeline status $(STUDY_ARGS)
+	@$(VPY) -m pipeline status $(RUN_ARGS)
 
 $(REPORT_HTML): $(STATUS) $(REPORT_NOTEBOOK)
 	$(VPY) -m pipeline report $(RUN_ARGS)

@@ -19,10 +19,9 @@ from pathlib import Path
 
 from ..errors import PipelineError, ValidationError
 from ..importers.cli import add_commands, run_command, unfinished_study
-from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status, run_in_progress
+from .paths import DEFAULT_STUDY, LANGUAGES, REPO_ROOT, StudyPaths, read_status, run_in_progress
 
 # Kept here so that `--help` and `status` answer without importing the scientific stack.
-LANGUAGES = ("sv", "en")
 DEMO_SEED = 20200401
 
 
@@ -40,9 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--processed-root", default=str(REPO_ROOT / "data" / "processed"))
         p.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))
+        p.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            default="sv",
+            help="report language; reports go to <reports-root>/<study>/<lang>/",
+        )
 
     def run_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--lang", choices=LANGUAGES, default="sv", help="report language")
         p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks run in parallel")
         p.add_argument(
             "--municipality", action="append", help="only this municipality (repeatable)"
@@ -66,18 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     run_args(p)
     p = sub.add_parser("report", help="render the comparative report")
     study_args(p)
-    p.add_argument("--lang", choices=LANGUAGES, default="sv")
     p = sub.add_parser(
         "final-report", help="write the funder's final report (PDF and HTML) from the results"
     )
     study_args(p)
-    p.add_argument("--lang", choices=LANGUAGES, default="sv")
     p.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     p = sub.add_parser(
         "tables", help="write implementation.csv and the results workbook (results.<lang>.xlsx)"
     )
     study_args(p)
-    p.add_argument("--lang", choices=LANGUAGES, default="sv")
     p = sub.add_parser("run", help="validate, evaluate and report")
     study_args(p)
     run_args(p)
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         paths = (
-            StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
+            StudyPaths.for_study(args.study, args.processed_root, args.reports_root, args.lang)
             if hasattr(args, "study")
             else None
         )

@@ -34,6 +34,7 @@ from papermill.exceptions import PapermillExecutionError
 from ..errors import ParameterError, PipelineError
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
 from ..report.final_texts import check_report_texts
+from ..report.i18n import check_language, t
 from . import cache
 from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths, read_status, study_lock
 
@@ -50,6 +51,7 @@ COMPARATIVE_OUTPUTS = (
     "effects.provenance.json",
     "pooled_effects.csv",
 )
+PAGE_TEMPLATE = "page"
 KERNEL_NAME = "trygga-platser"
 EXECUTION_TIMEOUT = 900  # seconds per cell; a hung kernel must not hang CI
 
@@ -136,10 +138,11 @@ def report_parameters(paths: StudyPaths, lang: str) -> dict[str, str]:
     }
 
 
-def render_html(notebook_path: Path, html_path: Path) -> Path:
-    """Render an executed notebook to HTML without code cells; images stay embedded."""
+def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str) -> Path:
+    """Render an executed notebook to a report page: its outputs only, with ``title`` and
+    ``lang`` on the page, the project's one stylesheet and no script."""
     exporter = HTMLExporter(
-        template_name="report",
+        template_name=PAGE_TEMPLATE,
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=True,
         exclude_input_prompt=True,
@@ -147,7 +150,10 @@ def render_html(notebook_path: Path, html_path: Path) -> Path:
         exclude_markdown=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(notebook_path, as_version=4),
+        resources={"report_title": title, "report_lang": check_language(lang)},
+    )
     tmp = html_path.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     tmp.replace(html_path)
@@ -161,6 +167,8 @@ def execute_notebook(
     stem: str,
     parameters: dict,
     kernel_name: str = KERNEL_NAME,
+    *,
+    title: str,
 ) -> NotebookRun:
     """Execute one notebook with papermill and render it; notebook errors are returned, not raised.
 
@@ -172,7 +180,7 @@ def execute_notebook(
         shutil.rmtree(leftover, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{stem}-", dir=output_dir))
     try:
-        return _execute_in(label, template, work, output_dir, stem, parameters, kernel_name)
+        return _execute_in(label, template, work, output_dir, stem, parameters, kernel_name, title)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -185,6 +193,7 @@ def _execute_in(
     stem: str,
     parameters: dict,
     kernel_name: str,
+    title: str,
 ) -> NotebookRun:
     ipynb = work / f"{stem}.ipynb"
     html = work / f"{stem}.html"
@@ -211,7 +220,7 @@ def _execute_in(
         error = f"{type(exc).__name__}: {exc}"
     rendered = None
     if ipynb.is_file():
-        render_html(ipynb, html)
+        render_html(ipynb, html, title=title, lang=parameters["lang"])
         html.replace(output_dir / html.name)
         rendered = str(output_dir / html.name)
     if ipynb.is_file():
@@ -343,6 +352,7 @@ def _run_municipalities(
                 "evaluation",
                 parameters,
                 kernel_name,
+                title=t("municipality_title", lang, municipality=name),
             ): name
             for name, parameters in runs_parameters.items()
         }
@@ -475,6 +485,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
     check_parameters(COMPARATIVE_NOTEBOOK, parameters)
     if kernel_name == KERNEL_NAME:
         ensure_kernel(kernel_name)
+    title = t("comparative_title", lang, title=load_processed(paths.processed_dir).study.title)
     with study_lock(paths):
         run = execute_notebook(
             "comparative report",
@@ -483,6 +494,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
             "comparative_report",
             parameters,
             kernel_name,
+            title=title,
         )
     detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
     _log(f"comparative report: {run.status} in {run.seconds:.1f} s{detail} -> {run.html}")
