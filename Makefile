@@ -53,6 +53,8 @@ FINAL_REPORT := $(REPORTS)/final_report.$(REPORT_LANG).pdf
 WORKBOOK := $(REPORTS)/results.$(REPORT_LANG).xlsx
 STUDY_TEXTS := $(shell $(PYTHON) -m pipeline.run.paths texts $(STUDY_QUOTED))
 REPORTING_SOURCES := $(wildcard pipeline/report/final_*.py pipeline/report/words.py pipeline/report/pdf.py pipeline/report/exports.py pipeline/report/templates/final/*) pipeline/report/strings.yml
+LOCK_COMPILE := .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-header --no-emit-index-url --no-emit-find-links
 EVAL_NOTEBOOK := notebooks/evaluate_municipality.ipynb
 REPORT_NOTEBOOK := notebooks/comparative_report.ipynb
 
@@ -64,15 +66,17 @@ help: ## Show this help
 
 env: $(ENV_STAMP) ## Create .venv from the pinned requirements and register the Jupyter kernel
 
-# Rebuilt only when the pins change. The package itself is installed in editable mode
-# (with the pinned setuptools of the lock, no build isolation), which also makes the
-# console command `trygga`.
-$(ENV_STAMP): requirements.lock pyproject.toml
+# Rebuilt only when the pins change. Both locks carry hashes, so pip installs exactly the
+# files that were locked: the runtime (requirements.lock, all a batch run needs) and the
+# development tools with JupyterLab for interactive notebooks (requirements-dev.lock). The
+# package itself is installed in editable mode (with the pinned setuptools of the lock, no
+# build isolation), which also makes the console command `trygga`.
+$(ENV_STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: python3 not found"; exit 1; }
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip==26.3
-	$(VPY) -m pip install --quiet --require-virtualenv -r requirements.lock
+	$(VPY) -m pip install --quiet --require-virtualenv -r requirements.lock -r requirements-dev.lock
 	$(VPY) -m pip install --quiet --require-virtualenv --no-deps --no-build-isolation -e .
 	$(VPY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" > /dev/null
 	touch $@
@@ -130,15 +134,13 @@ calibrate: $(ENV_STAMP) ## Longer comparisons of inference methods on real Brå 
 demo-data: $(ENV_STAMP) ## Regenerate the demo study from its seed
 	$(VPY) -m pipeline demo --out data/raw/trygga_platser_demo
 
-lock: ## Re-resolve requirements.in into requirements.lock and environment.yml (needs the network)
+lock: ## Re-resolve requirements*.in into the hashed locks and environment.yml (needs the network)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/pip install --quiet -r requirements.in
-	.venv-lock/bin/pip freeze --exclude-editable > requirements.lock
+	.venv-lock/bin/pip install --quiet pip-tools
+	$(LOCK_COMPILE) -o requirements.lock requirements.in
+	$(LOCK_COMPILE) -o requirements-dev.lock requirements-dev.in
 	rm -rf .venv-lock
-	{ echo "# Conda users: the same pins as requirements.lock (the file make uses)."; \
-	  echo "# conda env create -f environment.yml && conda activate trygga-platser"; \
-	  printf 'name: trygga-platser\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - make\n  - pango\n  - pip\n  - pip:\n'; \
-	  grep -v '^#' requirements.lock | sed 's/^/      - /'; } > environment.yml
+	$(PYTHON) -c 'import re; pins = {m[1]: m[2] for f in ("requirements.lock", "requirements-dev.lock") for m in re.finditer(r"^([A-Za-z0-9_.-]+)==([^\s\\]+)", open(f).read(), re.M)}; head = open("environment.yml").read().split("  - pip:\n")[0]; open("environment.yml", "w").write(head + "  - pip:\n" + "".join(f"      - {k}=={v}\n" for k, v in sorted(pins.items(), key=lambda kv: kv[0].lower())))'
 
 clean: ## Remove build products (processed data and reports)
 	find data/processed reports -mindepth 1 -not -name .gitkeep -delete

@@ -493,7 +493,7 @@ def test_formula_cells_are_neutralised_and_read_back(tmp_path):
 
 
 def _fake_notebook(fail_for: str | None = None):
-    def execute(label, template, output_dir, stem, parameters, kernel_name):
+    def execute(label, template, output_dir, stem, parameters, kernel_name, *, title=""):
         if label == fail_for:
             raise KeyboardInterrupt  # the run is killed while this notebook runs
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -526,7 +526,7 @@ def test_a_killed_run_leaves_the_previous_results_and_a_true_status(prepared, mo
     }
     monkeypatch.setattr(orchestrate, "execute_notebook", _fake_notebook(fail_for="Hallstahammar"))
     with pytest.raises(KeyboardInterrupt):
-        orchestrate.evaluate(paths, jobs=1)
+        orchestrate.evaluate(paths, jobs=1, force=True)  # unchanged inputs would not run at all
     after = {
         p.relative_to(paths.reports_dir): p.read_bytes()
         for p in paths.reports_dir.rglob("*")
@@ -540,7 +540,7 @@ def test_a_killed_run_leaves_the_previous_results_and_a_true_status(prepared, mo
         "--processed-root",
         str(paths.processed_dir.parent),
         "--reports-root",
-        str(paths.reports_dir.parent),
+        str(paths.reports_dir.parent.parent),
     ]
     assert main(["status", *args]) == 0
     # A report that disappeared is not claimed.
@@ -578,13 +578,14 @@ def test_a_run_killed_midway_leaves_nothing_and_status_says_so(tmp_path):
     try:
         deadline = time.monotonic() + 120
         # Kill it once the first notebook is under way in the staging folder.
-        while not list((tmp_path / "reports").glob(".trygga_platser_demo.run-*/*/.evaluation-*")):
+        staging = tmp_path / "reports" / "trygga_platser_demo"
+        while not list(staging.glob(".trygga_platser_demo.run-*/*/.evaluation-*")):
             assert run.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
-    assert not (tmp_path / "reports" / "trygga_platser_demo").exists()
+    assert not (tmp_path / "reports" / "trygga_platser_demo" / "sv").exists()
     assert main(["status", *args]) == 2
 
 
@@ -603,7 +604,8 @@ def test_leftovers_of_a_killed_run_are_cleared_by_the_next(prepared, monkeypatch
         "Hallstahammar",
         "Sala",
     ]
-    assert all(Path(r["html"]).is_file() for r in status["municipalities"])
+    # Paths in the status are relative to the study's reports folder (no machine paths).
+    assert all((paths.reports_dir / r["html"]).is_file() for r in status["municipalities"])
 
 
 def test_a_second_run_of_the_same_study_is_refused(tmp_path, capsys):
