@@ -8,7 +8,6 @@ import yaml
 
 from pipeline.run.provenance import REPO_ROOT
 
-
 LOCKS = ("requirements.lock", "requirements-dev.lock")
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s\\]+)", re.MULTILINE)
 
