@@ -12,9 +12,9 @@ from .designs import DESIGNS, Design, DesignData
 from .designs.base import cut_before_co_intervention, place_series
 from .designs.panel import panel_effects
 from .designs.placebo import placebo_in_time
-from .designs.power import minimum_detectable_effect
-from .designs.relative_effect import dispersion_from_monthly
+from .designs.power import detectable_decrease_from_interval
 from .errors import EstimationError
+from .methods.drift import placebo_note
 from .outcomes import ALL_TARGETS, inspection_effects, survey_effects
 from .results import Effect, effects_frame
 from .study import Place
@@ -25,6 +25,10 @@ PRIMARY_RULE = (
     "least 5 donors, then the controlled comparison (SMS 3) when the target has control areas, "
     "then the interrupted time series (SMS 2)"
 )
+
+
+#: An interval whose upper/lower ratio exceeds this is refused, not written as an estimate.
+MAX_INTERVAL_RATIO = 100.0
 
 
 @dataclass(frozen=True)
@@ -113,29 +117,28 @@ def design_data(
     )
 
 
-def _minimum_detectable_change(inputs: DesignData) -> float:
-    """Smallest decrease in % the target's counts could have shown (80 % power, 5 % level)."""
-    target = inputs.target["value"].to_numpy(dtype=float)
-    post = inputs.post > 0
-    control = inputs.pooled_controls()
-    counts = dict(target_pre=target[~post].sum(), target_post=target[post].sum())
-    series = [target[~post]]
-    if control is not None and not control.empty:
-        c = control["value"].to_numpy(dtype=float)
-        c_post = control.index >= inputs.start
-        counts.update(control_pre=c[~c_post].sum(), control_post=c[c_post].sum())
-        # Expected target count after the start without an effect, given the control's change.
-        if counts["control_pre"] > 0:
-            counts["target_post"] = (
-                counts["target_pre"] * counts["control_post"] / counts["control_pre"]
-            )
-    if min(v for v in counts.values()) <= 0:
-        return float("nan")
-    try:
-        mde = minimum_detectable_effect(**counts, dispersion=dispersion_from_monthly(*series))
-    except ValueError:
-        return float("nan")
-    return float(mde.decrease_pct)
+def _minimum_detectable_change(effect: Effect) -> float:
+    """Smallest decrease in % this design could have detected (80 % power, its own test level).
+
+    Computed from the design's own interval, so it carries everything that
+    widens it (dispersion, trend, drift term, the reference distribution).
+    """
+    return detectable_decrease_from_interval(effect.ci_low, effect.ci_high, level=effect.level)
+
+
+def _refusal(effect: Effect) -> str:
+    """Why a ratio estimate must not be written as an estimate; empty when it may."""
+    if effect.estimand not in ("rate_ratio", "rate_ratio_per_year"):
+        return ""
+    bounds = np.array([effect.estimate, effect.ci_low, effect.ci_high], dtype=float)
+    if not np.isfinite(bounds).all() or not (bounds > 0).all():
+        return "the fit did not converge (no finite estimate and interval)"
+    if effect.ci_high / effect.ci_low > MAX_INTERVAL_RATIO:
+        return (
+            f"the interval {effect.ci_low:.3g}-{effect.ci_high:.3g} spans more than a factor "
+            f"{MAX_INTERVAL_RATIO:g}: too few events or too short a series for an estimate"
+        )
+    return ""
 
 
 def evaluate_target(
@@ -168,25 +171,24 @@ def evaluate_target(
                 produced = replace(
                     produced,
                     placebo_p_value=p_placebo,
+                    placebo_p_min=1 / (n_placebo + 1),
                     notes=(
                         *produced.notes,
-                        f"placebo-in-time p = {p_placebo:.2f} ({n_placebo} fake starts)",
+                        placebo_note("in-time", p_placebo, 1 / (n_placebo + 1), n_placebo),
                     ),
                 )
         for effect in produced if isinstance(produced, tuple) else (produced,):
-            if (
-                effect.estimand == "rate_ratio"
-                and not np.isfinite([effect.estimate, effect.ci_low, effect.ci_high]).all()
-            ):
-                skipped.append(
-                    Skipped(
-                        effect.place_id, indicator_id, effect.design, "the fit did not converge"
-                    )
-                )
+            refused = _refusal(effect)
+            if refused:
+                skipped.append(Skipped(effect.place_id, indicator_id, effect.design, refused))
                 continue
             effects.append(effect)
-    mde = _minimum_detectable_change(inputs)
-    effects = [replace(e, mde_decrease_pct=mde) if e.place_id == place.id else e for e in effects]
+    effects = [
+        replace(e, mde_decrease_pct=_minimum_detectable_change(e))
+        if e.estimand == "rate_ratio"
+        else e
+        for e in effects
+    ]
     for place_id in dict.fromkeys(e.place_id for e in effects):
         candidates = [
             i
