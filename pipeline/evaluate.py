@@ -20,11 +20,14 @@ from .results import Effect, effects_frame
 from .study import Place
 
 PRIMARY_RULE = (
-    "the highest SMS level that could be estimated, and among equals the design whose inference "
-    "held its error rate on real series: the donor-pool comparison (SMS 3) when the study has at "
-    "least 5 donors, then the controlled comparison (SMS 3) when the target has control areas, "
-    "then the interrupted time series (SMS 2)"
+    "the highest SMS level that could be estimated with inference that held its error rate on "
+    "real series, Brå's and the held-out London and US series: the donor-pool comparison (SMS 3) "
+    "when the study has at least 5 donors, then the controlled comparison (SMS 3) when the target "
+    "has control areas, then the time series' placebo rank test (SMS 2) when the pre-period holds "
+    "at least 20 fake starts; the time series with its drift model and pre/post are never primary"
 )
+#: Designs whose inference did not hold on the held-out real series: reported, never primary.
+NEVER_PRIMARY = frozenset({"its", "prepost", "its_slope"})
 
 
 #: An interval whose upper/lower ratio exceeds this is refused, not written as an estimate.
@@ -151,8 +154,9 @@ def evaluate_target(
     """All designs for one target and indicator.
 
     Among the rate-ratio estimates of each place (the target, and its buffer when
-    a displacement design ran), the one with the highest SMS level is primary,
-    ties going to the design listed first in ``DESIGNS``.
+    a displacement design ran) from designs that may be primary (not in
+    ``NEVER_PRIMARY``), the one with the highest SMS level is primary, ties
+    going to the design listed first in ``DESIGNS``. A place may have none.
     """
     inputs = design_data(data, place, indicator_id, frames)
     effects: list[Effect] = []
@@ -193,7 +197,9 @@ def evaluate_target(
         candidates = [
             i
             for i, e in enumerate(effects)
-            if e.place_id == place_id and e.estimand == "rate_ratio"
+            if e.place_id == place_id
+            and e.estimand == "rate_ratio"
+            and e.design not in NEVER_PRIMARY
         ]
         if candidates:
             best = max(candidates, key=lambda i: (effects[i].sms_level, -i))
@@ -214,9 +220,17 @@ def _panel(data: StudyData, municipality: str, available: set, skipped: list) ->
         if len(with_series) < 2:
             continue
         try:
-            found.extend(panel_effects(data, indicator.id, with_series))
+            produced = panel_effects(data, indicator.id, with_series)
         except EstimationError as exc:
             skipped.append(Skipped(ALL_TARGETS, indicator.id, "panel", str(exc)))
+            continue
+        for effect in produced:
+            refused = _refusal(effect)
+            if refused:
+                place_id = effect.place_id or ALL_TARGETS
+                skipped.append(Skipped(place_id, indicator.id, effect.design, refused))
+            else:
+                found.append(effect)
     return found
 
 

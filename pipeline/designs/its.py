@@ -36,6 +36,7 @@ from ..methods.drift import (
     mean_squared_z,
     placebo_note,
     random_walk_load,
+    rank_interval,
     rank_p_value,
     step_correlation,
 )
@@ -472,6 +473,81 @@ def _placebo_notes(fit: ItsFit) -> tuple[str, ...]:
     if not fit.n_placebos:
         return ()
     return (placebo_note("in-time", fit.placebo_p_value, fit.placebo_p_min, fit.n_placebos),)
+
+
+class InterruptedTimeSeriesRank:
+    """The time series' step tested against its own placebo steps (SMS level 2, distribution-free).
+
+    The same segmented regression as :class:`InterruptedTimeSeries`; the
+    p-value is the rank of the step's z-statistic among the z-statistics of
+    the step refitted at every fake start in the pre-period (at least 12
+    months before and 6 after it), and the interval holds the effects that
+    rank test keeps (:func:`pipeline.methods.drift.rank_interval`). It needs
+    no model of the drift: a place whose level wanders shows it in its own
+    placebo steps. It cannot go below ``1 / (J + 1)`` with ``J`` placebo
+    steps, so it is estimated only when that is below 0.05 (at least 20
+    placebo steps: 38 months before the start); with fewer it is refused
+    with that reason.
+
+    What it can show: a level change at the start larger than the changes
+    the place showed at the fake starts before it. What it cannot: the same
+    as the time series (anything else that changed at the place at that
+    date).
+    """
+
+    name = "its_rank"
+    sms_level = 2
+    families = ("count",)
+    alpha = 0.05
+
+    def applies(self, data: DesignData) -> bool:
+        return data.indicator.family in self.families
+
+    def estimate(self, data: DesignData) -> Effect:
+        settings = data.analysis.its
+        counts = data.target["value"].to_numpy()
+        exposure = data.target["exposure"].to_numpy()
+        fit = fit_its(
+            counts,
+            data.periods,
+            data.start,
+            exposure=exposure,
+            shocks=data.shocks,
+            harmonic_pairs=settings.harmonic_pairs,
+        )
+        fits, _ = placebo_fits(
+            counts,
+            data.periods,
+            data.start,
+            exposure=exposure,
+            harmonic_pairs=settings.harmonic_pairs,
+            shocks=data.shocks,
+        )
+        coef = float(np.log(fit.rate_ratio))
+        z = [f.coef / f.se for f in fits]
+        p_value, p_min = rank_p_value(coef / fit.se_log, z)
+        interval = rank_interval(coef, fit.se_log, z, self.alpha)
+        if interval is None:
+            raise EstimationError(
+                f"the placebo rank test needs at least {int(np.ceil(1 / self.alpha))} placebo "
+                f"steps to reach p < {self.alpha:g}; the pre-period holds {len(fits)}"
+            )
+        return data.effect(
+            self,
+            estimand="rate_ratio",
+            estimate=fit.rate_ratio,
+            ci_low=float(np.exp(interval[0])),
+            ci_high=float(np.exp(interval[1])),
+            p_value=p_value,
+            method=(
+                f"Segmented Poisson regression ({settings.harmonic_pairs} harmonic pairs, "
+                f"exposure offset); p-value and interval from the rank of the step's z among "
+                f"{len(fits)} placebo steps at fake starts in the pre-period (no drift model)"
+            ),
+            fitted=fit.fitted,
+            placebo_p_value=p_value,
+            placebo_p_min=p_min,
+        )
 
 
 class InterruptedTimeSeriesSlope:
