@@ -120,13 +120,22 @@ def design_data(
     )
 
 
-def _minimum_detectable_change(effect: Effect) -> float:
+def _minimum_detectable_change(effect: Effect, inputs: DesignData) -> float:
     """Smallest decrease in % this design could have detected (80 % power, its own test level).
 
     Computed from the design's own interval, so it carries everything that
-    widens it (dispersion, trend, drift term, the reference distribution).
+    widens it (dispersion, trend, drift term, the reference distribution);
+    the target's post-period count says how much of its variance a decrease
+    would grow.
     """
-    return detectable_decrease_from_interval(effect.ci_low, effect.ci_high, level=effect.level)
+    share = 0.0
+    if effect.place_id == inputs.place.id and effect.ci_low > 0 and effect.ci_high > 0:
+        post = inputs.target.loc[inputs.target.index >= inputs.start, "value"].sum()
+        se = (np.log(effect.ci_high) - np.log(effect.ci_low)) / (2 * 1.96)
+        share = 1.0 if post <= 0 or se <= 0 else min(1.0, 1 / post / se**2)
+    return detectable_decrease_from_interval(
+        effect.ci_low, effect.ci_high, level=effect.level, post_share=share
+    )
 
 
 def _refusal(effect: Effect) -> str:
@@ -188,7 +197,7 @@ def evaluate_target(
                 continue
             effects.append(effect)
     effects = [
-        replace(e, mde_decrease_pct=_minimum_detectable_change(e))
+        replace(e, mde_decrease_pct=_minimum_detectable_change(e, inputs))
         if e.estimand == "rate_ratio"
         else e
         for e in effects

@@ -110,15 +110,16 @@ def test_no_ratio_estimate_is_written_with_an_absurd_interval(small_study):
 def test_minimum_detectable_decrease_is_what_the_primary_design_detects():
     """Bug: the reported minimum detectable decrease came from a plain before/after formula,
     at which the primary design had 28-47 % power. Now the design's power there is about 80 %."""
-    from pipeline.designs.power import detectable_decrease_from_interval
+    from pipeline.evaluate import _minimum_detectable_change
 
     scenario = PlaceScenario(level=10.0, n_pre=36, n_controls=2)
     design = ControlledComparison()
     rng = np.random.default_rng(7)
     mdes = []
     for _ in range(60):
-        effect = design.estimate(simulate_place(rng, scenario))
-        mdes.append(detectable_decrease_from_interval(effect.ci_low, effect.ci_high))
+        data = simulate_place(rng, scenario)
+        effect = design.estimate(data)
+        mdes.append(_minimum_detectable_change(effect, data))
     mde = float(np.median(mdes))
     power = place_coverage(design, scenario, replicates=300, seed=8, effect=1 - mde / 100)
     assert 0.75 <= power["rejection_rate"] <= 0.85

@@ -87,11 +87,15 @@ def placebo_fits(
     shocks: tuple[Shock, ...] = (),
     before: int = PLACEBO_BEFORE,
     after: int = PLACEBO_AFTER,
+    effective: bool = True,
 ) -> tuple[list[PlaceboFit], float]:
     """The step refitted at every fake start in the pre-period, and what they are worth.
 
     The series is cut at the real start; a fake start needs ``before``
     months before it and ``after`` from it.
+
+    effective
+        Compute their effective number (NaN when False).
 
     Returns
     -------
@@ -120,6 +124,8 @@ def placebo_fits(
             fits.append(PlaceboFit(coef, se, matrix, column))
     if not fits:
         return fits, 0.0
+    if not effective:
+        return fits, float("nan")
     # Working weights from the pre-period model without a step.
     base = fits[0].exog[:, [j for j in range(fits[0].exog.shape[1]) if j != fits[0].column]]
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -351,6 +357,7 @@ def fit_its(
             harmonic_pairs=harmonic_pairs,
             shocks=shocks,
             before=placebo_before,
+            effective=drift_method != "random_walk",
         )
         placebo_p, placebo_p_min = rank_p_value(coef / se, [f.coef / f.se for f in fits])
     measured = (
@@ -522,6 +529,7 @@ class InterruptedTimeSeriesRank:
             exposure=exposure,
             harmonic_pairs=settings.harmonic_pairs,
             shocks=data.shocks,
+            effective=False,
         )
         coef = float(np.log(fit.rate_ratio))
         z = [f.coef / f.se for f in fits]

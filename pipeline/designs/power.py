@@ -385,18 +385,24 @@ def power_for_effect(
 
 
 def detectable_decrease_from_interval(
-    ci_low: float, ci_high: float, *, level: float = 0.95, power: float = 0.8
+    ci_low: float,
+    ci_high: float,
+    *,
+    level: float = 0.95,
+    power: float = 0.8,
+    post_share: float = 0.0,
 ) -> float:
     """Smallest decrease in % a design detects with ``power``, from its own interval.
 
     A design's interval on the log scale is ``log(estimate) -/+ c * SE``; the
-    half-width is ``c * SE`` whatever the reference (model, drift-inflated,
-    t or normal). An estimator centred on a true log effect ``-delta`` rejects
-    with probability ``power`` when ``delta = (c + z_power) * SE``, so the
-    detectable decrease is ``1 - exp(-half_width * (1 + z_power / c))``,
-    with ``c`` taken as the normal quantile (for a t reference on few degrees
-    of freedom this slightly overstates the decrease, erring towards more
-    than the stated power).
+    half-width is ``c * SE`` whatever the reference (model, drift term, t or
+    normal; ``c`` is taken as the normal quantile). An estimator centred on a
+    true log effect ``-delta`` rejects with probability ``power`` when
+    ``delta = (c + z_power) * SE(delta)``. A decrease leaves fewer events
+    after the start, so the part of the variance that comes from the
+    target's post-period counts (``post_share`` of it) grows by
+    ``exp(delta)``; ``delta`` is solved with that, as in
+    :func:`minimum_detectable_effect`.
 
     Parameters
     ----------
@@ -406,14 +412,33 @@ def detectable_decrease_from_interval(
         Its confidence level (the test's level is ``1 - level``).
     power : float, default 0.8
         Desired power.
+    post_share : float, default 0
+        Share of the log estimate's variance that comes from the target's
+        post-period counts, in [0, 1] (Poisson part: ``1 / T_post / SE^2``).
 
     Returns
     -------
     float
-        Decrease in % (positive); NaN for an unusable interval.
+        Decrease in % (positive); NaN for an unusable interval or when no
+        decrease reaches the power.
     """
     if not (np.isfinite([ci_low, ci_high]).all() and 0 < ci_low < ci_high):
         return float("nan")
-    half = (math.log(ci_high) - math.log(ci_low)) / 2
     crit = stats.norm.ppf(0.5 + level / 2)
-    return float(100 * (1 - math.exp(-half * (1 + stats.norm.ppf(power) / crit))))
+    se = (math.log(ci_high) - math.log(ci_low)) / (2 * crit)
+    k = crit + stats.norm.ppf(power)
+    share = min(max(float(post_share), 0.0), 1.0)
+
+    def gap(delta: float) -> float:
+        return delta - k * se * math.sqrt(1 + share * math.expm1(delta))
+
+    top = k * se
+    if gap(top) >= 0:
+        return float(100 * (1 - math.exp(-top)))
+    # gap is concave: search its rising side for a sign change, as _solve_decrease does.
+    grid = top + np.linspace(0, 20, 2001)[1:]
+    values = np.array([gap(d) for d in grid])
+    if not (values >= 0).any():
+        return float("nan")
+    hi = float(grid[np.argmax(values >= 0)])
+    return float(100 * (1 - math.exp(-optimize.brentq(gap, top, hi, xtol=1e-10))))
