@@ -105,9 +105,9 @@ def fit_conditional_binomial(
         ones, their excess variance is used instead, with a t reference on
         their effective number.
     placebo
-        Compute the placebo steps (and the placebo-in-time p-value) even
-        when the drift model does not need them (it needs them only for
-        pre-periods of more than about 24 months).
+        Fit the placebo steps: they give the placebo-in-time p-value and, when
+        they are worth enough, the drift term. Without them the random-walk
+        model is used.
     """
     target = np.asarray(target, dtype=float)
     control = np.asarray(control, dtype=float)

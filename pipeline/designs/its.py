@@ -53,7 +53,8 @@ PLACEBO_BEFORE = 12
 PLACEBO_AFTER = 6
 #: Innovation variance per month of a random walk in the log level beyond trend and
 #: season: the step estimates' excess variance at fake starts in Brå's series over
-#: their random-walk loads (method of moments, ``benchmarks/calibrate_inference.py``).
+#: their random-walk loads (method of moments, ``benchmarks/calibrate_inference.py``),
+#: rounded up.
 RANDOM_WALK_VARIANCE = 0.0015
 
 
