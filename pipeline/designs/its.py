@@ -110,16 +110,23 @@ def placebo_fits(
     shocks = tuple(s for s in shocks if pd.Period(s.start, freq="M") < start)
     offset = None if exposure is None else np.log(exposure)
     fits = []
-    for position in range(before, len(periods) - after + 1):
-        fake = periods[position]
-        earlier = periods < fake
+    positions = range(before, len(periods) - after + 1)
+    if not len(positions):
+        return fits, 0.0
+    # One design matrix; only the step column moves with the fake start.
+    exog = its_design_matrix(
+        periods, periods[positions[0]], harmonic_pairs=harmonic_pairs, shocks=shocks
+    )
+    column = list(exog.columns).index("post")
+    index = np.arange(len(periods))
+    for position in positions:
+        earlier = index < position
         if counts[earlier].sum() == 0 or counts[~earlier].sum() == 0:
             continue
-        exog = its_design_matrix(periods, fake, harmonic_pairs=harmonic_pairs, shocks=shocks)
-        matrix = exog.to_numpy()
+        matrix = exog.to_numpy().copy()
+        matrix[:, column] = (~earlier).astype(float)
         if np.linalg.matrix_rank(matrix) < matrix.shape[1]:
             continue
-        column = list(exog.columns).index("post")
         coef, se = poisson_step(counts, matrix, offset, column)
         if np.isfinite(se) and se > 0:
             fits.append(PlaceboFit(coef, se, matrix, column))
@@ -513,6 +520,10 @@ class InterruptedTimeSeriesRank:
 
     def estimate(self, data: DesignData) -> Effect:
         settings = data.analysis.its
+        needed = int(np.ceil(1 / self.alpha))
+        possible = data.n_pre - PLACEBO_BEFORE - PLACEBO_AFTER + 1
+        if possible < needed:
+            raise EstimationError(self._too_few(needed, max(possible, 0)))
         counts = data.target["value"].to_numpy()
         exposure = data.target["exposure"].to_numpy()
         fit = fit_its(
@@ -537,10 +548,7 @@ class InterruptedTimeSeriesRank:
         p_value, p_min = rank_p_value(coef / fit.se_log, z)
         interval = rank_interval(coef, fit.se_log, z, self.alpha)
         if interval is None:
-            raise EstimationError(
-                f"the placebo rank test needs at least {int(np.ceil(1 / self.alpha))} placebo "
-                f"steps to reach p < {self.alpha:g}; the pre-period holds {len(fits)}"
-            )
+            raise EstimationError(self._too_few(needed, len(fits)))
         return data.effect(
             self,
             estimand="rate_ratio",
@@ -556,6 +564,12 @@ class InterruptedTimeSeriesRank:
             fitted=fit.fitted,
             placebo_p_value=p_value,
             placebo_p_min=p_min,
+        )
+
+    def _too_few(self, needed: int, held: int) -> str:
+        return (
+            f"the placebo rank test needs at least {needed} placebo steps to reach "
+            f"p < {self.alpha:g}; the pre-period holds {held}"
         )
 
 
