@@ -372,3 +372,36 @@ def test_its_inflation_finds_more_than_the_added_drift_variance(
     )
     assert added.detection_rate == pytest.approx(0.375, abs=0.01)
     assert power.detection_rate - added.detection_rate > 0.03
+
+
+# --------------------------------------------------------------------------- held-out panels
+
+
+@pytest.mark.reference
+def test_london_boroughs_are_read_per_series(reference_dir):
+    panels = cal.read_london_boroughs(reference_dir / "london_mps_borough_2008_2016")
+    assert set(panels) == set(cal.LONDON_SERIES)
+    total = panels["total"]
+    assert len(total) == 32
+    frame = next(iter(total.values()))
+    assert len(frame) == 108 and frame["period"].iloc[0] == pd.Period("2008-01", freq="M")
+    # The total leaves fraud out (recorded elsewhere from 2013) and exceeds every category.
+    for name, series in total.items():
+        borough = name.removesuffix(" (total)")
+        burglary = panels["burglary"][f"{borough} (burglary)"]["count"].to_numpy()
+        assert (series["count"].to_numpy() > burglary).all()
+
+
+@pytest.mark.reference
+def test_us_agencies_are_clean_and_span_the_sizes(reference_dir):
+    panels = cal.read_us_agencies(reference_dir / "us_rtci_agencies_2018_2024")
+    assert set(panels) == set(cal.US_SERIES)
+    total = panels["total"]
+    assert len(total) == cal.US_AGENCIES
+    means = np.array([f["count"].mean() for f in total.values()])
+    assert means.min() < 100 < means.max()
+    for frame in total.values():
+        counts = frame["count"].to_numpy()
+        assert len(counts) == 79 and np.isfinite(counts).all()
+        median = np.median(counts)
+        assert counts.min() >= median / 3 and counts.max() <= 3 * median
