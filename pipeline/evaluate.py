@@ -23,11 +23,12 @@ PRIMARY_RULE = (
     "the highest SMS level that could be estimated with inference that held its error rate on "
     "real series, Brå's and the held-out London and US series: the donor-pool comparison (SMS 3) "
     "when the study has at least 5 donors, then the controlled comparison (SMS 3) when the target "
-    "has control areas, then the time series' placebo rank test (SMS 2) when the pre-period holds "
-    "at least 20 fake starts; the time series with its drift model and pre/post are never primary"
+    "has control areas; no design without comparison areas held on the held-out series (the time "
+    "series with its drift model, its rank test against fake starts, pre/post), so a target "
+    "without them has no primary estimate"
 )
 #: Designs whose inference did not hold on the held-out real series: reported, never primary.
-NEVER_PRIMARY = frozenset({"its", "prepost", "its_slope"})
+NEVER_PRIMARY = frozenset({"its", "its_rank", "prepost", "its_slope"})
 
 
 #: An interval whose upper/lower ratio exceeds this is refused, not written as an estimate.

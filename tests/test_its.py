@@ -260,3 +260,26 @@ def test_slope_change_design_recovers_a_known_change_in_trend():
     assert effect.estimand == "rate_ratio_per_year"
     assert effect.ci_low < 1.2 < effect.ci_high
     assert effect.ci_low > 1.0
+
+
+def test_rank_test_needs_twenty_fake_starts_and_ranks_among_them():
+    from pipeline.designs.base import DesignData
+    from pipeline.designs.its import InterruptedTimeSeriesRank
+    from pipeline.simulation import TOTAL
+    from pipeline.study import Place
+
+    counts, periods = _drifting_series(n=72)
+
+    def data(n_pre):
+        frame = pd.DataFrame({"value": counts, "exposure": 1.0}, index=periods)
+        place = Place(id="t", name="t", municipality="m", role="target")
+        return DesignData("m", place, TOTAL, periods[n_pre], frame)
+
+    with pytest.raises(EstimationError, match="needs at least 20 placebo steps"):
+        InterruptedTimeSeriesRank().estimate(data(36))
+    effect = InterruptedTimeSeriesRank().estimate(data(60))
+    steps = placebo_steps(counts, periods, periods[60])
+    assert len(steps) == 43
+    assert effect.placebo_p_min == pytest.approx(1 / 44)
+    assert effect.p_value == effect.placebo_p_value
+    assert effect.ci_low < effect.estimate < effect.ci_high

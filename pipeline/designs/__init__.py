@@ -18,7 +18,6 @@ from .relative_effect import RelativeEffect
 DESIGNS: tuple[Design, ...] = (
     DonorComparison(),
     ControlledComparison(),
-    InterruptedTimeSeriesRank(),
     InterruptedTimeSeries(),
     PrePost(),
     InterruptedTimeSeriesSlope(),
