@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .data import StudyData
 from .designs import DESIGNS, Design, DesignData
@@ -132,7 +133,8 @@ def _minimum_detectable_change(effect: Effect, inputs: DesignData) -> float:
     share = 0.0
     if effect.place_id == inputs.place.id and effect.ci_low > 0 and effect.ci_high > 0:
         post = inputs.target.loc[inputs.target.index >= inputs.start, "value"].sum()
-        se = (np.log(effect.ci_high) - np.log(effect.ci_low)) / (2 * 1.96)
+        crit = stats.norm.ppf(0.5 + effect.level / 2)
+        se = (np.log(effect.ci_high) - np.log(effect.ci_low)) / (2 * crit)
         share = 1.0 if post <= 0 or se <= 0 else min(1.0, 1 / post / se**2)
     return detectable_decrease_from_interval(
         effect.ci_low, effect.ci_high, level=effect.level, post_share=share
