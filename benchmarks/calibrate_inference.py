@@ -608,6 +608,49 @@ def _run(key: str, quick: bool):
     return method.key, placebo, power, time.perf_counter() - started
 
 
+# --------------------------------------------------------------------------- random-walk drift
+
+
+def random_walk_variances(series: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Method-of-moments random-walk variance a month, for the time series and the comparison.
+
+    At every fake start of the calibration grid (18-36 months before, every 3,
+    48-month series) the design's step ``b`` has model variance ``s^2`` and
+    random-walk load ``L`` (:func:`pipeline.methods.drift.random_walk_load`);
+    with no effect ``E[b^2] = E[s^2] + sigma2 E[L]``, so ``sigma2 = sum(b^2 -
+    s^2) / sum(L)``. The comparison's control is two pooled municipalities of
+    similar size (as :func:`pipeline.calibration.choose_controls` picks them).
+    These are the values behind ``its.RANDOM_WALK_VARIANCE`` and
+    ``controlled.RANDOM_WALK_VARIANCE``.
+    """
+    from pipeline.designs.controlled import _fit_step
+    from pipeline.designs.controlled import _random_walk_load as controlled_load
+    from pipeline.methods.drift import random_walk_load
+
+    counts = {u: f.sort_values("period")["count"].to_numpy(float) for u, f in series.items()}
+    periods = {u: pd.PeriodIndex(f.sort_values("period")["period"]) for u, f in series.items()}
+    sums = {"its": [0.0, 0.0], "controlled, trend": [0.0, 0.0], "controlled, no trend": [0.0, 0.0]}
+    for unit, y in counts.items():
+        control = sum(counts[c] for c in cal.choose_controls(series, unit, 2, seed=SEED))
+        for start in cal.placebo_starts(periods[unit]):
+            exog = its_design_matrix(periods[unit], start)
+            j = list(exog.columns).index("post")
+            fit = sm.GLM(y, exog, family=sm.families.Poisson()).fit(scale="X2")
+            if fit.scale < 1:
+                fit = sm.GLM(y, exog, family=sm.families.Poisson()).fit(scale=1.0)
+            load = random_walk_load(exog.to_numpy(), np.asarray(fit.mu), j)
+            sums["its"][0] += fit.params["post"] ** 2 - fit.bse["post"] ** 2
+            sums["its"][1] += load
+            post = (periods[unit] >= start).astype(float)
+            offset = np.zeros(len(y))
+            for trend, key in ((True, "controlled, trend"), (False, "controlled, no trend")):
+                result, _ = _fit_step(y, control, post, offset, trend)
+                load = controlled_load(result, y, control, offset, post, trend)
+                sums[key][0] += result.params[1] ** 2 - result.bse[1] ** 2
+                sums[key][1] += load
+    return {key: excess / load for key, (excess, load) in sums.items()}
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:5.1f}"
 
@@ -663,6 +706,10 @@ def main(argv: list[str] | None = None) -> int:
     _checks(*results[RECOMMENDED][:2], sizes)
     print(f"\n+ time-series default: {by_key[ITS_DEFAULT].label}")
     _checks(*results[ITS_DEFAULT][:2], sizes, by_pre=True)
+    print(
+        "\nrandom-walk drift variance a month (method of moments, the values the designs use): "
+        + ", ".join(f"{k} {v:.5f}" for k, v in random_walk_variances(_series_for(args)).items())
+    )
     print(f"\ntotal {time.perf_counter() - started:.0f} s with {args.jobs} processes")
     return 0
 

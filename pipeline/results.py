@@ -30,6 +30,7 @@ EFFECT_COLUMNS = [
     "mde_decrease_pct",
     "p_adjusted",
     "placebo_p_value",
+    "placebo_p_min",
     "primary",
     "primary_rule",
     "method",
@@ -71,7 +72,12 @@ class Effect:
         estimates (Holm), filled in by the comparative step; NaN otherwise.
     placebo_p_value
         Rank of the estimate among placebo estimates (in space: the donors at
-        the same date), where the design computes one; NaN otherwise.
+        the same date; in time: fake starts in the pre-period), where the
+        design computes one; NaN otherwise.
+    placebo_p_min
+        The smallest value ``placebo_p_value`` could take, ``1 / (placebos +
+        1)``. Where it is not below the test level the placebo p-value is no
+        test at that level (the notes say so).
     fitted
         Per-period observed, fitted and counterfactual values for plots
         (columns ``period``, ``observed``, ``fitted``, ``counterfactual``), or None.
@@ -96,6 +102,7 @@ class Effect:
     mde_decrease_pct: float = float("nan")
     p_adjusted: float = float("nan")
     placebo_p_value: float = float("nan")
+    placebo_p_min: float = float("nan")
     notes: tuple[str, ...] = ()
     fitted: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.designs.controlled import fit_conditional_binomial
 from pipeline.errors import EstimationError
+from pipeline.methods.drift import MIN_EFFECTIVE_PLACEBOS
 
 
 def test_estimate_equals_ratio_of_rate_ratios_of_the_sums():
@@ -112,4 +113,19 @@ def test_placebo_p_value_comes_from_the_pre_period_steps():
     fit = fit_conditional_binomial(target, control, post, trend=True, drift=True)
     n_placebos = 48 - 12 - 6 + 1
     assert fit.placebo_p_value == pytest.approx(1 / (n_placebos + 1))
-    assert f"from {n_placebos} placebo steps" in fit.inference
+    assert f"{n_placebos} placebo steps" in fit.inference
+    assert fit.placebo_p_min == pytest.approx(1 / (n_placebos + 1))
+
+
+def test_drift_term_is_the_random_walk_of_the_log_ratio_when_placebos_overlap():
+    """Bug: 30 overlapping placebo steps were taken as 30 independent ones (t(30))."""
+    rng = np.random.default_rng(22)
+    post = (np.arange(84) >= 48).astype(float)
+    target = rng.poisson(np.full(84, 20.0))
+    control = rng.poisson(np.full(84, 20.0))
+    plain = fit_conditional_binomial(target, control, post, trend=True)
+    fit = fit_conditional_binomial(target, control, post, trend=True, drift=True)
+    assert fit.effective_placebos < MIN_EFFECTIVE_PLACEBOS and not fit.drift_measured
+    assert "random walk of the log ratio" in fit.inference and "t(30)" not in fit.inference
+    assert fit.ci_high / fit.ci_low > plain.ci_high / plain.ci_low
+    assert fit.ratio == pytest.approx(plain.ratio)

@@ -202,11 +202,11 @@ def test_the_study_chooses_how_the_time_series_accounts_for_drift(demo_data):
     from pipeline.inputs.study import Analysis, ItsSettings
 
     inputs = design_data(demo_data, demo_data.study.place("avesta_busstorget"), "crimes_total")
-    widths = {}
-    for method in ("inflation", "variance"):
+    methods = {}
+    for method in ("random_walk", "inflation"):
         analysis = Analysis(its=ItsSettings(drift_method=method))
         effect = InterruptedTimeSeries().estimate(replace(inputs, analysis=analysis))
-        widths[method] = effect.ci_high / effect.ci_low
+        methods[method] = effect.method
         target = inputs.target
         direct = fit_its(
             target["value"].to_numpy(),
@@ -218,4 +218,6 @@ def test_the_study_chooses_how_the_time_series_accounts_for_drift(demo_data):
             drift_method=method,
         )
         assert effect.ci_low == pytest.approx(direct.ci_low)
-    assert widths["inflation"] != pytest.approx(widths["variance"])
+    # The demo's pre-period is too short for its own placebo steps to measure the drift.
+    assert "placebo steps overlap" in methods["inflation"]
+    assert "placebo steps overlap" not in methods["random_walk"]

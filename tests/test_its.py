@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.designs.its import (
+    RANDOM_WALK_VARIANCE,
     drift_inflation,
     drift_variance,
     fit_its,
@@ -17,6 +18,7 @@ from pipeline.designs.its import (
     placebo_steps,
 )
 from pipeline.errors import EstimationError
+from pipeline.methods.drift import MIN_EFFECTIVE_PLACEBOS, random_walk_load
 
 
 def _sicily(reference_dir):
@@ -155,38 +157,47 @@ def _drifting_series(seed=12, n=84):
     return rng.poisson(40 * walk), periods
 
 
-@pytest.mark.parametrize("method", ["inflation", "variance"])
-def test_drift_term_widens_the_interval_of_a_drifting_series(method):
+def test_default_drift_term_is_the_random_walk_of_the_log_level():
     counts, periods = _drifting_series()
     start = periods[60]
     plain = fit_its(counts, periods, start)
-    calibrated = fit_its(counts, periods, start, drift=True, drift_method=method)
+    calibrated = fit_its(counts, periods, start, drift=True)
+    exog = its_design_matrix(periods, start)
+    mu = np.asarray(plain.fitted["fitted"])
+    load = random_walk_load(exog.to_numpy(), mu, list(exog.columns).index("post"))
     assert calibrated.rate_ratio == pytest.approx(plain.rate_ratio)
-    assert calibrated.ci_high / calibrated.ci_low > plain.ci_high / plain.ci_low
+    assert calibrated.se_log**2 == pytest.approx(
+        plain.se_log**2 + RANDOM_WALK_VARIANCE * load, rel=1e-6
+    )
+    assert "random walk of the log level" in calibrated.inference
     assert 0 < calibrated.placebo_p_value <= 1
-    assert "placebo steps" in calibrated.inference
-    # 60 months before the start: fake starts at months 12 ... 54.
-    assert "t(43)" in calibrated.inference
+    assert calibrated.placebo_p_min == pytest.approx(1 / (calibrated.n_placebos + 1))
 
 
-def test_default_drift_term_is_the_inflation():
+@pytest.mark.parametrize("method", ["inflation", "variance"])
+def test_own_placebo_drift_needs_five_effective_placebos(method):
+    """Bug: 60 months before the start gave 43 overlapping placebo steps a t(43) reference."""
     counts, periods = _drifting_series()
     start = periods[60]
-    default = fit_its(counts, periods, start, drift=True)
-    inflated = fit_its(counts, periods, start, drift=True, drift_method="inflation")
-    assert (default.ci_low, default.ci_high) == (inflated.ci_low, inflated.ci_high)
-    assert "mean squared z" in default.inference
+    fit = fit_its(counts, periods, start, drift=True, drift_method=method)
+    assert fit.n_placebos == 43
+    assert fit.effective_placebos < MIN_EFFECTIVE_PLACEBOS
+    assert not fit.drift_measured
+    assert "worth" in fit.inference and "random-walk model" in fit.inference
+    assert "t(43)" not in fit.inference
 
 
-def test_inflation_multiplies_the_model_variance_by_the_placebo_mean_square_z():
-    counts, periods = _drifting_series()
-    start = periods[60]
-    plain = fit_its(counts, periods, start)
-    steps = placebo_steps(counts, periods, start)
-    factor = np.mean([(b / s) ** 2 for b, s in steps])
-    assert factor > 1
-    inflated = fit_its(counts, periods, start, drift=True)
-    assert inflated.se_log == pytest.approx(plain.se_log * np.sqrt(factor))
+@pytest.mark.slow
+def test_long_series_measure_their_own_drift():
+    counts, periods = _drifting_series(n=216)
+    fit = fit_its(counts, periods, periods[204], drift=True, drift_method="inflation")
+    assert fit.effective_placebos >= MIN_EFFECTIVE_PLACEBOS
+    assert fit.drift_measured
+    assert f"t({fit.effective_placebos:.1f})" in fit.inference
+    steps = placebo_steps(counts, periods, periods[204])
+    factor = max(1.0, np.mean([(b / s) ** 2 for b, s in steps]))
+    plain = fit_its(counts, periods, periods[204])
+    assert fit.se_log == pytest.approx(plain.se_log * np.sqrt(factor))
 
 
 def test_drift_summaries_of_placebo_steps():
@@ -211,18 +222,21 @@ def test_placebo_steps_fake_starts_leave_the_months_asked_for():
     assert placebo_steps(changed, periods, start) == placebo_steps(counts, periods, start)
 
 
-def test_earlier_fake_starts_give_more_placebo_steps_and_degrees_of_freedom():
+def test_earlier_fake_starts_give_more_placebo_steps():
     counts, periods = _drifting_series(n=48)
     start = periods[24]
     fit = fit_its(counts, periods, start, drift=True, placebo_before=6)
-    assert "13 placebo steps" in fit.inference and "t(13)" in fit.inference
+    assert fit.n_placebos == 13
+    assert fit.placebo_p_min == pytest.approx(1 / 14)
 
 
 def test_too_short_a_pre_period_for_placebos_is_said():
+    """Bug: without a placebo step the note said "pre-period too short" whatever the reason."""
     counts, periods = _drifting_series(n=36)
-    fit = fit_its(counts, periods, periods[14], drift=True)
-    assert "too short to measure drift" in fit.inference
-    assert np.isnan(fit.placebo_p_value)
+    fit = fit_its(counts, periods, periods[14], drift=True, drift_method="inflation")
+    assert "no placebo step could be fitted" in fit.inference
+    assert "random walk of the log level" in fit.inference
+    assert np.isnan(fit.placebo_p_value) and fit.n_placebos == 0
 
 
 def test_unknown_drift_method_is_refused():
@@ -246,3 +260,26 @@ def test_slope_change_design_recovers_a_known_change_in_trend():
     assert effect.estimand == "rate_ratio_per_year"
     assert effect.ci_low < 1.2 < effect.ci_high
     assert effect.ci_low > 1.0
+
+
+def test_rank_test_needs_twenty_fake_starts_and_ranks_among_them():
+    from pipeline.designs.base import DesignData
+    from pipeline.designs.its import InterruptedTimeSeriesRank
+    from pipeline.validation.simulation import TOTAL
+    from pipeline.inputs.study import Place
+
+    counts, periods = _drifting_series(n=72)
+
+    def data(n_pre):
+        frame = pd.DataFrame({"value": counts, "exposure": 1.0}, index=periods)
+        place = Place(id="t", name="t", municipality="m", role="target")
+        return DesignData("m", place, TOTAL, periods[n_pre], frame)
+
+    with pytest.raises(EstimationError, match="needs at least 20 placebo steps"):
+        InterruptedTimeSeriesRank().estimate(data(36))
+    effect = InterruptedTimeSeriesRank().estimate(data(60))
+    steps = placebo_steps(counts, periods, periods[60])
+    assert len(steps) == 43
+    assert effect.placebo_p_min == pytest.approx(1 / 44)
+    assert effect.p_value == effect.placebo_p_value
+    assert effect.ci_low < effect.estimate < effect.ci_high

@@ -30,12 +30,18 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
 from ..methods.arguments import check_positive, check_probability
 
-__all__ = ["MDEResult", "minimum_detectable_effect", "power_for_effect"]
+__all__ = [
+    "MDEResult",
+    "detectable_decrease_from_interval",
+    "minimum_detectable_effect",
+    "power_for_effect",
+]
 
 VarianceAt = Literal["alternative", "null"]
 
@@ -368,3 +374,63 @@ def power_for_effect(
     se = _se_log(delta if variance_at == "alternative" else 0.0, tp, tq, cp, cq, phi)
     z = stats.norm.ppf(1 - alpha / 2)
     return float(stats.norm.sf(z - delta / se) + stats.norm.cdf(-z - delta / se))
+
+
+def detectable_decrease_from_interval(
+    ci_low: float,
+    ci_high: float,
+    *,
+    level: float = 0.95,
+    power: float = 0.8,
+    post_share: float = 0.0,
+) -> float:
+    """Smallest decrease in % a design detects with ``power``, from its own interval.
+
+    A design's interval on the log scale is ``log(estimate) -/+ c * SE``; the
+    half-width is ``c * SE`` whatever the reference (model, drift term, t or
+    normal; ``c`` is taken as the normal quantile). An estimator centred on a
+    true log effect ``-delta`` rejects with probability ``power`` when
+    ``delta = (c + z_power) * SE(delta)``. A decrease leaves fewer events
+    after the start, so the part of the variance that comes from the
+    target's post-period counts (``post_share`` of it) grows by
+    ``exp(delta)``; ``delta`` is solved with that, as in
+    :func:`minimum_detectable_effect`.
+
+    Parameters
+    ----------
+    ci_low, ci_high : float
+        The design's interval on the ratio scale, both > 0.
+    level : float, default 0.95
+        Its confidence level (the test's level is ``1 - level``).
+    power : float, default 0.8
+        Desired power.
+    post_share : float, default 0
+        Share of the log estimate's variance that comes from the target's
+        post-period counts, in [0, 1] (Poisson part: ``1 / T_post / SE^2``).
+
+    Returns
+    -------
+    float
+        Decrease in % (positive); NaN for an unusable interval or when no
+        decrease reaches the power.
+    """
+    if not (np.isfinite([ci_low, ci_high]).all() and 0 < ci_low < ci_high):
+        return float("nan")
+    crit = stats.norm.ppf(0.5 + level / 2)
+    se = (math.log(ci_high) - math.log(ci_low)) / (2 * crit)
+    k = crit + stats.norm.ppf(power)
+    share = min(max(float(post_share), 0.0), 1.0)
+
+    def gap(delta: float) -> float:
+        return delta - k * se * math.sqrt(1 + share * math.expm1(delta))
+
+    top = k * se
+    if gap(top) >= 0:
+        return float(100 * (1 - math.exp(-top)))
+    # gap is concave: search its rising side for a sign change, as _solve_decrease does.
+    grid = top + np.linspace(0, 20, 2001)[1:]
+    values = np.array([gap(d) for d in grid])
+    if not (values >= 0).any():
+        return float("nan")
+    hi = float(grid[np.argmax(values >= 0)])
+    return float(100 * (1 - math.exp(-optimize.brentq(gap, top, hi, xtol=1e-10))))

@@ -1,8 +1,8 @@
 """Evaluation designs. Add a design by writing a module and listing it in ``DESIGNS``.
 
 ``DESIGNS`` is ordered from the strongest design to the weakest: the first one
-that applies and can be estimated becomes the primary estimate (see
-``pipeline.evaluation.municipality.PRIMARY_RULE``).
+that applies, can be estimated and may be primary becomes the primary estimate
+(see ``pipeline.evaluation.municipality.PRIMARY_RULE``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from .base import Design, DesignData
 from .buffer import BufferDisplacement
 from .controlled import ControlledComparison
 from .donor import DonorComparison
-from .its import InterruptedTimeSeries, InterruptedTimeSeriesSlope
+from .its import InterruptedTimeSeries, InterruptedTimeSeriesRank, InterruptedTimeSeriesSlope
 from .prepost import PrePost
 from .relative_effect import RelativeEffect
 
@@ -33,6 +33,7 @@ __all__ = [
     "DesignData",
     "DonorComparison",
     "InterruptedTimeSeries",
+    "InterruptedTimeSeriesRank",
     "InterruptedTimeSeriesSlope",
     "PrePost",
     "RelativeEffect",

@@ -23,6 +23,7 @@ pre-period fit and placebo tests).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,16 @@ import statsmodels.api as sm
 from scipy import stats
 
 from ..errors import EstimationError
+from ..methods.drift import (
+    MIN_EFFECTIVE_PLACEBOS,
+    PlaceboFit,
+    effective_placebos,
+    excess_variance,
+    placebo_note,
+    random_walk_load,
+    rank_p_value,
+    step_correlation,
+)
 from ..methods.glm import binomial_step
 from ..results import Effect
 from .base import DesignData
@@ -39,7 +50,11 @@ MIN_PRE = 6
 MIN_POST = 3
 PLACEBO_BEFORE = 12
 PLACEBO_AFTER = 6
-MIN_PLACEBOS = 1
+#: Innovation variance per month of a random walk in the log ratio of target to control
+#: rates, with and without a differential trend: the step estimates' excess variance at
+#: fake starts in Brå's series (two pooled municipalities of similar size as the control)
+#: over their random-walk loads (method of moments, ``benchmarks/calibrate_inference.py``).
+RANDOM_WALK_VARIANCE = {True: 0.0022, False: 0.0008}
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,10 @@ class ConditionalFit:
     counterfactual: np.ndarray
     inference: str
     placebo_p_value: float = float("nan")
+    placebo_p_min: float = float("nan")
+    n_placebos: int = 0
+    effective_placebos: float = float("nan")
+    drift_measured: bool = False
 
 
 def fit_conditional_binomial(
@@ -65,6 +84,7 @@ def fit_conditional_binomial(
     level: float = 0.95,
     trend: bool = False,
     drift: bool = False,
+    placebo: bool = True,
 ) -> ConditionalFit:
     """Ratio of rate ratios from the conditional binomial model.
 
@@ -74,13 +94,20 @@ def fit_conditional_binomial(
         Add a differential linear trend (target against control), extrapolated
         into the post period: a comparative interrupted time series.
     drift
-        Add the target-control ratio's own drift to the variance, measured from
-        the same model at every fake start in the pre-period (at least 12
-        months before, 6 after; t reference on as many df as placebos). On
-        Brå's real series, with a trend and this drift term, 5.4 % of placebo
-        interventions were called significant at the 5 % level against 23.6 %
-        for the plain model, with 94 % coverage and 24-36 % power against a
-        20 % drop (``make validate``).
+        Add the variance the target-control ratio's own drift adds: its log
+        wanders as a random walk with innovation variance
+        :data:`RANDOM_WALK_VARIANCE` a month, measured across real crime
+        series; the variance it adds follows from the step's own design
+        (:func:`pipeline.methods.drift.random_walk_load`). Where the same
+        model's placebo steps at every fake start in the pre-period (at least
+        12 months before, 6 after) are worth at least
+        :data:`~pipeline.methods.drift.MIN_EFFECTIVE_PLACEBOS` independent
+        ones, their excess variance is used instead, with a t reference on
+        their effective number.
+    placebo
+        Fit the placebo steps: they give the placebo-in-time p-value and, when
+        they are worth enough, the drift term. Without them the random-walk
+        model is used.
     """
     target = np.asarray(target, dtype=float)
     control = np.asarray(control, dtype=float)
@@ -105,19 +132,28 @@ def fit_conditional_binomial(
     label = f"quasi-binomial (Pearson dispersion {dispersion:.2f})"
     if trend:
         label = "differential trend; " + label
-    steps = _placebo_steps(target, control, post, offset, trend) if drift else []
-    placebo_p = float("nan")
-    if len(steps) >= MIN_PLACEBOS:
-        z = abs(coef) / se
-        placebo_p = (1 + sum(abs(b) / s >= z for b, s in steps)) / (len(steps) + 1)
-        b = np.array([v for v, _ in steps])
-        s = np.array([v for _, v in steps])
-        tau2 = max(0.0, float(np.mean(b**2) - np.mean(s**2)))
+    fits, n_effective = [], 0.0
+    if drift and placebo:
+        fits, n_effective = _placebo_fits(target, control, post, offset, trend)
+    placebo_p, placebo_p_min = rank_p_value(coef / se, [f.coef / f.se for f in fits])
+    measured = bool(fits) and n_effective >= MIN_EFFECTIVE_PLACEBOS
+    if measured:
+        tau2 = excess_variance(fits)
         se = float(np.sqrt(se**2 + tau2))
-        df = len(steps)
-        label += f"; drift variance {tau2:.4f} from {df} placebo steps in the pre-period"
+        df = n_effective
+        label += (
+            f"; drift variance {tau2:.4f} from {len(fits)} placebo steps in the pre-period, "
+            f"worth {n_effective:.1f} independent"
+        )
     elif drift:
-        label += "; pre-period too short to measure drift (p-values likely too small)"
+        variance = RANDOM_WALK_VARIANCE[trend]
+        tau2 = variance * _random_walk_load(result, target, control, offset, post, trend)
+        se = float(np.sqrt(se**2 + tau2))
+        label += (
+            f"; drift variance {tau2:.4f} (a random walk of the log ratio, variance {variance:g} "
+            "a month as measured across real crime series"
+            + (f"; {_own_drift_unmeasurable(len(fits), n_effective)})" if fits else ")")
+        )
     crit = stats.t.ppf(1 - (1 - level) / 2, df)
     p_value = float(2 * stats.t.sf(abs(coef / se), df))
     # Without the effect the target's odds against the control follow the pre-period line.
@@ -133,9 +169,30 @@ def fit_conditional_binomial(
         ci_high=float(bounds[2]),
         p_value=p_value,
         counterfactual=np.asarray(counterfactual),
-        inference=f"{label}, t({int(df)})",
+        inference=f"{label}, t({df:.1f})" if measured else f"{label}, t({int(df)})",
         placebo_p_value=placebo_p,
+        placebo_p_min=placebo_p_min,
+        n_placebos=len(fits),
+        effective_placebos=n_effective,
+        drift_measured=measured,
     )
+
+
+def _own_drift_unmeasurable(n_placebos: int, n_effective: float) -> str:
+    return (
+        f"the pre-period's {n_placebos} placebo steps overlap and are worth {n_effective:.1f} "
+        f"independent ones, fewer than the {MIN_EFFECTIVE_PLACEBOS:g} needed to measure it"
+    )
+
+
+def _random_walk_load(result, target, control, offset, post, trend: bool) -> float:
+    """The step's random-walk load over all periods (those without events weigh nothing)."""
+    columns = [np.ones(len(target)), post] + ([_time(len(target))] if trend else [])
+    exog = np.column_stack(columns)
+    totals = target + control
+    linear = exog @ np.asarray(result.params) + offset
+    p = 1 / (1 + np.exp(-linear))
+    return random_walk_load(exog, totals * p * (1 - p), 1)
 
 
 def _time(n: int) -> np.ndarray:
@@ -164,11 +221,12 @@ def _fit_step(target, control, post, offset, trend: bool):
     return result, float(result.scale)
 
 
-def _placebo_steps(target, control, post, offset, trend: bool) -> list[tuple[float, float]]:
+def _placebo_fits(target, control, post, offset, trend: bool) -> tuple[list[PlaceboFit], float]:
+    """The step at every fake start in the pre-period, and their effective number."""
     pre = post == 0
     t, c, o = target[pre], control[pre], offset[pre]
     keep = (t + c) > 0
-    steps = []
+    fits = []
     for position in range(PLACEBO_BEFORE, len(t) - PLACEBO_AFTER + 1):
         fake = (np.arange(len(t)) >= position).astype(float)
         if t[fake == 0].sum() == 0 or t[fake == 1].sum() == 0:
@@ -177,8 +235,19 @@ def _placebo_steps(target, control, post, offset, trend: bool) -> list[tuple[flo
         exog = np.column_stack(columns)[keep]
         coef, se = binomial_step(t[keep], (t + c)[keep], exog, o[keep], 1)
         if np.isfinite(se) and se > 0:
-            steps.append((coef, se))
-    return steps
+            fits.append(PlaceboFit(coef, se, exog, 1))
+    if not fits:
+        return fits, 0.0
+    # Working weights n p (1 - p) from the pre-period model without a step.
+    n = (t + c)[keep]
+    base = np.delete(fits[0].exog, 1, axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a flat series fits perfectly; only its weights count
+        null = sm.GLM(
+            t[keep] / n, base, family=sm.families.Binomial(), var_weights=n, offset=o[keep]
+        ).fit()
+    p = np.clip(np.asarray(null.fittedvalues, dtype=float), 1e-6, 1 - 1e-6)
+    return fits, effective_placebos(step_correlation(fits, n * p * (1 - p)))
 
 
 class ControlledComparison:
@@ -231,4 +300,11 @@ class ControlledComparison:
             ),
             fitted=fitted,
             placebo_p_value=fit.placebo_p_value,
+            placebo_p_min=fit.placebo_p_min,
+            notes=data.notes
+            + (
+                (placebo_note("in-time", fit.placebo_p_value, fit.placebo_p_min, fit.n_placebos),)
+                if fit.n_placebos
+                else ()
+            ),
         )

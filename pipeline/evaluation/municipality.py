@@ -6,26 +6,35 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..checks.placebo import placebo_in_time
-from ..checks.power import minimum_detectable_effect
+from ..checks.power import detectable_decrease_from_interval
 from ..designs import DESIGNS, Design, DesignData
 from ..designs.base import cut_before_co_intervention, place_series
 from ..designs.inspection import inspection_effects
 from ..designs.panel import panel_effects
-from ..designs.relative_effect import dispersion_from_monthly
 from ..designs.survey import ALL_TARGETS, survey_effects
 from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..inputs.study import Place
+from ..methods.drift import placebo_note
 from ..results import Effect, effects_frame
 
 PRIMARY_RULE = (
-    "the highest SMS level that could be estimated, and among equals the design whose inference "
-    "held its error rate on real series: the donor-pool comparison (SMS 3) when the study has at "
-    "least 5 donors, then the controlled comparison (SMS 3) when the target has control areas, "
-    "then the interrupted time series (SMS 2)"
+    "the highest SMS level that could be estimated with inference that held its error rate on "
+    "real series, Brå's and the held-out London and US series: the donor-pool comparison (SMS 3) "
+    "when the study has at least 5 donors, then the controlled comparison (SMS 3) when the target "
+    "has control areas; no design without comparison areas held on the held-out series (the time "
+    "series with its drift model, its rank test against fake starts, pre/post), so a target "
+    "without them has no primary estimate"
 )
+#: Designs whose inference did not hold on the held-out real series: reported, never primary.
+NEVER_PRIMARY = frozenset({"its", "its_rank", "prepost", "its_slope"})
+
+
+#: An interval whose upper/lower ratio exceeds this is refused, not written as an estimate.
+MAX_INTERVAL_RATIO = 100.0
 
 
 @dataclass(frozen=True)
@@ -114,29 +123,38 @@ def design_data(
     )
 
 
-def _minimum_detectable_change(inputs: DesignData) -> float:
-    """Smallest decrease in % the target's counts could have shown (80 % power, 5 % level)."""
-    target = inputs.target["value"].to_numpy(dtype=float)
-    post = inputs.post > 0
-    control = inputs.pooled_controls()
-    counts = dict(target_pre=target[~post].sum(), target_post=target[post].sum())
-    series = [target[~post]]
-    if control is not None and not control.empty:
-        c = control["value"].to_numpy(dtype=float)
-        c_post = control.index >= inputs.start
-        counts.update(control_pre=c[~c_post].sum(), control_post=c[c_post].sum())
-        # Expected target count after the start without an effect, given the control's change.
-        if counts["control_pre"] > 0:
-            counts["target_post"] = (
-                counts["target_pre"] * counts["control_post"] / counts["control_pre"]
-            )
-    if min(v for v in counts.values()) <= 0:
-        return float("nan")
-    try:
-        mde = minimum_detectable_effect(**counts, dispersion=dispersion_from_monthly(*series))
-    except ValueError:
-        return float("nan")
-    return float(mde.decrease_pct)
+def _minimum_detectable_change(effect: Effect, inputs: DesignData) -> float:
+    """Smallest decrease in % this design could have detected (80 % power, its own test level).
+
+    Computed from the design's own interval, so it carries everything that
+    widens it (dispersion, trend, drift term, the reference distribution);
+    the target's post-period count says how much of its variance a decrease
+    would grow.
+    """
+    share = 0.0
+    if effect.place_id == inputs.place.id and effect.ci_low > 0 and effect.ci_high > 0:
+        post = inputs.target.loc[inputs.target.index >= inputs.start, "value"].sum()
+        crit = stats.norm.ppf(0.5 + effect.level / 2)
+        se = (np.log(effect.ci_high) - np.log(effect.ci_low)) / (2 * crit)
+        share = 1.0 if post <= 0 or se <= 0 else min(1.0, 1 / post / se**2)
+    return detectable_decrease_from_interval(
+        effect.ci_low, effect.ci_high, level=effect.level, post_share=share
+    )
+
+
+def _refusal(effect: Effect) -> str:
+    """Why a ratio estimate must not be written as an estimate; empty when it may."""
+    if effect.estimand not in ("rate_ratio", "rate_ratio_per_year"):
+        return ""
+    bounds = np.array([effect.estimate, effect.ci_low, effect.ci_high], dtype=float)
+    if not np.isfinite(bounds).all() or not (bounds > 0).all():
+        return "the fit did not converge (no finite estimate and interval)"
+    if effect.ci_high / effect.ci_low > MAX_INTERVAL_RATIO:
+        return (
+            f"the interval {effect.ci_low:.3g}-{effect.ci_high:.3g} spans more than a factor "
+            f"{MAX_INTERVAL_RATIO:g}: too few events or too short a series for an estimate"
+        )
+    return ""
 
 
 def evaluate_target(
@@ -149,8 +167,9 @@ def evaluate_target(
     """All designs for one target and indicator.
 
     Among the rate-ratio estimates of each place (the target, and its buffer when
-    a displacement design ran), the one with the highest SMS level is primary,
-    ties going to the design listed first in ``DESIGNS``.
+    a displacement design ran) from designs that may be primary (not in
+    ``NEVER_PRIMARY``), the one with the highest SMS level is primary, ties
+    going to the design listed first in ``DESIGNS``. A place may have none.
     """
     inputs = design_data(data, place, indicator_id, frames)
     effects: list[Effect] = []
@@ -169,30 +188,31 @@ def evaluate_target(
                 produced = replace(
                     produced,
                     placebo_p_value=p_placebo,
+                    placebo_p_min=1 / (n_placebo + 1),
                     notes=(
                         *produced.notes,
-                        f"placebo-in-time p = {p_placebo:.2f} ({n_placebo} fake starts)",
+                        placebo_note("in-time", p_placebo, 1 / (n_placebo + 1), n_placebo),
                     ),
                 )
         for effect in produced if isinstance(produced, tuple) else (produced,):
-            if (
-                effect.estimand == "rate_ratio"
-                and not np.isfinite([effect.estimate, effect.ci_low, effect.ci_high]).all()
-            ):
-                skipped.append(
-                    Skipped(
-                        effect.place_id, indicator_id, effect.design, "the fit did not converge"
-                    )
-                )
+            refused = _refusal(effect)
+            if refused:
+                skipped.append(Skipped(effect.place_id, indicator_id, effect.design, refused))
                 continue
             effects.append(effect)
-    mde = _minimum_detectable_change(inputs)
-    effects = [replace(e, mde_decrease_pct=mde) if e.place_id == place.id else e for e in effects]
+    effects = [
+        replace(e, mde_decrease_pct=_minimum_detectable_change(e, inputs))
+        if e.estimand == "rate_ratio"
+        else e
+        for e in effects
+    ]
     for place_id in dict.fromkeys(e.place_id for e in effects):
         candidates = [
             i
             for i, e in enumerate(effects)
-            if e.place_id == place_id and e.estimand == "rate_ratio"
+            if e.place_id == place_id
+            and e.estimand == "rate_ratio"
+            and e.design not in NEVER_PRIMARY
         ]
         if candidates:
             best = max(candidates, key=lambda i: (effects[i].sms_level, -i))
@@ -213,9 +233,17 @@ def _panel(data: StudyData, municipality: str, available: set, skipped: list) ->
         if len(with_series) < 2:
             continue
         try:
-            found.extend(panel_effects(data, indicator.id, with_series))
+            produced = panel_effects(data, indicator.id, with_series)
         except EstimationError as exc:
             skipped.append(Skipped(ALL_TARGETS, indicator.id, "panel", str(exc)))
+            continue
+        for effect in produced:
+            refused = _refusal(effect)
+            if refused:
+                place_id = effect.place_id or ALL_TARGETS
+                skipped.append(Skipped(place_id, indicator.id, effect.design, refused))
+            else:
+                found.append(effect)
     return found
 
 

@@ -99,10 +99,12 @@ class ItsSettings(_Strict):
     inference: Literal["quasipoisson", "hac", "poisson"] = "quasipoisson"
     reference: Literal["t", "normal"] = "t"
     drift: bool = True
-    drift_method: Literal["inflation", "variance"] = Field(
-        default="inflation",
-        description="inflation: variance times the placebo steps' mean squared z (at least 1); "
-        "variance: their excess variance added",
+    drift_method: Literal["random_walk", "inflation", "variance"] = Field(
+        default="random_walk",
+        description="random_walk: the variance a random walk of the log level adds, at the "
+        "drift measured across real crime series; inflation: variance times the series' own "
+        "placebo steps' mean squared z (at least 1); variance: their excess variance added "
+        "(both only where the placebo steps are worth at least 5 independent ones)",
     )
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -803,3 +804,122 @@ def controlled_injected_effect_power(
         step=step,
         seed=seed,
     )
+
+
+# --------------------------------------------------------------------------- held-out panels
+
+#: London's categories: every borough's total except fraud (recorded elsewhere from 2013),
+#: and three categories that put boroughs in the smaller size bands.
+LONDON_SERIES = {
+    "total": None,
+    "burglary": "Burglary",
+    "robbery": "Robbery",
+    "sexual offences": "Sexual Offences",
+}
+#: US offence columns: all index crimes, and three that put agencies in the smaller size bands.
+US_SERIES = {
+    "total": ("violent_crime", "property_crime"),
+    "burglary": ("burglary",),
+    "robbery": ("robbery",),
+    "murder and rape": ("murder", "rape"),
+}
+US_AGENCIES = 64
+
+
+def _units(wide: pd.DataFrame, label: str) -> dict[str, pd.DataFrame]:
+    """One frame per row of ``wide`` (rows: units, columns: consecutive periods)."""
+    periods = pd.PeriodIndex(wide.columns)
+    return {
+        f"{unit} ({label})": pd.DataFrame({"period": periods, "count": row.to_numpy(float)})
+        for unit, row in wide.iterrows()
+    }
+
+
+def read_london_boroughs(folder: str | Path) -> dict[str, dict[str, pd.DataFrame]]:
+    """London boroughs' monthly recorded crime, 2008-2016, as calibration series.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The folder holding ``MPS_Borough_Level_Crime_Historic.csv`` (wide:
+        one row per borough and minor category, one column per ``YYYYMM``).
+    Returns
+    -------
+    dict of str to dict of str to pandas.DataFrame
+        Per series (``LONDON_SERIES``: total without fraud, burglary,
+        robbery, sexual offences) the units' frames with columns ``period``
+        and ``count`` (108 months), named ``"<borough> (<series>)"``.
+    """
+    path = Path(folder) / "MPS_Borough_Level_Crime_Historic.csv"
+    frame = pd.read_csv(path)
+    months = [c for c in frame.columns if c.isdigit() and len(c) == 6]
+    if not months:
+        raise ValueError(f"{path}: no YYYYMM columns")
+    wide_all = frame.set_index(["Borough", "Major Category"])[months].apply(pd.to_numeric)
+    wide_all.columns = pd.PeriodIndex([pd.Period(f"{c[:4]}-{c[4:]}", freq="M") for c in months])
+    out = {}
+    for label, category in LONDON_SERIES.items():
+        if category is None:
+            rows = wide_all[wide_all.index.get_level_values(1) != "Fraud or Forgery"]
+        else:
+            rows = wide_all[wide_all.index.get_level_values(1) == category]
+        wide = rows.groupby(level=0).sum()
+        out[label] = _units(wide, label)
+    return out
+
+
+def read_us_agencies(
+    folder: str | Path, *, n_agencies: int = US_AGENCIES
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """US city agencies' monthly reported crime (Real-Time Crime Index) as calibration series.
+
+    An agency is used when it reports every offence column in ``US_SERIES`` for
+    every month 2018-01..2024-07 and its index-crime total has no reporting gap
+    or dump (no month below a third or above three times its median). Of those,
+    ``n_agencies`` are taken evenly along the order of their size, so every
+    size is represented; the choice depends only on the file.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The folder holding ``by_agency_table.csv``.
+    n_agencies : int, default 64
+        Agencies kept.
+    Returns
+    -------
+    dict of str to dict of str to pandas.DataFrame
+        As :func:`read_london_boroughs`, per series of ``US_SERIES`` (79 months).
+    """
+    path = Path(folder) / "by_agency_table.csv"
+    frame = pd.read_csv(path)
+    frame = frame[frame["state_name"] != "Nationwide"]
+    columns = sorted({c for cols in US_SERIES.values() for c in cols})
+    frame = frame.assign(period=pd.PeriodIndex(pd.to_datetime(frame["date"]), freq="M"))
+    values = frame.set_index(["agency_full", "period"])[columns].apply(
+        pd.to_numeric, errors="coerce"
+    )
+    values = values.where(values >= 0)  # -1 marks a missing month
+    periods = pd.period_range(
+        values.index.get_level_values(1).min(), values.index.get_level_values(1).max(), freq="M"
+    )
+    clean = {}
+    for agency, rows in values.groupby(level=0):
+        rows = rows.droplevel(0).reindex(periods)
+        if rows.isna().any().any():
+            continue
+        total = rows[list(US_SERIES["total"])].sum(axis=1)
+        median = float(total.median())
+        if median <= 0 or (total < median / 3).any() or (total > 3 * median).any():
+            continue
+        clean[agency] = rows
+    if len(clean) < n_agencies:
+        raise ValueError(f"{path}: only {len(clean)} agencies with clean series")
+    by_size = sorted(
+        clean, key=lambda a: (float(clean[a][list(US_SERIES["total"])].sum(axis=1).mean()), a)
+    )
+    keep = [by_size[int(i)] for i in np.linspace(0, len(by_size) - 1, n_agencies).round()]
+    out = {}
+    for label, cols in US_SERIES.items():
+        wide = pd.DataFrame({a: clean[a][list(cols)].sum(axis=1) for a in keep}).T
+        out[label] = _units(wide, label)
+    return out
