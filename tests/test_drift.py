@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.methods.glm import poisson_step
 from pipeline.designs.its import its_design_matrix, placebo_fits
 from pipeline.methods.drift import (
     effective_placebos,
@@ -16,6 +15,7 @@ from pipeline.methods.drift import (
     rank_p_value,
     step_correlation,
 )
+from pipeline.methods.glm import poisson_step
 
 
 def test_effective_placebos_of_independent_and_identical_steps():

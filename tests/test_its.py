@@ -265,8 +265,8 @@ def test_slope_change_design_recovers_a_known_change_in_trend():
 def test_rank_test_needs_twenty_fake_starts_and_ranks_among_them():
     from pipeline.designs.base import DesignData
     from pipeline.designs.its import InterruptedTimeSeriesRank
-    from pipeline.validation.simulation import TOTAL
     from pipeline.inputs.study import Place
+    from pipeline.validation.simulation import TOTAL
 
     counts, periods = _drifting_series(n=72)
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.inputs.prepare import StudyData, validate_study
 from pipeline.designs import ControlledComparison
 from pipeline.evaluation.municipality import MAX_INTERVAL_RATIO, evaluate_municipality
+from pipeline.inputs.prepare import StudyData, validate_study
 from pipeline.validation.simulation import PlaceScenario, place_coverage, simulate_place
 
 #: The study's targets: crimes a month, months before the start, controls.
