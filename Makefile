@@ -23,6 +23,8 @@ STATUS := $(REPORTS)/run_status.json
 REPORT_HTML := $(REPORTS)/comparative_report.html
 # The language is part of the file name: another REPORT_LANG is another target.
 FINAL_REPORT := $(REPORTS)/final_report.$(REPORT_LANG).pdf
+# Only a study with a `report:` section in study.yml has a final report.
+HAS_FINAL_REPORT := $(shell grep -qs '^report:' $(STUDY)/study.yml && echo yes)
 WORKBOOK := $(REPORTS)/results.$(REPORT_LANG).xlsx
 STUDY_ARGS := --study $(STUDY)
 RUN_ARGS := $(STUDY_ARGS) --lang $(REPORT_LANG)
@@ -68,7 +70,7 @@ evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in par
 $(STATUS): $(MANIFEST) $(EVAL_NOTEBOOK) $(SOURCES)
 	$(VPY) -m pipeline evaluate $(RUN_ARGS) --jobs $(JOBS) --keep-going
 
-report: $(REPORT_HTML) $(FINAL_REPORT) $(WORKBOOK) ## Run everything: the comparative report, the final report (PDF) and the results tables
+report: $(REPORT_HTML) $(if $(HAS_FINAL_REPORT),$(FINAL_REPORT)) $(WORKBOOK) ## Run everything: the comparative report, the final report (PDF) and the results tables
 	@$(VPY) -m pipeline status $(STUDY_ARGS)
 
 $(REPORT_HTML): $(STATUS) $(REPORT_NOTEBOOK)
