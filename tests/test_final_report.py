@@ -431,4 +431,4 @@ def test_changes_read_as_what_they_are():
     odds = change_and_interval("odds_ratio", 0.43, 0.19, 0.94, "sv")
     assert odds == ("oddskvot 0,43", "0,19 till 0,94")
     points = change_and_interval("share_difference_pp", -5.1, -12.0, 1.8, "sv")
-    assert points == ("−5,1 procentenheter", "−12,0 procentenheter till +1,8 procentenheter")
+    assert points == ("−5,1 procentenheter", "−12,0 till +1,8")
