@@ -16,7 +16,7 @@ import pytest
 from pipeline.__main__ import main
 from pipeline.errors import PipelineError, ValidationError
 from pipeline.report.final_texts import read_texts, render_markdown, section_title, sections_for
-from pipeline.report.words import goal_judgement, verdict
+from pipeline.report.words import goal_judgement
 from pipeline.run.paths import RUN_STATUS_FILE, StudyPaths
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -104,16 +104,6 @@ def test_raw_html_and_harmful_links_in_the_texts_are_disarmed():
 # ---------------------------------------------------------------------------
 # Plain words and the goal
 # ---------------------------------------------------------------------------
-
-
-def test_verdict_words_follow_their_definitions():
-    assert verdict(0.7, 0.6, 0.8, null=1.0, p_adjusted=0.01) == "clear_decrease"
-    assert verdict(0.7, 0.6, 0.8, null=1.0, p_adjusted=0.2) == "likely_decrease"
-    assert verdict(0.7, 0.6, 0.8, null=1.0) == "clear_decrease"  # a single question
-    assert verdict(0.9, 0.7, 1.1, null=1.0, p_adjusted=0.9) == "no_certain_change"
-    assert verdict(1.4, 1.1, 1.8, null=1.0, p_adjusted=0.3) == "likely_increase"
-    assert verdict(3.0, 1.0, 5.0, null=0.0, p_adjusted=0.001) == "clear_increase"
-    assert verdict(0.5, float("nan"), float("nan"), null=1.0) == "no_certain_change"
 
 
 def test_goal_is_more_than_half_and_says_how_sure():

@@ -219,15 +219,20 @@ def _null(estimand: str) -> float:
 
 
 def _row_verdict(row, lang: str, *, adjusted: bool = True) -> str:
-    p_adj = row["p_adjusted"] if adjusted and "p_adjusted" in row else None
-    key = verdict(
-        row["estimate"],
-        row["ci_low"],
-        row["ci_high"],
+    """The row's verdict in the words both reports use (:mod:`pipeline.report.words`).
+
+    ``adjusted=False`` for an estimate that answers a single question of its own (the
+    pooled estimates): its own p-value decides, not one adjusted for a family.
+    """
+    column = "p_adjusted" if adjusted else "p_value"
+    p = row[column] if column in row and not _missing(row[column]) else math.nan
+    result = verdict(
+        ci_low=float(row["ci_low"]),
+        ci_high=float(row["ci_high"]),
+        p_adjusted=float(p),
         null=_null(row["estimand"]),
-        p_adjusted=None if _missing(p_adj) else float(p_adj),
     )
-    return verdict_text(key, lang)
+    return verdict_text(result, lang)
 
 
 def _iso(value: dt.date | str) -> str:
@@ -745,13 +750,13 @@ class FinalReport:
         terms = [
             (
                 t("verdict_clear_decrease", lang) + " / " + t("verdict_clear_increase", lang),
-                t("final_define_clear", lang),
+                t("verdict_definition_clear", lang),
             ),
             (
                 t("verdict_likely_decrease", lang) + " / " + t("verdict_likely_increase", lang),
-                t("final_define_likely", lang),
+                t("verdict_definition_likely", lang),
             ),
-            (t("verdict_no_certain_change", lang), t("final_define_no_certain", lang)),
+            (t("verdict_none", lang), t("verdict_definition_none", lang)),
             (t("final_term_interval", lang), t("final_define_interval", lang)),
             (t("final_term_sms", lang), t("final_define_sms", lang)),
             (t("final_term_comparison", lang), t("final_define_comparison", lang)),

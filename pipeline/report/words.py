@@ -1,75 +1,110 @@
-"""Plain words for how sure a result is, defined once.
+"""The plain words a report uses for a result, each with one fixed meaning.
 
-Every report that says "clear decrease" or "no certain change" takes the words
-from here, so the same words always mean the same thing, and the glossary
-explains them from the same definitions.
+Both reports call these functions, so "clear decrease" means the same thing
+wherever it is written, and the reader's guide (``verdict_definition_*`` in the
+string catalogue) explains each word once.
 
-- *clear*: the change holds after allowing for the many comparisons the study
-  makes (Holm-adjusted p below 0.05); for a single study-wide question
-  (the pooled estimate), its 95 % interval excludes no change.
-- *likely*: the 95 % interval excludes no change, but the change does not hold
-  once the many comparisons are allowed for.
-- *no certain change*: the 95 % interval includes no change.
+The rules:
+
+=====================  =====================================================
+word                   meaning
+=====================  =====================================================
+clear decrease         the 95 % interval lies below no change, and the p-value
+(increase)             adjusted for the family of comparisons the claim
+                       belongs to is below 0.05
+likely decrease        the 95 % interval lies below no change, but after the
+(increase)             adjustment p is 0.05 or more
+no certain change      the 95 % interval includes no change
+goal reached           more than half of the action plan's measures done or
+                       started at the last follow-up
+=====================  =====================================================
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from .i18n import t
-
-VERDICTS = (
-    "clear_decrease",
-    "likely_decrease",
-    "no_certain_change",
-    "likely_increase",
-    "clear_increase",
-)
+#: The level below which an adjusted p-value makes a change "clear".
 ALPHA = 0.05
+#: The programme's goal: more than this share of each action plan done or started.
+IMPLEMENTATION_GOAL = 0.5
+
+STRENGTHS = ("clear", "likely", "none")
+DIRECTIONS = ("decrease", "increase")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How strong a change is (``clear``, ``likely``, ``none``) and which way it goes."""
+
+    strength: str
+    direction: str | None  # None when there is no certain change
+
+    @property
+    def key(self) -> str:
+        """The string-catalogue key of the verdict's words (``verdict_clear_decrease`` …)."""
+        if self.strength == "none":
+            return "verdict_none"
+        return f"verdict_{self.strength}_{self.direction}"
+
+    def better(self, better: str) -> bool | None:
+        """Whether the change is an improvement for an indicator where ``better`` is
+        ``"lower"`` or ``"higher"``; None when there is no certain change."""
+        if self.direction is None:
+            return None
+        return (self.direction == "decrease") == (better == "lower")
 
 
 def verdict(
-    estimate: float,
-    ci_low: float,
-    ci_high: float,
-    *,
-    null: float,
-    p_adjusted: float | None = None,
-) -> str:
-    """The verdict key for an estimate and its 95 % interval.
+    *, ci_low: float, ci_high: float, p_adjusted: float, null: float, alpha: float = ALPHA
+) -> Verdict:
+    """The verdict on one estimate.
 
     Parameters
     ----------
-    estimate, ci_low, ci_high
-        The estimate and its 95 % interval.
-    null
-        The value meaning no change (1 for ratios, 0 for differences).
+    ci_low, ci_high
+        The estimate's 95 % interval.
     p_adjusted
-        The multiplicity-adjusted p-value, or None for an estimate that answers
-        a single question of its own (then the interval decides alone).
+        Its p-value adjusted for the family of comparisons the claim belongs to
+        (the p-value itself for a single pre-specified comparison).
+    null
+        The value of no change: 1 for ratios, 0 for differences.
+    alpha
+        The level an adjusted p-value must be below for a "clear" change.
 
     Returns
     -------
-    str
-        One of :data:`VERDICTS`; ``"no_certain_change"`` when the interval is
-        missing.
+    Verdict
+        ``none`` when the interval is undefined or includes ``null``.
     """
-    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (ci_low, ci_high)):
-        return "no_certain_change"
-    if ci_low <= null <= ci_high:
-        return "no_certain_change"
-    direction = "decrease" if estimate < null else "increase"
-    if p_adjusted is None or (isinstance(p_adjusted, float) and math.isnan(p_adjusted)):
-        return f"clear_{direction}"
-    return f"{'clear' if p_adjusted < ALPHA else 'likely'}_{direction}"
+    if not (math.isfinite(ci_low) and math.isfinite(ci_high)):
+        return Verdict("none", None)
+    if ci_high < null:
+        direction = "decrease"
+    elif ci_low > null:
+        direction = "increase"
+    else:
+        return Verdict("none", None)
+    clear = math.isfinite(p_adjusted) and p_adjusted < alpha
+    return Verdict("clear" if clear else "likely", direction)
 
 
-def verdict_text(key: str, lang: str) -> str:
+def goal_reached(k: int, n: int, goal: float = IMPLEMENTATION_GOAL) -> bool:
+    """Whether more than ``goal`` of an action plan's ``n`` measures (``k``) were done or started."""
+    if n <= 0:
+        raise ValueError("an action plan without measures has no implementation share")
+    return k / n > goal
+
+
+def verdict_text(result: Verdict, lang: str) -> str:
     """The verdict in words ("tydlig minskning", "no certain change" …)."""
-    return t(f"verdict_{key}", lang)
+    from .i18n import t
+
+    return t(result.key, lang)
 
 
-def goal_judgement(share: float, low: float, high: float, goal: float) -> str:
+def goal_judgement(share: float, low: float, high: float, goal: float = IMPLEMENTATION_GOAL) -> str:
     """Whether more than ``goal`` of the measures were done or started, and how sure that is.
 
     Returns

@@ -2,8 +2,12 @@
 
 The same as ``python -m pipeline …``.
 
+The study scaffold and the importers (``new``, ``import-*``) come from
+:mod:`pipeline.importers.cli`.
+
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
-2 invalid input or parameters (nothing was written).
+2 invalid input or parameters, a folder that cannot be written, or another run
+of the same study in progress (nothing was written).
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import sys
 from pathlib import Path
 
 from ..errors import PipelineError, ValidationError
-from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status
+from ..importers.cli import add_commands, run_command, unfinished_study
+from .paths import DEFAULT_STUDY, LANGUAGES, REPO_ROOT, StudyPaths, read_status, run_in_progress
 
 # Kept here so that `--help` and `status` answer without importing the scientific stack.
-LANGUAGES = ("sv", "en")
 DEMO_SEED = 20200401
 
 
@@ -35,9 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--processed-root", default=str(REPO_ROOT / "data" / "processed"))
         p.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))
+        p.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            default="sv",
+            help="report language; reports go to <reports-root>/<study>/<lang>/",
+        )
 
     def run_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--lang", choices=LANGUAGES, default="sv", help="report language")
         p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks run in parallel")
         p.add_argument(
             "--municipality", action="append", help="only this municipality (repeatable)"
@@ -61,18 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     run_args(p)
     p = sub.add_parser("report", help="render the comparative report")
     study_args(p)
-    p.add_argument("--lang", choices=LANGUAGES, default="sv")
     p = sub.add_parser(
         "final-report", help="write the funder's final report (PDF and HTML) from the results"
     )
     study_args(p)
-    p.add_argument("--lang", choices=LANGUAGES, default="sv")
     p.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     p = sub.add_parser(
         "tables", help="write implementation.csv and the results workbook (results.<lang>.xlsx)"
     )
     study_args(p)
-    p.add_argument("--lang", choices=LANGUAGES, default="sv")
     p = sub.add_parser("run", help="validate, evaluate and report")
     study_args(p)
     run_args(p)
@@ -82,24 +88,33 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="(re)generate the demo study")
     p.add_argument("--out", default=str(DEFAULT_STUDY))
     p.add_argument("--seed", type=int, default=DEMO_SEED)
+    add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if (code := run_command(args)) is not None:
+        return code
     if args.command == "demo":
         from ..validation.demo import generate_demo
 
         folder = generate_demo(args.seed).write(Path(args.out))
         print(f"wrote the demo study to {folder}", file=sys.stderr)
         return 0
-    paths = (
-        StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
-        if hasattr(args, "study")
-        else None
-    )
+    try:
+        paths = (
+            StudyPaths.for_study(args.study, args.processed_root, args.reports_root, args.lang)
+            if hasattr(args, "study")
+            else None
+        )
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "status":
         return _status(paths)
+    if args.command in ("validate", "run") and (code := unfinished_study(paths.study_dir)):
+        return code
     if args.command in ("final-report", "tables"):
         return _final_report_or_tables(args, paths)
     from . import orchestrate
@@ -139,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # An unwritable or full output folder: name it, no traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -167,8 +187,12 @@ def _status(paths: StudyPaths) -> int:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if run_in_progress(paths):
+        print(f"a run of {paths.name} is in progress; this is the previous run", file=sys.stderr)
     for run in runs:
-        detail = "" if run["status"] == "ok" else f" (cell {run['failed_cell']}: {run['error']})"
+        detail = (
+            "" if run["status"] == "ok" else f" (cell {run.get('failed_cell')}: {run['error']})"
+        )
         reused = " (unchanged, not rerun)" if run.get("reused") else ""
         where = paths.reports_dir / (run["html"] or run["notebook"])
         print(f"{run['municipality']}: {run['status']}{reused}{detail} -> {where}")
