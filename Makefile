@@ -50,6 +50,8 @@ SOURCES := $(sort $(shell find pipeline -name '*.py' -o -name '*.yml' -o -path '
 STUDY_INPUTS := $(shell $(PYTHON) -m pipeline.run.paths inputs $(STUDY_QUOTED))
 # The language is part of the file name: another REPORT_LANG is another target.
 FINAL_REPORT := $(REPORTS)/final_report.$(REPORT_LANG).pdf
+# Only a study with a `report:` section in study.yml has a final report.
+HAS_FINAL_REPORT := $(shell grep -qs '^report:' $(STUDY_QUOTED)/study.yml && echo yes)
 WORKBOOK := $(REPORTS)/results.$(REPORT_LANG).xlsx
 STUDY_TEXTS := $(shell $(PYTHON) -m pipeline.run.paths texts $(STUDY_QUOTED))
 REPORTING_SOURCES := $(wildcard pipeline/report/final_*.py pipeline/report/words.py pipeline/report/pdf.py pipeline/report/exports.py pipeline/report/templates/final/*) pipeline/report/strings.yml
@@ -94,7 +96,7 @@ evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in par
 $(STATUS): $(MANIFEST) $(EVAL_NOTEBOOK) $(SOURCES)
 	$(VPY) -m pipeline evaluate $(RUN_ARGS) --jobs "$$JOBS" --keep-going
 
-report: $(REPORT_HTML) $(FINAL_REPORT) $(WORKBOOK) ## Run everything: the comparative report, the final report (PDF) and the results tables
+report: $(REPORT_HTML) $(if $(HAS_FINAL_REPORT),$(FINAL_REPORT)) $(WORKBOOK) ## Run everything: the comparative report, the final report (PDF) and the results tables
 	@$(VPY) -m pipeline status $(RUN_ARGS)
 
 $(REPORT_HTML): $(STATUS) $(REPORT_NOTEBOOK)

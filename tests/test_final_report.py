@@ -148,7 +148,8 @@ def demo_results(tmp_path_factory) -> StudyPaths:
 
 def _copy_results(demo_results: StudyPaths, tmp_path: Path, study_dir: Path) -> StudyPaths:
     """The fixture's results in a reports folder of their own, for a copy of the demo study."""
-    reports = tmp_path / "reports" / study_dir.name
+    # reports/<study>/<lang>/: each language has its own reports folder.
+    reports = tmp_path / "reports" / study_dir.name / "sv"
     reports.mkdir(parents=True)
     for name in ("effects.csv", "pooled_effects.csv", RUN_STATUS_FILE):
         shutil.copy(demo_results.reports_dir / name, reports / name)
@@ -261,7 +262,7 @@ def test_a_bad_texts_file_exits_2_and_writes_nothing(demo_results, tmp_path, cap
     (study / "final_report.md").write_text("## Bakgrund\nx\n## Resultat\ny\n", encoding="utf-8")
     paths = _copy_results(demo_results, tmp_path, study)
     args = ["--study", str(study), "--processed-root", str(paths.processed_dir.parent)]
-    args += ["--reports-root", str(paths.reports_dir.parent), "--lang", "sv"]
+    args += ["--reports-root", str(tmp_path / "reports"), "--lang", "sv"]
     assert main(["final-report", *args]) == 2
     err = capsys.readouterr().err
     assert "final_report.md, row 3" in err and "unknown section '## Resultat'" in err
@@ -421,4 +422,4 @@ def test_changes_read_as_what_they_are():
     odds = change_and_interval("odds_ratio", 0.43, 0.19, 0.94, "sv")
     assert odds == ("oddskvot 0,43", "0,19 till 0,94")
     points = change_and_interval("share_difference_pp", -5.1, -12.0, 1.8, "sv")
-    assert points == ("−5,1 procentenheter", "−12,0 procentenheter till +1,8 procentenheter")
+    assert points == ("−5,1 procentenheter", "−12,0 till +1,8")

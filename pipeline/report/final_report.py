@@ -207,14 +207,10 @@ def change_and_interval(estimand: str, estimate: float, low: float, high: float,
     key = unit.get(estimand, "final_unit_none")
     return (
         t(key, lang, value=_signed(estimate, lang, 1)),
+        # The unit once, beside the change: the interval's bounds are in the same unit.
         "–"
         if _missing(low)
-        else t(
-            "final_interval",
-            lang,
-            low=t(key, lang, value=_signed(low, lang, 1)),
-            high=t(key, lang, value=_signed(high, lang, 1)),
-        ),
+        else t("final_interval", lang, low=_signed(low, lang, 1), high=_signed(high, lang, 1)),
     )
 
 
