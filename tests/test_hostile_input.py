@@ -10,10 +10,12 @@ report folder, figures that survive a ``$``).
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,11 +131,11 @@ class Case:
     """One hostile study folder and what must come of it."""
 
     id: str
-    change: object  # callable(study_dir)
+    change: Callable[[Path], None]  # makes the demo copy hostile
     file: str  # the file the error (or warning) names
     message: str  # a part of the message
     column: str | None = None
-    row: object = None  # an int, or callable(study_dir) -> int, or None when not checked
+    row: int | Callable[[Path], int] | None = None  # None: not checked
     warning: bool = False  # a correct run with a stated warning instead of an error
 
 
@@ -745,8 +747,8 @@ def test_stated_warnings_reach_every_report(hostile_run):
         reports / folder_name(sala, "1981") / "evaluation.html",
         reports / "comparative_report.html",
     ):
-        text = report.read_text("utf-8")
-        assert "column &#x27;kommentar&#x27;: unknown column, ignored" in text, report
+        text = html.unescape(report.read_text("utf-8"))
+        assert "column 'kommentar': unknown column, ignored" in text, report
 
 
 @pytest.mark.slow
@@ -781,9 +783,9 @@ def _html_outputs(reports: Path) -> list[tuple[Path, str]]:
         notebook = nbformat.read(path, as_version=4)
         for cell in notebook.cells:
             for output in cell.get("outputs", []):
-                html = output.get("data", {}).get("text/html")
-                if html:
-                    found.append((path, "".join(html)))
+                markup = output.get("data", {}).get("text/html")
+                if markup:
+                    found.append((path, "".join(markup)))
     return found
 
 
