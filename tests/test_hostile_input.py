@@ -528,7 +528,7 @@ def test_a_killed_run_leaves_the_previous_results_and_a_true_status(prepared, mo
     }
     monkeypatch.setattr(orchestrate, "execute_notebook", _fake_notebook(fail_for="Hallstahammar"))
     with pytest.raises(KeyboardInterrupt):
-        orchestrate.evaluate(paths, jobs=1)
+        orchestrate.evaluate(paths, jobs=1, force=True)
     after = {
         p.relative_to(paths.reports_dir): p.read_bytes()
         for p in paths.reports_dir.rglob("*")
@@ -605,7 +605,7 @@ def test_leftovers_of_a_killed_run_are_cleared_by_the_next(prepared, monkeypatch
         "Hallstahammar",
         "Sala",
     ]
-    assert all(Path(r["html"]).is_file() for r in status["municipalities"])
+    assert all((paths.reports_dir / r["html"]).is_file() for r in status["municipalities"])
 
 
 def test_a_second_run_of_the_same_study_is_refused(tmp_path, capsys):

@@ -33,7 +33,8 @@ from papermill.exceptions import PapermillExecutionError
 
 from ..errors import ParameterError, PipelineError
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
-from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths, study_lock
+from . import cache
+from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths, read_status, study_lock
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
@@ -63,6 +64,35 @@ class NotebookRun:
     seconds: float
     failed_cell: int | None = None
     error: str | None = None
+    reused: bool = False  # its inputs, parameters and code were unchanged: the last results stand
+
+
+def ensure_kernel(name: str = KERNEL_NAME) -> str:
+    """The Jupyter kernel of this environment, registered in it if missing.
+
+    `make env` registers it; an environment made another way (conda, a plain pip install)
+    gets it on its first run, inside its own prefix, so that the notebooks run with the
+    interpreter and packages of the environment that runs the pipeline.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        spec = None
+    if spec is None or not _same_interpreter(spec.argv[0]):
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=name, display_name=f"Python ({name})", prefix=sys.prefix)
+        _log(f"registered the Jupyter kernel '{name}' for {sys.executable}")
+    return name
+
+
+def _same_interpreter(command: str) -> bool:
+    try:
+        return Path(command).resolve() == Path(sys.executable).resolve()
+    except OSError:
+        return False
 
 
 def check_parameters(notebook: Path, parameters: dict) -> None:
@@ -217,31 +247,67 @@ def evaluate(
     jobs: int | None = None,
     municipalities: list[str] | None = None,
     kernel_name: str = KERNEL_NAME,
+    force: bool = False,
 ) -> list[NotebookRun]:
-    """Run the evaluation notebook once per municipality, ``jobs`` at a time."""
+    """Run the evaluation notebook once per municipality whose results are out of date.
+
+    A municipality is run again when its key (:mod:`pipeline.run.cache`: its slice of the
+    study, the parameters and the code) differs from the one stored beside its last complete
+    results, when that run failed, or with ``force``; the others keep their results.
+    """
     if not (paths.processed_dir / MANIFEST_FILE).is_file():
         raise PipelineError(
             f"no processed study at {paths.processed_dir}: run the 'validate' step first"
         )
-    study = load_processed(paths.processed_dir).study
+    data = load_processed(paths.processed_dir)
+    study = data.study
     names = municipalities or study.municipality_names
     unknown = sorted(set(names) - set(study.municipality_names))
     if unknown:
         raise PipelineError(
             f"unknown municipalities {unknown}; the study has {study.municipality_names}"
         )
-    folders = {
-        name: paths.municipality_dir(name, study.municipality(name).kommunkod) for name in names
+    folders = {m.name: paths.municipality_dir(m.name, m.kommunkod) for m in study.municipalities}
+    for name in names:
+        check_parameters(
+            MUNICIPALITY_NOTEBOOK, municipality_parameters(paths, name, lang, folders[name])
+        )
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
+    code = cache.code_digest()
+    keys = {
+        name: cache.municipality_key(data, name, {"lang": lang}, code)
+        for name in study.municipality_names
     }
     with study_lock(paths):
         _remove_leftovers(paths)
+        previous = _previous_runs(paths)
+        reused = {
+            name: replace(previous[name], reused=True, seconds=0.0)
+            for name in names
+            if not force
+            and name in previous
+            and previous[name].status == "ok"
+            and cache.stored_key(folders[name]) == keys[name]
+        }
+        to_run = {name: folders[name] for name in names if name not in reused}
+        if reused:
+            _log(f"unchanged since their last run: {', '.join(reused)}")
+        # Municipalities not asked for this time keep their last record in the status.
+        kept = [previous[n] for n in study.municipality_names if n not in names and n in previous]
+        order = {name: i for i, name in enumerate(study.municipality_names)}
+        if not to_run:
+            runs = sorted([*reused.values(), *kept], key=lambda r: order[r.municipality])
+            _write_status(paths, runs)
+            return [r for r in runs if r.municipality in names]
         staging = Path(tempfile.mkdtemp(prefix=f".{paths.name}.run-", dir=paths.reports_dir.parent))
         try:
-            runs = _run_municipalities(paths, folders, staging, lang, jobs, kernel_name)
-            _publish(paths, staging, folders, runs)
+            fresh = _run_municipalities(paths, to_run, staging, lang, jobs, kernel_name, keys)
+            runs = sorted([*reused.values(), *fresh, *kept], key=lambda r: order[r.municipality])
+            _publish(paths, staging, to_run, runs)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return runs
+    return [r for r in runs if r.municipality in names]
 
 
 def _run_municipalities(
@@ -251,17 +317,15 @@ def _run_municipalities(
     lang: str,
     jobs: int | None,
     kernel_name: str,
+    keys: dict[str, str],
 ) -> list[NotebookRun]:
-    """Run every municipality's notebook into ``staging``; the runs name their final paths."""
-    names = list(folders)
+    """Run these municipalities' notebooks into ``staging``; the runs name their final paths."""
     runs_parameters = {
-        name: municipality_parameters(paths, name, lang, staging / folders[name].name)
-        for name in names
+        name: municipality_parameters(paths, name, lang, staging / folder.name)
+        for name, folder in folders.items()
     }
-    for parameters in runs_parameters.values():
-        check_parameters(MUNICIPALITY_NOTEBOOK, parameters)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
-    _log(f"evaluating {len(names)} municipalities, {jobs} at a time")
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(folders)))
+    _log(f"evaluating {len(folders)} municipalities, {jobs} at a time")
     runs: list[NotebookRun] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {
@@ -271,20 +335,21 @@ def _run_municipalities(
                 MUNICIPALITY_NOTEBOOK,
                 staging / folders[name].name,
                 "evaluation",
-                parameters,
+                runs_parameters[name],
                 kernel_name,
             ): name
-            for name, parameters in runs_parameters.items()
+            for name in folders
         }
         for done, future in enumerate(as_completed(futures), start=1):
-            run = _moved(future.result(), staging, paths.reports_dir)
+            run = future.result()
+            if run.status == "ok":
+                cache.store_key(staging / folders[run.municipality].name, keys[run.municipality])
+            run = _moved(run, staging, paths.reports_dir)
             runs.append(run)
             detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
             _log(
-                f"[{done}/{len(names)}] {run.municipality}: {run.status} in {run.seconds:.1f} s{detail}"
+                f"[{done}/{len(folders)}] {run.municipality}: {run.status} in {run.seconds:.1f} s{detail}"
             )
-    order = {name: i for i, name in enumerate(names)}
-    runs.sort(key=lambda r: order[r.municipality])
     return runs
 
 
@@ -310,8 +375,8 @@ def _publish(
 ) -> None:
     """Put the staged results in place of the study's reports folder.
 
-    Other municipalities' folders of an earlier run are carried over; the
-    comparative outputs are not, since they described the earlier results.
+    The other municipalities' folders are carried over; the comparative
+    outputs are not, since they described the earlier results.
     """
     old = paths.reports_dir
     rerun = {folder.name for folder in folders.values()}
@@ -338,8 +403,41 @@ def _publish(
         staging.rename(old)
 
 
+def _previous_runs(paths: StudyPaths) -> dict[str, NotebookRun]:
+    """The last run's record per municipality (empty when there is none or it is unreadable)."""
+    try:
+        records = read_status(paths)
+    except (PipelineError, ValueError, KeyError):
+        return {}
+    fields = set(NotebookRun.__dataclass_fields__)
+    runs = {}
+    for record in records:
+        try:
+            runs[record["municipality"]] = NotebookRun(
+                **{k: v for k, v in record.items() if k in fields}
+            )
+        except (TypeError, KeyError):
+            continue
+    return runs
+
+
+def _relative(paths: StudyPaths, path: str | None) -> str | None:
+    """A result's path relative to the study's reports folder (no machine paths in the status)."""
+    if path is None or not Path(path).is_absolute():
+        return path
+    try:
+        return Path(path).relative_to(paths.reports_dir).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
 def _write_status(paths: StudyPaths, runs: list[NotebookRun], folder: Path | None = None) -> None:
-    status = {"study": paths.study_dir.name, "municipalities": [asdict(r) for r in runs]}
+    """Write the run status into ``folder`` (default: the study's reports folder), atomically."""
+    records = [
+        asdict(replace(r, notebook=_relative(paths, r.notebook), html=_relative(paths, r.html)))
+        for r in runs
+    ]
+    status = {"study": paths.study_dir.name, "municipalities": records}
     target = (folder or paths.reports_dir) / RUN_STATUS_FILE
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
@@ -371,6 +469,8 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
         )
     parameters = report_parameters(paths, lang)
     check_parameters(COMPARATIVE_NOTEBOOK, parameters)
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
     with study_lock(paths):
         run = execute_notebook(
             "comparative report",

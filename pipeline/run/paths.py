@@ -210,7 +210,8 @@ def read_status(paths: StudyPaths) -> list[dict]:
         raise StatusError(f"{target} is damaged ({exc}); run the evaluation again") from None
     for run in runs:
         report = run.get("html") or run.get("notebook")
-        if run.get("status") == "ok" and not (report and Path(report).is_file()):
+        # Paths are relative to the reports folder (older runs wrote absolute ones).
+        if run.get("status") == "ok" and not (report and (paths.reports_dir / report).is_file()):
             run["status"] = "missing"
             run["error"] = f"{report} is missing"
     return runs
