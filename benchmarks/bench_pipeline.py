@@ -119,7 +119,7 @@ def pipeline(paths: StudyPaths, jobs: int, lang: str, study: Path | None = None)
         "--processed-root",
         str(paths.processed_dir.parent),
         "--reports-root",
-        str(paths.reports_dir.parent),
+        str(paths.reports_dir.parents[1]),
         "--lang",
         lang,
     ]
@@ -172,7 +172,10 @@ def main() -> None:
         for round_ in range(args.repeat):
             for method in ("plain", "pipeline") if round_ % 2 == 0 else ("pipeline", "plain"):
                 paths = StudyPaths.for_study(
-                    args.study, Path(tmp) / method / "processed", Path(tmp) / method / "reports"
+                    args.study,
+                    Path(tmp) / method / "processed",
+                    Path(tmp) / method / "reports",
+                    args.lang,
                 )
                 prepare_study(paths.study_dir, paths.processed_dir)
                 municipalities = load_processed(paths.processed_dir).study.municipality_names

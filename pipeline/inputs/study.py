@@ -26,6 +26,7 @@ SERIES_FILE = "series.csv"
 SURVEY_FILE = "survey.csv"
 INSPECTIONS_FILE = "inspections.csv"
 ACTIONS_FILE = "actions.csv"
+FINAL_REPORT_TEXTS = {"sv": "final_report.md", "en": "final_report.en.md"}
 
 Family = Literal["count", "proportion", "ordinal", "score", "continuous"]
 Role = Literal["target", "control", "buffer"]
@@ -156,6 +157,53 @@ class ActionPlanSettings(_Strict):
         return value
 
 
+class ProjectPeriod(_Strict):
+    start: dt.date
+    end: dt.date
+
+
+class ReportInfo(_Strict):
+    """What the funder's final report (slutrapport) says about the project itself.
+
+    The report's own texts (background, aims, conclusions ...) are Markdown files
+    in the study folder, one per report language.
+    """
+
+    title: str | None = Field(default=None, description="the project's name (default: title)")
+    authors: tuple[str, ...] = Field(min_length=1)
+    date: dt.date = Field(description="the date the report is signed off")
+    funder: str = Field(min_length=1)
+    registration_number: str | None = Field(
+        default=None, description="the funder's registration number (diarienummer)"
+    )
+    coordinator: str = Field(min_length=1, description="the coordinating organisation")
+    partners: tuple[str, ...] = ()
+    project_period: ProjectPeriod
+    headline_indicator: str | None = Field(
+        default=None,
+        description="the indicator the report leads with (default: the first count indicator)",
+    )
+    goal_share: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="the programme's goal: more than this share of each action plan's "
+        "measures done or started",
+    )
+    texts: dict[Literal["sv", "en"], str] = Field(
+        default_factory=lambda: dict(FINAL_REPORT_TEXTS),
+        description="the Markdown file of the report's own texts per language, in the study folder",
+    )
+
+    @field_validator("texts")
+    @classmethod
+    def _plain_file_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value.values():
+            if not re.fullmatch(r"[^/\\]+\.md", name) or name.startswith("."):
+                raise ValueError(f"'{name}' must be the name of a .md file in the study folder")
+        return value
+
+
 class Study(_Strict):
     title: str
     synthetic: bool
@@ -167,6 +215,7 @@ class Study(_Strict):
     survey: SurveySettings | None = None
     inspections: InspectionSettings | None = None
     action_plan: ActionPlanSettings | None = None
+    report: ReportInfo | None = None
     analysis: Analysis = Analysis()
     donor_pool: tuple[str, ...] = Field(
         default=(),
@@ -562,6 +611,16 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
             add(
                 ("survey", "after"), "survey: every 'after' wave must come after the 'before' waves"
             )
+    if study.report is not None:
+        period = study.report.project_period
+        if period.end <= period.start:
+            add(
+                ("report", "project_period", "end"),
+                "report: the project period ends before it starts",
+            )
+        headline = study.report.headline_indicator
+        if headline is not None and headline not in families:
+            add(("report", "headline_indicator"), f"report: unknown indicator '{headline}'")
     for i, shock in enumerate(study.shocks):
         if shock.end is not None and shock.end < shock.start:
             add(("shocks", i, "end"), f"shock '{shock.id}' ends before it starts")

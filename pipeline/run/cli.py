@@ -1,6 +1,9 @@
-"""Command line: ``trygga {validate,evaluate,report,run,status,demo,check-notebooks}``.
+"""Command line: ``trygga {validate,evaluate,report,final-report,tables,run,status,…}``.
 
 The same as ``python -m pipeline …``.
+
+The study scaffold and the importers (``new``, ``import-*``) come from
+:mod:`pipeline.importers.cli`.
 
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
 2 invalid input or parameters, a folder that cannot be written, or another run
@@ -15,10 +18,10 @@ import sys
 from pathlib import Path
 
 from ..errors import PipelineError, ValidationError
-from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status, run_in_progress
+from ..importers.cli import add_commands, run_command, unfinished_study
+from .paths import DEFAULT_STUDY, LANGUAGES, REPO_ROOT, StudyPaths, read_status, run_in_progress
 
 # Kept here so that `--help` and `status` answer without importing the scientific stack.
-LANGUAGES = ("sv", "en")
 DEMO_SEED = 20200401
 
 
@@ -36,9 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--processed-root", default=str(REPO_ROOT / "data" / "processed"))
         p.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))
+        p.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            default="sv",
+            help="report language; reports go to <reports-root>/<study>/<lang>/",
+        )
 
     def run_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--lang", choices=LANGUAGES, default="sv", help="report language")
         p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks run in parallel")
         p.add_argument(
             "--municipality", action="append", help="only this municipality (repeatable)"
@@ -62,7 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     run_args(p)
     p = sub.add_parser("report", help="render the comparative report")
     study_args(p)
-    p.add_argument("--lang", choices=LANGUAGES, default="sv")
+    p = sub.add_parser(
+        "final-report", help="write the funder's final report (PDF and HTML) from the results"
+    )
+    study_args(p)
+    p.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    p = sub.add_parser(
+        "tables", help="write implementation.csv and the results workbook (results.<lang>.xlsx)"
+    )
+    study_args(p)
     p = sub.add_parser("run", help="validate, evaluate and report")
     study_args(p)
     run_args(p)
@@ -72,11 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="(re)generate the demo study")
     p.add_argument("--out", default=str(DEFAULT_STUDY))
     p.add_argument("--seed", type=int, default=DEMO_SEED)
+    add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if (code := run_command(args)) is not None:
+        return code
     if args.command == "demo":
         from ..validation.demo import generate_demo
 
@@ -85,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         paths = (
-            StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
+            StudyPaths.for_study(args.study, args.processed_root, args.reports_root, args.lang)
             if hasattr(args, "study")
             else None
         )
@@ -94,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "status":
         return _status(paths)
+    if args.command in ("validate", "run") and (code := unfinished_study(paths.study_dir)):
+        return code
+    if args.command in ("final-report", "tables"):
+        return _final_report_or_tables(args, paths)
     from . import orchestrate
 
     if args.command == "check-notebooks":
@@ -139,6 +162,22 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _final_report_or_tables(args: argparse.Namespace, paths: StudyPaths) -> int:
+    from ..report.final_build import build_final_report, build_tables
+
+    try:
+        if args.command == "final-report":
+            written = build_final_report(paths, args.lang, pdf=not args.no_pdf)
+        else:
+            written = build_tables(paths, args.lang)
+    except PipelineError as exc:  # ValidationError included: bad texts or study.yml
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -33,6 +33,8 @@ from papermill.exceptions import PapermillExecutionError
 
 from ..errors import ParameterError, PipelineError
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
+from ..report.final_texts import check_report_texts
+from ..report.i18n import check_language, t
 from . import cache
 from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths, read_status, study_lock
 
@@ -49,6 +51,7 @@ COMPARATIVE_OUTPUTS = (
     "effects.provenance.json",
     "pooled_effects.csv",
 )
+PAGE_TEMPLATE = "page"
 KERNEL_NAME = "trygga-platser"
 EXECUTION_TIMEOUT = 900  # seconds per cell; a hung kernel must not hang CI
 
@@ -135,10 +138,11 @@ def report_parameters(paths: StudyPaths, lang: str) -> dict[str, str]:
     }
 
 
-def render_html(notebook_path: Path, html_path: Path) -> Path:
-    """Render an executed notebook to HTML without code cells; images stay embedded."""
+def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str) -> Path:
+    """Render an executed notebook to a report page: its outputs only, with ``title`` and
+    ``lang`` on the page, the project's one stylesheet and no script."""
     exporter = HTMLExporter(
-        template_name="report",
+        template_name=PAGE_TEMPLATE,
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=True,
         exclude_input_prompt=True,
@@ -146,7 +150,10 @@ def render_html(notebook_path: Path, html_path: Path) -> Path:
         exclude_markdown=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(notebook_path, as_version=4),
+        resources={"report_title": title, "report_lang": check_language(lang)},
+    )
     tmp = html_path.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     tmp.replace(html_path)
@@ -160,6 +167,8 @@ def execute_notebook(
     stem: str,
     parameters: dict,
     kernel_name: str = KERNEL_NAME,
+    *,
+    title: str,
 ) -> NotebookRun:
     """Execute one notebook with papermill and render it; notebook errors are returned, not raised.
 
@@ -171,7 +180,7 @@ def execute_notebook(
         shutil.rmtree(leftover, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{stem}-", dir=output_dir))
     try:
-        return _execute_in(label, template, work, output_dir, stem, parameters, kernel_name)
+        return _execute_in(label, template, work, output_dir, stem, parameters, kernel_name, title)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -184,6 +193,7 @@ def _execute_in(
     stem: str,
     parameters: dict,
     kernel_name: str,
+    title: str,
 ) -> NotebookRun:
     ipynb = work / f"{stem}.ipynb"
     html = work / f"{stem}.html"
@@ -210,7 +220,7 @@ def _execute_in(
         error = f"{type(exc).__name__}: {exc}"
     rendered = None
     if ipynb.is_file():
-        render_html(ipynb, html)
+        render_html(ipynb, html, title=title, lang=parameters["lang"])
         html.replace(output_dir / html.name)
         rendered = str(output_dir / html.name)
     if ipynb.is_file():
@@ -231,7 +241,10 @@ def _log(message: str) -> None:
 
 
 def prepare(paths: StudyPaths) -> None:
-    """Validate the raw study and write its processed form."""
+    """Validate the raw study (the final report's texts included) and write its processed form."""
+    # The texts are checked first so that a typo in a heading stops the run before any
+    # model does, not after the whole evaluation.
+    check_report_texts(paths.study_dir)
     data = prepare_study(paths.study_dir, paths.processed_dir, lock=study_lock(paths))
     for warning in data.manifest.get("warnings", []):
         _log(f"warning: {warning}")
@@ -267,18 +280,14 @@ def evaluate(
         raise PipelineError(
             f"unknown municipalities {unknown}; the study has {study.municipality_names}"
         )
-    folders = {m.name: paths.municipality_dir(m.name, m.kommunkod) for m in study.municipalities}
-    for name in names:
-        check_parameters(
-            MUNICIPALITY_NOTEBOOK, municipality_parameters(paths, name, lang, folders[name])
-        )
+    folders = {
+        name: paths.municipality_dir(name, study.municipality(name).kommunkod)
+        for name in study.municipality_names
+    }
     if kernel_name == KERNEL_NAME:
         ensure_kernel(kernel_name)
     code = cache.code_digest()
-    keys = {
-        name: cache.municipality_key(data, name, {"lang": lang}, code)
-        for name in study.municipality_names
-    }
+    keys = {name: cache.municipality_key(data, name, {"lang": lang}, code) for name in names}
     with study_lock(paths):
         _remove_leftovers(paths)
         previous = _previous_runs(paths)
@@ -300,10 +309,14 @@ def evaluate(
             runs = sorted([*reused.values(), *kept], key=lambda r: order[r.municipality])
             _write_status(paths, runs)
             return [r for r in runs if r.municipality in names]
+        paths.reports_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{paths.name}.run-", dir=paths.reports_dir.parent))
         try:
-            fresh = _run_municipalities(paths, to_run, staging, lang, jobs, kernel_name, keys)
-            runs = sorted([*reused.values(), *fresh, *kept], key=lambda r: order[r.municipality])
+            new = _run_municipalities(paths, to_run, staging, lang, jobs, kernel_name)
+            for run in new:
+                if run.status == "ok":
+                    cache.store_key(staging / to_run[run.municipality].name, keys[run.municipality])
+            runs = sorted([*reused.values(), *new, *kept], key=lambda r: order[r.municipality])
             _publish(paths, staging, to_run, runs)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -317,15 +330,17 @@ def _run_municipalities(
     lang: str,
     jobs: int | None,
     kernel_name: str,
-    keys: dict[str, str],
 ) -> list[NotebookRun]:
-    """Run these municipalities' notebooks into ``staging``; the runs name their final paths."""
+    """Run every municipality's notebook into ``staging``; the runs name their final paths."""
+    names = list(folders)
     runs_parameters = {
-        name: municipality_parameters(paths, name, lang, staging / folder.name)
-        for name, folder in folders.items()
+        name: municipality_parameters(paths, name, lang, staging / folders[name].name)
+        for name in names
     }
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(folders)))
-    _log(f"evaluating {len(folders)} municipalities, {jobs} at a time")
+    for parameters in runs_parameters.values():
+        check_parameters(MUNICIPALITY_NOTEBOOK, parameters)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
+    _log(f"evaluating {len(names)} municipalities, {jobs} at a time")
     runs: list[NotebookRun] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {
@@ -335,21 +350,21 @@ def _run_municipalities(
                 MUNICIPALITY_NOTEBOOK,
                 staging / folders[name].name,
                 "evaluation",
-                runs_parameters[name],
+                parameters,
                 kernel_name,
+                title=t("municipality_title", lang, municipality=name),
             ): name
-            for name in folders
+            for name, parameters in runs_parameters.items()
         }
         for done, future in enumerate(as_completed(futures), start=1):
-            run = future.result()
-            if run.status == "ok":
-                cache.store_key(staging / folders[run.municipality].name, keys[run.municipality])
-            run = _moved(run, staging, paths.reports_dir)
+            run = _moved(future.result(), staging, paths.reports_dir)
             runs.append(run)
             detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
             _log(
-                f"[{done}/{len(folders)}] {run.municipality}: {run.status} in {run.seconds:.1f} s{detail}"
+                f"[{done}/{len(names)}] {run.municipality}: {run.status} in {run.seconds:.1f} s{detail}"
             )
+    order = {name: i for i, name in enumerate(names)}
+    runs.sort(key=lambda r: order[r.municipality])
     return runs
 
 
@@ -375,8 +390,8 @@ def _publish(
 ) -> None:
     """Put the staged results in place of the study's reports folder.
 
-    The other municipalities' folders are carried over; the comparative
-    outputs are not, since they described the earlier results.
+    Other municipalities' folders of an earlier run are carried over; the
+    comparative outputs are not, since they described the earlier results.
     """
     old = paths.reports_dir
     rerun = {folder.name for folder in folders.values()}
@@ -432,7 +447,6 @@ def _relative(paths: StudyPaths, path: str | None) -> str | None:
 
 
 def _write_status(paths: StudyPaths, runs: list[NotebookRun], folder: Path | None = None) -> None:
-    """Write the run status into ``folder`` (default: the study's reports folder), atomically."""
     records = [
         asdict(replace(r, notebook=_relative(paths, r.notebook), html=_relative(paths, r.html)))
         for r in runs
@@ -471,6 +485,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
     check_parameters(COMPARATIVE_NOTEBOOK, parameters)
     if kernel_name == KERNEL_NAME:
         ensure_kernel(kernel_name)
+    title = t("comparative_title", lang, title=load_processed(paths.processed_dir).study.title)
     with study_lock(paths):
         run = execute_notebook(
             "comparative report",
@@ -479,6 +494,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
             "comparative_report",
             parameters,
             kernel_name,
+            title=title,
         )
     detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
     _log(f"comparative report: {run.status} in {run.seconds:.1f} s{detail} -> {run.html}")

@@ -28,6 +28,8 @@ RUN_STATUS_FILE = "run_status.json"
 MAX_FOLDER_BYTES = 120
 # Anything but letters (å, ä, ö included), digits, spaces, '-', '_' and '.'.
 _UNSAFE = re.compile(r"[^\w \-.]")
+#: The report languages; kept here so that the command line answers without heavy imports.
+LANGUAGES = ("sv", "en")
 
 
 class StatusError(PipelineError):
@@ -110,7 +112,12 @@ def inside(root: Path, path: Path) -> Path:
 
 @dataclass(frozen=True)
 class StudyPaths:
-    """Where a study's raw data, processed data and reports live."""
+    """Where a study's raw data, processed data and reports live.
+
+    Reports of each language have a folder of their own
+    (``reports/<study>/<lang>/``), so a run in one language never mixes with,
+    or passes for, the other's.
+    """
 
     study_dir: Path
     processed_dir: Path
@@ -122,20 +129,25 @@ class StudyPaths:
         study_dir: str | Path = DEFAULT_STUDY,
         processed_root: str | Path = REPO_ROOT / "data" / "processed",
         reports_root: str | Path = REPO_ROOT / "reports",
+        lang: str = "sv",
     ) -> StudyPaths:
+        if lang not in LANGUAGES:
+            raise PipelineError(
+                f"unknown report language '{lang}'; use one of {', '.join(LANGUAGES)}"
+            )
         study_dir = Path(study_dir).resolve()
         name = study_folder_name(study_dir)
         processed_root, reports_root = Path(processed_root), Path(reports_root)
         return cls(
             study_dir,
             inside(processed_root, processed_root / name),
-            inside(reports_root, reports_root / name),
+            inside(reports_root, reports_root / name / lang),
         )
 
     @property
     def name(self) -> str:
         """The study's folder name under the processed and reports roots."""
-        return self.reports_dir.name
+        return self.processed_dir.name
 
     def municipality_dir(self, municipality: str, kommunkod: str | None = None) -> Path:
         """A municipality's report folder: a safe name, always inside the study's reports."""
@@ -145,7 +157,8 @@ class StudyPaths:
 
     @property
     def lock_file(self) -> Path:
-        """The study's lock, beside (not inside) its reports folder, which a run replaces."""
+        """The study's lock, beside (not inside) its reports folder, which a run replaces; one
+        for both languages, since they share the processed study."""
         return self.reports_dir.parent / f".{self.name}.lock"
 
 
@@ -209,8 +222,7 @@ def read_status(paths: StudyPaths) -> list[dict]:
     except (ValueError, KeyError, TypeError) as exc:
         raise StatusError(f"{target} is damaged ({exc}); run the evaluation again") from None
     for run in runs:
-        report = run.get("html") or run.get("notebook")
-        # Paths are relative to the reports folder (older runs wrote absolute ones).
+        report = run.get("html") or run.get("notebook")  # relative to the reports folder
         if run.get("status") == "ok" and not (report and (paths.reports_dir / report).is_file()):
             run["status"] = "missing"
             run["error"] = f"{report} is missing"
@@ -218,13 +230,15 @@ def read_status(paths: StudyPaths) -> list[dict]:
 
 
 def _make_variables(argv: list[str]) -> int:
-    """What the Makefile needs of a study: ``name STUDY`` or ``inputs STUDY``."""
+    """What the Makefile needs of a study: ``name STUDY``, ``inputs STUDY`` or ``texts STUDY``."""
     what, study = argv
     try:
         if what == "name":
             print(study_folder_name(study))
         else:
-            found = [p for p in sorted(Path(study).glob("*")) if p.suffix in (".yml", ".csv")]
+            # "inputs": the files the evaluation reads; "texts": the final report's own texts.
+            suffixes = (".md",) if what == "texts" else (".yml", ".csv")
+            found = [p for p in sorted(Path(study).glob("*")) if p.suffix in suffixes]
             print(make_file_list(found))
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
