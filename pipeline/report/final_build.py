@@ -26,6 +26,7 @@ from .final_report import (
 )
 from .outputs import read_csv
 from .pdf import html_to_pdf, write_text_atomically
+from .style import use_report_style
 
 COMPARATIVE_HTML = "comparative_report.html"
 SCREEN_REPORT_PRINT_CSS = TEMPLATE_DIR / "screen_report_print.css"
@@ -42,6 +43,7 @@ def build_final_report(paths: StudyPaths, lang: str, *, pdf: bool = True) -> lis
     list of pathlib.Path
         The files written.
     """
+    use_report_style()
     report = FinalReport(load_inputs(paths, lang))
     missing = report.inputs.texts.missing(lang)
     if missing:
