@@ -19,6 +19,7 @@ import pandas as pd
 from ..inputs.prepare import StudyData
 from ..methods.implementation import implementation_shares
 from .i18n import catalogue, check_language, t
+from .outputs import neutralise_frame, write_csv
 
 IMPLEMENTATION_FILE = "implementation.csv"
 IMPLEMENTATION_COLUMNS = [
@@ -91,8 +92,7 @@ def write_implementation_csv(data: StudyData, reports_dir: str | Path) -> Path |
     frame = implementation_frame(data)
     if frame is None:
         return None
-    target = Path(reports_dir) / IMPLEMENTATION_FILE
-    return _atomic(target, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    return write_csv(frame, Path(reports_dir) / IMPLEMENTATION_FILE)
 
 
 def _key(kind: str, column: str) -> str:
@@ -135,6 +135,8 @@ def write_workbook(
             )
         sheets.append((sheet, frame.set_axis([t(f"xlsx_col_{k}", lang) for k in keys], axis=1)))
     sheets.append((t("xlsx_sheet_key", lang), pd.DataFrame(key_rows)))
+    # A study's names reach the cells; a text starting with '=' would be a live formula.
+    sheets = [(sheet, neutralise_frame(out)) for sheet, out in sheets]
 
     def write(tmp: str) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:

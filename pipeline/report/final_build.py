@@ -12,8 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from ..errors import PipelineError
 from ..inputs.prepare import load_processed
 from ..run.paths import StudyPaths
@@ -26,7 +24,9 @@ from .final_report import (
     final_report_stem,
     load_inputs,
 )
+from .outputs import read_csv
 from .pdf import html_to_pdf, write_text_atomically
+from .style import use_report_style
 
 COMPARATIVE_HTML = "comparative_report.html"
 SCREEN_REPORT_PRINT_CSS = TEMPLATE_DIR / "screen_report_print.css"
@@ -43,6 +43,7 @@ def build_final_report(paths: StudyPaths, lang: str, *, pdf: bool = True) -> lis
     list of pathlib.Path
         The files written.
     """
+    use_report_style()
     report = FinalReport(load_inputs(paths, lang))
     missing = report.inputs.texts.missing(lang)
     if missing:
@@ -100,8 +101,8 @@ def build_tables(paths: StudyPaths, lang: str) -> list[Path]:
     written.append(
         write_workbook(
             data,
-            pd.read_csv(reports / EFFECTS_FILE),
-            pd.read_csv(reports / POOLED_FILE),
+            read_csv(reports / EFFECTS_FILE),
+            read_csv(reports / POOLED_FILE),
             reports,
             lang,
         )

@@ -39,6 +39,7 @@ from ..run.provenance import code_version, package_versions, portable_path, sha2
 from .final_figures import Image, plot_goal_fulfilment, plot_headline_effects, svg_image
 from .final_texts import ReportTexts, read_texts, section_title, sections_for
 from .i18n import check_language, t
+from .outputs import read_csv
 from .words import goal_judgement, verdict, verdict_text
 
 EFFECTS_FILE = "effects.csv"
@@ -136,8 +137,8 @@ def load_inputs(paths: StudyPaths, lang: str) -> FinalReportInputs:
     return FinalReportInputs(
         paths=paths,
         data=data,
-        effects=pd.read_csv(reports / EFFECTS_FILE),
-        pooled=pd.read_csv(reports / POOLED_FILE),
+        effects=read_csv(reports / EFFECTS_FILE),
+        pooled=read_csv(reports / POOLED_FILE),
         status=status,
         texts=texts,
         lang=lang,

@@ -87,6 +87,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, index: bool = False) -> 
             neutralise_frame(frame).to_csv(
                 stream, index=index, quoting=csv.QUOTE_MINIMAL, lineterminator="\n"
             )
+        os.chmod(tmp, 0o644)  # a table is for reading: not the private mode mkstemp gives
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
