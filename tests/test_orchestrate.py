@@ -100,7 +100,7 @@ def _html_text(path):
 
 def _key_findings(html: str) -> list[str]:
     """The list items of a page's key-findings box."""
-    box = re.search(r'<section class="key-findings".*?</section>', html, re.S)
+    box = re.search(r'<section[^>]*class="key-findings"[^>]*>.*?</section>', html, re.S)
     assert box, "no key findings"
     return re.findall(r"<li>(.*?)</li>", box.group(0), re.S)
 
@@ -120,9 +120,8 @@ def _assert_no_survey_microdata(reports):
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_demo_end_to_end(tmp_path):
-    assert main(["run", *_args(tmp_path, "--jobs", "2")]) == 0
-    reports = tmp_path / "reports" / "trygga_platser_demo" / "sv"
+def test_demo_end_to_end(demo_reports, tmp_path):
+    root, reports = demo_reports("sv")
     for municipality in ("Avesta", "Falun", "Hallstahammar", "Sala"):
         folder = reports / municipality
         html = _html_text(folder / "evaluation.html")
@@ -184,9 +183,23 @@ def test_demo_end_to_end(tmp_path):
     sidecar = json.loads((reports / "effects.provenance.json").read_text("utf-8"))
     assert sidecar["code"]["package_version"]
 
-    # Same inputs, same numbers.
-    assert main(["evaluate", *_args(tmp_path, "--jobs", "2", "--municipality", "Sala")]) == 0
-    again = pd.read_csv(reports / "Sala" / EFFECTS_FILE).drop(columns="p_adjusted")
+    # Same inputs, same numbers (evaluated again into a folder of its own).
+    rerun = [
+        "evaluate",
+        "--study",
+        str(DEMO),
+        "--processed-root",
+        str(root / "processed"),
+        "--reports-root",
+        str(tmp_path / "again"),
+        "--jobs",
+        "1",
+        "--municipality",
+        "Sala",
+    ]
+    assert main(rerun) == 0
+    again = tmp_path / "again" / "trygga_platser_demo" / "sv" / "Sala" / EFFECTS_FILE
+    again = pd.read_csv(again).drop(columns="p_adjusted")
     first = pd.read_csv(reports / EFFECTS_FILE).drop(columns="p_adjusted")
     first = first[first["municipality"] == "Sala"].reset_index(drop=True)
     pd.testing.assert_frame_equal(again.drop(columns="notes"), first.drop(columns="notes"))
