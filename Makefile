@@ -44,15 +44,16 @@ help: ## Show this help
 
 env: $(ENV_STAMP) ## Create .venv from the pinned requirements and register the Jupyter kernel
 
-# Rebuilt only when the pins change. The package is put on the path with a .pth
-# file (what an editable install does) so no build backend has to be fetched.
-$(ENV_STAMP): requirements.lock
+# Rebuilt only when the pins change. The package itself is installed in editable mode
+# (with the pinned setuptools of the lock, no build isolation), which also makes the
+# console command `trygga`.
+$(ENV_STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: python3 not found"; exit 1; }
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip==26.3
 	$(VPY) -m pip install --quiet --require-virtualenv -r requirements.lock
-	$(VPY) -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'trygga_platser.pth').write_text('$(CURDIR)\n')"
+	$(VPY) -m pip install --quiet --require-virtualenv --no-deps --no-build-isolation -e .
 	$(VPY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" > /dev/null
 	touch $@
 

@@ -120,8 +120,9 @@ def _assert_no_survey_microdata(reports):
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_demo_end_to_end(demo_reports, tmp_path):
-    root, reports = demo_reports("sv")
+def test_demo_end_to_end(tmp_path):
+    assert main(["run", *_args(tmp_path, "--jobs", "2")]) == 0
+    reports = tmp_path / "reports" / "trygga_platser_demo" / "sv"
     for municipality in ("Avesta", "Falun", "Hallstahammar", "Sala"):
         folder = reports / municipality
         html = _html_text(folder / "evaluation.html")
@@ -183,23 +184,35 @@ def test_demo_end_to_end(demo_reports, tmp_path):
     sidecar = json.loads((reports / "effects.provenance.json").read_text("utf-8"))
     assert sidecar["code"]["package_version"]
 
-    # Same inputs, same numbers (evaluated again into a folder of its own).
-    rerun = [
-        "evaluate",
-        "--study",
-        str(DEMO),
-        "--processed-root",
-        str(root / "processed"),
-        "--reports-root",
-        str(tmp_path / "again"),
-        "--jobs",
-        "1",
-        "--municipality",
-        "Sala",
-    ]
-    assert main(rerun) == 0
-    again = tmp_path / "again" / "trygga_platser_demo" / "sv" / "Sala" / EFFECTS_FILE
-    again = pd.read_csv(again).drop(columns="p_adjusted")
+    # Unchanged inputs, parameters and code: nothing is run again and the results stand.
+    before = {m: (reports / m / EFFECTS_FILE).stat().st_mtime_ns for m in ("Avesta", "Sala")}
+    assert main(["evaluate", *_args(tmp_path, "--jobs", "2")]) == 0
+    status = json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
+    assert all(r["reused"] and r["status"] == "ok" for r in status)
+    assert all(not r["html"].startswith("/") for r in status)  # no machine paths
+    assert before == {m: (reports / m / EFFECTS_FILE).stat().st_mtime_ns for m in before}
+
+    # One municipality's series changes: it alone is run again.
+    changed = tmp_path / "edited" / DEMO.name
+    shutil.copytree(DEMO, changed)
+    series = pd.read_csv(changed / "series.csv", dtype=str)
+    row = series.index[series["place_id"].str.startswith("sala_")][0]
+    series.loc[row, "value"] = str(int(series.loc[row, "value"]) + 1)
+    series.to_csv(changed / "series.csv", index=False)
+    edited = ["--study", str(changed), *_args(tmp_path)[2:]]
+    assert main(["validate", *edited]) == 0
+    assert main(["evaluate", *edited, "--jobs", "2"]) == 0
+    status = json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
+    assert {r["municipality"] for r in status if not r["reused"]} == {"Sala"}
+    assert before["Avesta"] == (reports / "Avesta" / EFFECTS_FILE).stat().st_mtime_ns
+    assert main(["validate", *_args(tmp_path)]) == 0  # back to the demo's own series
+
+    # Same inputs, same numbers.
+    assert (
+        main(["evaluate", *_args(tmp_path, "--jobs", "2", "--municipality", "Sala", "--force")])
+        == 0
+    )
+    again = pd.read_csv(reports / "Sala" / EFFECTS_FILE).drop(columns="p_adjusted")
     first = pd.read_csv(reports / EFFECTS_FILE).drop(columns="p_adjusted")
     first = first[first["municipality"] == "Sala"].reset_index(drop=True)
     pd.testing.assert_frame_equal(again.drop(columns="notes"), first.drop(columns="notes"))
@@ -273,3 +286,22 @@ def test_make_refuses_an_unknown_language_and_rebuilds_for_another():
     )
     assert "--lang en" in dry.stdout
     assert "reports/" not in dry.stderr
+
+
+def test_a_missing_kernel_is_registered_for_this_interpreter():
+    """An environment made without `make env` (conda, plain pip) had no kernel to run notebooks."""
+    import sys
+    from pathlib import Path
+
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = "trygga-platser-test-registration"
+    manager = KernelSpecManager()
+    with pytest.raises(NoSuchKernel):
+        manager.get_kernel_spec(name)
+    try:
+        assert orchestrate.ensure_kernel(name) == name
+        spec = KernelSpecManager().get_kernel_spec(name)
+        assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+    finally:
+        KernelSpecManager().remove_kernel_spec(name)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Problem, ValidationError
-from ..run.provenance import provenance_record
+from ..run.provenance import portable_path, provenance_record
 from .actions import read_actions
 from .inspections import read_inspections
 from .series import read_series
@@ -197,7 +197,7 @@ def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData
             inputs[file_name] = study_dir / file_name
     manifest = {
         "study_name": study_dir.resolve().name,
-        "study_dir": str(study_dir.resolve()),
+        "study_dir": portable_path(study_dir),
         "title": study.title,
         "synthetic": study.synthetic,
         "n_rows": len(series),

@@ -1,4 +1,6 @@
-"""Command line: ``python -m pipeline {validate,evaluate,report,run,status,demo,check-notebooks}``.
+"""Command line: ``trygga {validate,evaluate,report,run,status,demo,check-notebooks}``.
+
+The same as ``python -m pipeline …``.
 
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
 2 invalid input or parameters (nothing was written).
@@ -19,7 +21,9 @@ DEMO_SEED = 20200401
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    # Called as the console command `trygga` or as `python -m pipeline`: help names the one used.
+    prog = "trygga" if Path(sys.argv[0]).name == "trygga" else "python -m pipeline"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def study_args(p: argparse.ArgumentParser) -> None:
@@ -41,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks run in parallel")
         p.add_argument(
             "--municipality", action="append", help="only this municipality (repeatable)"
+        )
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="rerun every municipality, even those whose inputs, parameters and code are unchanged",
         )
         p.add_argument(
             "--keep-going",
@@ -99,10 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         failed = []
         if args.command in ("evaluate", "run"):
             runs = orchestrate.evaluate(
-                paths, lang=args.lang, jobs=args.jobs, municipalities=args.municipality
+                paths,
+                lang=args.lang,
+                jobs=args.jobs,
+                municipalities=args.municipality,
+                force=args.force,
             )
             evaluation_failed = [r.municipality for r in runs if r.status != "ok"]
-            if evaluation_failed and args.command == "evaluate" and args.keep_going:
+            if evaluation_failed and args.keep_going:
                 orchestrate.mark_outdated(paths)
             elif evaluation_failed:
                 failed += evaluation_failed
@@ -130,5 +143,7 @@ def _status(paths: StudyPaths) -> int:
         return 2
     for run in runs:
         detail = "" if run["status"] == "ok" else f" (cell {run['failed_cell']}: {run['error']})"
-        print(f"{run['municipality']}: {run['status']}{detail} -> {run['html'] or run['notebook']}")
+        reused = " (unchanged, not rerun)" if run.get("reused") else ""
+        where = paths.reports_dir / (run["html"] or run["notebook"])
+        print(f"{run['municipality']}: {run['status']}{reused}{detail} -> {where}")
     return 1 if any(run["status"] != "ok" for run in runs) else 0

@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -25,7 +25,8 @@ from papermill.exceptions import PapermillExecutionError
 from ..errors import ParameterError, PipelineError
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
 from ..report.i18n import check_language, t
-from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths
+from . import cache
+from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths, read_status
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
@@ -47,6 +48,35 @@ class NotebookRun:
     seconds: float
     failed_cell: int | None = None
     error: str | None = None
+    reused: bool = False  # its inputs, parameters and code were unchanged: the last results stand
+
+
+def ensure_kernel(name: str = KERNEL_NAME) -> str:
+    """The Jupyter kernel of this environment, registered in it if missing.
+
+    `make env` registers it; an environment made another way (conda, a plain pip install)
+    gets it on its first run, inside its own prefix, so that the notebooks run with the
+    interpreter and packages of the environment that runs the pipeline.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        spec = None
+    if spec is None or not _same_interpreter(spec.argv[0]):
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=name, display_name=f"Python ({name})", prefix=sys.prefix)
+        _log(f"registered the Jupyter kernel '{name}' for {sys.executable}")
+    return name
+
+
+def _same_interpreter(command: str) -> bool:
+    try:
+        return Path(command).resolve() == Path(sys.executable).resolve()
+    except OSError:
+        return False
 
 
 def check_parameters(notebook: Path, parameters: dict) -> None:
@@ -173,13 +203,20 @@ def evaluate(
     jobs: int | None = None,
     municipalities: list[str] | None = None,
     kernel_name: str = KERNEL_NAME,
+    force: bool = False,
 ) -> list[NotebookRun]:
-    """Run the evaluation notebook once per municipality, ``jobs`` at a time."""
+    """Run the evaluation notebook once per municipality whose results are out of date.
+
+    A municipality is run again when its key (:mod:`pipeline.run.cache`: its slice of the
+    study, the parameters and the code) differs from the one stored beside its last complete
+    results, when that run failed, or with ``force``; the others keep their results.
+    """
     if not (paths.processed_dir / MANIFEST_FILE).is_file():
         raise PipelineError(
             f"no processed study at {paths.processed_dir}: run the 'validate' step first"
         )
-    study = load_processed(paths.processed_dir).study
+    data = load_processed(paths.processed_dir)
+    study = data.study
     names = municipalities or study.municipality_names
     unknown = sorted(set(names) - set(study.municipality_names))
     if unknown:
@@ -189,15 +226,35 @@ def evaluate(
     runs_parameters = {name: municipality_parameters(paths, name, lang) for name in names}
     for parameters in runs_parameters.values():
         check_parameters(MUNICIPALITY_NOTEBOOK, parameters)
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
+
+    code = cache.code_digest()
+    keys = {
+        name: cache.municipality_key(data, name, {"lang": lang}, code)
+        for name in study.municipality_names
+    }
+    previous = _previous_runs(paths)
+    reused = {
+        name: replace(previous[name], reused=True, seconds=0.0)
+        for name in names
+        if not force
+        and name in previous
+        and previous[name].status == "ok"
+        and cache.stored_key(paths.municipality_dir(name)) == keys[name]
+    }
+    to_run = [name for name in names if name not in reused]
 
     paths.reports_dir.mkdir(parents=True, exist_ok=True)
-    for name in names:
+    for name in to_run:
         # Stale results of an earlier run must never pass for this run's.
         shutil.rmtree(paths.municipality_dir(name), ignore_errors=True)
 
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
-    _log(f"evaluating {len(names)} municipalities, {jobs} at a time")
-    runs: list[NotebookRun] = []
+    runs: list[NotebookRun] = list(reused.values())
+    if reused:
+        _log(f"unchanged since their last run: {', '.join(reused)}")
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(to_run) or 1))
+    _log(f"evaluating {len(to_run)} municipalities, {jobs} at a time")
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(
@@ -206,27 +263,63 @@ def evaluate(
                 MUNICIPALITY_NOTEBOOK,
                 paths.municipality_dir(name),
                 "evaluation",
-                parameters,
+                runs_parameters[name],
                 kernel_name,
                 title=t("municipality_title", lang, municipality=name),
             ): name
-            for name, parameters in runs_parameters.items()
+            for name in to_run
         }
         for done, future in enumerate(as_completed(futures), start=1):
             run = future.result()
             runs.append(run)
+            if run.status == "ok":
+                cache.store_key(paths.municipality_dir(run.municipality), keys[run.municipality])
             detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
             _log(
-                f"[{done}/{len(names)}] {run.municipality}: {run.status} in {run.seconds:.1f} s{detail}"
+                f"[{done}/{len(to_run)}] {run.municipality}: {run.status} in {run.seconds:.1f} s{detail}"
             )
-    order = {name: i for i, name in enumerate(names)}
-    runs.sort(key=lambda r: order[r.municipality])
+    # Municipalities not asked for this time keep their last record in the status.
+    kept = [previous[n] for n in study.municipality_names if n not in names and n in previous]
+    order = {name: i for i, name in enumerate(study.municipality_names)}
+    runs = sorted(runs + kept, key=lambda r: order[r.municipality])
     _write_status(paths, runs)
+    return [r for r in runs if r.municipality in names]
+
+
+def _previous_runs(paths: StudyPaths) -> dict[str, NotebookRun]:
+    """The last run's record per municipality (empty when there is none or it is unreadable)."""
+    try:
+        records = read_status(paths)
+    except (PipelineError, ValueError, KeyError):
+        return {}
+    fields = set(NotebookRun.__dataclass_fields__)
+    runs = {}
+    for record in records:
+        try:
+            runs[record["municipality"]] = NotebookRun(
+                **{k: v for k, v in record.items() if k in fields}
+            )
+        except (TypeError, KeyError):
+            continue
     return runs
 
 
+def _relative(paths: StudyPaths, path: str | None) -> str | None:
+    """A result's path relative to the study's reports folder (no machine paths in the status)."""
+    if path is None or not Path(path).is_absolute():
+        return path
+    try:
+        return Path(path).relative_to(paths.reports_dir).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
 def _write_status(paths: StudyPaths, runs: list[NotebookRun]) -> None:
-    status = {"study": paths.study_dir.name, "municipalities": [asdict(r) for r in runs]}
+    records = [
+        asdict(replace(r, notebook=_relative(paths, r.notebook), html=_relative(paths, r.html)))
+        for r in runs
+    ]
+    status = {"study": paths.study_dir.name, "municipalities": records}
     target = paths.reports_dir / RUN_STATUS_FILE
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
@@ -258,6 +351,8 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
         )
     parameters = report_parameters(paths, lang)
     check_parameters(COMPARATIVE_NOTEBOOK, parameters)
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
     run = execute_notebook(
         "comparative report",
         COMPARATIVE_NOTEBOOK,

@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from ..methods.arguments import check_probability
+from ..methods.proportions import wilson_interval as proportion_interval
 
 Estimate = tuple[float, float, float, float]
 Estimator = Callable[[np.ndarray, "np.ndarray | None", pd.PeriodIndex, pd.Period], Estimate]
@@ -153,7 +154,9 @@ class PowerResult:
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion.
+    """Wilson score interval of a binomial proportion, from counts.
+
+    The counts form of :func:`pipeline.methods.proportions.wilson_interval`.
 
     Parameters
     ----------
@@ -169,12 +172,8 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     """
     if n <= 0:
         return (math.nan, math.nan)
-    z = stats.norm.ppf(0.5 + level / 2)
-    p = successes / n
-    denom = 1 + z**2 / n
-    centre = (p + z**2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    lower, upper = proportion_interval(successes / n, n, level=level)
+    return (float(lower), float(upper))
 
 
 def cluster_interval(
