@@ -184,6 +184,9 @@ def test_demo_end_to_end(tmp_path):
     sidecar = json.loads((reports / "effects.provenance.json").read_text("utf-8"))
     assert sidecar["code"]["package_version"]
 
+    first = pd.read_csv(reports / EFFECTS_FILE).drop(columns="p_adjusted")
+    first = first[first["municipality"] == "Sala"].reset_index(drop=True)
+
     # Unchanged inputs, parameters and code: nothing is run again and the results stand.
     before = {m: (reports / m / EFFECTS_FILE).stat().st_mtime_ns for m in ("Avesta", "Sala")}
     assert main(["evaluate", *_args(tmp_path, "--jobs", "2")]) == 0
@@ -191,6 +194,7 @@ def test_demo_end_to_end(tmp_path):
     assert all(r["reused"] and r["status"] == "ok" for r in status)
     assert all(not r["html"].startswith("/") for r in status)  # no machine paths
     assert before == {m: (reports / m / EFFECTS_FILE).stat().st_mtime_ns for m in before}
+    assert (reports / "comparative_report.html").is_file()  # still describes these results
 
     # One municipality's series changes: it alone is run again.
     changed = tmp_path / "edited" / DEMO.name
@@ -207,14 +211,16 @@ def test_demo_end_to_end(tmp_path):
     assert before["Avesta"] == (reports / "Avesta" / EFFECTS_FILE).stat().st_mtime_ns
     assert main(["validate", *_args(tmp_path)]) == 0  # back to the demo's own series
 
-    # Same inputs, same numbers.
+    # Same inputs, same numbers. A new evaluation drops the comparative outputs,
+    # which described the earlier results, and keeps the other municipalities.
     assert (
         main(["evaluate", *_args(tmp_path, "--jobs", "2", "--municipality", "Sala", "--force")])
         == 0
     )
+    assert not (reports / EFFECTS_FILE).exists()
+    assert not (reports / "comparative_report.html").exists()
+    assert (reports / "Avesta" / "evaluation.html").is_file()
     again = pd.read_csv(reports / "Sala" / EFFECTS_FILE).drop(columns="p_adjusted")
-    first = pd.read_csv(reports / EFFECTS_FILE).drop(columns="p_adjusted")
-    first = first[first["municipality"] == "Sala"].reset_index(drop=True)
     pd.testing.assert_frame_equal(again.drop(columns="notes"), first.drop(columns="notes"))
 
 
@@ -282,9 +288,10 @@ def test_make_refuses_an_unknown_language_and_rebuilds_for_another():
     assert bad.returncode != 0
     assert "REPORT_LANG=de is not a report language" in bad.stderr
     dry = subprocess.run(
-        ["make", "-n", "report", "REPORT_LANG=en"], cwd=root, capture_output=True, text=True
+        ["make", "-n", "-p", "report", "REPORT_LANG=en"], cwd=root, capture_output=True, text=True
     )
-    assert "--lang en" in dry.stdout
+    # The English reports are targets of their own, so a Swedish build never stands for them.
+    assert "\nreports/trygga_platser_demo/en/run_status.json:" in dry.stdout
     assert "reports/" not in dry.stderr
 
 

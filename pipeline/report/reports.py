@@ -35,7 +35,7 @@ from ..methods.meta_analysis import meta_analyse
 from ..methods.multiplicity import adjust_pvalues
 from ..methods.survey import share_unsafe
 from ..results import EFFECT_COLUMNS
-from ..run.paths import RUN_STATUS_FILE
+from ..run.paths import RUN_STATUS_FILE, folder_name
 from ..run.provenance import code_version, package_versions
 from . import findings as key
 from . import html as h
@@ -49,6 +49,8 @@ from .figures_outcomes import (
 from .figures_pooling import forest_plot
 from .html import Html, details, heading, paragraph, table
 from .i18n import check_language, t
+from .outputs import read_csv, write_csv
+from .style import use_report_style
 from .words import goal_reached
 
 #: Estimands compared on the log scale (ratios); the others are differences.
@@ -84,7 +86,16 @@ PROVENANCE_FILE = "provenance.json"
 
 
 def _banner(data: StudyData, lang: str) -> Html:
-    return h.banner(t("banner_synthetic", lang)) if data.study.synthetic else Html("")
+    synthetic = h.banner(t("banner_synthetic", lang)) if data.study.synthetic else Html("")
+    return h.join([synthetic, _input_warnings(data, lang)])
+
+
+def _input_warnings(data: StudyData, lang: str) -> Html:
+    """What validation stated about the input (an ignored column ...), so no report hides it."""
+    stated = data.manifest.get("warnings") or []
+    if not stated:
+        return Html("")
+    return h.details(t("input_warnings", lang), h.bullet_list(stated))
 
 
 def figure_html(fig, alt: str, caption: str = "") -> Html:
@@ -420,6 +431,7 @@ class MunicipalityReport:
     @classmethod
     def build(cls, processed_dir: str, municipality: str, lang: str = "sv") -> MunicipalityReport:
         check_language(lang)
+        use_report_style()
         data = load_processed(processed_dir)
         evaluation = evaluate_municipality(data, municipality)
         parameters = {"processed_dir": processed_dir, "municipality": municipality, "lang": lang}
@@ -768,7 +780,7 @@ class MunicipalityReport:
         """Write ``effects.csv`` and its provenance into ``output_dir``."""
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.evaluation.to_frame()[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
+        write_csv(self.evaluation.to_frame()[EFFECT_COLUMNS], out / EFFECTS_FILE)
         record = _provenance_record(self.data, self.parameters)
         (out / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return out / EFFECTS_FILE
@@ -790,16 +802,18 @@ class ComparativeReport:
     @classmethod
     def build(cls, processed_dir: str, reports_dir: str, lang: str = "sv") -> ComparativeReport:
         check_language(lang)
+        use_report_style()
         data = load_processed(processed_dir)
         reports = Path(reports_dir)
         status = pd.DataFrame(
             json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
         )
-        frames = [
-            pd.read_csv(reports / row["municipality"] / EFFECTS_FILE)
-            for _, row in status.iterrows()
-            if row["status"] == "ok" and (reports / row["municipality"] / EFFECTS_FILE).is_file()
+        codes = {m.name: m.kommunkod for m in data.study.municipalities}
+        effect_files = [
+            reports / folder_name(m, codes.get(m)) / EFFECTS_FILE
+            for m in status.loc[status["status"] == "ok", "municipality"]
         ]
+        frames = [read_csv(f) for f in effect_files if f.is_file()]
         effects = (
             pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
         )
@@ -1216,8 +1230,8 @@ class ComparativeReport:
         among them. Other rows keep NaN.
         """
         out = Path(reports_dir)
-        self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
-        self.pooled.to_csv(out / POOLED_FILE, index=False)
+        write_csv(self.effects[EFFECT_COLUMNS], out / EFFECTS_FILE)
+        write_csv(self.pooled, out / POOLED_FILE)
         record = _provenance_record(self.data, self.parameters)
         record["municipalities"] = self.status.to_dict(orient="records")
         (out / "effects.provenance.json").write_text(

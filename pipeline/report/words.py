@@ -95,3 +95,27 @@ def goal_reached(k: int, n: int, goal: float = IMPLEMENTATION_GOAL) -> bool:
     if n <= 0:
         raise ValueError("an action plan without measures has no implementation share")
     return k / n > goal
+
+
+def verdict_text(result: Verdict, lang: str) -> str:
+    """The verdict in words ("tydlig minskning", "no certain change" …)."""
+    from .i18n import t
+
+    return t(result.key, lang)
+
+
+def goal_judgement(share: float, low: float, high: float, goal: float = IMPLEMENTATION_GOAL) -> str:
+    """Whether more than ``goal`` of the measures were done or started, and how sure that is.
+
+    Returns
+    -------
+    str
+        ``"met"`` (the whole interval above the goal), ``"met_uncertain"`` (the
+        share above it, the interval not), ``"not_met"`` (the share at or below
+        it) or ``"unknown"`` (nothing followed up).
+    """
+    if share != share:  # NaN: no measure followed up
+        return "unknown"
+    if share <= goal:
+        return "not_met"
+    return "met" if low > goal else "met_uncertain"
