@@ -49,6 +49,43 @@ def bra_total_series(reference_dir) -> dict:
     }
 
 
+@pytest.fixture(scope="session")
+def demo_reports(tmp_path_factory):
+    """The demo study run end to end, once per language for the whole session.
+
+    Returns a function of the language giving ``(root, reports)``: the folder holding
+    ``processed/`` and ``reports/``, and that language's reports folder. Tests read
+    these outputs and write their own elsewhere.
+    """
+    from pipeline.run.cli import main
+
+    built: dict[str, tuple[Path, Path]] = {}
+
+    def build(lang: str) -> tuple[Path, Path]:
+        if lang not in built:
+            root = tmp_path_factory.mktemp(f"demo-{lang}")
+            code = main(
+                [
+                    "run",
+                    "--study",
+                    str(DEMO_DIR),
+                    "--processed-root",
+                    str(root / "processed"),
+                    "--reports-root",
+                    str(root / "reports"),
+                    "--lang",
+                    lang,
+                    "--jobs",
+                    "2",
+                ]
+            )
+            assert code == 0
+            built[lang] = (root, root / "reports" / DEMO_DIR.name / lang)
+        return built[lang]
+
+    return build
+
+
 IMPORT_STUDY_YML = """\
 title: Importers test study
 synthetic: true

@@ -14,9 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.run.cli import main
-from pipeline.run.paths import DEFAULT_STUDY
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = (
@@ -60,27 +57,9 @@ def browser():
 
 
 @pytest.fixture(scope="module", params=["sv", "en"])
-def reports(request, tmp_path_factory):
+def reports(request, demo_reports):
     """The demo study's reports in one language."""
-    lang = request.param
-    root = tmp_path_factory.mktemp(f"reports-{lang}")
-    code = main(
-        [
-            "run",
-            "--study",
-            str(DEFAULT_STUDY),
-            "--processed-root",
-            str(root / "processed"),
-            "--reports-root",
-            str(root / "reports"),
-            "--lang",
-            lang,
-            "--jobs",
-            "2",
-        ]
-    )
-    assert code == 0
-    return lang, root / "reports" / DEFAULT_STUDY.name / lang
+    return request.param, demo_reports(request.param)[1]
 
 
 # Elements that stick out of the window, unless a scrolling container holds them.

@@ -100,7 +100,7 @@ def _html_text(path):
 
 def _key_findings(html: str) -> list[str]:
     """The list items of a page's key-findings box."""
-    box = re.search(r'<section class="key-findings".*?</section>', html, re.S)
+    box = re.search(r'<section[^>]*class="key-findings"[^>]*>.*?</section>', html, re.S)
     assert box, "no key findings"
     return re.findall(r"<li>(.*?)</li>", box.group(0), re.S)
 

@@ -730,6 +730,7 @@ class MunicipalityReport:
                 actions,
                 project_start=settings.project_start,
                 horizons_months=settings.horizons_months,
+                municipality=self.municipality,
                 title=t("section_action_plan", lang),
                 lang=lang,
             )
