@@ -20,7 +20,6 @@ import matplotlib.pyplot as plt
 import matplotlib.text
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, LogLocator
 from scipy import stats
 
 from ..designs.panel import panel_effects
@@ -880,7 +879,7 @@ class ComparativeReport:
         horizon = max(self.data.study.action_plan.horizons_months)
         try:
             paired = implementation_vs_effect(
-                table, effects, horizon_months=horizon, null=1.0, effect_label="OR"
+                table, effects, horizon_months=horizon, null=0.0, effect_label="points"
             )
         except (ValueError, KeyError):
             return parts
@@ -891,11 +890,7 @@ class ComparativeReport:
             r_crit = number(q / np.sqrt(q**2 + m - 2), lang)
         title = t("section_implementation", lang)
         fig, ax = paired.plot(title=title)
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=2))  # 0.25, 0.5, 1, 2, 4
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
-        ax.set_ylabel(t("axis_survey_odds", lang))
+        ax.set_ylabel(t("axis_survey_pp", lang))
         ax.set_xlabel(t("axis_implementation", lang, horizon=horizon))
         parts += [
             figure_html(fig, title),
