@@ -46,9 +46,9 @@ from .survey import (
     UNRELIABLE_N,
     DateLike,
     _cell_notes,
-    _cell_table,
     _design,
     _model_frame,
+    suppress_small_cells,
 )
 
 __all__ = [
@@ -77,7 +77,7 @@ class _AreaSpread:
     arm_std_err: dict[str, float]
 
 
-def _area_spread(changes: pd.Series, weight: pd.Series, arm: pd.Series) -> _AreaSpread:
+def _area_spread(changes: np.ndarray, weight: np.ndarray, target: np.ndarray) -> _AreaSpread:
     """Standard error of a weighted difference of arm means from the areas' spread.
 
     With one variance ``σ²`` for every area's change and ``π_a`` an area's share
@@ -86,10 +86,8 @@ def _area_spread(changes: pd.Series, weight: pd.Series, arm: pd.Series) -> _Area
     unbiased pooled ``σ̂²`` on ``n_target + n_comparison - 2`` degrees of freedom.
     """
     resid2, denominator, arm_pi2 = 0.0, 0.0, {}
-    for name in ARMS:
-        d = changes[arm == name].to_numpy(float)
-        pi = weight[arm == name].to_numpy(float)
-        pi = pi / pi.sum()
+    for name, mask in zip(ARMS, (target, ~target), strict=True):
+        d, pi = changes[mask], weight[mask] / weight[mask].sum()
         resid2 += float(((d - pi @ d) ** 2).sum())
         denominator += len(d) - 2 + len(d) * float(pi @ pi)
         arm_pi2[name] = float(pi @ pi)
@@ -220,31 +218,66 @@ class AreaDifferenceInDifferences:
         return summary_html(self.summary(), self.to_frame())
 
 
-def _area_cells(frame: pd.DataFrame, group_col: str, outcome: str = "y") -> pd.DataFrame:
-    """Per area: arm, Σw and weighted share before and after (wide)."""
-    w = frame["weight"].astype(float)
-    work = pd.DataFrame(
+@dataclass(frozen=True)
+class _AreaSums:
+    """Respondents and weighted sums per area (rows) and period (columns: before, after)."""
+
+    area: np.ndarray
+    target: np.ndarray
+    n: np.ndarray
+    sum_w: np.ndarray
+    sum_w2: np.ndarray
+    sum_wy: np.ndarray
+
+    @property
+    def share(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.sum_wy / self.sum_w
+
+    def arm_weight(self) -> np.ndarray:
+        """An area's share of its arm's weight, averaged over the two periods."""
+        pi = np.empty_like(self.sum_w)
+        for mask in (self.target, ~self.target):
+            pi[mask] = self.sum_w[mask] / self.sum_w[mask].sum(axis=0)
+        return pi.mean(axis=1)
+
+    def arm(self, target: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The arm's respondents and pooled weighted share, before and after."""
+        mask = self.target if target else ~self.target
+        return self.n[mask].sum(axis=0), self.sum_wy[mask].sum(axis=0) / self.sum_w[mask].sum(
+            axis=0
+        )
+
+
+def _area_sums(frame: pd.DataFrame, group_col: str, outcome: np.ndarray) -> _AreaSums:
+    codes, areas = pd.factorize(frame[group_col], sort=True)
+    k = len(areas)
+    cell = 2 * codes + frame["after"].to_numpy(int)
+    w = frame["weight"].to_numpy(float)
+
+    def total(values=None):
+        return np.bincount(cell, weights=values, minlength=2 * k).reshape(k, 2)
+
+    treated = np.bincount(codes, weights=frame["treated"].to_numpy(float), minlength=k) > 0
+    return _AreaSums(
+        np.asarray(areas), treated, total().astype(int), total(w), total(w * w), total(w * outcome)
+    )
+
+
+def _cell_frame(sums: _AreaSums, group_col: str, min_n: int, unreliable_n: int) -> pd.DataFrame:
+    """Respondents, Kish effective n and weighted share per area and period, small cells blanked."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = sums.sum_w**2 / sums.sum_w2
+    cells = pd.DataFrame(
         {
-            "area": frame[group_col],
-            "after": frame["after"],
-            "arm": np.where(frame["treated"] == 1, "target", "comparison"),
-            "n": 1,
-            "sum_w": w,
-            "sum_wy": w * frame[outcome],
+            group_col: np.repeat(sums.area, 2),
+            "period": np.tile(["before", "after"], len(sums.area)),
+            "n": sums.n.ravel(),
+            "n_eff": n_eff.ravel(),
+            "share": sums.share.ravel(),
         }
     )
-    cells = work.groupby(["arm", "area", "after"], sort=True).sum().reset_index()
-    wide = cells.pivot(index=["arm", "area"], columns="after", values=["n", "sum_w", "sum_wy"])
-    wide.columns = [f"{name}_{'after' if flag else 'before'}" for name, flag in wide.columns]
-    return wide.reset_index()
-
-
-def _arm_weight(wide: pd.DataFrame) -> pd.Series:
-    """An area's share of its arm's weight, averaged over the two periods."""
-    share = [
-        wide[c] / wide.groupby("arm")[c].transform("sum") for c in ("sum_w_before", "sum_w_after")
-    ]
-    return (share[0] + share[1]) / 2
+    return suppress_small_cells(cells, "n", min_n, unreliable_n=unreliable_n)
 
 
 def area_difference_in_differences(
@@ -319,31 +352,25 @@ def area_difference_in_differences(
         treated=treated,
         comparison=comparison,
     )
-    wide = _area_cells(frame, group_col)
-    for column, period in (("n_before", "before"), ("n_after", "after")):
-        if (empty := wide[column].isna() | (wide[column] == 0)).any():
-            area = wide.loc[empty, "area"].iloc[0]
-            raise EstimationError(f"{group_col} {area} has no answers {period}")
-    share_b = wide["sum_wy_before"] / wide["sum_w_before"]
-    share_a = wide["sum_wy_after"] / wide["sum_w_after"]
-    pi = _arm_weight(wide)
-
-    arms = wide.groupby("arm").agg(
-        n_areas=("area", "size"),
-        n_before=("n_before", "sum"),
-        n_after=("n_after", "sum"),
-        sum_w_before=("sum_w_before", "sum"),
-        sum_wy_before=("sum_wy_before", "sum"),
-        sum_w_after=("sum_w_after", "sum"),
-        sum_wy_after=("sum_wy_after", "sum"),
+    sums = _area_sums(frame, group_col, frame["y"].to_numpy(float))
+    if (sums.n == 0).any():
+        area, period = np.argwhere(sums.n == 0)[0]
+        raise EstimationError(
+            f"{group_col} {sums.area[area]} has no answers {('before', 'after')[period]}"
+        )
+    share, pi = sums.share, sums.arm_weight()
+    n_arm, share_arm = zip(*(sums.arm(t) for t in (True, False)), strict=True)
+    arms = pd.DataFrame(
+        {
+            "n_areas": [int(sums.target.sum()), int((~sums.target).sum())],
+            "n_before": [int(n[0]) for n in n_arm],
+            "n_after": [int(n[1]) for n in n_arm],
+            "share_before": [float(p[0]) for p in share_arm],
+            "share_after": [float(p[1]) for p in share_arm],
+        },
+        index=pd.Index(list(ARMS), name="arm"),
     )
-    arms = arms.reindex(list(ARMS))
-    arms[["n_before", "n_after"]] = arms[["n_before", "n_after"]].astype(int)
-    arms["share_before"] = arms["sum_wy_before"] / arms["sum_w_before"]
-    arms["share_after"] = arms["sum_wy_after"] / arms["sum_w_after"]
-    arms = arms.drop(columns=["sum_w_before", "sum_wy_before", "sum_w_after", "sum_wy_after"])
-
-    pp_spread = _area_spread(100 * (share_a - share_b), pi, wide["arm"])
+    pp_spread = _area_spread(100 * (share[:, 1] - share[:, 0]), pi, sums.target)
     arm_change = 100 * (arms["share_after"] - arms["share_before"])
     pp = float(arm_change["target"] - arm_change["comparison"])
     arms["change_pp"] = arm_change
@@ -351,12 +378,12 @@ def area_difference_in_differences(
     arms["ci_low_pp"] = [arm_change[a] - q * pp_spread.arm_std_err[a] for a in ARMS]
     arms["ci_high_pp"] = [arm_change[a] + q * pp_spread.arm_std_err[a] for a in ARMS]
 
-    logit_a, logit_b = _logit(share_a), _logit(share_b)
-    inside = bool(np.isfinite(logit_a).all() and np.isfinite(logit_b).all())
+    area_logit = _logit(share)
+    inside = bool(np.isfinite(area_logit).all())
     arm_logit = _logit(arms["share_after"]) - _logit(arms["share_before"])
     log_or = float(arm_logit["target"] - arm_logit["comparison"])
     if inside:
-        lo_se = _area_spread(logit_a - logit_b, pi, wide["arm"]).std_err
+        lo_se = _area_spread(area_logit[:, 1] - area_logit[:, 0], pi, sums.target).std_err
     else:
         lo_se = float("nan")
 
@@ -385,13 +412,12 @@ def area_difference_in_differences(
         }
     estimates = pd.DataFrame.from_dict(rows, orient="index")
 
-    arms["suppressed"] = arms[["n_before", "n_after"]].min(axis=1) < min_n
-    arms["unreliable"] = ~arms["suppressed"] & (
-        arms[["n_before", "n_after"]].min(axis=1) < unreliable_n
-    )
-    shares = ["share_before", "share_after", "change_pp", "ci_low_pp", "ci_high_pp"]
-    arms.loc[arms["suppressed"], shares] = np.nan
-    cells = _cell_table(frame, group_col, min_n, unreliable_n)
+    smallest = arms[["n_before", "n_after"]].min(axis=1)
+    arms["suppressed"] = smallest < min_n
+    arms["unreliable"] = ~arms["suppressed"] & (smallest < unreliable_n)
+    blank = ["share_before", "share_after", "change_pp", "ci_low_pp", "ci_high_pp"]
+    arms.loc[arms["suppressed"], blank] = np.nan
+    cells = _cell_frame(sums, group_col, min_n, unreliable_n)
     notes = _cell_notes(cells, group_col, min_n, unreliable_n) + notes
     return AreaDifferenceInDifferences(
         question=question,
@@ -441,22 +467,16 @@ def area_log_odds_standard_error(
         treated=treated,
         comparison=comparison,
     )
-    changes = []
-    wide = None
+    changes, sums = [], None
     for cut in (2, 3, 4):
-        wide = _area_cells(
-            frame.assign(y_cut=(frame["answer"] >= cut).astype(float)), group_col, "y_cut"
-        )
-        change = _logit(wide["sum_wy_after"] / wide["sum_w_after"]) - _logit(
-            wide["sum_wy_before"] / wide["sum_w_before"]
-        )
+        sums = _area_sums(frame, group_col, (frame["answer"] >= cut).to_numpy(float))
+        change = np.diff(_logit(sums.share), axis=1)[:, 0]
         if np.isfinite(change).all():
-            changes.append(change.to_numpy(float))
-    df = int(len(wide) - 2) if wide is not None else 0
+            changes.append(change)
+    df = int(len(sums.area) - 2)
     if not changes:
         return float("nan"), df
-    mean_change = pd.Series(np.mean(changes, axis=0), index=wide.index)
-    spread = _area_spread(mean_change, _arm_weight(wide), wide["arm"])
+    spread = _area_spread(np.mean(changes, axis=0), sums.arm_weight(), sums.target)
     return spread.std_err, spread.df
 
 

@@ -698,6 +698,8 @@ class ComparativeReport:
         # Buffers measure displacement, not the measures' effect: they are not pooled.
         buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
         primary = primary[~primary["place_id"].isin(buffers)]
+        # An estimate without an interval (one survey area per arm) has no weight to pool with.
+        primary = primary[primary["ci_low"].notna() & primary["ci_high"].notna()]
         for indicator in self.data.study.indicators:
             frame = primary[primary["indicator"] == indicator.id].reset_index(drop=True)
             if frame.empty:

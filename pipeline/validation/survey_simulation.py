@@ -5,7 +5,8 @@ area-by-wave shocks and repeated respondents, and measures how often each
 inference rejects a true null, how often its interval covers the truth, and
 its power against a true effect: the area-level difference-in-differences
 (percentage points and log odds, t on areas - 2 degrees of freedom) and, for
-comparison, the respondent-level logistic regression with HC1 errors.
+comparison, the respondent-level logistic regression with HC1 errors; and, on
+request, the proportional-odds model with the areas' spread as its error.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError
-from ..methods.survey import controlled_comparison
-from ..methods.survey_areas import area_difference_in_differences
+from ..methods.survey import controlled_comparison, ordinal_model
+from ..methods.survey_areas import (
+    area_difference_in_differences,
+    area_log_odds_standard_error,
+    t_inference,
+)
 from .synthetic_survey import clustered_survey
 
 BEFORE, AFTER = "2019-10-01", "2022-10-01"
@@ -31,6 +36,7 @@ def survey_inference_study(
     shock_sds: Sequence[float] = (0.0, 0.15, 0.3),
     effects: Sequence[float] = (0.0, -0.4),
     respondent_level: bool = True,
+    ordinal: bool = False,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Rejection rate and coverage of the survey inferences per scenario.
@@ -48,7 +54,12 @@ def survey_inference_study(
     effects : sequence of float
         True effects on the latent logistic scale (0 is the null).
     respondent_level : bool
-        Also run the respondent-level logistic regression with HC1 errors.
+        Also run the respondent-level logistic regression with HC1 errors
+        (under the null only: it is there to show its false positives).
+    ordinal : bool
+        Also run the proportional-odds model with the areas' spread as its
+        error (slower); its truth is known only under the null (0), so its
+        coverage is reported there only.
     level : float
 
     Returns
@@ -83,7 +94,15 @@ def survey_inference_study(
             ):
                 est, low, high, p = result.values(estimand)
                 hits.setdefault(name, []).append((est, low, high, p, truth[estimand]))
-            if respondent_level:
+            if ordinal:
+                model = ordinal_model(data, level=level, **common)
+                se, df = area_log_odds_standard_error(data, **common)
+                log_or = float(np.log(model.odds_ratio))
+                low, high, p = t_inference(log_or, se, df, level)
+                hits.setdefault("areas: ordinal cumulative log odds", []).append(
+                    (log_or, low, high, p, 0.0 if effect == 0 else np.nan)
+                )
+            if respondent_level and effect == 0:
                 try:
                     model = controlled_comparison(data, level=level, **common)
                 except EstimationError:
@@ -112,7 +131,7 @@ def survey_inference_study(
                     if np.isfinite(p).any()
                     else np.nan,
                     "coverage": float(np.mean((low <= true) & (true <= high)))
-                    if np.isfinite(low).any()
+                    if np.isfinite(low).any() and np.isfinite(true).all()
                     else np.nan,
                     "mean_estimate": float(np.mean(est)),
                     "truth": float(np.mean(true)),
