@@ -155,4 +155,6 @@ def test_area_inference_covers_a_true_effect():
         reps=150, arms=((3, 3),), shock_sds=(0.15,), effects=(-0.5,), respondent_level=False
     )
     assert (table["coverage"].between(0.93, 0.97)).all()
-    assert (table["rejection_rate"] > 0.3).all()  # power, well above the 5 % of the null
+    # About -10 points with 3 areas per arm on 4 degrees of freedom: power is low but above
+    # the 5 % a null effect would give.
+    assert (table["rejection_rate"] > 0.10).all()
