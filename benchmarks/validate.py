@@ -214,10 +214,29 @@ def speed() -> None:
     for municipality in study.municipality_names:
         evaluate_municipality(data, municipality)
     whole = time.perf_counter() - started
+    from pipeline.designs.panel import panel_effects
+
+    started = time.perf_counter()
+    for _ in range(3):
+        panel_effects(data, "crimes_violence", study.targets("Sala"))
+    panel = (time.perf_counter() - started) / 3
     rows = [
         ("all designs, one target and indicator (Sala station, with buffer)", f"{one:.3f} s"),
+        ("panel of one municipality's targets (Sala, 4 targets)", f"{panel:.3f} s"),
         ("demo study statistics, 10 targets x 4 indicators, no notebooks", f"{whole:.2f} s"),
     ]
+    bra = REFERENCE / "bra_monthly_2013_2016"
+    if bra.is_dir():
+        from pipeline.inputs.bra import read_bra_folder
+
+        started = time.perf_counter()
+        read_bra_folder(bra)
+        rows.append(
+            (
+                "Brå reader, 290 municipalities x 10 categories x 48 months",
+                f"{time.perf_counter() - started:.2f} s",
+            )
+        )
     _table("Speed", pd.DataFrame(rows, columns=["what", "time"]))
 
 

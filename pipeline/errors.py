@@ -66,3 +66,11 @@ class ParameterError(PipelineError):
 
 class EstimationError(PipelineError):
     """A design cannot be estimated on the data it was given (too few periods, no events ...)."""
+
+
+class InputWarning(UserWarning):
+    """Something in the input that is used as it is but must be stated (an ignored column ...).
+
+    Validation collects these into the processed study's manifest; the
+    command line prints them and the reports show them.
+    """

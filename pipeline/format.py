@@ -12,9 +12,12 @@ import math
 from html import escape
 
 import pandas as pd
+from babel.numbers import format_decimal
 
 LANGUAGES = ("sv", "en")
 DEFAULT_LANGUAGE = "sv"
+#: The locale whose number conventions each language follows.
+LOCALES = {"sv": "sv_SE", "en": "en_GB"}
 
 
 def summary_html(summary: str, frame: pd.DataFrame) -> str:
@@ -33,9 +36,17 @@ def summary_html(summary: str, frame: pd.DataFrame) -> str:
 
 
 def number(value: float, lang: str = DEFAULT_LANGUAGE, digits: int = 2) -> str:
-    """A number as the language writes it (decimal comma in Swedish)."""
-    text = f"{value:.{digits}f}"
-    return text.replace(".", ",") if lang == "sv" else text
+    """A number as the language writes it: decimal comma and a space between thousands in
+    Swedish, a point and a comma in English, a true minus sign; a value that rounds to zero
+    has no sign."""
+    if lang not in LOCALES:
+        raise ValueError(f"unknown report language '{lang}'; use one of {', '.join(LANGUAGES)}")
+    value = round(float(value), digits)
+    if value == 0:
+        value = 0.0  # not "-0,0"
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    # A true minus sign: a hyphen is easily lost or broken across lines.
+    return format_decimal(value, format=pattern, locale=LOCALES[lang]).replace("-", "\u2212")
 
 
 def p_value(value: float, lang: str = DEFAULT_LANGUAGE) -> str:

@@ -47,3 +47,42 @@ def bra_total_series(reference_dir) -> dict:
     return {
         n: g[["period", "count"]].reset_index(drop=True) for n, g in rows.groupby("municipality")
     }
+
+
+IMPORT_STUDY_YML = """\
+title: Importers test study
+synthetic: true
+municipalities:
+  - {name: Sala, kommunkod: "1981", population: 22845, county: Västmanland}
+  - {name: Avesta, kommunkod: "2084", county: Dalarna}
+places:
+  - id: sala_stationen
+    name: Stationen
+    municipality: Sala
+    role: target
+    intervention_start: 2020-08-01
+    controls: [sala_vaster]
+    buffer: sala_stationen_buffert
+  - {id: sala_vaster, name: Västra centrum, municipality: Sala, role: control}
+  - {id: sala_stationen_buffert, name: Runt stationen, municipality: Sala, role: buffer}
+  - {id: sala, name: Sala, municipality: Sala, role: control}
+  - {id: avesta, name: Avesta kommun, municipality: Avesta, role: control}
+indicators:
+  - {id: crimes_total, label_sv: Brott, label_en: Crimes, family: count, better: lower, unit: brott}
+  - {id: crimes_violence, label_sv: Våld, label_en: Violence, family: count, better: lower, unit: brott}
+  - {id: footfall, label_sv: Besökare, label_en: Footfall, family: count, better: higher, unit: besökare}
+  - {id: unsafe_evening, label_sv: Otrygga, label_en: Unsafe, family: proportion, better: lower, unit: andel}
+  - {id: inspection_score, label_sv: Besiktning, label_en: Inspection, family: score, better: higher, unit: poäng}
+survey: {indicator: unsafe_evening, question: otrygg_kvall, before: [2019-10-15], after: [2022-04-15]}
+inspections: {indicator: inspection_score}
+action_plan: {project_start: 2020-04-01}
+"""
+
+
+@pytest.fixture
+def import_study(tmp_path: Path) -> Path:
+    """A small complete study.yml (no data files yet) for the importers' tests."""
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "study.yml").write_text(IMPORT_STUDY_YML, encoding="utf-8")
+    return folder

@@ -277,10 +277,17 @@ def test_implementation_vs_effect_fits_no_slope(tmp_path):
         "Falun",
     ]  # 89 %, 80 %, 79 %, 40 %
     fig, ax = result.plot()
+    vertical = []
     for line in ax.get_lines():
-        # only the no-effect reference line is drawn as a line; points and bars are not fitted lines
+        # only the no-effect line (horizontal) and the 50 % goal line (vertical) are drawn as
+        # lines; points and bars are not fitted lines
         if line.get_linestyle() not in ("None", "none", ""):
-            assert len(set(np.asarray(line.get_ydata(), float))) == 1
+            xs = set(np.asarray(line.get_xdata(), float))
+            ys = set(np.asarray(line.get_ydata(), float))
+            assert len(ys) == 1 or len(xs) == 1
+            if len(xs) == 1:
+                vertical.append(xs.pop())
+    assert vertical == [50.0]
     plt.close(fig)
     assert result.summary() == result.text and "<pre>" in result._repr_html_()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -337,10 +336,7 @@ def test_population_from_rates(tmp_path):
 @pytest.mark.reference
 def test_reference_files(reference_dir):
     folder = reference_dir / "bra_monthly_2013_2016"
-    started = time.perf_counter()
-    df = read_bra_folder(folder)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0
+    df = read_bra_folder(folder)  # its speed is measured by benchmarks/validate.py, not here
     assert df["municipality"].nunique() == 290
     assert df["category"].nunique() == 10
     assert df["period"].nunique() == 48

@@ -98,7 +98,9 @@ def test_manifest_records_the_inputs(raw: Path, processed: Path) -> None:
     manifest = json.loads((processed / MANIFEST_FILE).read_text(encoding="utf-8"))
     assert manifest == data.manifest
     assert manifest["study_name"] == STUDY_NAME
-    assert manifest["study_dir"] == str(raw.resolve())
+    # No machine paths: a study outside the project is named by its folder (here the tmp copy's).
+    assert manifest["study_dir"] == f"{raw.resolve().parent.name}/{raw.name}"
+    assert "/tmp" not in json.dumps(manifest)
     assert manifest["title"] == data.study.title
     assert manifest["synthetic"] is True
     assert manifest["n_rows"] == 12432
@@ -108,7 +110,7 @@ def test_manifest_records_the_inputs(raw: Path, processed: Path) -> None:
         entry = manifest["inputs"][name]
         assert entry["sha256"] == sha256(raw / name)
         assert entry["sha256"] == sha256(DEMO_DIR / name)
-        assert Path(entry["path"]) == raw / name
+        assert entry["path"] == f"{raw.name}/{name}"
     assert {"code", "packages", "parameters"} <= set(manifest)
     assert manifest["packages"]["pandas"] == pd.__version__
 

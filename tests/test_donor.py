@@ -115,6 +115,28 @@ def test_matches_the_random_effects_reference_calls():
     assert fit.donors["weight"].sum() == pytest.approx(1.0)
 
 
+def test_dersimonian_laird_tau2_is_truncated_at_zero():
+    """Regression: with ``tau2_method="chi2"`` statsmodels' moment estimate of tau^2 came back
+    negative when the donors' steps agreed more closely than their variances imply, and the
+    negative value shrank the comparison's standard error."""
+    rng = np.random.default_rng(2)
+    y = rng.poisson(np.repeat((80 * np.exp(SEASON))[:, None], 13, axis=1)).astype(float)
+    x = step_design_matrix(PERIODS, START).to_numpy()
+    rest = []
+    for j in range(1, 13):
+        res = sm.GLM(y[:, j], x, family=sm.families.Poisson()).fit(scale="X2")
+        if res.scale < 1:
+            res = sm.GLM(y[:, j], x, family=sm.families.Poisson()).fit(scale=1.0)
+        rest.append((res.params[1], res.bse[1]))
+    rest = np.array(rest)
+    assert combine_effects(rest[:, 0], rest[:, 1] ** 2, method_re="chi2").tau2 < 0
+    fit = fit_donor_comparison(y[:, 0], y[:, 1:], PERIODS, START, tau2_method="chi2")
+    assert fit.tau2 == 0.0
+    var_mean = 1 / np.sum(1 / rest[:, 1] ** 2)
+    assert fit.se == pytest.approx(np.sqrt(fit.target_se**2 + var_mean), rel=1e-7)
+    assert fit.se > fit.target_se
+
+
 def test_array_and_dict_donors_agree():
     rng = np.random.default_rng(2)
     y = rng.poisson(60, (48, 9)).astype(float)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 
 import nbformat
 import pandas as pd
 import papermill
 import pytest
 
-from pipeline.errors import ParameterError
+from pipeline.errors import ParameterError, PipelineError
 from pipeline.report.reports import EFFECTS_FILE
 from pipeline.run import orchestrate
 from pipeline.run.cli import main
-from pipeline.run.paths import DEFAULT_STUDY, RUN_STATUS_FILE, StudyPaths
+from pipeline.run.paths import DEFAULT_STUDY, REPO_ROOT, RUN_STATUS_FILE, StudyPaths
 
 DEMO = DEFAULT_STUDY
 REQUIRED_EFFECT_COLUMNS = [
@@ -97,6 +98,13 @@ def _html_text(path):
     return path.read_text("utf-8")
 
 
+def _key_findings(html: str) -> list[str]:
+    """The list items of a page's key-findings box."""
+    box = re.search(r'<section class="key-findings".*?</section>', html, re.S)
+    assert box, "no key findings"
+    return re.findall(r"<li>(.*?)</li>", box.group(0), re.S)
+
+
 def _assert_no_survey_microdata(reports):
     """No respondent's id, and no respondent-level table, in any report or executed notebook."""
     survey = pd.read_csv(DEMO / "survey.csv")
@@ -114,12 +122,15 @@ def _assert_no_survey_microdata(reports):
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     assert main(["run", *_args(tmp_path, "--jobs", "2")]) == 0
-    reports = tmp_path / "reports" / "trygga_platser_demo"
+    reports = tmp_path / "reports" / "trygga_platser_demo" / "sv"
     for municipality in ("Avesta", "Falun", "Hallstahammar", "Sala"):
         folder = reports / municipality
         html = _html_text(folder / "evaluation.html")
         assert "Syntetiska demonstrationsdata" in html
-        assert f"Utvärdering av trygghetsinsatser: {municipality}" in html
+        assert f"<title>Utvärdering av trygghetsinsatser: {municipality}</title>" in html
+        assert '<html lang="sv">' in html
+        assert "Det viktigaste" in html and 'href="../comparative_report.html"' in html
+        assert "<script" not in html
         assert "data:image/png;base64" in html
         assert not re.search(r"<script[^>]+src=\"https?://", html)
         assert "def " not in html and "import " not in html  # code cells are left out
@@ -139,6 +150,14 @@ def test_demo_end_to_end(tmp_path):
 
     comparative = _html_text(reports / "comparative_report.html")
     assert "Syntetiska demonstrationsdata" in comparative
+    assert '<html lang="sv">' in comparative and "<script" not in comparative
+    # The same place gets the same words in its municipality's report and the comparative one.
+    key_findings = _key_findings(comparative)
+    for municipality in ("Avesta", "Falun", "Hallstahammar", "Sala"):
+        own = _key_findings(_html_text(reports / municipality / "evaluation.html"))
+        assert own and set(own) <= set(key_findings), municipality
+    for link in re.findall(r'href="([^"#]+)"', comparative):
+        assert (reports / link).is_file(), link
     assert comparative.count("data:image/png;base64") >= 1
     for section in ("Sammanvägning över kommunerna", "Genomförande och effekt", "I² ="):
         assert section in comparative
@@ -170,11 +189,43 @@ def test_demo_end_to_end(tmp_path):
     sidecar = json.loads((reports / "effects.provenance.json").read_text("utf-8"))
     assert sidecar["code"]["package_version"]
 
-    # Same inputs, same numbers.
-    assert main(["evaluate", *_args(tmp_path, "--jobs", "2", "--municipality", "Sala")]) == 0
-    again = pd.read_csv(reports / "Sala" / EFFECTS_FILE).drop(columns="p_adjusted")
     first = pd.read_csv(reports / EFFECTS_FILE).drop(columns="p_adjusted")
     first = first[first["municipality"] == "Sala"].reset_index(drop=True)
+
+    # Unchanged inputs, parameters and code: nothing is run again and the results stand.
+    before = {m: (reports / m / EFFECTS_FILE).stat().st_mtime_ns for m in ("Avesta", "Sala")}
+    assert main(["evaluate", *_args(tmp_path, "--jobs", "2")]) == 0
+    status = json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
+    assert all(r["reused"] and r["status"] == "ok" for r in status)
+    assert all(not r["html"].startswith("/") for r in status)  # no machine paths
+    assert before == {m: (reports / m / EFFECTS_FILE).stat().st_mtime_ns for m in before}
+    assert (reports / "comparative_report.html").is_file()  # still describes these results
+
+    # One municipality's series changes: it alone is run again.
+    changed = tmp_path / "edited" / DEMO.name
+    shutil.copytree(DEMO, changed)
+    series = pd.read_csv(changed / "series.csv", dtype=str)
+    row = series.index[series["place_id"].str.startswith("sala_")][0]
+    series.loc[row, "value"] = str(int(series.loc[row, "value"]) + 1)
+    series.to_csv(changed / "series.csv", index=False)
+    edited = ["--study", str(changed), *_args(tmp_path)[2:]]
+    assert main(["validate", *edited]) == 0
+    assert main(["evaluate", *edited, "--jobs", "2"]) == 0
+    status = json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
+    assert {r["municipality"] for r in status if not r["reused"]} == {"Sala"}
+    assert before["Avesta"] == (reports / "Avesta" / EFFECTS_FILE).stat().st_mtime_ns
+    assert main(["validate", *_args(tmp_path)]) == 0  # back to the demo's own series
+
+    # Same inputs, same numbers. A new evaluation drops the comparative outputs,
+    # which described the earlier results, and keeps the other municipalities.
+    assert (
+        main(["evaluate", *_args(tmp_path, "--jobs", "2", "--municipality", "Sala", "--force")])
+        == 0
+    )
+    assert not (reports / EFFECTS_FILE).exists()
+    assert not (reports / "comparative_report.html").exists()
+    assert (reports / "Avesta" / "evaluation.html").is_file()
+    again = pd.read_csv(reports / "Sala" / EFFECTS_FILE).drop(columns="p_adjusted")
     pd.testing.assert_frame_equal(again.drop(columns="notes"), first.drop(columns="notes"))
 
 
@@ -195,7 +246,7 @@ def test_a_failing_municipality_does_not_stop_the_others(tmp_path, monkeypatch):
 
     code = main(["run", *_args(tmp_path, "--jobs", "2", "--lang", "en")])
     assert code == 1
-    reports = tmp_path / "reports" / "trygga_platser_demo"
+    reports = tmp_path / "reports" / "trygga_platser_demo" / "en"
     status = {
         r["municipality"]: r
         for r in json.loads((reports / RUN_STATUS_FILE).read_text())["municipalities"]
@@ -210,4 +261,59 @@ def test_a_failing_municipality_does_not_stop_the_others(tmp_path, monkeypatch):
     assert "The evaluation failed for: Falun" in comparative
     effects = pd.read_csv(reports / EFFECTS_FILE)
     assert "Falun" not in set(effects["municipality"])
-    assert main(["status", *_args(tmp_path)[:6]]) == 1
+    assert main(["status", *_args(tmp_path)[:6], "--lang", "en"]) == 1
+
+
+def test_an_unknown_language_is_refused_at_once(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", *_args(tmp_path, "--lang", "de")])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'de'" in capsys.readouterr().err
+    with pytest.raises(PipelineError, match="unknown report language 'de'"):
+        StudyPaths.for_study(DEMO, tmp_path, tmp_path, "de")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_each_language_has_its_own_reports(tmp_path):
+    swedish = StudyPaths.for_study(DEMO, tmp_path / "p", tmp_path / "r", "sv")
+    english = StudyPaths.for_study(DEMO, tmp_path / "p", tmp_path / "r", "en")
+    assert swedish.processed_dir == english.processed_dir
+    assert swedish.reports_dir.name == "sv" and english.reports_dir.name == "en"
+    assert swedish.reports_dir.parent == english.reports_dir.parent
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_refuses_an_unknown_language_and_rebuilds_for_another():
+    """Regression: `make report REPORT_LANG=en` after a Swedish run did nothing and exited 0,
+    and REPORT_LANG=de was accepted until something rebuilt."""
+    root = REPO_ROOT
+    bad = subprocess.run(
+        ["make", "-n", "report", "REPORT_LANG=de"], cwd=root, capture_output=True, text=True
+    )
+    assert bad.returncode != 0
+    assert "REPORT_LANG=de is not a report language" in bad.stderr
+    dry = subprocess.run(
+        ["make", "-n", "-p", "report", "REPORT_LANG=en"], cwd=root, capture_output=True, text=True
+    )
+    # The English reports are targets of their own, so a Swedish build never stands for them.
+    assert "\nreports/trygga_platser_demo/en/run_status.json:" in dry.stdout
+    assert "reports/" not in dry.stderr
+
+
+def test_a_missing_kernel_is_registered_for_this_interpreter():
+    """An environment made without `make env` (conda, plain pip) had no kernel to run notebooks."""
+    import sys
+    from pathlib import Path
+
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = "trygga-platser-test-registration"
+    manager = KernelSpecManager()
+    with pytest.raises(NoSuchKernel):
+        manager.get_kernel_spec(name)
+    try:
+        assert orchestrate.ensure_kernel(name) == name
+        spec = KernelSpecManager().get_kernel_spec(name)
+        assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+    finally:
+        KernelSpecManager().remove_kernel_spec(name)

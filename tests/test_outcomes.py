@@ -113,7 +113,7 @@ def test_small_survey_cells_are_suppressed_and_flagged(demo_study):
         survey[(is_control & after) | is_target].index.difference(keep_control.union(keep_target))
     )
     report = _report(replace(demo_study, survey=small))
-    table = report.perceived_safety()[1].data
+    table = report.survey_table()
     suppressed = table[table["Anmärkning"].str.startswith("dold")]
     assert len(suppressed) == 1
     assert suppressed["Svarande"].tolist() == ["< 5"]

@@ -57,20 +57,63 @@ def test_plots_refuse_an_effect_without_fitted_values():
         plot_effect(effect=_effect(fitted=False), start=pd.Period("2020-07", freq="M"))
 
 
-def test_figures_of_the_statistics_modules_are_translated_for_swedish_reports():
-    import matplotlib.pyplot as plt
+def _texts(fig) -> set[str]:
     import matplotlib.text
 
-    from pipeline.report.reports import localize_figure
+    return {t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text()}
 
-    fig, ax = plt.subplots()
-    ax.plot([1], [1], label="before (2020-01-01)")
-    ax.plot([1], [1], label="after (2022-05-01), colour = band")
-    ax.text(0, 0, "planned start")
-    ax.text(0, 1, "Redesign of the square")  # only whole words from the list change
-    ax.legend()
-    localize_figure(fig, "sv")
-    texts = {t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text()}
-    assert {"före (2020-01-01)", "efter (2022-05-01), färg = band", "planerad start"} <= texts
-    assert "Redesign of the square" in texts
-    plt.close(fig)
+
+def test_figures_are_drawn_in_the_report_language():
+    """Regression: Swedish reports showed figures drawn in English and relabelled afterwards
+    ("Fixed effect", "Prediction interval", decimal points in Swedish forest plots)."""
+    import matplotlib.pyplot as plt
+
+    from pipeline.methods.meta_analysis import meta_analyse
+    from pipeline.report.figures_outcomes import plot_action_timeline
+    from pipeline.report.figures_pooling import forest_plot
+
+    actions = pd.DataFrame(
+        {
+            "municipality": ["Sala", "Sala"],
+            "measure_id": ["A1", "A1"],
+            "description": ["Ny belysning i Stadsparken", "Ny belysning i Stadsparken"],
+            "category": ["lighting", "lighting"],
+            "planned_start": pd.to_datetime(["2020-06-01", "2020-06-01"]),
+            "followup_date": pd.to_datetime(["2021-04-01", "2022-04-01"]),
+            "status": ["started", "done"],
+        }
+    )
+    fig, _ = plot_action_timeline(
+        actions, project_start="2020-04-01", municipality="Sala", lang="sv"
+    )
+    texts = _texts(fig)
+    assert "Ny belysning i Stadsparken (belysning)" in texts  # the measure, not its code
+    assert {"planerad start", "påbörjad", "genomförd"} <= texts
+    assert not texts & {"planned start", "started", "done"}
+    result = meta_analyse(np.log([0.8, 0.7, 0.9]), np.array([0.1, 0.15, 0.12]), ["a", "b", "c"])
+    fig, _ = forest_plot(result, xlabel="Kvot", lang="sv")
+    texts = _texts(fig)
+    assert {"Fast effekt", "Prediktionsintervall"} <= texts
+    assert not any("Fixed effect" in t or "Prediction" in t for t in texts)
+    assert any(t.startswith("0,80 [") for t in texts)
+    plt.close("all")
+
+
+def test_expected_band_and_cumulative_difference_follow_the_estimate_interval():
+    from pipeline.report.figures import expected_band, plot_cumulative_difference
+
+    effect = _effect()
+    low, high = expected_band(effect)
+    # counterfactual 10, estimate 0.8, interval 0.6-1.0: expected 8 to 13.3 per month
+    np.testing.assert_allclose(low, 8.0)
+    np.testing.assert_allclose(high, 10.0 * 0.8 / 0.6)
+    fig, ax = plot_cumulative_difference(
+        effect=effect, start=pd.Period("2020-07", freq="M"), lang="sv"
+    )
+    line = ax.lines[0].get_ydata()
+    np.testing.assert_allclose(line, 2.0 * np.arange(1, 19))  # 10 expected - 8 observed a month
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.0) and band.max() == pytest.approx(
+        18 * (10 * 0.8 / 0.6 - 8)
+    )
+    assert ax.get_ylabel() == "färre än förväntat"

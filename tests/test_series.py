@@ -433,7 +433,7 @@ def test_misspelt_column_is_missing_and_unknown(series: Series, study: Study) ->
     messages = {p.column: p.message for p in err.value.problems}
     assert messages["indicator"].startswith("required column 'indicator' is missing")
     assert "the header has: place_id, indikator, period" in messages["indicator"]
-    assert messages["indikator"].startswith("unknown column (expected: place_id, indicator")
+    assert messages["indikator"].startswith("unknown column: did you mean 'indicator'?")
     for problem in err.value.problems:
         assert_located(err, problem, path, 1, problem.column)
 

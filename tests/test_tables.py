@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import Problem, ValidationError
+from pipeline.errors import InputWarning, Problem, ValidationError
 from pipeline.format import summary_html
 from pipeline.inputs import tables as tb
 
@@ -187,7 +187,8 @@ def test_a_header_with_no_required_column_asks_whether_it_is_missing(tmp_path):
 
 def test_other_columns_are_ignored_or_reported(tmp_path):
     path = write(tmp_path, "place_id;period;value;kommentar;\nP1;2021-03;1;ok;\n")
-    assert list(read(path).frame.columns) == [*REQUIRED, tb.LINE]
+    with pytest.warns(InputWarning, match="row 1, column 'kommentar': unknown column, ignored"):
+        assert list(read(path).frame.columns) == [*REQUIRED, tb.LINE]
     (problem,) = fails(path, other_columns="error")
     assert (problem.row, problem.column) == (1, "kommentar")
     assert problem.message == "unknown column (expected: place_id, period, value)"
@@ -395,3 +396,26 @@ def test_check_municipality_and_place(municipality, place, result, problem):
 def test_summary_html_escapes_the_summary():
     out = summary_html("a < b", pd.DataFrame({"x": [1.0, np.nan]}))
     assert out.startswith("<pre>a &lt; b</pre>") and "<table" in out and "–" in out
+
+
+def test_a_misspelt_optional_column_names_its_close_match(tmp_path):
+    """Regression: 'plats_id' for the optional 'place_id' was ignored, and every row lost its place."""
+    path = write(tmp_path, "plats_id;period;value\nP1;2021-03;1\n")
+    (problem,) = fails(path, required=("period", "value"), optional=("place_id",))
+    assert (problem.row, problem.column) == (1, "plats_id")
+    assert problem.message.startswith("unknown column: did you mean 'place_id'?")
+
+
+def test_a_file_mixing_utf8_and_windows_1252_is_refused(tmp_path):
+    """Regression: such a file was read as Windows-1252, with 'Ersätta' as 'ErsÃ¤tta'."""
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(
+        "place_id;period;value\nErsätta;2021-03;1\n".encode()
+        + "Västerås;2021-04;2\n".encode("cp1252")
+    )
+    (problem,) = fails(path)
+    assert problem.row == 2
+    assert "mixes encodings: row 2 is UTF-8 but row 3 is not" in problem.message
+    whole = tmp_path / "whole.csv"
+    whole.write_bytes("place_id;period;value\nVästerås;2021-04;2\n".encode("cp1252"))
+    assert read(whole).encoding == "cp1252"

@@ -240,12 +240,15 @@ class _RandomEffects:
 
 
 def _random_effects(steps: np.ndarray, variances: np.ndarray, method: str) -> _RandomEffects:
-    re = combine_effects(steps, variances, method_re=method)
-    w = 1 / (variances + re.tau2)
+    # statsmodels leaves the DerSimonian-Laird moment estimate negative when the steps vary less
+    # than their variances imply; a variance cannot be negative, so it is truncated at zero and the
+    # weights, mean and its variance are recomputed from the truncated value.
+    tau2 = max(float(combine_effects(steps, variances, method_re=method).tau2), 0.0)
+    w = 1 / (variances + tau2)
     return _RandomEffects(
-        mean=float(re.mean_effect_re),
-        var_mean=float(re.var_eff_w_re),
-        tau2=float(re.tau2),
+        mean=float(np.sum(w * steps) / w.sum()),
+        var_mean=float(1 / w.sum()),
+        tau2=tau2,
         weights=w / w.sum(),
     )
 

@@ -14,16 +14,19 @@ publish aggregates only.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import Problem, ValidationError
-from ..run.provenance import provenance_record
+from ..errors import InputWarning, Problem, ValidationError
+from ..run.provenance import portable_path, provenance_record
 from .actions import read_actions
 from .inspections import read_inspections
 from .series import read_series
@@ -42,6 +45,8 @@ MANIFEST_FILE = "manifest.json"
 PROCESSED_SERIES = "series.parquet"
 PROCESSED_STUDY = "study.json"
 
+#: Largest plausible survey weight (residents a respondent stands for).
+MAX_SURVEY_WEIGHT = 1e7
 #: Optional study files: (file name, study.yml section, processed file).
 OPTIONAL_FILES = (
     (SURVEY_FILE, "survey", "survey.parquet"),
@@ -100,6 +105,18 @@ def _check_survey(study: Study, frame: pd.DataFrame, file: str) -> pd.DataFrame:
                 column="question",
             )
         )
+    # A weight is how many residents a respondent stands for; a typo of a few digits
+    # would let one answer outweigh the rest without a word.
+    heavy = frame.loc[frame["weight"] > MAX_SURVEY_WEIGHT, ["respondent_id", "weight"]]
+    for respondent, weight in heavy.drop_duplicates().head(10).itertuples(index=False):
+        problems.append(
+            Problem(
+                file,
+                f"respondent '{respondent}': implausibly large weight {weight:g} "
+                f"(above {MAX_SURVEY_WEIGHT:,.0f})",
+                column="weight",
+            )
+        )
     waves = set(frame["wave"].dt.date)
     for wave in (*settings.before, *settings.after):
         if wave not in waves:
@@ -117,12 +134,46 @@ def validate_study(study_dir: str | Path) -> tuple[Study, pd.DataFrame]:
     return data.study, data.series
 
 
-def _validated(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The study, its series and its optional tables by section name.
+#: Date columns of the optional tables that record what happened, so cannot lie ahead.
+PAST_DATES = {"survey": ("wave",), "inspections": ("date",), "action_plan": ("followup_date",)}
 
-    Every file is checked, and all their problems are raised together.
+
+def _future_dates(section: str, frame: pd.DataFrame, file: str) -> list[Problem]:
+    """Survey waves, inspections and follow-ups dated after today: typos, never data."""
+    today = pd.Timestamp(dt.date.today())
+    problems = []
+    for column in PAST_DATES[section]:
+        for value in sorted(set(frame.loc[frame[column] > today, column]))[:10]:
+            problems.append(
+                Problem(
+                    file,
+                    f"date {value.date()} is in the future (today is {today.date()})",
+                    column=column,
+                )
+            )
+    return problems
+
+
+def _validated(
+    study_dir: Path,
+) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFrame], list[str]]:
+    """The study, its series, its optional tables by section name, and the warnings.
+
+    Every file is checked, and all their problems are raised together. The
+    warnings (:class:`~pipeline.errors.InputWarning`) are things used as they
+    are but which must be stated, such as an ignored column.
     """
-    study_dir = Path(study_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        study, series, tables = _read_all(Path(study_dir))
+    stated = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]
+    for w in caught:
+        if not issubclass(w.category, InputWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return study, series, tables, list(dict.fromkeys(stated))
+
+
+def _read_all(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFrame]]:
     study = load_study(study_dir)
     problems: list[Problem] = []
     series = None
@@ -149,6 +200,8 @@ def _validated(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataF
                 tables[section] = _read_optional(study, path, section)
             except ValidationError as exc:
                 problems.extend(exc.problems)
+            else:
+                problems.extend(_future_dates(section, tables[section], str(path)))
     if problems:
         raise ValidationError(problems)
     return study, series, tables
@@ -157,8 +210,8 @@ def _validated(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataF
 def read_study(study_dir: str | Path) -> StudyData:
     """Validate a raw study folder and return it in memory, without writing anything."""
     study_dir = Path(study_dir)
-    study, series, tables = _validated(study_dir)
-    manifest = {"study_name": study_dir.resolve().name, "inputs": {}}
+    study, series, tables, stated = _validated(study_dir)
+    manifest = {"study_name": study_dir.resolve().name, "inputs": {}, "warnings": stated}
     return _study_data(study, series, manifest, tables)
 
 
@@ -173,7 +226,12 @@ def _study_data(study: Study, series: pd.DataFrame, manifest: dict, tables: dict
     )
 
 
-def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData:
+def prepare_study(
+    study_dir: str | Path,
+    processed_dir: str | Path,
+    *,
+    lock: contextlib.AbstractContextManager | None = None,
+) -> StudyData:
     """Validate a raw study and write its processed form.
 
     Parameters
@@ -183,6 +241,9 @@ def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData
     processed_dir
         Where the processed study goes, e.g. ``data/processed/<study>``.
         Replaced as a whole only once validation has passed.
+    lock
+        Held while writing (not while validating, so an invalid study writes
+        not even a lock file), e.g. :func:`pipeline.paths.study_lock`.
 
     Returns
     -------
@@ -190,22 +251,35 @@ def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData
     """
     study_dir = Path(study_dir)
     processed_dir = Path(processed_dir)
-    study, series, tables = _validated(study_dir)
+    study, series, tables, stated = _validated(study_dir)
     inputs = {STUDY_FILE: study_dir / STUDY_FILE, SERIES_FILE: study_dir / SERIES_FILE}
     for file_name, section, _ in OPTIONAL_FILES:
         if section in tables:
             inputs[file_name] = study_dir / file_name
     manifest = {
         "study_name": study_dir.resolve().name,
-        "study_dir": str(study_dir.resolve()),
+        "study_dir": portable_path(study_dir),
         "title": study.title,
         "synthetic": study.synthetic,
         "n_rows": len(series),
+        "warnings": stated,
         **provenance_record(inputs),
     }
 
+    with lock or contextlib.nullcontext():
+        _write_processed(processed_dir, study, series, tables, manifest)
+    return _study_data(study, series, manifest, tables)
+
+
+def _write_processed(
+    processed_dir: Path, study: Study, series: pd.DataFrame, tables: dict, manifest: dict
+) -> None:
     processed_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{processed_dir.name}-", dir=processed_dir.parent))
+    for leftover in processed_dir.parent.glob(f".{processed_dir.name}.staging-*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # of a run that was killed while writing
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{processed_dir.name}.staging-", dir=processed_dir.parent)
+    )
     try:
         stored = series.assign(period=series["period"].astype(str))
         stored.to_parquet(staging / PROCESSED_SERIES, index=False)
@@ -225,7 +299,6 @@ def prepare_study(study_dir: str | Path, processed_dir: str | Path) -> StudyData
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return _study_data(study, series, manifest, tables)
 
 
 def load_processed(processed_dir: str | Path) -> StudyData:

@@ -15,6 +15,7 @@ with file, row (the line number an editor shows, header = 1) and column.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,10 @@ from ..errors import Problem, ValidationError
 from .study import Study
 from .tables import LINE, read_table
 
+#: Largest plausible monthly value at one place, by indicator family.
+MAX_VALUE = {"count": 1e7, "other": 1e12}
+#: Largest plausible exposure (a population, a number of days or visits).
+MAX_EXPOSURE = 1e10
 REQUIRED_COLUMNS = ("place_id", "indicator", "period", "value")
 OPTIONAL_COLUMNS = ("exposure",)
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -84,6 +89,17 @@ def read_series(path: str | Path, study: Study) -> pd.DataFrame:
         lambda r: f"cannot read period '{r['period']}': write year-month as YYYY-MM, e.g. 2021-03",
     )
 
+    # A month that is not over yet has an incomplete count, which would read as a drop.
+    last_complete = last_complete_month()
+    flag(
+        ~bad_period & (frame["period"].str.slice(0, 7) > str(last_complete)),
+        "period",
+        lambda r: (
+            f"month {r['period']} is not over yet (the last complete month is "
+            f"{last_complete}): leave out months that are incomplete or in the future"
+        ),
+    )
+
     numbers = {column: table.parse_numbers(frame[column]) for column in ("value", "exposure")}
     for column, parsed in numbers.items():
         cells = frame[column]
@@ -109,6 +125,21 @@ def read_series(path: str | Path, study: Study) -> pd.DataFrame:
         lambda r: f"proportion {r['value']} is above 1 (write shares as 0-1, not per cent)",
     )
     flag(exposure <= 0, "exposure", lambda r: f"exposure must be positive, got {r['exposure']}")
+    # A typo of a few digits (or a cell pasted from elsewhere) would overflow the models.
+    limit = family.map(MAX_VALUE).fillna(MAX_VALUE["other"])
+    flag(
+        value.abs() > limit,
+        "value",
+        lambda r: (
+            f"implausibly large value {r['value']} for a month at one place "
+            f"(above {limit[r.name]:,.0f})"
+        ),
+    )
+    flag(
+        exposure > MAX_EXPOSURE,
+        "exposure",
+        lambda r: f"implausibly large exposure {r['exposure']} (above {MAX_EXPOSURE:,.0f})",
+    )
 
     key = ["place_id", "indicator", "period"]
     duplicated = frame.duplicated(key, keep=False) & ~bad_period
@@ -214,3 +245,9 @@ def _check_series_shape(tidy: pd.DataFrame, study: Study, name: str) -> list[Pro
                         )
                     )
     return problems
+
+
+def last_complete_month(today: dt.date | None = None) -> pd.Period:
+    """The month before ``today`` (default: the current date): the last one that is over."""
+    today = today or dt.date.today()
+    return pd.Period(today, freq="M") - 1

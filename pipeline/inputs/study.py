@@ -18,13 +18,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from ..errors import Problem, ValidationError
+from ..errors import PipelineError, Problem, ValidationError
+from ..run.paths import folder_name
 
 STUDY_FILE = "study.yml"
 SERIES_FILE = "series.csv"
 SURVEY_FILE = "survey.csv"
 INSPECTIONS_FILE = "inspections.csv"
 ACTIONS_FILE = "actions.csv"
+FINAL_REPORT_TEXTS = {"sv": "final_report.md", "en": "final_report.en.md"}
 
 Family = Literal["count", "proportion", "ordinal", "score", "continuous"]
 Role = Literal["target", "control", "buffer"]
@@ -38,7 +40,8 @@ class _Strict(BaseModel):
 class Municipality(_Strict):
     name: str = Field(min_length=1)
     kommunkod: str = Field(pattern=r"^\d{4}$", description="SCB municipality code, four digits")
-    population: int | None = Field(default=None, gt=0)
+    # The bound catches a typo of a few digits; no municipality comes near it.
+    population: int | None = Field(default=None, gt=0, le=50_000_000)
     county: str | None = None
 
     @field_validator("kommunkod", mode="before")
@@ -154,6 +157,53 @@ class ActionPlanSettings(_Strict):
         return value
 
 
+class ProjectPeriod(_Strict):
+    start: dt.date
+    end: dt.date
+
+
+class ReportInfo(_Strict):
+    """What the funder's final report (slutrapport) says about the project itself.
+
+    The report's own texts (background, aims, conclusions ...) are Markdown files
+    in the study folder, one per report language.
+    """
+
+    title: str | None = Field(default=None, description="the project's name (default: title)")
+    authors: tuple[str, ...] = Field(min_length=1)
+    date: dt.date = Field(description="the date the report is signed off")
+    funder: str = Field(min_length=1)
+    registration_number: str | None = Field(
+        default=None, description="the funder's registration number (diarienummer)"
+    )
+    coordinator: str = Field(min_length=1, description="the coordinating organisation")
+    partners: tuple[str, ...] = ()
+    project_period: ProjectPeriod
+    headline_indicator: str | None = Field(
+        default=None,
+        description="the indicator the report leads with (default: the first count indicator)",
+    )
+    goal_share: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="the programme's goal: more than this share of each action plan's "
+        "measures done or started",
+    )
+    texts: dict[Literal["sv", "en"], str] = Field(
+        default_factory=lambda: dict(FINAL_REPORT_TEXTS),
+        description="the Markdown file of the report's own texts per language, in the study folder",
+    )
+
+    @field_validator("texts")
+    @classmethod
+    def _plain_file_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value.values():
+            if not re.fullmatch(r"[^/\\]+\.md", name) or name.startswith("."):
+                raise ValueError(f"'{name}' must be the name of a .md file in the study folder")
+        return value
+
+
 class Study(_Strict):
     title: str
     synthetic: bool
@@ -165,6 +215,7 @@ class Study(_Strict):
     survey: SurveySettings | None = None
     inspections: InspectionSettings | None = None
     action_plan: ActionPlanSettings | None = None
+    report: ReportInfo | None = None
     analysis: Analysis = Analysis()
     donor_pool: tuple[str, ...] = Field(
         default=(),
@@ -207,8 +258,96 @@ class Study(_Strict):
         return [m.name for m in self.municipalities]
 
 
+#: Limits on study.yml: a study description is small, and YAML's aliases can
+#: make a small file expand into billions of nodes ("billion laughs").
+MAX_YAML_BYTES = 2_000_000
+MAX_YAML_DEPTH = 40
+MAX_YAML_NODES = 200_000
+
+
+class _YamlLimitError(yaml.YAMLError):
+    """study.yml breaks a limit or repeats a key; carries the line it is found on."""
+
+    def __init__(self, message: str, mark: yaml.Mark | None):
+        super().__init__(message)
+        self.message = message
+        self.problem_mark = mark
+
+
 class _StudyLoader(yaml.SafeLoader):
-    """Safe YAML loading that keeps numbers written with a leading zero as text."""
+    """Safe YAML loading with limits, no repeated keys, and numbers with a leading zero as text."""
+
+    def compose_node(self, parent, index):
+        # The composer recurses once per level of nesting: bound it before Python's stack.
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _YamlLimitError(
+                    f"nested more than {MAX_YAML_DEPTH} levels deep", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        # YAML keeps the last of two equal keys; a study must not change without a word.
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                key_node, yaml.ScalarNode
+            ):
+                continue
+            key = key_node.value
+            if key in seen:
+                raise _YamlLimitError(
+                    f"key '{key}' appears twice in the same mapping (first on row {seen[key]}); "
+                    "YAML would silently keep only the last",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded (counted, not built)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = node.value
+            else:
+                children = []
+            sizes[id(node)] = 1 + sum(size(child) for child in children)
+        return sizes[id(node)]
+
+    return size(root)
+
+
+def _parse_yaml(text: str) -> tuple[yaml.Node | None, object]:
+    """The composed document (for line numbers) and its Python value, within the limits.
+
+    Raises
+    ------
+    yaml.YAMLError
+        Malformed YAML, a repeated key, or a limit broken.
+    """
+    loader = _StudyLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        if (n := _expanded_size(root)) > MAX_YAML_NODES:
+            raise _YamlLimitError(
+                f"the document expands to {n:,} values (more than {MAX_YAML_NODES:,}): "
+                "are aliases (*name) repeating large parts?",
+                None,
+            )
+        return root, loader.construct_document(root)
+    finally:
+        loader.dispose()
 
 
 def _int_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | str:
@@ -242,12 +381,16 @@ def _location(study_raw: dict, loc: tuple) -> str:
     return "".join(parts)
 
 
-def _key_lines(text: str) -> dict[tuple, int]:
+def _key_lines(root: yaml.Node | None) -> dict[tuple, int]:
     """Map YAML paths to line numbers, so errors can name the row in study.yml."""
     lines: dict[tuple, int] = {}
+    seen: set[int] = set()
 
     def walk(node: yaml.Node, path: tuple) -> None:
         lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen:  # an alias: its lines are those of the anchor, already walked
+            return
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 child = (*path, key_node.value)
@@ -257,10 +400,6 @@ def _key_lines(text: str) -> dict[tuple, int]:
             for index, item in enumerate(node.value):
                 walk(item, (*path, index))
 
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return lines
     if root is not None:
         walk(root, ())
     return lines
@@ -296,6 +435,12 @@ def load_study(folder: str | Path) -> Study:
     name = str(path)
     if not path.is_file():
         raise ValidationError.single(name, "file not found")
+    if (size := path.stat().st_size) > MAX_YAML_BYTES:
+        raise ValidationError.single(
+            name,
+            f"the file is {size:,} bytes, more than a study description needs "
+            f"(at most {MAX_YAML_BYTES:,})",
+        )
     raw_bytes = path.read_bytes()
     try:
         text = raw_bytes.decode("utf-8-sig")
@@ -305,15 +450,20 @@ def load_study(folder: str | Path) -> Study:
             name, "not valid UTF-8 (save the file as UTF-8)", row=row
         ) from None
     try:
-        raw = yaml.load(text, Loader=_StudyLoader)
+        root, raw = _parse_yaml(text)
+    except _YamlLimitError as exc:
+        row = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise ValidationError.single(name, exc.message, row=row) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
         raise ValidationError.single(name, f"not valid YAML: {exc}", row=row) from None
+    except RecursionError:
+        raise ValidationError.single(name, "nested too deeply to read") from None
     if not isinstance(raw, dict):
         raise ValidationError.single(name, "expected a mapping of study fields at the top level")
 
-    lines = _key_lines(text)
+    lines = _key_lines(root)
     try:
         study = Study.model_validate(raw)
     except PydanticValidationError as exc:
@@ -339,15 +489,57 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
     problems: list[Problem] = []
 
     def add(loc: tuple, message: str) -> None:
-        problems.append(Problem(name, message, row=_line_for(lines, loc), column=str(loc[-1])))
+        column = next((str(part) for part in reversed(loc) if isinstance(part, str)), None)
+        problems.append(Problem(name, message, row=_line_for(lines, loc), column=column))
 
-    for section, key in (("municipalities", "name"), ("places", "id"), ("indicators", "id")):
+    for section, key in (
+        ("municipalities", "name"),
+        ("municipalities", "kommunkod"),
+        ("places", "id"),
+        ("indicators", "id"),
+        ("shocks", "id"),
+    ):
         seen: set[str] = set()
         for i, item in enumerate(getattr(study, section)):
             value = getattr(item, key)
             if value in seen:
                 add((section, i, key), f"duplicate {key} '{value}'")
             seen.add(value)
+    # Each municipality's reports go to a folder made from its name: two names must not
+    # share one (nor differ only in case, which some file systems do not tell apart).
+    folders: dict[str, str] = {}
+    for i, municipality in enumerate(study.municipalities):
+        try:
+            folder = folder_name(municipality.name, fallback=municipality.kommunkod).casefold()
+        except PipelineError as exc:
+            add(("municipalities", i, "name"), str(exc))
+            continue
+        if folder in folders and folders[folder] != municipality.name:
+            add(
+                ("municipalities", i, "name"),
+                f"municipalities '{folders[folder]}' and '{municipality.name}' would share "
+                "one report folder: give them names that differ in letters or digits",
+            )
+        folders.setdefault(folder, municipality.name)
+
+    def repeated(loc: tuple, values: tuple, what: str) -> None:
+        for j, value in enumerate(values):
+            if value in values[:j]:
+                add((*loc, j), f"{what}: '{value}' is listed twice")
+
+    for i, place in enumerate(study.places):
+        for key in ("controls", "buffer_controls"):
+            repeated(("places", i, key), getattr(place, key), f"place '{place.id}' {key}")
+    repeated(("donor_pool",), study.donor_pool, "donor_pool")
+    if study.survey is not None:
+        for key in ("before", "after", "unsafe_answers"):
+            repeated(("survey", key), getattr(study.survey, key), f"survey {key}")
+    if study.action_plan is not None:
+        repeated(
+            ("action_plan", "horizons_months"),
+            study.action_plan.horizons_months,
+            "action_plan horizons_months",
+        )
 
     municipalities = set(study.municipality_names)
     roles = {p.id: p.role for p in study.places}
@@ -419,6 +611,16 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
             add(
                 ("survey", "after"), "survey: every 'after' wave must come after the 'before' waves"
             )
+    if study.report is not None:
+        period = study.report.project_period
+        if period.end <= period.start:
+            add(
+                ("report", "project_period", "end"),
+                "report: the project period ends before it starts",
+            )
+        headline = study.report.headline_indicator
+        if headline is not None and headline not in families:
+            add(("report", "headline_indicator"), f"report: unknown indicator '{headline}'")
     for i, shock in enumerate(study.shocks):
         if shock.end is not None and shock.end < shock.start:
             add(("shocks", i, "end"), f"shock '{shock.id}' ends before it starts")

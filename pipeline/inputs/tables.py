@@ -8,8 +8,10 @@ therefore read by the same rule:
 Encoding
     UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark
     (Excel's "Unicode text"), otherwise Windows-1252 (Latin-1 for the few
-    bytes Windows-1252 leaves undefined). A spreadsheet workbook (``.xlsx``,
-    ``.xls``) or another binary file is refused with a message saying so.
+    bytes Windows-1252 leaves undefined). A file that mixes UTF-8 lines with
+    Windows-1252 lines is refused, naming one row of each. A spreadsheet
+    workbook (``.xlsx``, ``.xls``) or another binary file is refused with a
+    message saying so.
 Separator
     ``;``, tab or ``,``: whichever occurs most often in the header line. A
     header with none of them, or with two of them equally often, is an error:
@@ -18,7 +20,10 @@ Separator
 Header
     The first line that is not blank. Column names are matched without regard
     to case or surrounding spaces, and inner spaces read as ``_``
-    (``"Place ID"`` is ``place_id``).
+    (``"Place ID"`` is ``place_id``). An unknown column close to a column the
+    file lacks (``plats_id`` for ``place_id``) is an error naming the close
+    match; another unknown column is an error or a stated warning, as the
+    reader chooses.
 Rows
     Blank lines (also lines of separators only) are skipped but counted, so
     every problem names the line an editor shows (the header of a file without
@@ -54,9 +59,11 @@ splits and reports errors the same way.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -65,7 +72,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import Problem, ValidationError
+from ..errors import InputWarning, Problem, ValidationError
 
 __all__ = [
     "LINE",
@@ -141,6 +148,31 @@ def decode(raw: bytes) -> tuple[str, str]:
     except UnicodeDecodeError:
         # Five bytes are undefined in Windows-1252; Latin-1 maps them to control characters.
         return raw.decode("latin-1"), "latin-1"
+
+
+# A character of two to four bytes as UTF-8 writes it; in Windows-1252 text such
+# a pair (e.g. "Ã¤") is practically only ever misread UTF-8.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def _mixed_encoding(raw: bytes) -> tuple[int, int] | None:
+    """(a UTF-8 line, a line that is not UTF-8) of a file mixing the two, or None."""
+    utf8_line = other_line = None
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other_line = other_line or number
+            if utf8_line is None and _UTF8_SEQUENCE.search(line):
+                utf8_line = number
+        else:
+            if utf8_line is None and _UTF8_SEQUENCE.search(line):
+                utf8_line = number
+        if utf8_line and other_line:
+            return utf8_line, other_line
+    return None
 
 
 def _binary_kind(raw: bytes) -> str | None:
@@ -261,9 +293,12 @@ def read_table(
     optional : sequence of str, default ()
         Columns the file may have; blank in `frame` when it has not.
     other_columns : {"ignore", "error"}, default "ignore"
-        What to do with any other named column. ``"error"`` reports each as
-        an unknown column, together with any missing one, so a misspelt name
-        shows up as both. An unnamed column is ignored while it holds nothing.
+        What to do with any other named column. A name close to an expected
+        column the file lacks (``plats_id`` for ``place_id``) is always an
+        error naming the close match, so that a misspelt optional column is
+        never silently ignored. Any other unknown column is an error with
+        ``"error"``, and with ``"ignore"`` an :class:`~pipeline.errors.InputWarning`
+        naming it. An unnamed column is ignored while it holds nothing.
 
     Returns
     -------
@@ -295,6 +330,15 @@ def read_table(
             file, f"this is {kind}, not a CSV file: save it as CSV (';'-separated) and try again"
         )
     text, encoding = decode(raw)
+    if encoding in ("cp1252", "latin-1") and (mixed := _mixed_encoding(raw)):
+        utf8_line, other_line = mixed
+        raise ValidationError.single(
+            file,
+            f"the file mixes encodings: row {utf8_line} is UTF-8 but row {other_line} is not "
+            "(Windows-1252?), so some letters would be misread (e.g. 'ä' as 'Ã¤'). Save the "
+            "whole file in one encoding, preferably UTF-8",
+            row=utf8_line,
+        )
 
     first_line, header_text = _first_content_line(text)
     if header_text is None:
@@ -480,24 +524,43 @@ def _check_header(
                 name,
             )
         )
-    if other_columns == "error":
-        known = set(required) | set(optional)
-        for i, name in enumerate(names):
-            if name and name not in known:
+    expected = [*required, *optional]
+    absent = [n for n in expected if n not in seen]
+    ignored: list[str] = []
+    for i, name in enumerate(names):
+        if name and name not in expected:
+            # A misspelt column would otherwise be ignored and its data silently lost.
+            close = difflib.get_close_matches(name, absent, n=1, cutoff=0.6)
+            if close:
                 problems.append(
                     Problem(
                         file,
-                        f"unknown column (expected: {', '.join([*required, *optional])})",
+                        f"unknown column: did you mean '{close[0]}'? (expected: "
+                        f"{', '.join(expected)})",
                         line,
                         name,
                     )
                 )
-            elif not name and (parsed.cells[i] != "").any():
+            elif other_columns == "error":
                 problems.append(
-                    Problem(file, f"column {i + 1} holds data but has no name in the header", line)
+                    Problem(file, f"unknown column (expected: {', '.join(expected)})", line, name)
                 )
+            else:
+                ignored.append(name)
+        elif other_columns == "error" and not name and (parsed.cells[i] != "").any():
+            problems.append(
+                Problem(file, f"column {i + 1} holds data but has no name in the header", line)
+            )
     if problems:
         raise ValidationError(problems)
+    for name in ignored:
+        warnings.warn(
+            InputWarning(
+                f"{file}, row {line}, column '{name}': unknown column, ignored "
+                f"(the columns read are: {', '.join(expected)})"
+            ),
+            stacklevel=3,
+        )
 
 
 def _too_many_fields(file: str, line: int, n: int, width: int, separator: str) -> Problem:

@@ -276,12 +276,12 @@ class ImplementationVsEffect:
     def _repr_html_(self) -> str:
         return summary_html(self.text, self.table)
 
-    def plot(self, *, ax: plt.Axes | None = None, title: str | None = None):
+    def plot(self, *, ax: plt.Axes | None = None, title: str | None = None, lang: str = "en"):
         """Draw the chart; see :func:`pipeline.report.figures_outcomes.plot_implementation_vs_effect`."""
         # Imported here: figures belong to the report layer, which imports this module.
         from ..report.figures_outcomes import plot_implementation_vs_effect
 
-        return plot_implementation_vs_effect(self, ax=ax, title=title)
+        return plot_implementation_vs_effect(self, ax=ax, title=title, lang=lang)
 
 
 def _fmt(value: float) -> str:

@@ -22,6 +22,22 @@ def _axes(ax, figsize):
     return fig, ax
 
 
+def expected_band(effect: Effect) -> tuple[np.ndarray, np.ndarray]:
+    """The expected counts without the measures, low and high, as the estimate's interval implies.
+
+    The design's rate ratio says how far the counts after the start stand from
+    the expected ones; its 95 % interval therefore bounds the expected level:
+    ``counterfactual × estimate / ci_high`` to ``counterfactual × estimate / ci_low``.
+    """
+    expected = effect.fitted["counterfactual"].to_numpy(dtype=float)
+    if effect.estimand != "rate_ratio" or not np.isfinite([effect.ci_low, effect.ci_high]).all():
+        return expected, expected
+    return (
+        expected * effect.estimate / effect.ci_high,
+        expected * effect.estimate / effect.ci_low,
+    )
+
+
 def plot_effect(
     *,
     effect: Effect,
@@ -33,7 +49,9 @@ def plot_effect(
 ):
     """Observed counts, the model's fit and the counterfactual without the measures.
 
-    The intervention start is a vertical line; declared shocks (COVID-19) are shaded.
+    After the start the counterfactual carries the band its estimate's 95 %
+    interval implies (:func:`expected_band`). The intervention start is a
+    vertical line; declared shocks (COVID-19) are shaded.
     """
     if effect.fitted is None:
         raise ValueError(f"{effect.design} for {effect.place_id} carries no fitted values to plot")
@@ -64,6 +82,16 @@ def plot_effect(
         ls=LINESTYLES["fitted"],
         label=t("figure_fitted", lang),
     )
+    low, high = expected_band(effect)
+    ax.fill_between(
+        x[post],
+        low[post],
+        high[post],
+        color=PALETTE["counterfactual"],
+        alpha=0.18,
+        lw=0,
+        label=t("figure_expected_band", lang),
+    )
     ax.plot(
         x[post],
         frame["counterfactual"][post],
@@ -80,7 +108,57 @@ def plot_effect(
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+    ax.legend(
+        fontsize="small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False
+    )
+    return fig, ax
+
+
+def plot_cumulative_difference(
+    *,
+    effect: Effect,
+    start: pd.Period,
+    lang: str = "sv",
+    ax=None,
+):
+    """Crimes fewer than expected without the measures, added up month by month from the start.
+
+    The line is the sum of expected minus observed counts; the band is the same
+    sum over the expected counts' band (:func:`expected_band`). A line above
+    zero means fewer crimes than expected.
+    """
+    if effect.fitted is None:
+        raise ValueError(f"{effect.design} for {effect.place_id} carries no fitted values to plot")
+    fig, ax = _axes(ax, (7, 2.8))
+    frame = effect.fitted
+    periods = pd.PeriodIndex(frame["period"])
+    post = periods >= start
+    x = periods[post].to_timestamp()
+    observed = frame["observed"].to_numpy(dtype=float)[post]
+    expected = frame["counterfactual"].to_numpy(dtype=float)[post]
+    low, high = (band[post] for band in expected_band(effect))
+    ax.fill_between(
+        x,
+        np.cumsum(low - observed),
+        np.cumsum(high - observed),
+        color=PALETTE["target"],
+        alpha=0.2,
+        lw=0,
+        label=t("figure_interval", lang),
+    )
+    ax.plot(
+        x,
+        np.cumsum(expected - observed),
+        color=PALETTE["target"],
+        lw=1.8,
+        label=t("figure_cumulative", lang),
+    )
+    ax.axhline(0, color=PALETTE["neutral"], lw=1)
+    ax.set_ylabel(t("figure_cumulative_axis", lang))
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize="small", ncol=2, loc="upper left", frameon=False)
     return fig, ax
 
 

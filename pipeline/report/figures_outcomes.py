@@ -1,11 +1,13 @@
 """Figures for the indicators that are not monthly counts: survey shares, inspections, action plans.
 
 Every function takes keyword arguments, returns ``(fig, ax)`` and never shows
-the figure; colours come from :mod:`pipeline.report.style`.
+the figure; colours come from :mod:`pipeline.report.style`. Each is drawn in
+the language ``lang`` it is given (English by default), numbers included.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from datetime import date
 
@@ -14,16 +16,21 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from ..format import number
 from ..inputs.inspections import SCORE_MAX, SCORE_MIN
 from ..methods.implementation import HORIZONS_MONTHS, ImplementationVsEffect
 from ..methods.inspection import InspectionChange
 from ..methods.survey import SurveyShares
+from .i18n import t
 from .style import LINESTYLES, PALETTE
+from .words import IMPLEMENTATION_GOAL
 
 _GROUP_COLOURS = ("target", "control", "buffer", "highlight", "fitted", "counterfactual", "neutral")
 
 
-def plot_shares(shares: SurveyShares, *, ax: plt.Axes | None = None, title: str | None = None):
+def plot_shares(
+    shares: SurveyShares, *, ax: plt.Axes | None = None, title: str | None = None, lang: str = "en"
+):
     """Share unsafe per wave, one line per group, with interval bars.
 
     Suppressed cells are left out; unreliable ones (n < 30) are drawn with
@@ -36,6 +43,8 @@ def plot_shares(shares: SurveyShares, *, ax: plt.Axes | None = None, title: str 
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure otherwise.
     title : str, optional
+    lang : {"en", "sv"}, default "en"
+        The language of the axis labels.
 
     Returns
     -------
@@ -79,9 +88,9 @@ def plot_shares(shares: SurveyShares, *, ax: plt.Axes | None = None, title: str 
             )
     waves = sorted(pd.to_datetime(table["wave"]).unique())
     ax.set_xticks(waves, [pd.Timestamp(w).strftime("%Y-%m-%d") for w in waves])
-    ax.set_ylabel(f"share unsafe (answers {'/'.join(map(str, shares.unsafe))}), %")
+    ax.set_ylabel(t("axis_share_unsafe", lang, answers="/".join(map(str, shares.unsafe))))
     ax.set_ylim(bottom=0)
-    ax.set_title(title or f"{shares.question}: weighted share unsafe, {shares.level:.0%} intervals")
+    ax.set_title(title or t("figure_shares_title", lang, question=shares.question))
     ax.legend(frameon=False)
     return fig, ax
 
@@ -90,7 +99,11 @@ BAND_COLOURS = {"red": PALETTE["worse"], "yellow": PALETTE["warning"], "green": 
 
 
 def plot_inspection(
-    change: InspectionChange, *, ax: plt.Axes | None = None, title: str | None = None
+    change: InspectionChange,
+    *,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    lang: str = "en",
 ):
     """Dumbbell chart: each aspect's score before (open) and after (filled).
 
@@ -105,6 +118,8 @@ def plot_inspection(
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure otherwise.
     title : str, optional
+    lang : {"en", "sv"}, default "en"
+        The language of the bands, axis and legend.
 
     Returns
     -------
@@ -122,7 +137,7 @@ def plot_inspection(
         ax.text(
             (low + high) / 2,
             1.01,
-            name,
+            t(f"fig_{name}", lang) if name in BAND_COLOURS else name,
             transform=ax.get_xaxis_transform(),
             ha="center",
             va="bottom",
@@ -170,7 +185,7 @@ def plot_inspection(
     ax.set_xlim(SCORE_MIN - 0.5, SCORE_MAX + 0.5)
     ax.set_ylim(-0.7, k - 0.3)
     ax.set_xticks(range(SCORE_MIN, SCORE_MAX + 1, 2))
-    ax.set_xlabel(f"score ({SCORE_MIN}-{SCORE_MAX}, higher is safer)")
+    ax.set_xlabel(t("axis_inspection", lang))
     handles = [
         Line2D(
             [],
@@ -179,7 +194,7 @@ def plot_inspection(
             markerfacecolor="white",
             markeredgecolor=PALETTE["observed"],
             linestyle="none",
-            label=f"before ({change.before.date()})",
+            label=f"{t('fig_before', lang)} ({change.before.date()})",
         ),
         Line2D(
             [],
@@ -188,7 +203,7 @@ def plot_inspection(
             markerfacecolor=PALETTE["neutral"],
             markeredgecolor=PALETTE["observed"],
             linestyle="none",
-            label=f"after ({change.after.date()}), colour = band",
+            label=f"{t('fig_after', lang)} ({change.after.date()}), {t('fig_colour_band', lang)}",
         ),
     ]
     ax.legend(
@@ -200,7 +215,14 @@ def plot_inspection(
     )
     ax.set_title(
         title
-        or f"{change.place_id}: total {change.total_before} -> {change.total_after} of {change.max_total}",
+        or t(
+            "figure_inspection_title",
+            lang,
+            place=change.place_id,
+            before=change.total_before,
+            after=change.total_after,
+            max=change.max_total,
+        ),
         pad=18,
     )
     fig.tight_layout()
@@ -224,8 +246,10 @@ def plot_action_timeline(
     municipality: str | None = None,
     ax: plt.Axes | None = None,
     title: str | None = None,
+    lang: str = "en",
 ):
-    """One line per measure: its status from follow-up to follow-up.
+    """One line per measure, named by its description and category: its status from follow-up
+    to follow-up.
 
     A segment runs from each follow-up to the next in the colour of the status
     reported; markers at the follow-ups differ by status; a grey tick marks
@@ -243,6 +267,8 @@ def plot_action_timeline(
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure otherwise.
     title : str, optional
+    lang : {"en", "sv"}, default "en"
+        The language of the statuses, categories, legend and horizons.
 
     Returns
     -------
@@ -253,13 +279,17 @@ def plot_action_timeline(
         raise ValueError(f"no measures for {municipality!r}")
     order = (
         data.groupby(["municipality", "measure_id"], sort=False)
-        .agg(planned_start=("planned_start", "min"))
+        .agg(
+            planned_start=("planned_start", "min"),
+            description=("description", "first"),
+            category=("category", "first"),
+        )
         .reset_index()
         .sort_values(["municipality", "planned_start", "measure_id"], kind="stable")
     )
     n_rows = len(order) + order["municipality"].nunique() - 1
     if ax is None:
-        fig, ax = plt.subplots(figsize=(9, 0.24 * n_rows + 1.8))
+        fig, ax = plt.subplots(figsize=(9, 0.3 * n_rows + 1.8))
     else:
         fig = ax.figure
     ypos, labels, y = [], [], n_rows
@@ -271,9 +301,7 @@ def plot_action_timeline(
         last_municipality = row.municipality
         y -= 1
         ypos.append(y)
-        labels.append(
-            f"{row.municipality} {row.measure_id}" if municipality is None else row.measure_id
-        )
+        labels.append(_measure_label(row, lang, with_municipality=municipality is None))
         follow = data.loc[
             (data["municipality"] == row.municipality) & (data["measure_id"] == row.measure_id)
         ].sort_values("followup_date")
@@ -311,14 +339,14 @@ def plot_action_timeline(
             ax.text(
                 horizon,
                 1.0,
-                f" {months} mo",
+                f" {months} {t('fig_months', lang)}",
                 transform=ax.get_xaxis_transform(),
                 va="bottom",
                 fontsize=8,
             )
         end = max(end, start + pd.DateOffset(months=int(max(horizons_months, default=0))))
     ax.set_xlim(right=end + pd.Timedelta(days=45))
-    ax.set_yticks(ypos, labels, fontsize=8)
+    ax.set_yticks(ypos, labels, fontsize=9)
     ax.set_ylim(-0.8, n_rows - 0.2)
     handles = [
         Line2D(
@@ -328,7 +356,7 @@ def plot_action_timeline(
             color=s["color"],
             markerfacecolor=s["color"] if s["fill"] else "white",
             linewidth=3,
-            label=name,
+            label=t(f"fig_{name}", lang),
         )
         for name, s in STATUS_STYLE.items()
     ] + [
@@ -339,19 +367,99 @@ def plot_action_timeline(
             color=PALETTE["observed"],
             linestyle="none",
             markersize=9,
-            label="planned start",
+            label=t("fig_planned_start", lang),
         )
     ]
     ax.legend(
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=5, frameon=False
     )
-    ax.set_title(title or "Action-plan measures: status at each follow-up", pad=14)
+    ax.set_title(title or t("figure_timeline_title", lang), pad=14)
     fig.tight_layout()
     return fig, ax
 
 
+def _measure_label(row, lang: str, *, with_municipality: bool) -> str:
+    """A measure as a reader knows it: its description (shortened) and category."""
+    description = str(row.description).strip() if isinstance(row.description, str) else ""
+    text = textwrap.shorten(description or str(row.measure_id), width=44, placeholder=" …")
+    category = row.category if isinstance(row.category, str) else "other"
+    label = f"{text} ({t(f'category_{category}', lang)})"
+    return f"{row.municipality}: {label}" if with_municipality else label
+
+
+def plot_implementation_shares(
+    shares: pd.DataFrame,
+    *,
+    labels: Sequence[str],
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    lang: str = "en",
+):
+    """Share of measures done or started per row, with its Wilson interval and the goal line.
+
+    Parameters
+    ----------
+    shares : pandas.DataFrame
+        Rows of :attr:`ImplementationShares.table` (``share``, ``wilson_lower``,
+        ``wilson_upper``), one bar each.
+    labels : sequence of str
+        A label per row (a municipality, or a horizon).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure otherwise.
+    title : str, optional
+    lang : {"en", "sv"}, default "en"
+
+    Returns
+    -------
+    (fig, ax)
+    """
+    if len(labels) != len(shares):
+        raise ValueError(f"{len(labels)} labels for {len(shares)} rows")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 0.55 * len(shares) + 1.6), layout="constrained")
+    else:
+        fig = ax.figure
+    y = np.arange(len(shares))[::-1]
+    share = 100 * shares["share"].to_numpy(dtype=float)
+    low = 100 * shares["wilson_lower"].to_numpy(dtype=float)
+    high = 100 * shares["wilson_upper"].to_numpy(dtype=float)
+    reached = share > 100 * IMPLEMENTATION_GOAL
+    ax.barh(
+        y,
+        share,
+        height=0.6,
+        color=[PALETTE["better"] if r else PALETTE["neutral"] for r in reached],
+        edgecolor=PALETTE["observed"],
+        linewidth=0.6,
+    )
+    ax.errorbar(
+        share, y, xerr=np.vstack([share - low, high - share]), fmt="none", ecolor="black", capsize=4
+    )
+    for yi, value in zip(y, share, strict=True):
+        ax.text(2, yi, f"{number(value, lang, 0)} %", va="center", ha="left", fontsize="small")
+    ax.axvline(
+        100 * IMPLEMENTATION_GOAL,
+        color=PALETTE["counterfactual"],
+        linestyle="--",
+        linewidth=1.6,
+        label=t("figure_goal_line", lang),
+    )
+    ax.set_yticks(y, labels)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(t("axis_implemented_share", lang))
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
+    if title:
+        ax.set_title(title, loc="left")
+    return fig, ax
+
+
 def plot_implementation_vs_effect(
-    result: ImplementationVsEffect, *, ax: plt.Axes | None = None, title: str | None = None
+    result: ImplementationVsEffect,
+    *,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    lang: str = "en",
 ):
     """Scatter of implementation share against effect, with both intervals and no fitted line.
 
@@ -371,13 +479,13 @@ def plot_implementation_vs_effect(
         fig, ax = plt.subplots(figsize=(6.5, 4.5))
     else:
         fig = ax.figure
-    t = result.table
-    x = 100 * t["share"]
-    xerr = np.vstack([x - 100 * t["wilson_lower"], 100 * t["wilson_upper"] - x])
-    y = t["estimate"]
-    has_ci = t[["ci_lower", "ci_upper"]].notna().all(axis=1)
+    table = result.table
+    x = 100 * table["share"]
+    xerr = np.vstack([x - 100 * table["wilson_lower"], 100 * table["wilson_upper"] - x])
+    y = table["estimate"]
+    has_ci = table[["ci_lower", "ci_upper"]].notna().all(axis=1)
     yerr = np.vstack(
-        [np.where(has_ci, y - t["ci_lower"], 0), np.where(has_ci, t["ci_upper"] - y, 0)]
+        [np.where(has_ci, y - table["ci_lower"], 0), np.where(has_ci, table["ci_upper"] - y, 0)]
     )
     ax.axhline(result.null, color=PALETTE["neutral"], linestyle=":", linewidth=1)
     ax.errorbar(
@@ -391,13 +499,19 @@ def plot_implementation_vs_effect(
         capsize=3,
         markersize=7,
     )
-    for xi, yi, name in zip(x, y, t["municipality"], strict=True):
+    for xi, yi, name in zip(x, y, table["municipality"], strict=True):
         ax.annotate(str(name), (xi, yi), xytext=(6, 6), textcoords="offset points", fontsize=9)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel(
-        f"measures done or started at {result.horizon_months} months, % (Wilson interval)"
+    ax.axvline(
+        100 * IMPLEMENTATION_GOAL,
+        color=PALETTE["counterfactual"],
+        linestyle="--",
+        linewidth=1.4,
+        label=t("figure_goal_line", lang),
     )
+    ax.legend(loc="best", fontsize="small")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(t("axis_implementation", lang, horizon=result.horizon_months))
     ax.set_ylabel(result.effect_label)
-    ax.set_title(title or "Implementation and effect per municipality (no line fitted)")
+    ax.set_title(title or t("figure_implementation_title", lang))
     fig.tight_layout()
     return fig, ax

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 
-from ..format import interval_text
+from ..format import number
 from ..methods.meta_analysis import MetaAnalysisResult
+from .i18n import t
 from .style import PALETTE
 
 
@@ -19,6 +21,7 @@ def forest_plot(
     log_scale: bool = True,
     null: float | None = 1.0,
     ratio_scale: bool = True,
+    lang: str = "en",
 ):
     """Forest plot of a meta-analysis on the ratio scale (or, for differences, as estimated).
 
@@ -46,6 +49,8 @@ def forest_plot(
         Draw ``exp`` of the estimates (ratios). False draws them as they are,
         for effects pooled as differences (percentage points, score points);
         use it with ``log_scale=False`` and ``null=0``.
+    lang : {"en", "sv"}, default "en"
+        The language of the row names and the numbers (decimal comma in Swedish).
 
     Returns
     -------
@@ -83,7 +88,7 @@ def forest_plot(
     n_rows = k + (3 if k > 1 else 0)
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.42 * n_rows), layout="constrained")
+        fig, ax = plt.subplots(figsize=(8.0, 1.4 + 0.5 * n_rows), layout="constrained")
     else:
         fig = ax.figure
 
@@ -93,10 +98,16 @@ def forest_plot(
     ax.hlines(ys, studies["ratio_low"], studies["ratio_high"], color=PALETTE["observed"], lw=1.2)
     ax.scatter(studies["ratio"], ys, s=sizes, marker="s", color=PALETTE["observed"], zorder=3)
 
-    ylabels = list(result.labels)
+    def interval(low: float, high: float) -> str:
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return t("not_defined", lang)
+        return f"[{number(low, lang)}; {number(high, lang)}]"
+
+    ylabels = [textwrap.shorten(str(label), width=34, placeholder=" …") for label in result.labels]
     yticks = list(ys)
     right_text = [
-        f"{r.ratio:.2f} {interval_text(r.ratio_low, r.ratio_high)}  {r.weight_random:5.1%}"
+        f"{number(r.ratio, lang)} {interval(r.ratio_low, r.ratio_high)}  "
+        f"{number(100 * r.weight_random, lang, 1)} %"
         for r in studies.itertuples(index=False)
     ]
 
@@ -104,8 +115,12 @@ def forest_plot(
         half_h = 0.28
         for i, (pooled, colour, name) in enumerate(
             (
-                (result.fixed, PALETTE["neutral"], "Fixed effect"),
-                (result.random, PALETTE["target"], f"Random effects ({result.method})"),
+                (result.fixed, PALETTE["neutral"], t("figure_fixed_effect", lang)),
+                (
+                    result.random,
+                    PALETTE["target"],
+                    t("figure_random_effects", lang, method=result.method),
+                ),
             )
         ):
             y0 = -(k + i + 0.5)
@@ -123,26 +138,33 @@ def forest_plot(
             )
             yticks.append(y0)
             ylabels.append(name)
-            right_text.append(f"{mid:.2f} {interval_text(lo, hi)}")
+            right_text.append(f"{number(mid, lang)} {interval(lo, hi)}")
         y_pi = -(k + 2.5)
         yticks.append(y_pi)
-        ylabels.append("Prediction interval")
+        ylabels.append(t("figure_prediction_interval", lang))
         if np.isfinite(result.pi_low):
             lo, hi = back(result.pi_low), back(result.pi_high)
-            ax.hlines(y_pi, lo, hi, color=PALETTE["highlight"], lw=3, label="Prediction interval")
+            ax.hlines(
+                y_pi,
+                lo,
+                hi,
+                color=PALETTE["highlight"],
+                lw=3,
+                label=t("figure_prediction_interval", lang),
+            )
             ax.plot(
                 [back(result.random.estimate)], [y_pi], marker="|", ms=10, color=PALETTE["observed"]
             )
-            right_text.append(interval_text(lo, hi))
+            right_text.append(interval(lo, hi))
         else:
-            right_text.append("not defined (k < 3)")
+            right_text.append(t("figure_not_defined_k", lang))
         ax.axhline(-(k - 0.25), color=PALETTE["neutral"], lw=0.6)
 
     if null is not None:
         ax.axvline(null, color=PALETTE["neutral"], ls="--", lw=1, zorder=1)
     if log_scale:
         ax.set_xscale("log")
-        _plain_ratio_ticks(ax)
+        _plain_ratio_ticks(ax, lang)
     ax.set_yticks(yticks)
     ax.set_yticklabels(ylabels)
     ax.set_ylim(min(yticks) - 0.8, 0.8)
@@ -156,7 +178,12 @@ def forest_plot(
     ax.text(
         1.02,
         0.6,
-        f"{'ratio' if ratio_scale else 'estimate'} [{result.level:.0%} interval]  weight",
+        t(
+            "figure_forest_header",
+            lang,
+            measure=t("figure_forest_ratio" if ratio_scale else "figure_forest_estimate", lang),
+            level=round(100 * result.level),
+        ),
         transform=trans,
         ha="left",
         va="bottom",
@@ -168,7 +195,7 @@ def forest_plot(
     return fig, ax
 
 
-def _plain_ratio_ticks(ax) -> None:
+def _plain_ratio_ticks(ax, lang: str = "en") -> None:
     """Ticks at round ratios written as plain numbers (0.5, 1, 2), not powers of ten."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
@@ -182,4 +209,6 @@ def _plain_ratio_ticks(ax) -> None:
         ticks = [t for t in MaxNLocator(nbins=4).tick_values(lo, hi) if lo <= t <= hi and t > 0]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda x, _pos: f"{x:g}".replace(".", "," if lang == "sv" else "."))
+    )

@@ -20,6 +20,7 @@ def catalogue() -> dict[str, dict[str, str]]:
 
 
 def check_language(lang: str) -> str:
+    """``lang`` if it is a report language, else a ValueError naming the choices."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown report language '{lang}'; use one of {', '.join(LANGUAGES)}")
     return lang

@@ -7,17 +7,13 @@ fragment, a DataFrame or a matplotlib figure), and nothing here prints.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
-import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import quote
 
 import matplotlib.pyplot as plt
-import matplotlib.text
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -25,7 +21,11 @@ from scipy import stats
 from ..designs.panel import panel_effects
 from ..designs.survey import ALL_TARGETS, survey_areas
 from ..errors import EstimationError
-from ..evaluation.municipality import MunicipalityEvaluation, evaluate_municipality
+from ..evaluation.municipality import (
+    MunicipalityEvaluation,
+    evaluate_municipality,
+    evaluate_target,
+)
 from ..format import number, p_text, p_value
 from ..inputs.prepare import StudyData, load_processed
 from ..methods.implementation import TOTAL, implementation_shares, implementation_vs_effect
@@ -34,12 +34,23 @@ from ..methods.meta_analysis import meta_analyse
 from ..methods.multiplicity import adjust_pvalues
 from ..methods.survey import share_unsafe
 from ..results import EFFECT_COLUMNS
-from ..run.paths import RUN_STATUS_FILE
+from ..run.paths import RUN_STATUS_FILE, folder_name
 from ..run.provenance import code_version, package_versions
-from .figures import plot_effect, plot_effect_over_time
-from .figures_outcomes import plot_action_timeline, plot_inspection, plot_shares
+from . import findings as key
+from . import html as h
+from .figures import plot_cumulative_difference, plot_effect
+from .figures_outcomes import (
+    plot_action_timeline,
+    plot_implementation_shares,
+    plot_inspection,
+    plot_shares,
+)
 from .figures_pooling import forest_plot
+from .html import Html, details, heading, paragraph, table
 from .i18n import check_language, t
+from .outputs import read_csv, write_csv
+from .style import use_report_style
+from .words import goal_reached
 
 #: Estimands compared on the log scale (ratios); the others are differences.
 RATIO_ESTIMANDS = frozenset(
@@ -73,74 +84,22 @@ POOLED_COLUMNS = [
 PROVENANCE_FILE = "provenance.json"
 
 
-class Html(str):
-    """An HTML fragment that notebooks render instead of printing."""
-
-    def _repr_html_(self) -> str:
-        return str(self)
+def _banner(data: StudyData, lang: str) -> Html:
+    synthetic = h.banner(t("banner_synthetic", lang)) if data.study.synthetic else Html("")
+    return h.join([synthetic, _input_warnings(data, lang)])
 
 
-def _banner(data: StudyData, lang: str) -> str:
-    if not data.study.synthetic:
-        return ""
-    return (
-        '<div style="border:3px solid #D55E00;background:#fff3e6;padding:0.8em 1em;'
-        'margin:0.5em 0 1em 0;font-weight:bold;font-size:1.1em" class="synthetic-banner">'
-        f"⚠ {html.escape(t('banner_synthetic', lang))}</div>"
-    )
+def _input_warnings(data: StudyData, lang: str) -> Html:
+    """What validation stated about the input (an ignored column ...), so no report hides it."""
+    stated = data.manifest.get("warnings") or []
+    if not stated:
+        return Html("")
+    return h.details(t("input_warnings", lang), h.bullet_list(stated))
 
 
-def figure_html(fig, alt: str) -> Html:
-    """A figure as an embedded PNG with alternative text, then closed.
-
-    Embedding the image ourselves keeps reports self-contained and gives every
-    figure a text alternative for screen readers.
-    """
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return Html(
-        f'<figure style="margin:0.5em 0"><img src="data:image/png;base64,{data}" '
-        f'alt="{html.escape(alt, quote=True)}" style="max-width:100%"/></figure>'
-    )
-
-
-_FIGURE_TERMS = (
-    "colour_band",
-    "planned_start",
-    "planned",
-    "started",
-    "done",
-    "cancelled",
-    "before",
-    "after",
-    "red",
-    "yellow",
-    "green",
-    "months",
-)
-
-
-def localize_figure(fig, lang: str):
-    """Translate the English words the statistics modules' figures write (legends, bands, ticks)."""
-    if lang == "en":
-        return fig
-    pattern = re.compile("|".join(rf"\b{re.escape(t('fig_' + k, 'en'))}\b" for k in _FIGURE_TERMS))
-    words = {t("fig_" + k, "en"): t("fig_" + k, lang) for k in _FIGURE_TERMS}
-    for text in fig.findobj(matplotlib.text.Text):
-        content = text.get_text()
-        if content:
-            text.set_text(pattern.sub(lambda m: words[m.group(0)], content))
-    return fig
-
-
-def paragraph(text: str) -> Html:
-    return Html(f"<p>{html.escape(text)}</p>")
-
-
-def heading(text: str, level: int = 2) -> Html:
-    return Html(f"<h{level}>{html.escape(text)}</h{level}>")
+def figure_html(fig, alt: str, caption: str = "") -> Html:
+    """A figure embedded with alternative text (see :func:`pipeline.report.html.figure`)."""
+    return h.figure(fig, alt, caption=caption)
 
 
 def _place_name(data: StudyData, place_id: str, lang: str = "sv") -> str:
@@ -150,22 +109,18 @@ def _place_name(data: StudyData, place_id: str, lang: str = "sv") -> str:
     return data.study.place(place_id).name
 
 
-def _signed(value: float, lang: str, digits: int) -> str:
-    return ("+" if value > 0 else "") + number(value, lang, digits)
-
-
 def change_text(estimand: str, estimate: float, lang: str) -> str:
     """The estimate as a change a reader takes in: per cent, percentage points or points."""
     if estimate != estimate:
         return "–"
     if estimand == "rate_ratio":
-        return f"{_signed(100 * (estimate - 1), lang, 0)} %"
+        return f"{key.signed(100 * (estimate - 1), lang, 0)} %"
     if estimand in ("odds_ratio", "cumulative_odds_ratio"):
-        return t("change_odds", lang, value=_signed(100 * (estimate - 1), lang, 0))
+        return t("change_odds", lang, value=key.signed(100 * (estimate - 1), lang, 0))
     if estimand == "share_difference_pp":
-        return t("change_pp", lang, value=_signed(estimate, lang, 1))
+        return t("change_pp", lang, value=key.signed(estimate, lang, 1))
     if estimand == "mean_score_change":
-        return t("change_points", lang, value=_signed(estimate, lang, 1))
+        return t("change_points", lang, value=key.signed(estimate, lang, 1))
     return "–"
 
 
@@ -179,22 +134,55 @@ def _maybe(value: float, text: str) -> str:
 
 
 def localized_effects(
-    data: StudyData, frame: pd.DataFrame, lang: str, *, with_municipality: bool = False
+    data: StudyData,
+    frame: pd.DataFrame,
+    lang: str,
+    *,
+    with_municipality: bool = False,
+    brief: bool = False,
 ) -> pd.DataFrame:
-    """Effects as a reader sees them: names, labels, per cent change, CI and p in the report language."""
+    """Effects as a reader sees them: names, labels, change, interval and p in the report language.
+
+    ``brief`` keeps what a reader needs to read a result (place, indicator,
+    change and its interval, p, design with its level of evidence) so the table
+    fits a narrow screen; the full table adds the model's estimate, the minimum
+    detectable decrease and the months used.
+    """
     rows = []
     for _, row in frame.iterrows():
         entry = {}
         if with_municipality:
             entry[t("col_municipality", lang)] = row["municipality"]
+        ratio = row["estimand"] == "rate_ratio"
         entry.update(
             {
                 t("col_place", lang): _place_name(data, row["place_id"], lang),
                 t("col_indicator", lang): _indicator_label(data, row["indicator"], lang),
+                t("col_change", lang): change_text(row["estimand"], row["estimate"], lang),
+            }
+        )
+        if brief:
+            entry[t("col_ci_change", lang)] = (
+                key.interval_text(row["ci_low"], row["ci_high"], lang, ratio=True)
+                if ratio
+                else _maybe(
+                    row["ci_low"], f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}"
+                )
+            )
+            entry[t("col_p", lang)] = p_value(row["p_value"], lang)
+            entry[t("col_design", lang)] = t(
+                "design_with_level",
+                lang,
+                design=t(f"design_{row['design']}", lang),
+                level=int(row["sms_level"]),
+            )
+            rows.append(entry)
+            continue
+        entry.update(
+            {
                 t("col_design", lang): t(f"design_{row['design']}", lang),
                 t("col_measure", lang): t(f"measure_{row['estimand']}", lang),
                 t("col_estimate", lang): _maybe(row["estimate"], number(row["estimate"], lang)),
-                t("col_change", lang): change_text(row["estimand"], row["estimate"], lang),
                 t("col_ci", lang): _maybe(
                     row["ci_low"], f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}"
                 ),
@@ -231,10 +219,11 @@ def with_adjusted_pvalues(effects: pd.DataFrame) -> pd.DataFrame:
     return effects
 
 
-def implementation_table(table: pd.DataFrame, municipality: str, lang: str) -> pd.DataFrame:
-    """One municipality's implementation shares per horizon, as a reader sees them."""
+def implementation_table(shares: pd.DataFrame, municipality: str, lang: str) -> pd.DataFrame:
+    """One municipality's implementation shares per horizon, as a reader sees them, against the
+    programme's goal (more than half done or started)."""
     rows = []
-    for row in table[table["municipality"] == municipality].itertuples(index=False):
+    for row in shares[shares["municipality"] == municipality].itertuples(index=False):
         rows.append(
             {
                 t("col_horizon", lang): int(row.horizon_months),
@@ -244,6 +233,12 @@ def implementation_table(table: pd.DataFrame, municipality: str, lang: str) -> p
                     row.wilson_lower,
                     f"{number(100 * row.wilson_lower, lang, 0)}–{number(100 * row.wilson_upper, lang, 0)} % "
                     f"({number(100 * row.cp_lower, lang, 0)}–{number(100 * row.cp_upper, lang, 0)} %)",
+                ),
+                t("col_goal", lang): t(
+                    "goal_reached"
+                    if row.n and goal_reached(int(row.k), int(row.n))
+                    else "goal_not_reached",
+                    lang,
                 ),
             }
         )
@@ -264,19 +259,14 @@ def provenance_html(record: dict, lang: str) -> Html:
     code = record["code"]
     commit = (code.get("git_commit") or "–")[:12]
     dirty = t("provenance_dirty", lang) if code.get("git_dirty") else ""
-    items = "".join(
-        f"<li><code>{html.escape(Path(v['path']).name)}</code>: <code>{v['sha256'][:16]}…</code></li>"
-        for v in record["inputs"].values()
-    )
-    params = "".join(
-        f"<li>{html.escape(str(k))} = <code>{html.escape(str(v))}</code></li>"
-        for k, v in record.get("parameters", {}).items()
-    )
-    packages = ", ".join(f"{k} {v}" for k, v in record["packages"].items())
-    return Html(
-        "<div class='provenance' style='font-size:0.85em;color:#444'>"
-        f"<p>{html.escape(t('provenance_text', lang, commit=commit, dirty=dirty, version=code['package_version']))}</p>"
-        f"<ul>{items}</ul><ul>{params}</ul><p>{html.escape(packages)}</p></div>"
+    return h.render(
+        "provenance",
+        text=t(
+            "provenance_text", lang, commit=commit, dirty=dirty, version=code["package_version"]
+        ),
+        inputs=[(Path(v["path"]).name, v["sha256"][:16]) for v in record["inputs"].values()],
+        parameters=[(str(k), str(v)) for k, v in record.get("parameters", {}).items()],
+        packages=", ".join(f"{k} {v}" for k, v in record["packages"].items()),
     )
 
 
@@ -290,6 +280,127 @@ def _provenance_record(data: StudyData, parameters: dict) -> dict:
     }
 
 
+#: Type large enough to read when a report's figure is shown 400 px wide.
+FIGURE_STYLE = {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10}
+
+#: The glossary's terms, in the order a reader meets them.
+GLOSSARY_TERMS = (
+    "confidence_interval",
+    "p_value",
+    "expected",
+    "comparison_area",
+    "donor_pool",
+    "buffer",
+    "maryland",
+    "mde",
+    "percentage_points",
+    "fake_starts",
+)
+
+
+def reading_guide(data: StudyData, lang: str) -> Html:
+    """How to read a report: the fixed words of the key findings, then the glossary."""
+    indicator = _indicator_label(data, key.confirmatory_indicator(data.study), lang)
+    definitions = [
+        t("verdict_definition_clear", lang),
+        t("verdict_definition_likely", lang),
+        t("verdict_definition_none", lang),
+        t("goal_definition", lang),
+    ]
+    return h.join(
+        [
+            paragraph(t("how_to_read_intro", lang)),
+            paragraph(t("confirmatory_definition", lang, indicator=indicator)),
+            h.bullet_list(definitions),
+            heading(t("section_glossary", lang), 3, "glossary"),
+            h.glossary(
+                [(t(f"glossary_{k}", lang), t(f"glossary_{k}_text", lang)) for k in GLOSSARY_TERMS]
+            ),
+        ]
+    )
+
+
+def survey_shares(data: StudyData, municipality: str, lang: str):
+    """A municipality's weighted shares unsafe per area and wave, areas named as a reader names
+    them; None without a survey for it."""
+    if data.survey is None or data.study.survey is None:
+        return None
+    frame = survey_areas(data, municipality)
+    if frame.empty:
+        return None
+    settings = data.study.survey
+    shares = share_unsafe(
+        frame, question=settings.question, by="area", unsafe=settings.unsafe_answers
+    )
+    label = {a: t(f"area_{a}", lang) for a in ("target", "comparison")}
+    return replace(shares, table=shares.table.assign(area=shares.table["area"].map(label)))
+
+
+def survey_change_text(shares, lang: str) -> str:
+    """Share unsafe in each area, first wave to last, and the change in percentage points."""
+    if shares is None:
+        return ""
+    parts = []
+    table = shares.table.sort_values("wave")
+    for area in (t("area_target", lang), t("area_comparison", lang)):  # target areas first
+        rows = table[table["area"] == area]
+        if rows.empty:
+            continue
+        first, last = rows.iloc[0], rows.iloc[-1]
+        if first["suppressed"] or last["suppressed"] or len(rows) < 2:
+            continue  # a suppressed cell's share is withheld
+        parts.append(
+            t(
+                "survey_change_sentence",
+                lang,
+                area=area,
+                before=number(100 * first["share"], lang, 1),
+                after=number(100 * last["share"], lang, 1),
+                change=key.change_words(
+                    "share_difference_pp", 100 * (last["share"] - first["share"]), lang
+                ),
+            )
+        )
+    return key.keep_together(" ".join(parts))
+
+
+def _implementation_alt(rows: pd.DataFrame, labels: list[str], lang: str) -> str:
+    items = "; ".join(
+        f"{label} {number(100 * share, lang, 0)} %"
+        for label, share in zip(labels, rows["share"], strict=True)
+    )
+    return t("alt_implementation_shares", lang, items=items)
+
+
+def _contents(sections: tuple[str, ...], lang: str, links=(), links_label: str = "") -> Html:
+    return h.toc(
+        t("section_contents", lang),
+        [(name, t(name, lang)) for name in sections],
+        links_label=links_label,
+        links=links,
+    )
+
+
+def _key_findings(groups: list[key.FindingGroup], data: StudyData, lang: str) -> Html:
+    return h.render(
+        "key_findings",
+        title=t("key_findings_title", lang),
+        groups=groups,
+        legend=t("key_findings_legend", lang),
+    )
+
+
+def _implementation_table(data: StudyData) -> pd.DataFrame | None:
+    settings = data.study.action_plan
+    if data.actions is None or settings is None:
+        return None
+    return implementation_shares(
+        data.actions,
+        project_start=settings.project_start,
+        horizons_months=settings.horizons_months,
+    ).table
+
+
 @dataclass(frozen=True)
 class MunicipalityReport:
     """The sections of one municipality's evaluation report."""
@@ -300,22 +411,109 @@ class MunicipalityReport:
     evaluation: MunicipalityEvaluation
     parameters: dict = field(default_factory=dict)
 
+    #: The sections in the order the notebook shows them; the contents list them.
+    SECTIONS = (
+        "section_how_to_read",
+        "section_places",
+        "section_results",
+        "section_figures",
+        "section_survey",
+        "section_inspection",
+        "section_action_plan",
+        "section_displacement",
+        "section_all_designs",
+        "section_skipped",
+        "section_methods",
+        "section_provenance",
+    )
+
     @classmethod
     def build(cls, processed_dir: str, municipality: str, lang: str = "sv") -> MunicipalityReport:
         check_language(lang)
+        use_report_style()
         data = load_processed(processed_dir)
         evaluation = evaluate_municipality(data, municipality)
         parameters = {"processed_dir": processed_dir, "municipality": municipality, "lang": lang}
         return cls(data, municipality, lang, evaluation, parameters)
 
+    def title(self) -> str:
+        """The page's title."""
+        return t("municipality_title", self.lang, municipality=self.municipality)
+
     def header(self) -> Html:
+        """Title, the synthetic-data banner, the key findings and the contents: the first screen."""
         lang = self.lang
-        return Html(
-            _banner(self.data, lang)
-            + f"<h1>{html.escape(t('municipality_title', lang, municipality=self.municipality))}</h1>"
-            + f"<p><b>{html.escape(t('study_label', lang))}:</b> {html.escape(self.data.study.title)}</p>"
-            + f"<p>{html.escape(t('municipality_intro', lang))}</p>"
+        return h.join(
+            [
+                _banner(self.data, lang),
+                heading(self.title(), 1, "top"),
+                paragraph(f"{t('study_label', lang)}: {self.data.study.title}"),
+                self.key_findings(),
+                _contents(
+                    self.SECTIONS,
+                    lang,
+                    links=[("../comparative_report.html", t("back_to_comparative", lang))],
+                    links_label=t("see_also", lang),
+                ),
+            ]
         )
+
+    def section(self, name: str) -> Html:
+        """A section's heading, anchored for the contents."""
+        if name not in self.SECTIONS:
+            raise KeyError(f"'{name}' is not a section of the municipality report")
+        return heading(t(name, self.lang), 2, name)
+
+    def reading_guide(self) -> Html:
+        return reading_guide(self.data, self.lang)
+
+    @cached_property
+    def confirmatory_family(self) -> pd.DataFrame:
+        """The confirmatory outcome at every target of the study, adjusted together.
+
+        The other municipalities' targets are evaluated for the confirmatory
+        indicator only, so this report's words agree with the comparative report's.
+        """
+        indicator = key.confirmatory_indicator(self.data.study)
+        frames = [self.evaluation.primary()]
+        available = set(
+            zip(self.data.series["place_id"], self.data.series["indicator"], strict=True)
+        )
+        for place in self.data.study.targets():
+            if place.municipality == self.municipality or (place.id, indicator) not in available:
+                continue
+            found, _ = evaluate_target(self.data, place, indicator)
+            frames.append(
+                pd.DataFrame([e.to_frame().iloc[0] for e in found if e.primary]).reset_index(
+                    drop=True
+                )
+                if any(e.primary for e in found)
+                else pd.DataFrame()
+            )
+        primary = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        return key.confirmatory_family(primary, self.data.study)
+
+    def key_findings(self) -> Html:
+        """The municipality's confirmatory outcome at each target and its action plan, in words."""
+        lang = self.lang
+        indicator = key.confirmatory_indicator(self.data.study)
+        findings = key.municipality_findings(
+            self.municipality,
+            self.confirmatory_family,
+            _implementation_table(self.data),
+            lambda place_id: _place_name(self.data, place_id, lang),
+            lang,
+        )
+        group = key.FindingGroup(
+            t(
+                "municipality_findings_heading",
+                lang,
+                municipality=self.municipality,
+                indicator=_indicator_label(self.data, indicator, lang),
+            ),
+            findings,
+        )
+        return _key_findings([group], self.data, lang)
 
     def places_table(self) -> pd.DataFrame:
         lang = self.lang
@@ -352,11 +550,15 @@ class MunicipalityReport:
             for c in p.co_interventions
         ]
         unique = list(dict.fromkeys(notes))
-        return Html("".join(f"<p><i>{html.escape(n)}</i></p>" for n in unique))
+        return h.join(paragraph(n, "note") for n in unique)
 
     def results_table(self, *, primary_only: bool = True) -> pd.DataFrame:
+        """The primary estimates in brief, or every estimate in full."""
         frame = self.evaluation.primary() if primary_only else self.evaluation.to_frame()
-        return localized_effects(self.data, frame, self.lang)
+        if primary_only:  # buffers are the displacement check, shown in their own section
+            buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
+            frame = frame[~frame["place_id"].isin(buffers)]
+        return localized_effects(self.data, frame, self.lang, brief=primary_only)
 
     def displacement(self):
         """Buffer zones: the buffer's comparison, the WDD test and the WDQ, per target."""
@@ -364,55 +566,61 @@ class MunicipalityReport:
         buffers = {p.buffer for p in self.data.study.targets(self.municipality) if p.buffer}
         rows = frame[frame["design"].isin(["wdd", "wdq"]) | frame["place_id"].isin(buffers)]
         if rows.empty:
-            return Html(f"<p>{html.escape(t('no_buffers', self.lang))}</p>")
-        return localized_effects(self.data, rows, self.lang).style.hide(axis="index")
+            return paragraph(t("no_buffers", self.lang))
+        return table(localized_effects(self.data, rows, self.lang, brief=True))
 
     def figures(self, indicator: str | None = None) -> list[Html]:
-        """One figure per target: the primary design's observed and counterfactual series."""
-        indicator = indicator or self.data.study.indicators[0].id
+        """One figure per target: observed and expected counts with the expected band, then the
+        crimes fewer than expected added up since the start, with their interval."""
+        lang = self.lang
+        indicator = indicator or key.confirmatory_indicator(self.data.study)
+        label = _indicator_label(self.data, indicator, lang)
         figures = []
         for place in self.data.study.targets(self.municipality):
             try:
                 effect = self.evaluation.effect(place.id, indicator)
             except KeyError:
                 continue
-            title = (
-                f"{place.name} – {_indicator_label(self.data, indicator, self.lang)} "
-                f"({t('design_' + effect.design, self.lang)})"
-            )
+            design = t("design_" + effect.design, lang)
             start = pd.Period(place.intervention_start, freq="M")
-            fig, (top, bottom) = plt.subplots(
-                2, 1, figsize=(8, 5.6), height_ratios=(3, 2), layout="constrained"
+            with plt.rc_context(FIGURE_STYLE):
+                fig, (top, bottom) = plt.subplots(
+                    2, 1, figsize=(7, 6.4), height_ratios=(3, 2), layout="constrained"
+                )
+                plot_effect(
+                    effect=effect,
+                    start=start,
+                    shocks=self.data.study.shocks,
+                    title=f"{place.name} – {label}",
+                    lang=lang,
+                    ax=top,
+                )
+                plot_cumulative_difference(effect=effect, start=start, lang=lang, ax=bottom)
+                bottom.set_xlim(top.get_xlim())
+            alt = t(
+                "alt_effect",
+                lang,
+                place=place.name,
+                indicator=label,
+                design=design,
+                start=place.intervention_start.isoformat()[:7],
+                change=change_text(effect.estimand, effect.estimate, lang),
+                interval=key.interval_text(effect.ci_low, effect.ci_high, lang, ratio=True),
             )
-            plot_effect(
-                effect=effect,
-                start=start,
-                shocks=self.data.study.shocks,
-                title=title,
-                lang=self.lang,
-                ax=top,
-            )
-            plot_effect_over_time(effect=effect, start=start, lang=self.lang, ax=bottom)
-            bottom.set_xlim(top.get_xlim())
-            figures.append(figure_html(fig, title))
+            figures.append(figure_html(fig, alt, caption=f"{place.name}: {design}."))
         return figures
 
-    def perceived_safety(self) -> list:
-        """Weighted share unsafe per area and wave (aggregates only, small cells suppressed)."""
-        lang, data = self.lang, self.data
-        if data.survey is None or data.study.survey is None:
-            return [paragraph(t("no_survey", lang))]
-        frame = survey_areas(data, self.municipality)
-        if frame.empty:
-            return [paragraph(t("no_survey", lang))]
-        settings = data.study.survey
-        shares = share_unsafe(
-            frame, question=settings.question, by="area", unsafe=settings.unsafe_answers
-        )
-        label = {a: t(f"area_{a}", lang) for a in ("target", "comparison")}
-        table = shares.table.assign(area=shares.table["area"].map(label))
+    def _survey_shares(self):
+        return survey_shares(self.data, self.municipality, self.lang)
+
+    def survey_table(self) -> pd.DataFrame:
+        """Share unsafe per area and wave; a suppressed cell shows neither its size nor its share."""
+        lang = self.lang
+        shares = self._survey_shares()
+        if shares is None:
+            return pd.DataFrame()
         rows = []
-        for row in table.itertuples(index=False):
+        for row in shares.table.itertuples(index=False):
             flag = ""
             if row.suppressed:
                 flag = t("flag_suppressed", lang)
@@ -429,25 +637,39 @@ class MunicipalityReport:
                     ),
                     t("col_ci", lang): _maybe(
                         row.ci_lower,
-                        f"{number(100 * row.ci_lower, lang, 1)}–{number(100 * row.ci_upper, lang, 1)} %",
+                        f"{number(100 * row.ci_lower, lang, 1)}–"
+                        f"{number(100 * row.ci_upper, lang, 1)} %",
                     ),
                     t("col_flag", lang): flag,
                 }
             )
-        fig, ax = plot_shares(
-            replace(shares, table=table),  # the legend shows the areas as a reader names them
-            title=_indicator_label(data, settings.indicator, lang),
-        )
-        ax.set_ylabel(
-            t("axis_share_unsafe", lang, answers="/".join(map(str, settings.unsafe_answers)))
-        )
+        return pd.DataFrame(rows)
+
+    def survey_sentence(self) -> Html:
+        """The share unsafe in target and comparison areas, first wave to last, in percentage points."""
+        text = survey_change_text(self._survey_shares(), self.lang)
+        return paragraph(text) if text else Html("")
+
+    def perceived_safety(self) -> list:
+        """Share unsafe per area and wave in words, a table and a figure, then the estimates."""
+        lang, data = self.lang, self.data
+        shares = self._survey_shares()
+        if shares is None:
+            return [paragraph(t("no_survey", lang))]
+        settings = data.study.survey
+        with plt.rc_context(FIGURE_STYLE):
+            fig, _ = plot_shares(
+                shares, title=_indicator_label(data, settings.indicator, lang), lang=lang
+            )
         estimates = self.evaluation.to_frame()
         estimates = estimates[estimates["indicator"] == settings.indicator]
         return [
             paragraph(t("survey_intro", lang)),
-            pd.DataFrame(rows).style.hide(axis="index"),
-            figure_html(fig, _indicator_label(data, settings.indicator, lang)),
-            localized_effects(data, estimates, lang).style.hide(axis="index"),
+            self.survey_sentence(),
+            table(self.survey_table()),
+            figure_html(fig, t("alt_survey", lang, municipality=self.municipality)),
+            paragraph(t("survey_estimates_intro", lang)),
+            table(localized_effects(data, estimates, lang, brief=True)),
         ]
 
     def inspections(self) -> list:
@@ -467,14 +689,21 @@ class MunicipalityReport:
                 before=change.total_before,
                 after=change.total_after,
                 max=change.max_total,
-                change=_signed(change.mean_change, lang, 1),
+                change=key.signed(change.mean_change, lang, 1),
                 low=number(change.ci_low, lang, 1),
                 high=number(change.ci_high, lang, 1),
                 p=p_text(change.permutation_p, lang),
             )
-            fig, ax = plot_inspection(change, title=place.name)
-            ax.set_xlabel(t("axis_inspection", lang))
-            parts += [figure_html(localize_figure(fig, lang), caption), paragraph(caption)]
+            with plt.rc_context(FIGURE_STYLE):
+                fig, _ = plot_inspection(change, title=place.name, lang=lang)
+            if change.ci_low > 0:
+                caption += " " + t("inspection_better", lang)
+            elif change.ci_high < 0:
+                caption += " " + t("inspection_worse", lang)
+            else:
+                caption += " " + t("inspection_unclear", lang)
+            alt = t("alt_inspection", lang, place=place.name) + " " + caption
+            parts += [figure_html(fig, alt), paragraph(caption)]
         return parts
 
     def action_plan(self) -> list:
@@ -491,49 +720,65 @@ class MunicipalityReport:
             project_start=settings.project_start,
             horizons_months=settings.horizons_months,
         )
-        table = implementation_table(shares.table, self.municipality, lang)
-        fig, _ = plot_action_timeline(
-            actions,
-            project_start=settings.project_start,
-            horizons_months=settings.horizons_months,
-            title=t("section_action_plan", lang),
-        )
+        shares_table = implementation_table(shares.table, self.municipality, lang)
+        rows = shares.table[shares.table["municipality"] == self.municipality]
+        labels = [t("horizon_label", lang, months=int(m)) for m in rows["horizon_months"]]
+        with plt.rc_context(FIGURE_STYLE):
+            goal_fig, _ = plot_implementation_shares(rows, labels=labels, lang=lang)
+            fig, _ = plot_action_timeline(
+                actions,
+                project_start=settings.project_start,
+                horizons_months=settings.horizons_months,
+                title=t("section_action_plan", lang),
+                lang=lang,
+            )
         return [
             paragraph(t("action_plan_intro", lang)),
-            table.style.hide(axis="index"),
-            figure_html(localize_figure(fig, lang), t("section_action_plan", lang)),
+            table(shares_table),
+            figure_html(goal_fig, _implementation_alt(rows, labels, lang)),
+            figure_html(
+                fig,
+                t(
+                    "alt_timeline",
+                    lang,
+                    municipality=self.municipality,
+                    n=actions["measure_id"].nunique(),
+                ),
+            ),
         ]
 
-    def skipped_table(self) -> pd.DataFrame | Html:
+    def skipped_table(self) -> Html:
         if not self.evaluation.skipped:
-            return Html(f"<p>{html.escape(t('nothing_skipped', self.lang))}</p>")
-        return pd.DataFrame(
-            [
-                {
-                    t("col_place", self.lang): _place_name(self.data, s.place_id, self.lang),
-                    t("col_indicator", self.lang): _indicator_label(
-                        self.data, s.indicator, self.lang
-                    ),
-                    t("col_design", self.lang): t(f"design_{s.design}", self.lang),
-                    t("col_reason", self.lang): s.reason,
-                }
-                for s in self.evaluation.skipped
-            ]
+            return paragraph(t("nothing_skipped", self.lang))
+        return table(
+            pd.DataFrame(
+                [
+                    {
+                        t("col_place", self.lang): _place_name(self.data, s.place_id, self.lang),
+                        t("col_indicator", self.lang): _indicator_label(
+                            self.data, s.indicator, self.lang
+                        ),
+                        t("col_design", self.lang): t(f"design_{s.design}", self.lang),
+                        t("col_reason", self.lang): s.reason,
+                    }
+                    for s in self.evaluation.skipped
+                ]
+            )
         )
 
     def methods(self) -> Html:
         # The displacement design reports its buffer comparison, WDD and WDQ as separate rows.
         alias = {"wdd": "displacement", "wdq": "displacement"}
         used = dict.fromkeys(alias.get(e.design, e.design) for e in self.evaluation.effects)
-        parts = [f"<p>{html.escape(t('method_' + d, self.lang))}</p>" for d in used]
-        parts.append(f"<p>{html.escape(t('primary_rule', self.lang))}</p>")
-        return Html("".join(parts))
+        parts = [paragraph(t("method_" + d, self.lang)) for d in used]
+        parts.append(paragraph(t("primary_rule", self.lang)))
+        return h.join(parts)
 
     def write_outputs(self, output_dir: str) -> Path:
         """Write ``effects.csv`` and its provenance into ``output_dir``."""
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.evaluation.to_frame()[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
+        write_csv(self.evaluation.to_frame()[EFFECT_COLUMNS], out / EFFECTS_FILE)
         record = _provenance_record(self.data, self.parameters)
         (out / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return out / EFFECTS_FILE
@@ -555,16 +800,18 @@ class ComparativeReport:
     @classmethod
     def build(cls, processed_dir: str, reports_dir: str, lang: str = "sv") -> ComparativeReport:
         check_language(lang)
+        use_report_style()
         data = load_processed(processed_dir)
         reports = Path(reports_dir)
         status = pd.DataFrame(
             json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
         )
-        frames = [
-            pd.read_csv(reports / row["municipality"] / EFFECTS_FILE)
-            for _, row in status.iterrows()
-            if row["status"] == "ok" and (reports / row["municipality"] / EFFECTS_FILE).is_file()
+        codes = {m.name: m.kommunkod for m in data.study.municipalities}
+        effect_files = [
+            reports / folder_name(m, codes.get(m)) / EFFECTS_FILE
+            for m in status.loc[status["status"] == "ok", "municipality"]
         ]
+        frames = [read_csv(f) for f in effect_files if f.is_file()]
         effects = (
             pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
         )
@@ -576,20 +823,93 @@ class ComparativeReport:
     def failed(self) -> list[str]:
         return self.status.loc[self.status["status"] != "ok", "municipality"].tolist()
 
+    #: The sections in the order the notebook shows them; the contents list them.
+    SECTIONS = (
+        "section_how_to_read",
+        "section_summary",
+        "section_synthesis",
+        "section_results",
+        "section_implementation",
+        "section_status",
+        "section_provenance",
+    )
+
+    def title(self) -> str:
+        """The page's title."""
+        return t("comparative_title", self.lang, title=self.data.study.title)
+
     def header(self) -> Html:
+        """Title, banner, failures, the key findings and the contents: the first screen."""
         lang = self.lang
-        warning = ""
+        warning = Html("")
         if self.failed:
-            warning = (
-                "<p style='color:#D55E00;font-weight:bold'>"
-                f"{html.escape(t('failed_warning', lang, municipalities=', '.join(self.failed)))}</p>"
+            warning = paragraph(
+                t("failed_warning", lang, municipalities=", ".join(self.failed)), "warning"
             )
-        return Html(
-            _banner(self.data, lang)
-            + f"<h1>{html.escape(t('comparative_title', lang, title=self.data.study.title))}</h1>"
-            + f"<p>{html.escape(t('comparative_intro', lang))}</p>"
-            + warning
+        ok = self.status.loc[self.status["status"] == "ok", "municipality"]
+        links = [
+            (f"{quote(str(m))}/evaluation.html", t("link_to_municipality", lang, municipality=m))
+            for m in ok
+        ]
+        return h.join(
+            [
+                _banner(self.data, lang),
+                heading(self.title(), 1, "top"),
+                warning,
+                self.key_findings(),
+                _contents(self.SECTIONS, lang, links, t("other_reports", lang)),
+            ]
         )
+
+    def section(self, name: str) -> Html:
+        """A section's heading, anchored for the contents."""
+        if name not in self.SECTIONS:
+            raise KeyError(f"'{name}' is not a section of the comparative report")
+        return heading(t(name, self.lang), 2, name)
+
+    def reading_guide(self) -> Html:
+        return reading_guide(self.data, self.lang)
+
+    def key_findings(self) -> Html:
+        """The programme's answer, each municipality's confirmatory outcome and action plan."""
+        lang = self.lang
+        indicator = key.confirmatory_indicator(self.data.study)
+        label = _indicator_label(self.data, indicator, lang)
+        groups = []
+        pooled = self.pooled[self.pooled["indicator"] == indicator]
+        panel = pooled[pooled["design"] == "panel"]
+        programme = panel if not panel.empty else pooled[pooled["design"] == "meta_random"]
+        for row in programme.itertuples(index=False):
+            finding = key.effect_finding(
+                t("programme_label", lang, indicator=label, k=int(row.k)),
+                estimand=row.estimand,
+                estimate=row.estimate,
+                ci_low=row.ci_low,
+                ci_high=row.ci_high,
+                p_adjusted=row.p_value,  # one pre-specified test: its own p-value
+                lang=lang,
+                p_key="p_single_text",
+            )
+            groups.append(key.FindingGroup(t("programme_heading", lang), (finding,)))
+        family = key.confirmatory_family(self.primary(), self.data.study)
+        implementation = self._implementation()
+        for municipality in self.data.study.municipality_names:
+            findings = key.municipality_findings(
+                municipality,
+                family,
+                implementation,
+                lambda place_id: _place_name(self.data, place_id, lang),
+                lang,
+            )
+            if findings:
+                heading_text = t(
+                    "municipality_findings_heading",
+                    lang,
+                    municipality=municipality,
+                    indicator=label,
+                )
+                groups.append(key.FindingGroup(heading_text, findings))
+        return _key_findings(groups, self.data, lang)
 
     def status_table(self) -> pd.DataFrame:
         lang = self.lang
@@ -616,81 +936,66 @@ class ComparativeReport:
         return self.effects[self.effects["primary"].astype(bool)].reset_index(drop=True)
 
     def summary_sentences(self) -> Html:
-        """Direction, size and certainty of each primary change, in plain language, by municipality.
+        """The other indicators of each municipality, in the words of the key findings.
 
-        "Clear" needs a Holm-adjusted p below 0.05: with many places and indicators
-        in one report, unadjusted p-values would make some chance findings look clear.
+        Their p-values are adjusted across every primary estimate of the study
+        (``p_adjusted``); buffers are left out (they are the displacement check,
+        shown in each municipality's report).
         """
         lang = self.lang
-        implementation = self._implementation()
-        parts = [paragraph(t("summary_intro", lang))]
-        for municipality, frame in self.primary().groupby("municipality", sort=False):
-            items = [self._summary_line(rows) for _, rows in frame.groupby("indicator", sort=False)]
-            if implementation is not None:
-                last = implementation[
-                    (implementation["municipality"] == municipality)
-                    & (implementation["horizon_months"] == implementation["horizon_months"].max())
-                ]
-                for row in last.itertuples(index=False):
-                    if row.n:
-                        items.append(
-                            t(
-                                "summary_implementation",
-                                lang,
-                                k=int(row.k),
-                                n=int(row.n),
-                                horizon=int(row.horizon_months),
-                                share=number(100 * row.share, lang, 0),
-                                low=number(100 * row.wilson_lower, lang, 0),
-                                high=number(100 * row.wilson_upper, lang, 0),
-                            )
-                        )
-            parts.append(
-                f"<h3>{html.escape(str(municipality))}</h3><ul>"
-                + "".join(f"<li>{html.escape(i)}</li>" for i in items)
-                + "</ul>"
-            )
-        return Html("".join(parts))
-
-    def _summary_line(self, rows: pd.DataFrame) -> str:
-        """One indicator of one municipality: each place's change in a few words."""
-        lang = self.lang
-        sms = ", ".join(t(f"sms_{level}", lang) for level in sorted(set(rows["sms_level"])))
-        items = []
-        for _, row in rows.iterrows():
-            estimand, estimate = row["estimand"], row["estimate"]
-            change = 100 * (estimate - 1) if estimand in RATIO_ESTIMANDS else estimate
-            size_key, digits = {
-                "odds_ratio": ("summary_size_odds", 0),
-                "cumulative_odds_ratio": ("summary_size_odds", 0),
-                "share_difference_pp": ("summary_size_pp", 1),
-                "mean_score_change": ("summary_size_points", 1),
-            }.get(estimand, ("summary_size_pct", 0))
-            certainty = "certainty_clear" if row["p_adjusted"] < 0.05 else "certainty_unclear"
-            items.append(
-                t(
-                    "summary_item",
-                    lang,
-                    place=_place_name(self.data, row["place_id"], lang) + ":",
-                    direction=t("direction_decrease" if change < 0 else "direction_increase", lang),
-                    size=t(size_key, lang, value=number(abs(change), lang, digits)),
-                    certainty=t(certainty, lang),
+        confirmatory = key.confirmatory_indicator(self.data.study)
+        buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
+        primary = self.primary()
+        primary = primary[
+            ~primary["place_id"].isin(buffers) & (primary["indicator"] != confirmatory)
+        ]
+        groups = []
+        for municipality, frame in primary.groupby("municipality", sort=False):
+            findings = []
+            for row in frame.itertuples(index=False):
+                indicator = self.data.study.indicator(row.indicator)
+                finding = key.effect_finding(
+                    f"{_indicator_label(self.data, row.indicator, lang)}, "
+                    f"{_place_name(self.data, row.place_id, lang)}",
+                    estimand=row.estimand,
+                    estimate=row.estimate,
+                    ci_low=row.ci_low,
+                    ci_high=row.ci_high,
+                    p_adjusted=row.p_adjusted,
+                    lang=lang,
+                    better=indicator.better,
                 )
-            )
-        label = _indicator_label(self.data, rows["indicator"].iloc[0], lang)
-        return t("summary_line", lang, indicator=label, sms=sms, items="; ".join(items))
+                survey = self.data.study.survey
+                if survey is not None and row.indicator == survey.indicator:
+                    # Shares in percentage points first; the model's odds ratio after them.
+                    shares = survey_change_text(survey_shares(self.data, municipality, lang), lang)
+                    if shares:
+                        model = t("model_estimate", lang, numbers=finding.numbers)
+                        finding = replace(
+                            finding,
+                            numbers=shares.rstrip("."),
+                            note=f"{model} {finding.note}".strip(),
+                        )
+                findings.append(finding)
+            groups.append(key.FindingGroup(str(municipality), tuple(findings)))
+        return h.join(
+            [
+                paragraph(t("summary_municipality_intro", lang)),
+                h.render("finding_groups", groups=groups),
+            ]
+        )
 
     def summary_table(self) -> pd.DataFrame:
         """Primary estimates of every municipality, with Holm-adjusted p-values."""
         primary = self.primary()
-        table = localized_effects(self.data, primary, self.lang, with_municipality=True)
-        if not table.empty:
-            table.insert(
-                table.columns.get_loc(t("col_p", self.lang)) + 1,
+        frame = localized_effects(self.data, primary, self.lang, with_municipality=True)
+        if not frame.empty:
+            frame.insert(
+                frame.columns.get_loc(t("col_p", self.lang)) + 1,
                 t("col_p_adjusted", self.lang),
                 [p_value(v, self.lang) for v in primary["p_adjusted"]],
             )
-        return table
+        return frame
 
     def _pooling_inputs(self):
         """Per indicator: the primary estimates pooled (buffers left out) and their meta-analysis."""
@@ -821,9 +1126,10 @@ class ComparativeReport:
                 log_scale=ratio,
                 null=1.0 if ratio else 0.0,
                 ratio_scale=ratio,
+                lang=lang,
             )
-            fig.suptitle(label, x=0.02, ha="left", fontsize=10)
-            parts.append(figure_html(fig, label))
+            fig.suptitle(label, x=0.02, ha="left", fontsize=11)
+            parts.append(figure_html(fig, t("alt_forest", lang, indicator=label, k=result.k)))
             panel = self.pooled[
                 (self.pooled["indicator"] == indicator.id) & (self.pooled["design"] == "panel")
             ]
@@ -857,19 +1163,28 @@ class ComparativeReport:
     def implementation(self) -> list:
         """Implementation shares per municipality, and implementation against the survey effect."""
         lang = self.lang
-        table = self._implementation()
-        if table is None:
+        shares = self._implementation()
+        if shares is None:
             return [paragraph(t("no_action_plan", lang))]
         frames = []
         for municipality in [*self.data.study.municipality_names, TOTAL]:
-            part = implementation_table(table, municipality, lang)
+            part = implementation_table(shares, municipality, lang)
             if not part.empty:
                 name = t("total_label", lang) if municipality == TOTAL else municipality
                 part.insert(0, t("col_municipality", lang), name)
                 frames.append(part)
+        last = shares[
+            (shares["horizon_months"] == shares["horizon_months"].max())
+            & shares["municipality"].isin(self.data.study.municipality_names)
+            & (shares["n"] > 0)
+        ]
+        labels = [str(m) for m in last["municipality"]]
+        with plt.rc_context(FIGURE_STYLE):
+            goal_fig, _ = plot_implementation_shares(last, labels=labels, lang=lang)
         parts: list = [
             paragraph(t("action_plan_intro", lang)),
-            pd.concat(frames, ignore_index=True).style.hide(axis="index"),
+            figure_html(goal_fig, _implementation_alt(last, labels, lang)),
+            details(t("show_table", lang), table(pd.concat(frames, ignore_index=True))),
         ]
         survey = self.data.study.survey
         primary = self.primary()
@@ -881,7 +1196,7 @@ class ComparativeReport:
         horizon = max(self.data.study.action_plan.horizons_months)
         try:
             paired = implementation_vs_effect(
-                table, effects, horizon_months=horizon, null=0.0, effect_label="points"
+                shares, effects, horizon_months=horizon, null=0.0, effect_label="points"
             )
         except (ValueError, KeyError):
             return parts
@@ -891,11 +1206,11 @@ class ComparativeReport:
             q = stats.t.ppf(0.975, m - 2)
             r_crit = number(q / np.sqrt(q**2 + m - 2), lang)
         title = t("section_implementation", lang)
-        fig, ax = paired.plot(title=title)
+        fig, ax = paired.plot(title=title, lang=lang)
         ax.set_ylabel(t("axis_survey_pp", lang))
         ax.set_xlabel(t("axis_implementation", lang, horizon=horizon))
         parts += [
-            figure_html(fig, title),
+            figure_html(fig, t("alt_implementation", lang, horizon=horizon)),
             paragraph(t("implementation_text", lang, horizon=horizon, r_crit=r_crit)),
         ]
         return parts
@@ -909,8 +1224,8 @@ class ComparativeReport:
         among them. Other rows keep NaN.
         """
         out = Path(reports_dir)
-        self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
-        self.pooled.to_csv(out / POOLED_FILE, index=False)
+        write_csv(self.effects[EFFECT_COLUMNS], out / EFFECTS_FILE)
+        write_csv(self.pooled, out / POOLED_FILE)
         record = _provenance_record(self.data, self.parameters)
         record["municipalities"] = self.status.to_dict(orient="records")
         (out / "effects.provenance.json").write_text(

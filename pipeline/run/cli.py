@@ -1,7 +1,13 @@
-"""Command line: ``python -m pipeline {validate,evaluate,report,run,status,demo,check-notebooks}``.
+"""Command line: ``trygga {validate,evaluate,report,final-report,tables,run,status,…}``.
+
+The same as ``python -m pipeline …``.
+
+The study scaffold and the importers (``new``, ``import-*``) come from
+:mod:`pipeline.importers.cli`.
 
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
-2 invalid input or parameters (nothing was written).
+2 invalid input or parameters, a folder that cannot be written, or another run
+of the same study in progress (nothing was written).
 """
 
 from __future__ import annotations
@@ -12,15 +18,17 @@ import sys
 from pathlib import Path
 
 from ..errors import PipelineError, ValidationError
-from .paths import DEFAULT_STUDY, REPO_ROOT, StudyPaths, read_status
+from ..importers.cli import add_commands, run_command, unfinished_study
+from .paths import DEFAULT_STUDY, LANGUAGES, REPO_ROOT, StudyPaths, read_status, run_in_progress
 
 # Kept here so that `--help` and `status` answer without importing the scientific stack.
-LANGUAGES = ("sv", "en")
 DEMO_SEED = 20200401
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    # Called as the console command `trygga` or as `python -m pipeline`: help names the one used.
+    prog = "trygga" if Path(sys.argv[0]).name == "trygga" else "python -m pipeline"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def study_args(p: argparse.ArgumentParser) -> None:
@@ -31,12 +39,22 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--processed-root", default=str(REPO_ROOT / "data" / "processed"))
         p.add_argument("--reports-root", default=str(REPO_ROOT / "reports"))
+        p.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            default="sv",
+            help="report language; reports go to <reports-root>/<study>/<lang>/",
+        )
 
     def run_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--lang", choices=LANGUAGES, default="sv", help="report language")
         p.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks run in parallel")
         p.add_argument(
             "--municipality", action="append", help="only this municipality (repeatable)"
+        )
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="rerun every municipality, even those whose inputs, parameters and code are unchanged",
         )
         p.add_argument(
             "--keep-going",
@@ -52,7 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     run_args(p)
     p = sub.add_parser("report", help="render the comparative report")
     study_args(p)
-    p.add_argument("--lang", choices=LANGUAGES, default="sv")
+    p = sub.add_parser(
+        "final-report", help="write the funder's final report (PDF and HTML) from the results"
+    )
+    study_args(p)
+    p.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    p = sub.add_parser(
+        "tables", help="write implementation.csv and the results workbook (results.<lang>.xlsx)"
+    )
+    study_args(p)
     p = sub.add_parser("run", help="validate, evaluate and report")
     study_args(p)
     run_args(p)
@@ -62,24 +88,35 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="(re)generate the demo study")
     p.add_argument("--out", default=str(DEFAULT_STUDY))
     p.add_argument("--seed", type=int, default=DEMO_SEED)
+    add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if (code := run_command(args)) is not None:
+        return code
     if args.command == "demo":
         from ..validation.demo import generate_demo
 
         folder = generate_demo(args.seed).write(Path(args.out))
         print(f"wrote the demo study to {folder}", file=sys.stderr)
         return 0
-    paths = (
-        StudyPaths.for_study(args.study, args.processed_root, args.reports_root)
-        if hasattr(args, "study")
-        else None
-    )
+    try:
+        paths = (
+            StudyPaths.for_study(args.study, args.processed_root, args.reports_root, args.lang)
+            if hasattr(args, "study")
+            else None
+        )
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "status":
         return _status(paths)
+    if args.command in ("validate", "run") and (code := unfinished_study(paths.study_dir)):
+        return code
+    if args.command in ("final-report", "tables"):
+        return _final_report_or_tables(args, paths)
     from . import orchestrate
 
     if args.command == "check-notebooks":
@@ -96,10 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         failed = []
         if args.command in ("evaluate", "run"):
             runs = orchestrate.evaluate(
-                paths, lang=args.lang, jobs=args.jobs, municipalities=args.municipality
+                paths,
+                lang=args.lang,
+                jobs=args.jobs,
+                municipalities=args.municipality,
+                force=args.force,
             )
             evaluation_failed = [r.municipality for r in runs if r.status != "ok"]
-            if evaluation_failed and args.command == "evaluate" and args.keep_going:
+            if evaluation_failed and args.keep_going:
                 orchestrate.mark_outdated(paths)
             elif evaluation_failed:
                 failed += evaluation_failed
@@ -113,9 +154,30 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # An unwritable or full output folder: name it, no traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _final_report_or_tables(args: argparse.Namespace, paths: StudyPaths) -> int:
+    from ..report.final_build import build_final_report, build_tables
+
+    try:
+        if args.command == "final-report":
+            written = build_final_report(paths, args.lang, pdf=not args.no_pdf)
+        else:
+            written = build_tables(paths, args.lang)
+    except PipelineError as exc:  # ValidationError included: bad texts or study.yml
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -125,7 +187,13 @@ def _status(paths: StudyPaths) -> int:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if run_in_progress(paths):
+        print(f"a run of {paths.name} is in progress; this is the previous run", file=sys.stderr)
     for run in runs:
-        detail = "" if run["status"] == "ok" else f" (cell {run['failed_cell']}: {run['error']})"
-        print(f"{run['municipality']}: {run['status']}{detail} -> {run['html'] or run['notebook']}")
+        detail = (
+            "" if run["status"] == "ok" else f" (cell {run.get('failed_cell')}: {run['error']})"
+        )
+        reused = " (unchanged, not rerun)" if run.get("reused") else ""
+        where = paths.reports_dir / (run["html"] or run["notebook"])
+        print(f"{run['municipality']}: {run['status']}{reused}{detail} -> {where}")
     return 1 if any(run["status"] != "ok" for run in runs) else 0

@@ -4,6 +4,14 @@ Parameters are checked against each notebook's declared parameters before any
 kernel starts. A municipality whose notebook fails keeps its partial executed
 notebook, is listed as failed in ``run_status.json`` and in the comparative
 report, and does not stop the others; the run then ends with a non-zero exit.
+
+A run never leaves half-written results: the municipalities' notebooks run in
+a staging folder beside the study's reports, which replaces the reports folder
+only when every notebook has ended, and each notebook and its HTML are moved
+into place only once complete. A killed run therefore leaves the previous
+complete results (or nothing). Every step holds the study's lock, so a second
+run of the same study is refused with a message instead of writing the same
+files.
 """
 
 from __future__ import annotations
@@ -12,9 +20,10 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -24,12 +33,25 @@ from papermill.exceptions import PapermillExecutionError
 
 from ..errors import ParameterError, PipelineError
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
-from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths
+from ..report.final_texts import check_report_texts
+from ..report.i18n import check_language, t
+from . import cache
+from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths, read_status, study_lock
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
 COMPARATIVE_NOTEBOOK = NOTEBOOK_DIR / "comparative_report.ipynb"
 TEMPLATE_DIR = Path(__file__).parents[1] / "report" / "templates"
+#: What the comparative report writes into the study's reports folder; an
+#: evaluation run drops them, since they no longer describe its results.
+COMPARATIVE_OUTPUTS = (
+    "comparative_report.ipynb",
+    "comparative_report.html",
+    "effects.csv",
+    "effects.provenance.json",
+    "pooled_effects.csv",
+)
+PAGE_TEMPLATE = "page"
 KERNEL_NAME = "trygga-platser"
 EXECUTION_TIMEOUT = 900  # seconds per cell; a hung kernel must not hang CI
 
@@ -45,6 +67,35 @@ class NotebookRun:
     seconds: float
     failed_cell: int | None = None
     error: str | None = None
+    reused: bool = False  # its inputs, parameters and code were unchanged: the last results stand
+
+
+def ensure_kernel(name: str = KERNEL_NAME) -> str:
+    """The Jupyter kernel of this environment, registered in it if missing.
+
+    `make env` registers it; an environment made another way (conda, a plain pip install)
+    gets it on its first run, inside its own prefix, so that the notebooks run with the
+    interpreter and packages of the environment that runs the pipeline.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        spec = None
+    if spec is None or not _same_interpreter(spec.argv[0]):
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=name, display_name=f"Python ({name})", prefix=sys.prefix)
+        _log(f"registered the Jupyter kernel '{name}' for {sys.executable}")
+    return name
+
+
+def _same_interpreter(command: str) -> bool:
+    try:
+        return Path(command).resolve() == Path(sys.executable).resolve()
+    except OSError:
+        return False
 
 
 def check_parameters(notebook: Path, parameters: dict) -> None:
@@ -62,13 +113,19 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
         )
 
 
-def municipality_parameters(paths: StudyPaths, municipality: str, lang: str) -> dict[str, str]:
-    """What the evaluation notebook receives. Paths are passed as strings."""
+def municipality_parameters(
+    paths: StudyPaths, municipality: str, lang: str, output_dir: Path | None = None
+) -> dict[str, str]:
+    """What the evaluation notebook receives. Paths are passed as strings.
+
+    ``output_dir`` defaults to the municipality's report folder; a run passes
+    its staging folder instead.
+    """
     return {
         "processed_dir": str(paths.processed_dir),
         "municipality": municipality,
         "lang": lang,
-        "output_dir": str(paths.municipality_dir(municipality)),
+        "output_dir": str(output_dir or paths.municipality_dir(municipality)),
     }
 
 
@@ -81,10 +138,11 @@ def report_parameters(paths: StudyPaths, lang: str) -> dict[str, str]:
     }
 
 
-def render_html(notebook_path: Path, html_path: Path) -> Path:
-    """Render an executed notebook to HTML without code cells; images stay embedded."""
+def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str) -> Path:
+    """Render an executed notebook to a report page: its outputs only, with ``title`` and
+    ``lang`` on the page, the project's one stylesheet and no script."""
     exporter = HTMLExporter(
-        template_name="report",
+        template_name=PAGE_TEMPLATE,
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=True,
         exclude_input_prompt=True,
@@ -92,7 +150,10 @@ def render_html(notebook_path: Path, html_path: Path) -> Path:
         exclude_markdown=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(notebook_path, as_version=4),
+        resources={"report_title": title, "report_lang": check_language(lang)},
+    )
     tmp = html_path.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     tmp.replace(html_path)
@@ -106,11 +167,36 @@ def execute_notebook(
     stem: str,
     parameters: dict,
     kernel_name: str = KERNEL_NAME,
+    *,
+    title: str,
 ) -> NotebookRun:
-    """Execute one notebook with papermill and render it; notebook errors are returned, not raised."""
+    """Execute one notebook with papermill and render it; notebook errors are returned, not raised.
+
+    The notebook and its HTML are written in a hidden folder inside
+    ``output_dir`` and moved into place when both are complete.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
-    ipynb = output_dir / f"{stem}.ipynb"
-    html = output_dir / f"{stem}.html"
+    for leftover in output_dir.glob(f".{stem}-*"):  # of a run that was killed (runs hold the lock)
+        shutil.rmtree(leftover, ignore_errors=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{stem}-", dir=output_dir))
+    try:
+        return _execute_in(label, template, work, output_dir, stem, parameters, kernel_name, title)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _execute_in(
+    label: str,
+    template: Path,
+    work: Path,
+    output_dir: Path,
+    stem: str,
+    parameters: dict,
+    kernel_name: str,
+    title: str,
+) -> NotebookRun:
+    ipynb = work / f"{stem}.ipynb"
+    html = work / f"{stem}.html"
     started = time.perf_counter()
     failed_cell = error = None
     try:
@@ -134,11 +220,15 @@ def execute_notebook(
         error = f"{type(exc).__name__}: {exc}"
     rendered = None
     if ipynb.is_file():
-        rendered = str(render_html(ipynb, html))
+        render_html(ipynb, html, title=title, lang=parameters["lang"])
+        html.replace(output_dir / html.name)
+        rendered = str(output_dir / html.name)
+    if ipynb.is_file():
+        ipynb.replace(output_dir / ipynb.name)
     return NotebookRun(
         municipality=label,
         status="ok" if error is None else "failed",
-        notebook=str(ipynb),
+        notebook=str(output_dir / ipynb.name),
         html=rendered,
         seconds=round(time.perf_counter() - started, 2),
         failed_cell=failed_cell,
@@ -151,8 +241,13 @@ def _log(message: str) -> None:
 
 
 def prepare(paths: StudyPaths) -> None:
-    """Validate the raw study and write its processed form."""
-    data = prepare_study(paths.study_dir, paths.processed_dir)
+    """Validate the raw study (the final report's texts included) and write its processed form."""
+    # The texts are checked first so that a typo in a heading stops the run before any
+    # model does, not after the whole evaluation.
+    check_report_texts(paths.study_dir)
+    data = prepare_study(paths.study_dir, paths.processed_dir, lock=study_lock(paths))
+    for warning in data.manifest.get("warnings", []):
+        _log(f"warning: {warning}")
     _log(
         f"validated {paths.study_dir.name}: {data.manifest['n_rows']} rows -> {paths.processed_dir}"
     )
@@ -165,28 +260,85 @@ def evaluate(
     jobs: int | None = None,
     municipalities: list[str] | None = None,
     kernel_name: str = KERNEL_NAME,
+    force: bool = False,
 ) -> list[NotebookRun]:
-    """Run the evaluation notebook once per municipality, ``jobs`` at a time."""
+    """Run the evaluation notebook once per municipality whose results are out of date.
+
+    A municipality is run again when its key (:mod:`pipeline.run.cache`: its slice of the
+    study, the parameters and the code) differs from the one stored beside its last complete
+    results, when that run failed, or with ``force``; the others keep their results.
+    """
     if not (paths.processed_dir / MANIFEST_FILE).is_file():
         raise PipelineError(
             f"no processed study at {paths.processed_dir}: run the 'validate' step first"
         )
-    study = load_processed(paths.processed_dir).study
+    data = load_processed(paths.processed_dir)
+    study = data.study
     names = municipalities or study.municipality_names
     unknown = sorted(set(names) - set(study.municipality_names))
     if unknown:
         raise PipelineError(
             f"unknown municipalities {unknown}; the study has {study.municipality_names}"
         )
-    runs_parameters = {name: municipality_parameters(paths, name, lang) for name in names}
+    folders = {
+        name: paths.municipality_dir(name, study.municipality(name).kommunkod)
+        for name in study.municipality_names
+    }
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
+    code = cache.code_digest()
+    keys = {name: cache.municipality_key(data, name, {"lang": lang}, code) for name in names}
+    with study_lock(paths):
+        _remove_leftovers(paths)
+        previous = _previous_runs(paths)
+        reused = {
+            name: replace(previous[name], reused=True, seconds=0.0)
+            for name in names
+            if not force
+            and name in previous
+            and previous[name].status == "ok"
+            and cache.stored_key(folders[name]) == keys[name]
+        }
+        to_run = {name: folders[name] for name in names if name not in reused}
+        if reused:
+            _log(f"unchanged since their last run: {', '.join(reused)}")
+        # Municipalities not asked for this time keep their last record in the status.
+        kept = [previous[n] for n in study.municipality_names if n not in names and n in previous]
+        order = {name: i for i, name in enumerate(study.municipality_names)}
+        if not to_run:
+            runs = sorted([*reused.values(), *kept], key=lambda r: order[r.municipality])
+            _write_status(paths, runs)
+            return [r for r in runs if r.municipality in names]
+        paths.reports_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{paths.name}.run-", dir=paths.reports_dir.parent))
+        try:
+            new = _run_municipalities(paths, to_run, staging, lang, jobs, kernel_name)
+            for run in new:
+                if run.status == "ok":
+                    cache.store_key(staging / to_run[run.municipality].name, keys[run.municipality])
+            runs = sorted([*reused.values(), *new, *kept], key=lambda r: order[r.municipality])
+            _publish(paths, staging, to_run, runs)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return [r for r in runs if r.municipality in names]
+
+
+def _run_municipalities(
+    paths: StudyPaths,
+    folders: dict[str, Path],
+    staging: Path,
+    lang: str,
+    jobs: int | None,
+    kernel_name: str,
+) -> list[NotebookRun]:
+    """Run every municipality's notebook into ``staging``; the runs name their final paths."""
+    names = list(folders)
+    runs_parameters = {
+        name: municipality_parameters(paths, name, lang, staging / folders[name].name)
+        for name in names
+    }
     for parameters in runs_parameters.values():
         check_parameters(MUNICIPALITY_NOTEBOOK, parameters)
-
-    paths.reports_dir.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        # Stale results of an earlier run must never pass for this run's.
-        shutil.rmtree(paths.municipality_dir(name), ignore_errors=True)
-
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
     _log(f"evaluating {len(names)} municipalities, {jobs} at a time")
     runs: list[NotebookRun] = []
@@ -196,15 +348,16 @@ def evaluate(
                 execute_notebook,
                 name,
                 MUNICIPALITY_NOTEBOOK,
-                paths.municipality_dir(name),
+                staging / folders[name].name,
                 "evaluation",
                 parameters,
                 kernel_name,
+                title=t("municipality_title", lang, municipality=name),
             ): name
             for name, parameters in runs_parameters.items()
         }
         for done, future in enumerate(as_completed(futures), start=1):
-            run = future.result()
+            run = _moved(future.result(), staging, paths.reports_dir)
             runs.append(run)
             detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
             _log(
@@ -212,13 +365,94 @@ def evaluate(
             )
     order = {name: i for i, name in enumerate(names)}
     runs.sort(key=lambda r: order[r.municipality])
-    _write_status(paths, runs)
     return runs
 
 
-def _write_status(paths: StudyPaths, runs: list[NotebookRun]) -> None:
-    status = {"study": paths.study_dir.name, "municipalities": [asdict(r) for r in runs]}
-    target = paths.reports_dir / RUN_STATUS_FILE
+def _moved(run: NotebookRun, staging: Path, reports_dir: Path) -> NotebookRun:
+    """The run with its files named where they will be once the staging folder is in place."""
+
+    def final(path: str | None) -> str | None:
+        return None if path is None else str(reports_dir / Path(path).relative_to(staging))
+
+    return replace(run, notebook=final(run.notebook), html=final(run.html))
+
+
+def _remove_leftovers(paths: StudyPaths) -> None:
+    """Staging folders of this study's runs that were killed (the caller holds the lock)."""
+    parent = paths.reports_dir.parent
+    for pattern in (f".{paths.name}.run-*", f".{paths.name}.old-*"):
+        for leftover in parent.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _publish(
+    paths: StudyPaths, staging: Path, folders: dict[str, Path], runs: list[NotebookRun]
+) -> None:
+    """Put the staged results in place of the study's reports folder.
+
+    Other municipalities' folders of an earlier run are carried over; the
+    comparative outputs are not, since they described the earlier results.
+    """
+    old = paths.reports_dir
+    rerun = {folder.name for folder in folders.values()}
+    if old.is_dir():
+        for entry in old.iterdir():
+            if (
+                entry.name in rerun
+                or entry.name in COMPARATIVE_OUTPUTS
+                or entry.name == RUN_STATUS_FILE
+                or entry.name.startswith(".")
+            ):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.copytree(entry, staging / entry.name, symlinks=True)
+            else:
+                shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+    _write_status(paths, runs, staging)
+    if old.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{paths.name}.old-", dir=old.parent))
+        old.rename(trash / old.name)
+        staging.rename(old)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        staging.rename(old)
+
+
+def _previous_runs(paths: StudyPaths) -> dict[str, NotebookRun]:
+    """The last run's record per municipality (empty when there is none or it is unreadable)."""
+    try:
+        records = read_status(paths)
+    except (PipelineError, ValueError, KeyError):
+        return {}
+    fields = set(NotebookRun.__dataclass_fields__)
+    runs = {}
+    for record in records:
+        try:
+            runs[record["municipality"]] = NotebookRun(
+                **{k: v for k, v in record.items() if k in fields}
+            )
+        except (TypeError, KeyError):
+            continue
+    return runs
+
+
+def _relative(paths: StudyPaths, path: str | None) -> str | None:
+    """A result's path relative to the study's reports folder (no machine paths in the status)."""
+    if path is None or not Path(path).is_absolute():
+        return path
+    try:
+        return Path(path).relative_to(paths.reports_dir).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def _write_status(paths: StudyPaths, runs: list[NotebookRun], folder: Path | None = None) -> None:
+    records = [
+        asdict(replace(r, notebook=_relative(paths, r.notebook), html=_relative(paths, r.html)))
+        for r in runs
+    ]
+    status = {"study": paths.study_dir.name, "municipalities": records}
+    target = (folder or paths.reports_dir) / RUN_STATUS_FILE
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
     tmp.replace(target)
@@ -249,14 +483,19 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
         )
     parameters = report_parameters(paths, lang)
     check_parameters(COMPARATIVE_NOTEBOOK, parameters)
-    run = execute_notebook(
-        "comparative report",
-        COMPARATIVE_NOTEBOOK,
-        paths.reports_dir,
-        "comparative_report",
-        parameters,
-        kernel_name,
-    )
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
+    title = t("comparative_title", lang, title=load_processed(paths.processed_dir).study.title)
+    with study_lock(paths):
+        run = execute_notebook(
+            "comparative report",
+            COMPARATIVE_NOTEBOOK,
+            paths.reports_dir,
+            "comparative_report",
+            parameters,
+            kernel_name,
+            title=title,
+        )
     detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
     _log(f"comparative report: {run.status} in {run.seconds:.1f} s{detail} -> {run.html}")
     return run

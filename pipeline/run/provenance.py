@@ -70,11 +70,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def portable_path(path: str | Path) -> str:
+    """A path that means the same on every machine: relative to the project when inside it,
+    otherwise the file's study folder and name (the hash identifies the content)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return Path(path.parent.name, path.name).as_posix()
+
+
 def provenance_record(inputs: dict[str, str | Path], parameters: dict | None = None) -> dict:
     """A JSON-ready record of inputs (with hashes), parameters, code and package versions."""
     return {
         "inputs": {
-            label: {"path": str(path), "sha256": sha256_file(path)}
+            label: {"path": portable_path(path), "sha256": sha256_file(path)}
             for label, path in inputs.items()
         },
         "parameters": dict(parameters or {}),

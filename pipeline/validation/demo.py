@@ -59,6 +59,8 @@ import yaml
 
 DEMO_NAME = "trygga_platser_demo"
 DEMO_SEED = 20200401
+# The final report's example texts, which the demo study ships as its own.
+EXAMPLE_TEXTS = Path(__file__).parents[1] / "report" / "templates" / "final"
 FIRST_PERIOD = "2017-01"
 LAST_PERIOD = "2023-12"
 COVID_START = "2020-03-01"
@@ -302,6 +304,8 @@ class DemoStudy:
     actions_csv: str
     ground_truth_survey_csv: str
     ground_truth_inspections_csv: str
+    final_report_md: str
+    final_report_en_md: str
 
     @property
     def files(self) -> dict[str, str]:
@@ -315,6 +319,8 @@ class DemoStudy:
             "actions.csv": self.actions_csv,
             "ground_truth_survey.csv": self.ground_truth_survey_csv,
             "ground_truth_inspections.csv": self.ground_truth_inspections_csv,
+            "final_report.md": self.final_report_md,
+            "final_report.en.md": self.final_report_en_md,
             "README.md": self.readme,
         }
 
@@ -990,6 +996,8 @@ def generate_demo(seed: int = DEMO_SEED) -> DemoStudy:
         actions_csv=_csv(demo_actions(np.random.default_rng([seed, ACTION_STREAM]))),
         ground_truth_survey_csv=_survey_truth_csv(),
         ground_truth_inspections_csv=_inspection_truth_csv(),
+        final_report_md=(EXAMPLE_TEXTS / "final_report_example.md").read_text("utf-8"),
+        final_report_en_md=(EXAMPLE_TEXTS / "final_report_example.en.md").read_text("utf-8"),
     )
 
 
@@ -1045,6 +1053,24 @@ def _study_yml() -> str:
         "action_plan": {
             "project_start": PROJECT_START,
             "horizons_months": list(ACTION_HORIZONS),
+        },
+        "report": {
+            "title": "Trygga Platser – platssamverkan med BID-inspiration (demonstration)",
+            "authors": ["N.N. (exempel)", "M.M. (exempel)"],
+            "date": "2022-09-30",
+            "funder": "Vinnova",
+            "registration_number": "0000-00000 (exempel)",
+            "coordinator": "Länsstyrelsen i Dalarnas län",
+            "partners": [
+                "Länsstyrelsen i Västmanlands län",
+                "Stiftelsen Tryggare Sverige",
+                "Svenska Stadskärnor",
+                "Avesta kommun",
+                "Falu kommun",
+                "Hallstahammars kommun",
+                "Sala kommun",
+            ],
+            "project_period": {"start": PROJECT_START, "end": "2022-06-30"},
         },
     }
     text = yaml.safe_dump(study, sort_keys=False, allow_unicode=True, width=100)
@@ -1103,6 +1129,9 @@ follow the pilot programme; every count is simulated.
   follow-ups 12 and 24 months after the project start {PROJECT_START}; a blank `place_id` is a
   measure for the whole municipality. Done or started at 24 months:
   {_implemented_text()}.
+- `final_report.md`, `final_report.en.md` — example texts for the funder's final report (background,
+  aims, implementation, conclusions …), marked as examples; `study.yml`'s `report` section holds
+  the report's example metadata (authors, date, funder, registration number, project period).
 
 Every area also drifts on its own, as real series do, which is why the donor-pool comparison is the
 primary design.

@@ -1,0 +1,119 @@
+"""Writing the pipeline's CSV outputs so that they are safe to open.
+
+A study's names and texts (a place called ``=HYPERLINK(...)``) reach
+``effects.csv``; a spreadsheet would run such a cell as a formula. Every CSV
+the pipeline writes therefore goes through :func:`write_csv`, which
+neutralises such cells as OWASP recommends for CSV injection: a text cell
+whose first character (after any spaces) is ``=``, ``+``, ``-``, ``@``, a tab,
+a carriage return or a line feed (or their full-width forms) is prefixed with
+a single quote, which spreadsheets read as "this is text". A text cell that
+already begins with a single quote gets one more, so that :func:`read_csv`
+can undo the prefix exactly. Number columns are written as numbers (``-0.12``
+is a number, not a formula). Every cell is quoted where the CSV format needs
+it, and the file replaces its predecessor only once complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["FORMULA_TRIGGERS", "neutralise", "neutralise_frame", "read_csv", "write_csv"]
+
+#: First characters that make a spreadsheet read a cell as a formula or command.
+FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+_PREFIX = "'"
+
+
+def neutralise(text: str) -> str:
+    """A text cell as it is safe to write (see the module docstring).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+    """
+    if text.startswith(_PREFIX) or text.lstrip(" \u00a0")[:1] in FORMULA_TRIGGERS:
+        return _PREFIX + text
+    return text
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells (and column names) are neutralised.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        out[column] = values.map(lambda v: neutralise(v) if isinstance(v, str) else v)
+    out.columns = [neutralise(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, *, index: bool = False) -> Path:
+    """Write ``frame`` as a CSV file that is safe to open in a spreadsheet.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    path : str or Path
+        Replaced only once the new file is complete.
+    index : bool, default False
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            neutralise_frame(frame).to_csv(
+                stream, index=index, quoting=csv.QUOTE_MINIMAL, lineterminator="\n"
+            )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV written by :func:`write_csv`, with text cells as they were before writing.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    frame = pd.read_csv(path)
+
+    def restore(value: object) -> object:
+        if isinstance(value, str) and value.startswith(_PREFIX):
+            return value[1:]
+        return value
+
+    for column in frame.columns:
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
+            frame[column] = frame[column].map(restore)
+    frame.columns = [restore(c) for c in frame.columns]
+    return frame

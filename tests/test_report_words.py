@@ -1,0 +1,150 @@
+"""The fixed words of the key findings, and the findings built from them."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from pipeline.report.findings import (
+    change_words,
+    confirmatory_family,
+    effect_finding,
+    implementation_finding,
+)
+from pipeline.report.i18n import catalogue, t
+from pipeline.report.words import STRENGTHS, Verdict, goal_reached, verdict
+from pipeline.run.paths import DEFAULT_STUDY
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "p_adjusted", "expected"),
+    [
+        (0.6, 0.9, 0.01, Verdict("clear", "decrease")),
+        (0.6, 0.9, 0.20, Verdict("likely", "decrease")),  # interval excludes 1, adjustment does not
+        (1.1, 1.4, 0.001, Verdict("clear", "increase")),
+        (0.8, 1.2, 0.001, Verdict("none", None)),  # an interval holding 1 is never a change
+        (0.6, 0.9, math.nan, Verdict("likely", "decrease")),
+        (math.nan, 0.9, 0.01, Verdict("none", None)),
+    ],
+)
+def test_verdict_rules(low, high, p_adjusted, expected):
+    assert verdict(ci_low=low, ci_high=high, p_adjusted=p_adjusted, null=1.0) == expected
+
+
+def test_verdict_on_differences_uses_zero():
+    assert verdict(ci_low=-3.0, ci_high=-0.5, p_adjusted=0.01, null=0.0).direction == "decrease"
+    assert verdict(ci_low=-3.0, ci_high=0.5, p_adjusted=0.01, null=0.0).strength == "none"
+
+
+def test_better_or_worse_follows_the_indicator():
+    decrease = Verdict("clear", "decrease")
+    assert decrease.better("lower") is True
+    assert decrease.better("higher") is False
+    assert Verdict("none", None).better("lower") is None
+
+
+def test_every_verdict_has_words_in_both_languages():
+    keys = {Verdict(s, d).key for s in STRENGTHS for d in ("decrease", "increase")}
+    assert keys == {
+        "verdict_clear_decrease",
+        "verdict_likely_decrease",
+        "verdict_none",
+        "verdict_likely_increase",
+        "verdict_clear_increase",
+    }
+    for key in keys:
+        assert set(catalogue()[key]) == {"sv", "en"}
+
+
+def test_goal_is_more_than_half():
+    assert goal_reached(16, 30)
+    assert not goal_reached(15, 30)  # exactly half is not more than half
+    with pytest.raises(ValueError):
+        goal_reached(0, 0)
+
+
+def test_effect_finding_in_words_then_numbers():
+    finding = effect_finding(
+        "Stationen",
+        estimand="rate_ratio",
+        estimate=0.82,
+        ci_low=0.70,
+        ci_high=0.95,
+        p_adjusted=0.004,
+        lang="sv",
+    )
+    assert finding.words == "tydlig minskning"
+    numbers = finding.numbers.replace("\u00a0", " ")
+    assert numbers.startswith("−18 %; 95 % konfidensintervall −30 till −5 %")
+    assert "justerat p = 0,004" in numbers
+    assert "p\u00a0=\u00a00,004" in finding.numbers  # never broken across lines
+    english = effect_finding(
+        "Station",
+        estimand="rate_ratio",
+        estimate=0.82,
+        ci_low=0.70,
+        ci_high=0.95,
+        p_adjusted=0.2,
+        lang="en",
+    )
+    assert english.words == "probable decrease"
+
+
+def test_odds_ratios_are_judged_against_one_and_inspections_called_better():
+    odds = effect_finding(
+        "Sala",
+        estimand="odds_ratio",
+        estimate=0.5,
+        ci_low=0.3,
+        ci_high=0.8,
+        p_adjusted=0.01,
+        lang="en",
+    )
+    assert odds.words == "clear decrease"
+    inspection = effect_finding(
+        "Torget",
+        estimand="mean_score_change",
+        estimate=2.3,
+        ci_low=1.0,
+        ci_high=3.5,
+        p_adjusted=0.3,
+        lang="sv",
+        better="higher",
+    )
+    assert inspection.words == "troligen ökning"
+    assert inspection.note == t("better", "sv")
+    assert change_words("share_difference_pp", -5.1, "sv") == "−5,1 procentenheter"
+    assert change_words("share_difference_pp", 0.04, "sv") == "0,0 procentenheter"
+
+
+def test_implementation_finding_against_the_goal():
+    row = SimpleNamespace(
+        k=16, n=30, share=16 / 30, horizon_months=24, wilson_lower=0.36, wilson_upper=0.70
+    )
+    finding = implementation_finding(row, "sv")
+    assert finding.words == "målet nått"
+    assert "16 av 30" in finding.numbers and "53\u00a0%" in finding.numbers
+
+
+def test_confirmatory_family_is_one_claim_per_target():
+    from pipeline.inputs.study import load_study
+
+    study = load_study(DEFAULT_STUDY)
+    targets = [p.id for p in study.targets()]
+    buffer = next(p.id for p in study.places if p.role == "buffer")
+    rows = [
+        {"place_id": place, "indicator": "crimes_total", "p_value": 0.01 * (i + 1)}
+        for i, place in enumerate(targets)
+    ]
+    rows += [
+        {"place_id": buffer, "indicator": "crimes_total", "p_value": 0.001},
+        {"place_id": targets[0], "indicator": "crimes_theft", "p_value": 0.001},
+    ]
+    family = confirmatory_family(pd.DataFrame(rows), study)
+    assert list(family["place_id"]) == targets
+    # Holm: the smallest of m p-values is multiplied by m.
+    assert family["p_family"].iloc[0] == pytest.approx(0.01 * len(targets))
+    assert (family["p_family"] >= family["p_value"]).all()
