@@ -129,9 +129,10 @@ bench: $(ENV_STAMP) ## Time the pipeline against plain papermill + nbconvert com
 validate: $(ENV_STAMP) ## Check the designs: published analyses, simulation coverage, real-data calibration, speed
 	$(VPY) benchmarks/validate.py
 
-calibrate: $(ENV_STAMP) ## Longer comparisons of inference methods on real Brå series (time series, panel; ~20 min)
+calibrate: $(ENV_STAMP) ## Longer comparisons of inference methods: real Brå series (time series, panel) and simulated surveys (~30 min)
 	$(VPY) benchmarks/calibrate_inference.py
 	$(VPY) benchmarks/calibrate_panel.py
+	$(VPY) benchmarks/survey_inference.py
 
 demo-data: $(ENV_STAMP) ## Regenerate the demo study from its seed
 	$(VPY) -m pipeline demo --out data/raw/trygga_platser_demo

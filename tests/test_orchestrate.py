@@ -167,7 +167,12 @@ def test_demo_end_to_end(tmp_path):
     assert set(pooled.loc[pooled["design"] == "panel", "k"]) == {10}
     effects = pd.read_csv(reports / EFFECTS_FILE)
     survey_rows = effects[effects["indicator"] == "unsafe_evening"]
-    assert set(survey_rows["design"]) == {"survey_did", "survey_prepost", "survey_ordinal"}
+    assert set(survey_rows["design"]) == {
+        "survey_did",
+        "survey_did_odds",
+        "survey_prepost",
+        "survey_ordinal",
+    }
     assert set(effects.loc[effects["indicator"] == "inspection_score", "design"]) == {"inspection"}
     assert set(REQUIRED_EFFECT_COLUMNS) <= set(effects.columns)
     assert set(effects["municipality"]) == {"Avesta", "Falun", "Hallstahammar", "Sala"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pipeline.report.reports import MunicipalityReport
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"
 MUNICIPALITIES = ("Avesta", "Falun", "Hallstahammar", "Sala")
+SURVEY_DESIGNS = {"survey_did", "survey_did_odds", "survey_prepost", "survey_ordinal"}
 
 
 @pytest.mark.parametrize("municipality", MUNICIPALITIES)
@@ -23,12 +25,45 @@ def test_survey_did_covers_the_true_odds_ratio(demo_study, municipality):
     truth = pd.read_csv(DEMO_DIR / "ground_truth_survey.csv").set_index("municipality")
     effects, skipped = survey_effects(demo_study, municipality)
     assert not skipped
-    did = next(e for e in effects if e.design == "survey_did")
+    odds = next(e for e in effects if e.design == "survey_did_odds")
     true_or = np.exp(truth.loc[municipality, "true_log_odds_ratio"])
-    assert did.ci_low < true_or < did.ci_high
+    assert odds.estimand == "odds_ratio" and odds.ci_low < true_or < odds.ci_high
+    did = next(e for e in effects if e.design == "survey_did")
+    assert did.estimand == "share_difference_pp"
     assert did.primary and did.sms_level == 3 and did.place_id == ALL_TARGETS
-    assert {e.design for e in effects} == {"survey_did", "survey_prepost", "survey_ordinal"}
+    assert did.ci_low < did.estimate < did.ci_high and np.isfinite(did.p_value)
+    assert {e.design for e in effects} == SURVEY_DESIGNS
     assert sum(e.primary for e in effects) == 1
+
+
+def test_survey_did_notes_carry_both_arms_shares_and_changes(demo_study):
+    """The report's sentence "in the target areas it fell from … to … (… points); in the
+    comparison areas …" is in the headline estimate's notes."""
+    effects, _ = survey_effects(demo_study, "Falun")
+    did = next(e for e in effects if e.design == "survey_did")
+    target = next(n for n in did.notes if n.startswith("target areas:"))
+    comparison = next(n for n in did.notes if n.startswith("comparison areas:"))
+    changes = [
+        float(re.search(r"\(([-+][0-9.]+) points\)", n).group(1)) for n in (target, comparison)
+    ]
+    assert did.estimate == pytest.approx(changes[0] - changes[1], abs=0.11)
+    assert "t on 3 degrees of freedom" in did.method  # Falun: 3 target and 2 comparison areas
+    ordinal = next(e for e in effects if e.design == "survey_ordinal")
+    assert any("proportional odds" in n for n in ordinal.notes)
+
+
+def test_one_area_per_arm_gives_no_interval_and_says_why(demo_study):
+    targets = [p.id for p in demo_study.study.targets("Falun")]
+    survey = demo_study.survey[
+        ~demo_study.survey["place_id"].isin(targets[1:] + ["falun_jamforelse_soder"])
+    ]
+    effects, skipped = survey_effects(replace(demo_study, survey=survey), "Falun")
+    assert not skipped
+    for design in ("survey_did", "survey_did_odds", "survey_ordinal"):
+        effect = next(e for e in effects if e.design == design)
+        assert np.isfinite(effect.estimate)
+        assert np.isnan(effect.ci_low) and np.isnan(effect.p_value)
+        assert any("cannot be estimated" in n for n in effect.notes)
 
 
 @pytest.mark.parametrize("municipality", MUNICIPALITIES)

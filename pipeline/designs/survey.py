@@ -1,8 +1,8 @@
 """Perceived-safety effects: the survey statistics as ``Effect`` rows.
 
 The statistics live in :mod:`pipeline.methods.survey`; this module turns them
-into :class:`~pipeline.results.Effect` rows, so every indicator of a study reaches ``effects.csv``, the multiplicity adjustment and
-the comparative report in the same form.
+into :class:`~pipeline.results.Effect` rows, so every indicator of a study reaches
+``effects.csv``, the multiplicity adjustment and the comparative report in the same form.
 
 Perceived safety is estimated per municipality: respondents living in its
 target areas against those in its comparison areas (the targets' ``controls``),
@@ -12,11 +12,18 @@ before and after. Rows for a municipality, not a place, have an empty
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError
 from ..inputs.prepare import StudyData
-from ..methods.survey import controlled_comparison, ordinal_model, share_change
+from ..methods.survey import ordinal_model, share_change
+from ..methods.survey_areas import (
+    area_difference_in_differences,
+    area_log_odds_standard_error,
+    proportional_odds_check,
+    t_inference,
+)
 from ..results import Effect
 from .base import _mark_primary
 
@@ -24,8 +31,9 @@ from .base import _mark_primary
 ALL_TARGETS = ""
 
 SURVEY_PRIMARY_RULE = (
-    "the weighted logistic difference-in-differences (SMS 3) when the survey has respondents in "
-    "comparison areas, otherwise the before/after change in the target areas (SMS 2)"
+    "the difference-in-differences of the weighted share unsafe in percentage points (SMS 3) when "
+    "the survey has respondents in comparison areas, otherwise the before/after change in the "
+    "target areas (SMS 2)"
 )
 
 
@@ -91,7 +99,7 @@ def survey_effects(
 
     if controls:
         try:
-            model = controlled_comparison(
+            did = area_difference_in_differences(
                 frame,
                 treated=targets,
                 comparison=controls,
@@ -99,15 +107,31 @@ def survey_effects(
                 unsafe=settings.unsafe_answers,
                 **common,
             )
+            inference = (
+                f"t on {did.df} degrees of freedom (areas - 2) from the spread of the areas' own "
+                "changes, which carries the area-by-wave variation and repeated respondents"
+            )
+            notes = [*did.arm_texts(), *([did.reason] if did.reason else []), *did.notes]
             effects.append(
                 row(
                     "survey_did",
+                    "share_difference_pp",
+                    3,
+                    "change in the weighted share unsafe in the target areas minus the change in "
+                    f"the comparison areas, percentage points; {inference}",
+                    did.values("share_difference_pp"),
+                    notes,
+                )
+            )
+            effects.append(
+                row(
+                    "survey_did_odds",
                     "odds_ratio",
                     3,
-                    "weighted logistic regression unsafe ~ area + after + treated:after, "
-                    f"{model.cov_type} sandwich errors; odds ratio of treated:after",
-                    (model.odds_ratio, model.ci_lower, model.ci_upper, model.p_value),
-                    model.notes,
+                    "ratio of the target and comparison areas' before/after odds ratios of feeling "
+                    f"unsafe (weighted shares); {inference}",
+                    did.values("odds_ratio"),
+                    notes,
                 )
             )
         except EstimationError as exc:
@@ -141,24 +165,7 @@ def survey_effects(
     except EstimationError as exc:
         skipped.append(("survey_prepost", str(exc)))
     try:
-        ordinal = ordinal_model(
-            frame[frame["place_id"].isin(targets + controls)],
-            group_col="place_id",
-            treated=targets if controls else None,
-            comparison=controls or None,
-            **common,
-        )
-        effects.append(
-            row(
-                "survey_ordinal",
-                "cumulative_odds_ratio",
-                3 if controls else 2,
-                "weighted proportional-odds model of the full answer scale, "
-                f"{ordinal.cov_type} sandwich errors; cumulative odds ratio of {ordinal.term}",
-                (ordinal.odds_ratio, ordinal.ci_lower, ordinal.ci_upper, ordinal.p_value),
-                ordinal.notes,
-            )
-        )
+        effects.append(_ordinal_row(frame, targets, controls, common, row))
     except EstimationError as exc:
         skipped.append(("survey_ordinal", str(exc)))
 
@@ -169,3 +176,45 @@ def survey_effects(
         _mark_primary(e, SURVEY_PRIMARY_RULE) if e.design == primary_design else e for e in effects
     ]
     return effects, skipped
+
+
+def _ordinal_row(frame: pd.DataFrame, targets: list[str], controls: list[str], common: dict, row):
+    """The proportional-odds model's cumulative odds ratio, with the areas' spread as its error
+    when there are comparison areas, and the proportional-odds check in its notes."""
+    areas = frame[frame["place_id"].isin(targets + controls)]
+    groups = dict(
+        group_col="place_id", treated=targets if controls else None, comparison=controls or None
+    )
+    ordinal = ordinal_model(areas, **groups, **common)
+    notes = list(ordinal.notes)
+    try:
+        notes.append(proportional_odds_check(areas, **groups, **common).note())
+    except EstimationError as exc:
+        notes.append(str(exc))
+    values = (ordinal.odds_ratio, ordinal.ci_lower, ordinal.ci_upper, ordinal.p_value)
+    inference = f"{ordinal.cov_type} sandwich errors"
+    if controls:
+        se, df = area_log_odds_standard_error(
+            areas, treated=targets, comparison=controls, group_col="place_id", **common
+        )
+        log_or = float(np.log(ordinal.odds_ratio))
+        low, high, p = t_inference(log_or, se, df, ordinal.level)
+        values = (ordinal.odds_ratio, float(np.exp(low)), float(np.exp(high)), p)
+        inference = (
+            f"t on {df} degrees of freedom (areas - 2) from the spread of the areas' changes in "
+            "log odds averaged over the cuts"
+        )
+        if df < 1:
+            notes.append(
+                "one target and one comparison area: how much areas vary from wave to wave "
+                "cannot be estimated, so there is no interval or p-value"
+            )
+    return row(
+        "survey_ordinal",
+        "cumulative_odds_ratio",
+        3 if controls else 2,
+        "weighted proportional-odds model of the full answer scale, cumulative odds ratio of "
+        f"{ordinal.term}; {inference}",
+        values,
+        notes,
+    )

@@ -736,9 +736,12 @@ def controlled_comparison(
     ``H⁻¹ (Σ sᵢsᵢᵀ) H⁻¹`` with weighted scores (HC0). For ``"HC1"`` this
     function multiplies by ``n/(n-k)`` itself: in statsmodels 0.15 GLM every
     ``cov_type="HCx"`` returns HC0 (statsmodels issue #7798). The sandwich
-    treats respondents as independent; it does not model clustering in the
-    sample design, and with two to four groups a cluster-robust variance by
-    group would not be usable.
+    treats respondents as independent: it holds when groups are whole
+    populations sampled independently (municipalities), but not when answers
+    cluster by area and wave, where it rejects a true null far too often
+    (``benchmarks/survey_inference.py``); with two to four groups a
+    cluster-robust variance by group would not be usable either. For areas use
+    :func:`pipeline.methods.survey_areas.area_difference_in_differences`.
 
     Parameters
     ----------
@@ -886,9 +889,11 @@ def ordinal_model(
     number of respondents and understates the standard errors. With
     ``weighted=False`` the model describes the sample, not the population.
 
-    The proportional-odds assumption (one β for every cut) is not tested here;
-    compare with :func:`controlled_comparison` at the cuts {2, 3, 4}, {3, 4}
-    and {4}.
+    The proportional-odds assumption (one β for every cut) is tested by
+    :func:`pipeline.methods.survey_areas.proportional_odds_check`. The
+    sandwich errors treat respondents as independent; with answers clustered
+    by area and wave use the areas' spread
+    (:func:`pipeline.methods.survey_areas.area_log_odds_standard_error`).
 
     Parameters
     ----------

@@ -16,7 +16,6 @@ from urllib.parse import quote
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, LogLocator
 from scipy import stats
 
 from ..designs.panel import panel_effects
@@ -1005,6 +1004,8 @@ class ComparativeReport:
         # Buffers measure displacement, not the measures' effect: they are not pooled.
         buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
         primary = primary[~primary["place_id"].isin(buffers)]
+        # An estimate without an interval (one survey area per arm) has no weight to pool with.
+        primary = primary[primary["ci_low"].notna() & primary["ci_high"].notna()]
         for indicator in self.data.study.indicators:
             frame = primary[primary["indicator"] == indicator.id].reset_index(drop=True)
             if frame.empty:
@@ -1196,7 +1197,7 @@ class ComparativeReport:
         horizon = max(self.data.study.action_plan.horizons_months)
         try:
             paired = implementation_vs_effect(
-                shares, effects, horizon_months=horizon, null=1.0, effect_label="OR"
+                shares, effects, horizon_months=horizon, null=0.0, effect_label="points"
             )
         except (ValueError, KeyError):
             return parts
@@ -1207,13 +1208,7 @@ class ComparativeReport:
             r_crit = number(q / np.sqrt(q**2 + m - 2), lang)
         title = t("section_implementation", lang)
         fig, ax = paired.plot(title=title, lang=lang)
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=2))  # 0.25, 0.5, 1, 2, 4
-        ax.yaxis.set_major_formatter(
-            FuncFormatter(lambda v, _pos: number(v, lang, 2).rstrip("0").rstrip(",."))
-        )
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
-        ax.set_ylabel(t("axis_survey_odds", lang))
+        ax.set_ylabel(t("axis_survey_pp", lang))
         ax.set_xlabel(t("axis_implementation", lang, horizon=horizon))
         parts += [
             figure_html(fig, t("alt_implementation", lang, horizon=horizon)),
