@@ -24,8 +24,11 @@ PRIMARY_RULE = (
     "the highest SMS level that could be estimated, and among equals the design whose inference "
     "held its error rate on real series: the donor-pool comparison (SMS 3) when the study has at "
     "least 5 donors, then the controlled comparison (SMS 3) when the target has control areas, "
-    "then the interrupted time series (SMS 2)"
+    "then the interrupted time series (SMS 2); for a proportion, the comparison with the "
+    "comparison areas (SMS 3), then the target's before and after (SMS 2)"
 )
+#: The estimands a primary estimate is chosen among: a count's rate ratio, a proportion's odds ratio.
+PRIMARY_ESTIMANDS = ("rate_ratio", "odds_ratio")
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ def design_data(
 
 def _minimum_detectable_change(inputs: DesignData) -> float:
     """Smallest decrease in % the target's counts could have shown (80 % power, 5 % level)."""
+    if inputs.indicator.family != "count":
+        return float("nan")  # the calculation is for counts; a share's values do not add up
     target = inputs.target["value"].to_numpy(dtype=float)
     post = inputs.post > 0
     control = inputs.pooled_controls()
@@ -176,7 +181,7 @@ def evaluate_target(
                 )
         for effect in produced if isinstance(produced, tuple) else (produced,):
             if (
-                effect.estimand == "rate_ratio"
+                effect.estimand in PRIMARY_ESTIMANDS
                 and not np.isfinite([effect.estimate, effect.ci_low, effect.ci_high]).all()
             ):
                 skipped.append(
@@ -192,7 +197,7 @@ def evaluate_target(
         candidates = [
             i
             for i, e in enumerate(effects)
-            if e.place_id == place_id and e.estimand == "rate_ratio"
+            if e.place_id == place_id and e.estimand in PRIMARY_ESTIMANDS
         ]
         if candidates:
             best = max(candidates, key=lambda i: (effects[i].sms_level, -i))
