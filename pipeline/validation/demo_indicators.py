@@ -94,16 +94,16 @@ WOMEN_SHARE = {
 }
 #: Premises inventoried, the vacant share before the measures, and the true odds ratio.
 VACANT_PREMISES = {
-    "avesta_busstorget": (60, 0.16, 0.60),
-    "avesta_gallerian": (85, 0.12, 0.70),
-    "falun_knutpunkten": (140, 0.10, 0.70),
-    "falun_holmtorget": (120, 0.09, 0.80),
-    "falun_resecentrum": (70, 0.11, 0.75),
-    "hallstahammar_centrum": (55, 0.18, 1.0),
-    "hallstahammar_stationsstraket": (30, 0.20, 0.70),
-    "sala_stationen": (45, 0.20, 0.55),
-    "sala_stadsparken": (35, 0.14, 0.80),
-    "sala_torget": (75, 0.15, 0.70),
+    "avesta_busstorget": (110, 0.16, 0.60),
+    "avesta_gallerian": (140, 0.12, 0.70),
+    "falun_knutpunkten": (230, 0.10, 0.70),
+    "falun_holmtorget": (200, 0.09, 0.80),
+    "falun_resecentrum": (120, 0.11, 0.75),
+    "hallstahammar_centrum": (95, 0.18, 1.0),
+    "hallstahammar_stationsstraket": (50, 0.20, 0.70),
+    "sala_stationen": (80, 0.22, 0.45),
+    "sala_stadsparken": (60, 0.14, 0.80),
+    "sala_torget": (130, 0.15, 0.70),
 }
 FOOTFALL_SEASON = 0.18  # summer peak on the log scale
 FOOTFALL_COVID = 0.45  # depth of the pandemic's dip in footfall (log scale)
@@ -113,7 +113,7 @@ WOMEN_COUNTED = 350  # mean visitors classified by hand a month
 WOMEN_COVID = -0.10  # fewer women among the few visitors in the pandemic (log odds)
 SHOCK_SD = 0.05  # the municipality's shared month-to-month change (log scale)
 BETA_PRECISION = 300.0  # rho of the beta-binomial monthly share
-VACANCY_PRECISION = 60.0
+VACANCY_PRECISION = 400.0
 INVENTORY_MONTH = 9
 
 
