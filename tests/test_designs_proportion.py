@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DEMO_DIR
 
 from pipeline.designs import DESIGNS, DesignData
 from pipeline.designs.proportion import ProportionComparison, ProportionPrePost
@@ -19,8 +20,6 @@ from pipeline.inputs.series import read_series
 from pipeline.inputs.study import Indicator, Place
 from pipeline.report.findings import effect_finding
 from pipeline.report.i18n import t
-
-from conftest import DEMO_DIR
 
 PLACE = Place(
     id="t",
