@@ -13,6 +13,7 @@ from .controlled import ControlledComparison
 from .donor import DonorComparison
 from .its import InterruptedTimeSeries, InterruptedTimeSeriesRank, InterruptedTimeSeriesSlope
 from .prepost import PrePost
+from .proportion import ProportionComparison, ProportionPrePost
 from .relative_effect import RelativeEffect
 
 DESIGNS: tuple[Design, ...] = (
@@ -23,6 +24,8 @@ DESIGNS: tuple[Design, ...] = (
     InterruptedTimeSeriesSlope(),
     BufferDisplacement(),
     RelativeEffect(),
+    ProportionComparison(),
+    ProportionPrePost(),
 )
 
 __all__ = [
@@ -36,5 +39,7 @@ __all__ = [
     "InterruptedTimeSeriesRank",
     "InterruptedTimeSeriesSlope",
     "PrePost",
+    "ProportionComparison",
+    "ProportionPrePost",
     "RelativeEffect",
 ]

@@ -27,7 +27,8 @@ PRIMARY_RULE = (
     "when the study has at least 5 donors, then the controlled comparison (SMS 3) when the target "
     "has control areas; no design without comparison areas held on the held-out series (the time "
     "series with its drift model, its rank test against fake starts, pre/post), so a target "
-    "without them has no primary estimate"
+    "without them has no primary estimate; for a proportion, the comparison with the "
+    "comparison areas (SMS 3), then the target's before and after (SMS 2)"
 )
 #: Designs whose inference did not hold on the held-out real series: reported, never primary.
 NEVER_PRIMARY = frozenset({"its", "its_rank", "prepost", "its_slope"})
@@ -35,6 +36,8 @@ NEVER_PRIMARY = frozenset({"its", "its_rank", "prepost", "its_slope"})
 
 #: An interval whose upper/lower ratio exceeds this is refused, not written as an estimate.
 MAX_INTERVAL_RATIO = 100.0
+#: The estimands a primary estimate is chosen among: a count's rate ratio, a proportion's odds ratio.
+PRIMARY_ESTIMANDS = ("rate_ratio", "odds_ratio")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ def _minimum_detectable_change(effect: Effect, inputs: DesignData) -> float:
     the target's post-period count says how much of its variance a decrease
     would grow.
     """
+    if inputs.indicator.family != "count":
+        return float("nan")  # the calculation is for counts; a share's values do not add up
     share = 0.0
     if effect.place_id == inputs.place.id and effect.ci_low > 0 and effect.ci_high > 0:
         post = inputs.target.loc[inputs.target.index >= inputs.start, "value"].sum()
@@ -144,7 +149,7 @@ def _minimum_detectable_change(effect: Effect, inputs: DesignData) -> float:
 
 def _refusal(effect: Effect) -> str:
     """Why a ratio estimate must not be written as an estimate; empty when it may."""
-    if effect.estimand not in ("rate_ratio", "rate_ratio_per_year"):
+    if effect.estimand not in ("rate_ratio", "rate_ratio_per_year", "odds_ratio"):
         return ""
     bounds = np.array([effect.estimate, effect.ci_low, effect.ci_high], dtype=float)
     if not np.isfinite(bounds).all() or not (bounds > 0).all():
@@ -211,7 +216,7 @@ def evaluate_target(
             i
             for i, e in enumerate(effects)
             if e.place_id == place_id
-            and e.estimand == "rate_ratio"
+            and e.estimand in PRIMARY_ESTIMANDS
             and e.design not in NEVER_PRIMARY
         ]
         if candidates:

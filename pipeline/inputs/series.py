@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ValidationError
@@ -191,7 +192,12 @@ def _check_series_shape(tidy: pd.DataFrame, study: Study, name: str) -> list[Pro
         spans[(place_id, indicator)] = (first, last)
         first_rows[(place_id, indicator)] = int(group["_row"].min())
         expected = pd.period_range(first, last, freq="M")
-        if len(expected) != len(periods):
+        proportion = study.indicator(indicator).family == "proportion"
+        if proportion and len(periods) > 1:
+            # A share may be counted at a fixed interval (a yearly inventory of premises).
+            ordinals = np.array([p.ordinal for p in periods])
+            expected = expected[:: int(np.diff(ordinals).min())]
+        if len(expected) != len(periods) or not (expected == pd.PeriodIndex(periods)).all():
             missing = expected.difference(pd.PeriodIndex(periods))
             shown = ", ".join(str(p) for p in missing[:6]) + (" ..." if len(missing) > 6 else "")
             # The missing month has no line; point at the line where the series resumes.
@@ -206,7 +212,18 @@ def _check_series_shape(tidy: pd.DataFrame, study: Study, name: str) -> list[Pro
                 )
             )
         has_exposure = group["exposure"].notna()
-        if has_exposure.any() and not has_exposure.all():
+        if proportion and not has_exposure.all():
+            row = int(group.loc[~has_exposure, "_row"].iloc[0])
+            problems.append(
+                Problem(
+                    name,
+                    f"{place_id} / {indicator} is a proportion: give as exposure the number "
+                    "the share is of (visitors counted, premises inventoried) in every period",
+                    row=row,
+                    column="exposure",
+                )
+            )
+        elif has_exposure.any() and not has_exposure.all():
             row = int(group.loc[~has_exposure, "_row"].iloc[0])
             problems.append(
                 Problem(

@@ -43,6 +43,11 @@ Three more files, each drawn from its own random stream
   the project start, as the pilots reported them (Avesta 22 of 28 done or
   started, Sala 17 of 19).
 
+The programme's other indicators (footfall, the share of women among visitors,
+vacant premises) are appended to ``series.csv`` from a stream of their own, so
+the crime rows are unchanged; their model is in
+:mod:`pipeline.validation.demo_indicators`.
+
 Most of its length (over 500 lines) is the demo model's documented tables:
 places, survey areas, inspections and action plans with their true effects.
 """
@@ -56,6 +61,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+
+from . import demo_indicators
 
 DEMO_NAME = "trygga_platser_demo"
 DEMO_SEED = 20200401
@@ -304,6 +311,7 @@ class DemoStudy:
     actions_csv: str
     ground_truth_survey_csv: str
     ground_truth_inspections_csv: str
+    ground_truth_indicators_csv: str
     final_report_md: str
     final_report_en_md: str
 
@@ -319,6 +327,7 @@ class DemoStudy:
             "actions.csv": self.actions_csv,
             "ground_truth_survey.csv": self.ground_truth_survey_csv,
             "ground_truth_inspections.csv": self.ground_truth_inspections_csv,
+            "ground_truth_indicators.csv": self.ground_truth_indicators_csv,
             "final_report.md": self.final_report_md,
             "final_report.en.md": self.final_report_en_md,
             "README.md": self.readme,
@@ -986,9 +995,16 @@ def generate_demo(seed: int = DEMO_SEED) -> DemoStudy:
                 for p, v in zip(periods, values, strict=True)
             )
     series = pd.DataFrame(rows, columns=["place_id", "indicator", "period", "value", "exposure"])
+    # Appended after the crime rows, from their own stream: the crime rows stay as they were.
+    programme = demo_indicators.demo_indicator_series(
+        np.random.default_rng([seed, demo_indicators.INDICATOR_STREAM]),
+        PLACES,
+        periods,
+        -np.log(covid_factor(periods, 1.0)),
+    )
     return DemoStudy(
         study_yml=_study_yml(),
-        series_csv=_csv(series),
+        series_csv=_csv(series) + _csv(programme).split("\n", 1)[1],
         ground_truth_csv=_ground_truth_csv(),
         readme=_readme(seed),
         survey_csv=_csv(demo_survey(np.random.default_rng([seed, SURVEY_STREAM]))),
@@ -996,6 +1012,7 @@ def generate_demo(seed: int = DEMO_SEED) -> DemoStudy:
         actions_csv=_csv(demo_actions(np.random.default_rng([seed, ACTION_STREAM]))),
         ground_truth_survey_csv=_survey_truth_csv(),
         ground_truth_inspections_csv=_inspection_truth_csv(),
+        ground_truth_indicators_csv=_csv(demo_indicators.ground_truth_indicators(PLACES)),
         final_report_md=(EXAMPLE_TEXTS / "final_report_example.md").read_text("utf-8"),
         final_report_en_md=(EXAMPLE_TEXTS / "final_report_example.en.md").read_text("utf-8"),
     )
@@ -1031,6 +1048,7 @@ def _study_yml() -> str:
             ),
             SURVEY_INDICATOR,
             INSPECTION_INDICATOR,
+            *demo_indicators.INDICATORS,
         ],
         "donor_pool": [p["id"] for p in PLACES if p["role"] == "control"],
         "shocks": [
@@ -1107,7 +1125,11 @@ follow the pilot programme; every count is simulated.
 - `study.yml` — the study description (municipalities, places, indicators, the COVID-19 period, and a
   donor pool: every comparison area, five per municipality not tied to any target).
 - `series.csv` — monthly reported crimes by category per place, 2017-01 to 2023-12; `exposure` is
-  the number of days in the month.
+  the number of days in the month. Then, for every target, its comparison areas, its buffer and the
+  buffer's comparison area: `footfall` (visitors a month, `exposure` the days the counters counted),
+  `women_share` (the share of women among the visitors counted by hand, `exposure` the visitors
+  counted) and `vacant_premises` (the share of premises vacant at each September inventory, one row
+  a year, `exposure` the premises).
 - `ground_truth.csv` — the true rate ratio built into each target (and buffer) from its start date.
   Hallstahammar centrum has no effect; the buffer around Sala station receives displaced crime.
 - `survey.csv` — a local safety survey, one row per respondent: waves {SURVEY_WAVES[0]} (before) and
@@ -1125,6 +1147,9 @@ follow the pilot programme; every count is simulated.
   2020 before its measures and once in spring 2022.
 - `ground_truth_inspections.csv` — each place's true mean change per aspect (Hallstahammar centrum:
   none).
+- `ground_truth_indicators.csv` — the true effect on footfall (a rate ratio: a rise is better), the
+  share of women (an odds ratio: a rise is better) and vacant premises (an odds ratio: a fall is
+  better) at each target (Hallstahammar centrum: none) and buffer (none).
 - `actions.csv` — each action-plan measure's status (planned, started, done, cancelled) at the
   follow-ups 12 and 24 months after the project start {PROJECT_START}; a blank `place_id` is a
   measure for the whole municipality. Done or started at 24 months:
