@@ -23,55 +23,28 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator
 from scipy import stats
 
-from ..designs.panel import panel_effects
 from ..designs.survey import ALL_TARGETS, survey_areas
-from ..errors import EstimationError
 from ..evaluation.municipality import MunicipalityEvaluation, evaluate_municipality
+from ..evaluation.study import RATIO_ESTIMANDS, assign_families, certainty
 from ..format import number, p_text, p_value
 from ..inputs.prepare import StudyData, load_processed
 from ..methods.implementation import TOTAL, implementation_shares, implementation_vs_effect
 from ..methods.inspection import inspection_change
-from ..methods.meta_analysis import meta_analyse
-from ..methods.multiplicity import adjust_pvalues
 from ..methods.survey import share_unsafe
-from ..results import EFFECT_COLUMNS
-from ..run.paths import RUN_STATUS_FILE
+from ..results import EFFECT_COLUMNS, POOLED_COLUMNS
+from ..run.paths import (
+    EFFECTS_FILE,
+    POOLED_FILE,
+    PROVENANCE_FILE,
+    RUN_STATUS_FILE,
+    STUDY_PROVENANCE_FILE,
+)
 from ..run.provenance import code_version, package_versions
 from .figures import plot_effect, plot_effect_over_time
 from .figures_outcomes import plot_action_timeline, plot_inspection, plot_shares
-from .figures_pooling import forest_plot
 from .i18n import check_language, t
 
-#: Estimands compared on the log scale (ratios); the others are differences.
-RATIO_ESTIMANDS = frozenset(
-    {
-        "rate_ratio",
-        "rate_ratio_per_year",
-        "relative_effect_size",
-        "odds_ratio",
-        "cumulative_odds_ratio",
-        "displacement_quotient",
-    }
-)
-
-EFFECTS_FILE = "effects.csv"
-POOLED_FILE = "pooled_effects.csv"
-POOLED_COLUMNS = [
-    "indicator",
-    "design",
-    "estimand",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "k",
-    "tau2",
-    "i2_percent",
-    "pi_low",
-    "pi_high",
-    "method",
-]
-PROVENANCE_FILE = "provenance.json"
+__all__ = ["EFFECTS_FILE", "POOLED_FILE", "PROVENANCE_FILE", "RATIO_ESTIMANDS"]
 
 
 class Html(str):
@@ -179,6 +152,19 @@ def _maybe(value: float, text: str) -> str:
     return "–" if value != value else text  # NaN: not defined for this estimand
 
 
+def certainty_key(family: str, p_adjusted: float, alpha: float = 0.05) -> str:
+    """The string key of a row's certainty word, the same in every report."""
+    word = certainty(family, p_adjusted, alpha)
+    if word == "clear" and family == "secondary":
+        return "certainty_clear_fdr"
+    return {
+        "clear": "certainty_clear",
+        "uncertain": "certainty_unclear",
+        "not_tested": "certainty_not_tested",
+        "descriptive": "certainty_descriptive",
+    }[word]
+
+
 def localized_effects(
     data: StudyData, frame: pd.DataFrame, lang: str, *, with_municipality: bool = False
 ) -> pd.DataFrame:
@@ -200,6 +186,8 @@ def localized_effects(
                     row["ci_low"], f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}"
                 ),
                 t("col_p", lang): p_value(row["p_value"], lang),
+                t("col_family", lang): t(f"family_{row.get('family') or 'unassigned'}", lang),
+                t("col_p_adjusted", lang): p_value(row.get("p_adjusted", float("nan")), lang),
                 t("col_sms", lang): int(row["sms_level"]),
                 t("col_mde", lang): _maybe(
                     row["mde_decrease_pct"], f"{number(row['mde_decrease_pct'], lang, 0)} %"
@@ -216,20 +204,6 @@ def localized_effects(
 _NOT_MONTHLY = frozenset(
     {"odds_ratio", "cumulative_odds_ratio", "share_difference_pp", "mean_score_change"}
 )
-
-
-def with_adjusted_pvalues(effects: pd.DataFrame) -> pd.DataFrame:
-    """Fill ``p_adjusted`` (Holm) across the primary estimates of every indicator and place."""
-    effects = effects.copy()
-    effects["p_adjusted"] = float("nan")
-    if effects.empty:
-        return effects
-    family = effects["primary"].astype(bool) & effects["p_value"].notna()
-    if family.any():
-        effects.loc[family, "p_adjusted"] = adjust_pvalues(
-            effects.loc[family, "p_value"].to_numpy(), method="holm"
-        )
-    return effects
 
 
 def implementation_table(table: pd.DataFrame, municipality: str, lang: str) -> pd.DataFrame:
@@ -249,16 +223,6 @@ def implementation_table(table: pd.DataFrame, municipality: str, lang: str) -> p
             }
         )
     return pd.DataFrame(rows)
-
-
-def _log_scale_estimates(frame: pd.DataFrame, ratio: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Estimates and standard errors recovered from 95 % intervals (log scale for ratios)."""
-    low, high, est = (frame[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high", "estimate"))
-    if ratio:
-        low, high, est = np.log(low), np.log(high), np.log(est)
-    # Intervals from t references or inverted exact tests are not exactly est ± 1.96 se;
-    # half the width over 1.96 is the normal-equivalent standard error.
-    return est, (high - low) / (2 * 1.959963984540054)
 
 
 def provenance_html(record: dict, lang: str) -> Html:
@@ -355,13 +319,20 @@ class MunicipalityReport:
         unique = list(dict.fromkeys(notes))
         return Html("".join(f"<p><i>{html.escape(n)}</i></p>" for n in unique))
 
+    @cached_property
+    def effects(self) -> pd.DataFrame:
+        """The municipality's effects with the family each p-value belongs to."""
+        return assign_families(self.evaluation.to_frame(), self.data.study)
+
     def results_table(self, *, primary_only: bool = True) -> pd.DataFrame:
-        frame = self.evaluation.primary() if primary_only else self.evaluation.to_frame()
+        frame = self.effects
+        if primary_only:
+            frame = frame[frame["primary"].astype(bool)].reset_index(drop=True)
         return localized_effects(self.data, frame, self.lang)
 
     def displacement(self):
         """Buffer zones: the buffer's comparison, the WDD test and the WDQ, per target."""
-        frame = self.evaluation.to_frame()
+        frame = self.effects
         buffers = {p.buffer for p in self.data.study.targets(self.municipality) if p.buffer}
         rows = frame[frame["design"].isin(["wdd", "wdq"]) | frame["place_id"].isin(buffers)]
         if rows.empty:
@@ -442,8 +413,7 @@ class MunicipalityReport:
         ax.set_ylabel(
             t("axis_share_unsafe", lang, answers="/".join(map(str, settings.unsafe_answers)))
         )
-        estimates = self.evaluation.to_frame()
-        estimates = estimates[estimates["indicator"] == settings.indicator]
+        estimates = self.effects[self.effects["indicator"] == settings.indicator]
         return [
             paragraph(t("survey_intro", lang)),
             pd.DataFrame(rows).style.hide(axis="index"),
@@ -534,7 +504,9 @@ class MunicipalityReport:
         """Write ``effects.csv`` and its provenance into ``output_dir``."""
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.evaluation.to_frame()[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
+        # The family is known here; the adjusted p-values come from the study-level step,
+        # which rewrites this file with them.
+        self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
         record = _provenance_record(self.data, self.parameters)
         (out / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return out / EFFECTS_FILE
@@ -552,6 +524,9 @@ class ComparativeReport:
     effects: pd.DataFrame
     status: pd.DataFrame
     parameters: dict = field(default_factory=dict)
+    pooled: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=POOLED_COLUMNS))
+    problems: tuple[str, ...] = ()
+    alpha: float = 0.05
 
     @classmethod
     def build(cls, processed_dir: str, reports_dir: str, lang: str = "sv") -> ComparativeReport:
@@ -561,17 +536,31 @@ class ComparativeReport:
         status = pd.DataFrame(
             json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
         )
-        frames = [
-            pd.read_csv(reports / row["municipality"] / EFFECTS_FILE)
-            for _, row in status.iterrows()
-            if row["status"] == "ok" and (reports / row["municipality"] / EFFECTS_FILE).is_file()
+        # Written by the study-level step (evaluation/study.py), which runs before this report.
+        missing = [
+            f
+            for f in (EFFECTS_FILE, POOLED_FILE, STUDY_PROVENANCE_FILE)
+            if not (reports / f).is_file()
         ]
-        effects = (
-            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
-        )
-        effects = with_adjusted_pvalues(effects)
+        if missing:
+            raise FileNotFoundError(
+                f"{', '.join(missing)} missing in {reports}: run the study-level step "
+                "(python -m pipeline report runs it before this report)"
+            )
+        effects = pd.read_csv(reports / EFFECTS_FILE, dtype={"place_id": str})
+        pooled = pd.read_csv(reports / POOLED_FILE)
+        record = json.loads((reports / STUDY_PROVENANCE_FILE).read_text("utf-8"))
         parameters = {"processed_dir": processed_dir, "reports_dir": reports_dir, "lang": lang}
-        return cls(data, lang, effects, status, parameters)
+        return cls(
+            data,
+            lang,
+            effects,
+            status,
+            parameters,
+            pooled=pooled,
+            problems=tuple(record.get("problems", ())),
+            alpha=float(record.get("alpha", 0.05)),
+        )
 
     @property
     def failed(self) -> list[str]:
@@ -612,15 +601,27 @@ class ComparativeReport:
         return pd.DataFrame(rows)
 
     def primary(self) -> pd.DataFrame:
+        """Rows in a tested family, then each place's primary design (descriptive)."""
         if self.effects.empty:
             return self.effects
-        return self.effects[self.effects["primary"].astype(bool)].reset_index(drop=True)
+        tested = self.effects["family"].isin(["confirmatory", "gatekept", "secondary"])
+        keep = tested | self.effects["primary"].astype(bool)
+        return self.effects[keep].reset_index(drop=True)
+
+    def problems_section(self) -> Html:
+        """What the study-level step could not compute, with the reason (never dropped silently)."""
+        if not self.problems:
+            return paragraph(t("study_problems_none", self.lang))
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in self.problems)
+        return Html(f"<p>{html.escape(t('study_problems_intro', self.lang))}</p><ul>{items}</ul>")
 
     def summary_sentences(self) -> Html:
-        """Direction, size and certainty of each primary change, in plain language, by municipality.
+        """Direction, size and certainty of each tested change, in plain language, by municipality.
 
-        "Clear" needs a Holm-adjusted p below 0.05: with many places and indicators
-        in one report, unadjusted p-values would make some chance findings look clear.
+        The certainty word comes from the row's family and adjusted p-value
+        (``evaluation/study.py``): only the confirmatory and gatekept families can
+        call a crime change clear; secondary rows say their rate is a false
+        discovery rate; descriptive rows are never called clear.
         """
         lang = self.lang
         implementation = self._implementation()
@@ -667,7 +668,7 @@ class ComparativeReport:
                 "share_difference_pp": ("summary_size_pp", 1),
                 "mean_score_change": ("summary_size_points", 1),
             }.get(estimand, ("summary_size_pct", 0))
-            certainty = "certainty_clear" if row["p_adjusted"] < 0.05 else "certainty_unclear"
+            certainty = certainty_key(row["family"], row["p_adjusted"], self.alpha)
             items.append(
                 t(
                     "summary_item",
@@ -683,150 +684,27 @@ class ComparativeReport:
 
     def summary_table(self) -> pd.DataFrame:
         """Primary estimates of every municipality, with Holm-adjusted p-values."""
-        primary = self.primary()
-        table = localized_effects(self.data, primary, self.lang, with_municipality=True)
-        if not table.empty:
-            table.insert(
-                table.columns.get_loc(t("col_p", self.lang)) + 1,
-                t("col_p_adjusted", self.lang),
-                [p_value(v, self.lang) for v in primary["p_adjusted"]],
-            )
-        return table
-
-    def _pooling_inputs(self):
-        """Per indicator: the primary estimates pooled (buffers left out) and their meta-analysis."""
-        primary = self.primary()
-        # Buffers measure displacement, not the measures' effect: they are not pooled.
-        buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
-        primary = primary[~primary["place_id"].isin(buffers)]
-        for indicator in self.data.study.indicators:
-            frame = primary[primary["indicator"] == indicator.id].reset_index(drop=True)
-            if frame.empty:
-                continue
-            ratio = frame["estimand"].iloc[0] in RATIO_ESTIMANDS
-            result = None
-            if len(frame) >= 2:
-                y, se = _log_scale_estimates(frame, ratio)
-                labels = [
-                    f"{m}: {_place_name(self.data, p, self.lang)}"
-                    for m, p in zip(frame["municipality"], frame["place_id"], strict=True)
-                ]
-                result = meta_analyse(y, se, labels)
-            yield indicator, frame, ratio, result
-
-    @cached_property
-    def pooled(self) -> pd.DataFrame:
-        """Study-wide estimates per indicator: random- and fixed-effect pooling, and the panel.
-
-        Written to ``pooled_effects.csv``. The panel takes the targets of the
-        municipalities whose evaluation succeeded, against every control area.
-        """
-        rows = []
-        for indicator, frame, ratio, result in self._pooling_inputs():
-            if result is None:
-                continue
-            back = np.exp if ratio else (lambda v: v)
-            for pooled in (result.random, result.fixed):
-                rows.append(
-                    {
-                        "indicator": indicator.id,
-                        "design": f"meta_{pooled.model}",
-                        "estimand": frame["estimand"].iloc[0],
-                        "estimate": back(pooled.estimate),
-                        "ci_low": back(pooled.ci_low),
-                        "ci_high": back(pooled.ci_high),
-                        "p_value": pooled.pvalue,
-                        "k": result.k,
-                        "tau2": result.tau2,
-                        "i2_percent": result.i2,
-                        "pi_low": back(result.pi_low) if pooled.model == "random" else np.nan,
-                        "pi_high": back(result.pi_high) if pooled.model == "random" else np.nan,
-                        "method": f"{pooled.ci_method}; tau2 by {result.method}",
-                    }
-                )
-        ok = set(self.status.loc[self.status["status"] == "ok", "municipality"])
-        targets = [p for p in self.data.study.targets() if p.municipality in ok]
-        available = set(
-            zip(self.data.series["place_id"], self.data.series["indicator"], strict=True)
-        )
-        for indicator in self.data.study.indicators:
-            with_series = [p for p in targets if (p.id, indicator.id) in available]
-            if indicator.family != "count" or len(with_series) < 2:
-                continue
-            try:
-                pooled = panel_effects(self.data, indicator.id, with_series)[0]
-            except EstimationError:
-                continue
-            rows.append(
-                {
-                    "indicator": indicator.id,
-                    "design": "panel",
-                    "estimand": pooled.estimand,
-                    "estimate": pooled.estimate,
-                    "ci_low": pooled.ci_low,
-                    "ci_high": pooled.ci_high,
-                    "p_value": pooled.p_value,
-                    "k": len(with_series),
-                    "tau2": np.nan,
-                    "i2_percent": np.nan,
-                    "pi_low": np.nan,
-                    "pi_high": np.nan,
-                    "method": pooled.method,
-                }
-            )
-        return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+        return localized_effects(self.data, self.primary(), self.lang, with_municipality=True)
 
     def synthesis(self) -> list:
-        """Per indicator: fixed- and random-effects pooling of the primary estimates, a forest
-        plot, and the panel of all targets.
+        """Per indicator, the pools the study-level step wrote (``pooled_effects.csv``).
 
-        Ratios are pooled on the log scale, differences (percentage points,
-        inspection points) as they are.
+        Count indicators are pooled through the panel of every target (it knows
+        they share comparison areas); survey and inspection estimates by
+        random-effects meta-analysis, one estimand per pool. A pool that could not
+        be estimated is shown with its reason.
         """
         lang = self.lang
         parts: list = [paragraph(t("synthesis_intro", lang))]
-        for indicator, frame, ratio, result in self._pooling_inputs():
-            label = _indicator_label(self.data, indicator.id, lang)
-            if result is None:
-                parts.append(paragraph(t("synthesis_too_few", lang, indicator=label, k=len(frame))))
-                continue
-            back = np.exp if ratio else (lambda v: v)
-            pi = (
-                f"{number(back(result.pi_low), lang)}–{number(back(result.pi_high), lang)}"
-                if np.isfinite(result.pi_low)
-                else t("not_defined", lang)
-            )
-            parts.append(
-                paragraph(
-                    t(
-                        "synthesis_sentence",
-                        lang,
-                        indicator=label,
-                        estimate=number(back(result.random.estimate), lang),
-                        low=number(back(result.random.ci_low), lang),
-                        high=number(back(result.random.ci_high), lang),
-                        p=p_text(result.random.pvalue, lang),
-                        k=result.k,
-                        fixed=number(back(result.fixed.estimate), lang),
-                        tau2=number(result.tau2, lang, 3),
-                        i2=number(result.i2, lang, 0),
-                        pi=pi,
-                    )
+        for row in self.pooled.itertuples(index=False):
+            label = _indicator_label(self.data, row.indicator, lang)
+            word = t(certainty_key(row.family, row.p_adjusted, self.alpha), lang)
+            family = t(f"family_{row.family}", lang)
+            if row.estimate != row.estimate:
+                parts.append(
+                    paragraph(t("synthesis_not_estimated", lang, indicator=label, reason=row.notes))
                 )
-            )
-            fig, _ = forest_plot(
-                result,
-                xlabel=t(f"measure_{frame['estimand'].iloc[0]}", lang),
-                log_scale=ratio,
-                null=1.0 if ratio else 0.0,
-                ratio_scale=ratio,
-            )
-            fig.suptitle(label, x=0.02, ha="left", fontsize=10)
-            parts.append(figure_html(fig, label))
-            panel = self.pooled[
-                (self.pooled["indicator"] == indicator.id) & (self.pooled["design"] == "panel")
-            ]
-            for row in panel.itertuples(index=False):
+            elif row.design == "panel":
                 parts.append(
                     paragraph(
                         t(
@@ -839,6 +717,37 @@ class ComparativeReport:
                             high=number(row.ci_high, lang),
                             p=p_text(row.p_value, lang),
                         )
+                        + f" {family}: {word}."
+                    )
+                )
+            elif row.design == "meta_random":
+                pi = (
+                    f"{number(row.pi_low, lang)}–{number(row.pi_high, lang)}"
+                    if np.isfinite(row.pi_low)
+                    else t("not_defined", lang)
+                )
+                fixed = self.pooled[
+                    (self.pooled["indicator"] == row.indicator)
+                    & (self.pooled["estimand"] == row.estimand)
+                    & (self.pooled["design"] == "meta_fixed")
+                ]["estimate"]
+                parts.append(
+                    paragraph(
+                        t(
+                            "synthesis_sentence",
+                            lang,
+                            indicator=f"{label} ({t(f'measure_{row.estimand}', lang)})",
+                            estimate=number(row.estimate, lang),
+                            low=number(row.ci_low, lang),
+                            high=number(row.ci_high, lang),
+                            p=p_text(row.p_value, lang),
+                            k=int(row.k),
+                            fixed=number(fixed.iloc[0], lang) if len(fixed) else "–",
+                            tau2=number(row.tau2, lang, 3),
+                            i2=number(row.i2_percent, lang, 0),
+                            pi=pi,
+                        )
+                        + f" {family}: {word}."
                     )
                 )
         return parts
@@ -902,24 +811,6 @@ class ComparativeReport:
             paragraph(t("implementation_text", lang, horizon=horizon, r_crit=r_crit)),
         ]
         return parts
-
-    def write_outputs(self, reports_dir: str) -> Path:
-        """Write the study-wide ``effects.csv`` (all municipalities), ``pooled_effects.csv``
-        and their provenance.
-
-        ``p_adjusted`` is Holm's adjustment across the study's primary estimates
-        (every indicator and place): it controls the chance of any false claim
-        among them. Other rows keep NaN.
-        """
-        out = Path(reports_dir)
-        self.effects[EFFECT_COLUMNS].to_csv(out / EFFECTS_FILE, index=False)
-        self.pooled.to_csv(out / POOLED_FILE, index=False)
-        record = _provenance_record(self.data, self.parameters)
-        record["municipalities"] = self.status.to_dict(orient="records")
-        (out / "effects.provenance.json").write_text(
-            json.dumps(record, indent=2) + "\n", encoding="utf-8"
-        )
-        return out / EFFECTS_FILE
 
     def provenance(self) -> Html:
         return provenance_html(_provenance_record(self.data, self.parameters), self.lang)

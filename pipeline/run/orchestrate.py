@@ -23,8 +23,9 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
 from ..errors import ParameterError, PipelineError
+from ..evaluation.study import run_study_step
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
-from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths
+from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths, read_status
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
@@ -241,6 +242,25 @@ def notebooks_with_outputs() -> list[Path]:
     return dirty
 
 
+def study_step(paths: StudyPaths) -> None:
+    """Families, adjusted p-values and pools over the municipalities' results, without a kernel."""
+    data = load_processed(paths.processed_dir)
+    results = run_study_step(
+        data,
+        paths.reports_dir,
+        read_status(paths),
+        parameters={
+            "processed_dir": paths.processed_dir.name,
+            "reports_dir": paths.reports_dir.name,
+        },
+    )
+    for problem in results.problems:
+        _log(f"study level: {problem}")
+    _log(
+        f"study level: {len(results.effects)} effects, {len(results.pooled)} pools -> {paths.reports_dir}"
+    )
+
+
 def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAME) -> NotebookRun:
     """Run the comparative report notebook over the municipalities' results."""
     if not (paths.reports_dir / RUN_STATUS_FILE).is_file():
@@ -249,6 +269,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
         )
     parameters = report_parameters(paths, lang)
     check_parameters(COMPARATIVE_NOTEBOOK, parameters)
+    study_step(paths)
     run = execute_notebook(
         "comparative report",
         COMPARATIVE_NOTEBOOK,

@@ -11,6 +11,10 @@ from ..errors import PipelineError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STUDY = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
 RUN_STATUS_FILE = "run_status.json"
+EFFECTS_FILE = "effects.csv"
+POOLED_FILE = "pooled_effects.csv"
+PROVENANCE_FILE = "provenance.json"
+STUDY_PROVENANCE_FILE = "effects.provenance.json"
 
 
 class StatusError(PipelineError):
