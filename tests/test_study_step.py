@@ -424,7 +424,7 @@ def _pooling_summary() -> pd.DataFrame:
     """Null programmes, 3 municipalities x 2 targets sharing 20 comparison areas (seeded)."""
     from pipeline.validation.pooling import pooling_check
 
-    return pooling_check(200).summary().set_index("pool")
+    return pooling_check(150).summary().set_index("pool")
 
 
 @pytest.mark.slow
