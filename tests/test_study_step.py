@@ -407,6 +407,16 @@ def test_the_step_writes_the_study_files_and_the_municipalities_columns(demo_dat
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def test_the_step_before_any_evaluation_is_a_clear_error(tmp_path, capsys):
+    from pipeline.run.cli import main
+
+    study = ["--study", str(DEMO_DIR), "--processed-root", str(tmp_path / "processed")]
+    study += ["--reports-root", str(tmp_path / "reports")]
+    assert main(["study", *study]) == 2
+    assert "no evaluation has been run" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()
+
+
 def test_the_default_pool_is_the_panel_of_every_target(demo_data):
     from pipeline.designs.panel import panel_effects
     from pipeline.evaluation.study import pool_programme

@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipeline {validate,evaluate,report,run,status,demo,check-notebooks}``.
+"""Command line: ``python -m pipeline {validate,evaluate,study,report,run,status,demo,check-notebooks}``.
 
 Exit codes: 0 success; 1 a municipality's notebook or the report failed;
 2 invalid input or parameters (nothing was written).
@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="run one evaluation notebook per municipality")
     study_args(p)
     run_args(p)
+    p = sub.add_parser(
+        "study",
+        help="families, adjusted p-values and pools over the evaluated municipalities "
+        "(run by 'report' too)",
+    )
+    study_args(p)
     p = sub.add_parser("report", help="render the comparative report")
     study_args(p)
     p.add_argument("--lang", choices=LANGUAGES, default="sv")
@@ -103,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                 orchestrate.mark_outdated(paths)
             elif evaluation_failed:
                 failed += evaluation_failed
+        if args.command == "study":
+            orchestrate.study_step(paths)
         if args.command in ("report", "run"):
             run = orchestrate.report(paths, lang=args.lang)
             if run.status != "ok":

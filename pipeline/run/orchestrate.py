@@ -244,11 +244,12 @@ def notebooks_with_outputs() -> list[Path]:
 
 def study_step(paths: StudyPaths) -> None:
     """Families, adjusted p-values and pools over the municipalities' results, without a kernel."""
+    status = read_status(paths)
     data = load_processed(paths.processed_dir)
     results = run_study_step(
         data,
         paths.reports_dir,
-        read_status(paths),
+        status,
         parameters={
             "processed_dir": paths.processed_dir.name,
             "reports_dir": paths.reports_dir.name,
