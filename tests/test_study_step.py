@@ -466,3 +466,37 @@ def test_demo_ground_truth_calls_are_computed_like_the_study_step():
     assert calls.table["true_effect"].all()  # every demo municipality has a true effect
     assert (calls.table["p_adjusted"] >= calls.table["p_value"]).all()
     assert 0 <= calls.rate <= 1
+
+
+def test_the_comparative_report_displays_what_the_step_wrote(demo_study):
+    from pipeline.report.reports import ComparativeReport
+
+    effects = _study_effects()
+    sala = (effects["municipality"] == "Sala") & (effects["indicator"] == "unsafe_evening")
+    effects.loc[sala & (effects["design"] == "survey_did"), "primary"] = False
+    effects.loc[sala & (effects["design"] == "survey_prepost"), "primary"] = True
+    results = study_results(demo_study, effects, list(MUNICIPALITIES), pool=_fake_pool())
+    status = pd.DataFrame({"municipality": list(MUNICIPALITIES), "status": "ok"})
+    report = ComparativeReport(
+        demo_study,
+        "en",
+        results.effects,
+        status,
+        pooled=results.pooled,
+        problems=results.problems,
+        alpha=results.alpha,
+    )
+    summary = str(report.summary_sentences())
+    assert "clear (adjusted p &lt; 0.05)" in summary or "clear (adjusted p < 0.05)" in summary
+    assert "descriptive" in summary
+    synthesis = " ".join(str(part) for part in report.synthesis())
+    assert "confirmatory (Holm)" in synthesis
+    assert "not pooled (not estimated: 1 estimate(s) measured as share_difference_pp" in synthesis
+    assert "share_difference_pp" in str(report.problems_section())
+    table = report.summary_table()
+    assert {"family", "adjusted p (within its family)"} <= set(table.columns)
+    # The implementation chart takes odds ratios only: Sala's percentage points stay out.
+    parts = report.implementation()
+    text = " ".join(str(part) for part in parts)
+    assert "cannot be set beside" not in text
+    assert any(str(part).startswith("<figure") for part in parts)

@@ -783,15 +783,19 @@ class ComparativeReport:
         primary = self.primary()
         if survey is None or primary.empty:
             return parts
-        effects = primary[primary["indicator"] == survey.indicator].rename(
-            columns={"ci_low": "ci_lower", "ci_high": "ci_upper"}
-        )
+        # Odds ratios only: a municipality without comparison areas has a percentage-point change.
+        effects = primary[
+            (primary["indicator"] == survey.indicator)
+            & primary["primary"].astype(bool)
+            & (primary["estimand"] == "odds_ratio")
+        ].rename(columns={"ci_low": "ci_lower", "ci_high": "ci_upper"})
         horizon = max(self.data.study.action_plan.horizons_months)
         try:
             paired = implementation_vs_effect(
                 table, effects, horizon_months=horizon, null=1.0, effect_label="OR"
             )
-        except (ValueError, KeyError):
+        except (ValueError, KeyError) as exc:
+            parts.append(paragraph(t("implementation_not_shown", lang, reason=str(exc))))
             return parts
         m = len(paired.table)
         r_crit = "–"
