@@ -29,10 +29,32 @@ EFFECT_COLUMNS = [
     "sms_level",
     "mde_decrease_pct",
     "p_adjusted",
+    "family",
     "placebo_p_value",
     "placebo_p_min",
     "primary",
     "primary_rule",
+    "method",
+    "notes",
+]
+
+#: The column order of ``pooled_effects.csv`` (one row per pool; see ``evaluation/study.py``).
+POOLED_COLUMNS = [
+    "municipality",
+    "indicator",
+    "design",
+    "estimand",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "family",
+    "k",
+    "tau2",
+    "i2_percent",
+    "pi_low",
+    "pi_high",
     "method",
     "notes",
 ]
@@ -68,8 +90,13 @@ class Effect:
         The smallest decrease (in %) the target's counts could have detected
         with 80 % power at the 5 % level; NaN where not computed.
     p_adjusted
-        The p-value adjusted for multiplicity across the study's primary
-        estimates (Holm), filled in by the comparative step; NaN otherwise.
+        The p-value adjusted within its family (Holm, gatekeeping or
+        Benjamini-Hochberg), filled in by the study-level step; NaN for
+        descriptive rows and before that step.
+    family
+        The family of hypotheses the p-value belongs to (``confirmatory``,
+        ``gatekept``, ``secondary`` or ``descriptive``), assigned from
+        ``study.yml``'s declared hypotheses; empty until assigned.
     placebo_p_value
         Rank of the estimate among placebo estimates (in space: the donors at
         the same date; in time: fake starts in the pre-period), where the
@@ -101,6 +128,7 @@ class Effect:
     primary_rule: str = ""
     mde_decrease_pct: float = float("nan")
     p_adjusted: float = float("nan")
+    family: str = ""
     placebo_p_value: float = float("nan")
     placebo_p_min: float = float("nan")
     notes: tuple[str, ...] = ()

@@ -27,7 +27,7 @@ import yaml
 from pipeline.errors import ValidationError
 from pipeline.inputs.series import last_complete_month
 from pipeline.inputs.study import load_study
-from pipeline.report.outputs import FORMULA_TRIGGERS, neutralise, read_csv, write_csv
+from pipeline.outputs import FORMULA_TRIGGERS, neutralise, read_csv, write_csv
 from pipeline.run import orchestrate
 from pipeline.run.cli import main
 from pipeline.run.paths import (

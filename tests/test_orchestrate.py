@@ -165,6 +165,8 @@ def test_demo_end_to_end(tmp_path):
     pooled = pd.read_csv(reports / "pooled_effects.csv")
     assert {"meta_random", "meta_fixed", "panel"} == set(pooled["design"])
     assert set(pooled.loc[pooled["design"] == "panel", "k"]) == {10}
+    # Odds ratios and inspection points are never pooled together.
+    assert pooled.groupby(["indicator", "design"])["estimand"].nunique().max() == 1
     effects = pd.read_csv(reports / EFFECTS_FILE)
     survey_rows = effects[effects["indicator"] == "unsafe_evening"]
     assert set(survey_rows["design"]) == {
@@ -183,9 +185,17 @@ def test_demo_end_to_end(tmp_path):
     ratios = effects[effects["estimand"] == "rate_ratio"]
     assert (ratios["ci_low"] < ratios["estimate"]).all()
     assert (ratios["estimate"] < ratios["ci_high"]).all()
-    primary = effects[effects["primary"]]
-    assert primary["p_adjusted"].notna().all()
-    assert (primary["p_adjusted"] >= primary["p_value"]).all()
+    tested = effects[effects["family"].isin(["confirmatory", "gatekept", "secondary"])]
+    assert (tested["p_adjusted"] >= tested["p_value"]).all()
+    assert effects.loc[effects["family"] == "descriptive", "p_adjusted"].isna().all()
+    confirmatory = effects[effects["family"] == "confirmatory"]
+    assert sorted(confirmatory["municipality"]) == ["Avesta", "Falun", "Hallstahammar", "Sala"]
+    assert (pooled.loc[pooled["family"] == "confirmatory", "design"] == "panel").all()
+    # Each municipality's own effects.csv carries the study's families and adjusted p-values.
+    sala = pd.read_csv(reports / "Sala" / EFFECTS_FILE)
+    pd.testing.assert_frame_equal(
+        sala, effects[effects["municipality"] == "Sala"].reset_index(drop=True)
+    )
     sidecar = json.loads((reports / "effects.provenance.json").read_text("utf-8"))
     assert sidecar["code"]["package_version"]
 

@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.report.findings import (
     change_words,
-    confirmatory_family,
+    confirmatory_indicator,
+    confirmatory_rows,
     effect_finding,
     implementation_finding,
 )
@@ -129,22 +130,22 @@ def test_implementation_finding_against_the_goal():
     assert "16 av 30" in finding.numbers and "53\u00a0%" in finding.numbers
 
 
-def test_confirmatory_family_is_one_claim_per_target():
+def test_findings_take_the_confirmatory_family_the_study_level_step_adjusted():
+    """The key findings read the family and adjusted p-value of evaluation/study.py; they
+    compute no adjustment of their own (one definition of the confirmatory family)."""
     from pipeline.inputs.study import load_study
 
     study = load_study(DEFAULT_STUDY)
-    targets = [p.id for p in study.targets()]
-    buffer = next(p.id for p in study.places if p.role == "buffer")
-    rows = [
-        {"place_id": place, "indicator": "crimes_total", "p_value": 0.01 * (i + 1)}
-        for i, place in enumerate(targets)
-    ]
-    rows += [
-        {"place_id": buffer, "indicator": "crimes_total", "p_value": 0.001},
-        {"place_id": targets[0], "indicator": "crimes_theft", "p_value": 0.001},
-    ]
-    family = confirmatory_family(pd.DataFrame(rows), study)
-    assert list(family["place_id"]) == targets
-    # Holm: the smallest of m p-values is multiplied by m.
-    assert family["p_family"].iloc[0] == pytest.approx(0.01 * len(targets))
-    assert (family["p_family"] >= family["p_value"]).all()
+    assert confirmatory_indicator(study) == "crimes_total"
+    rows = pd.DataFrame(
+        {
+            "place_id": ["", "sala_stationen", "sala_stationen"],
+            "indicator": ["crimes_total", "crimes_total", "crimes_theft"],
+            "family": ["confirmatory", "descriptive", "gatekept"],
+            "p_value": [0.01, 0.02, 0.001],
+            "p_adjusted": [0.05, float("nan"), 0.05],
+        }
+    )
+    family = confirmatory_rows(rows)
+    assert list(family["family"]) == ["confirmatory"]
+    assert family["p_family"].tolist() == [0.05]

@@ -48,26 +48,3 @@ def test_summary_returns_text_and_html_renders():
     assert "<table" in effect._repr_html_()
     assert effect.percent_change == pytest.approx(-20)
     assert not effect.significant
-
-
-def test_holm_adjustment_covers_only_primary_rate_ratios():
-    import numpy as np
-    from statsmodels.stats.multitest import multipletests
-
-    from pipeline.report.reports import with_adjusted_pvalues
-
-    frame = effects_frame(
-        [
-            _effect(p_value=0.01, primary=True),
-            _effect(p_value=0.04, primary=True, place_id="b"),
-            _effect(p_value=0.03, primary=True, place_id="c"),
-            _effect(p_value=0.001, primary=False, design="prepost"),
-            _effect(
-                p_value=0.02, primary=False, design="wdd", estimand="crimes_per_month_difference"
-            ),
-        ]
-    )
-    adjusted = with_adjusted_pvalues(frame)
-    expected = multipletests([0.01, 0.04, 0.03], method="holm")[1]
-    np.testing.assert_allclose(adjusted["p_adjusted"].iloc[:3], expected)
-    assert adjusted["p_adjusted"].iloc[3:].isna().all()

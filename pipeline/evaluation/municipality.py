@@ -225,7 +225,9 @@ def evaluate_target(
     return effects, skipped
 
 
-def _panel(data: StudyData, municipality: str, available: set, skipped: list) -> list[Effect]:
+def municipality_panel(
+    data: StudyData, municipality: str, available: set, skipped: list
+) -> list[Effect]:
     """The municipality's targets together (panel DiD): a pooled estimate when there are several."""
     targets = data.study.targets(municipality)
     if len(targets) < 2:
@@ -269,7 +271,7 @@ def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEva
             found, missed = evaluate_target(data, place, indicator.id, frames=frames)
             effects.extend(found)
             skipped.extend(missed)
-    effects.extend(_panel(data, municipality, available, skipped))
+    effects.extend(municipality_panel(data, municipality, available, skipped))
     found, missed = survey_effects(data, municipality)
     effects.extend(found)
     indicator = data.study.survey.indicator if data.study.survey else ""

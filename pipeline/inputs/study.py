@@ -115,11 +115,34 @@ class ControlledSettings(_Strict):
     drift: bool = True
 
 
+class ConfirmatorySettings(_Strict):
+    """The confirmatory question, declared before the results (see ``evaluation/study.py``).
+
+    By default the first count indicator (total reported crime) is each
+    municipality's primary outcome, the programme-level pooled estimate joins
+    them in the confirmatory family, and the study's other count indicators are
+    its subcategories, tested only where their primary is clear.
+    """
+
+    indicator: str | None = Field(
+        default=None, description="the primary count indicator (default: the first count one)"
+    )
+    programme: bool = Field(
+        default=True, description="the programme-level pooled estimate is confirmatory too"
+    )
+    subcategories: tuple[str, ...] | None = Field(
+        default=None,
+        description="count indicators gatekept by the primary (default: the other count ones)",
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="family-wise error rate")
+
+
 class Analysis(_Strict):
     """Per-study analysis settings; only needed to reproduce a published specification."""
 
     its: ItsSettings = ItsSettings()
     controlled: ControlledSettings = ControlledSettings()
+    confirmatory: ConfirmatorySettings = ConfirmatorySettings()
 
 
 class SurveySettings(_Strict):
@@ -605,6 +628,24 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
                 f"{section}: indicator '{settings.indicator}' has family "
                 f"'{families[settings.indicator]}', expected '{family}'",
             )
+    confirmatory = study.analysis.confirmatory
+    named = [("indicator", confirmatory.indicator)] if confirmatory.indicator else []
+    named += [("subcategories", s) for s in confirmatory.subcategories or ()]
+    for key, indicator in named:
+        loc = ("analysis", "confirmatory", key)
+        if indicator not in families:
+            add(loc, f"analysis.confirmatory: unknown indicator '{indicator}'")
+        elif families[indicator] != "count":
+            add(
+                loc,
+                f"analysis.confirmatory: indicator '{indicator}' has family "
+                f"'{families[indicator]}', expected 'count'",
+            )
+    if confirmatory.indicator and confirmatory.indicator in (confirmatory.subcategories or ()):
+        add(
+            ("analysis", "confirmatory", "subcategories"),
+            f"analysis.confirmatory: '{confirmatory.indicator}' is both primary and a subcategory",
+        )
     if study.survey is not None:
         overlap = set(study.survey.before) & set(study.survey.after)
         if overlap:

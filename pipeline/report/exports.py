@@ -18,8 +18,8 @@ import pandas as pd
 
 from ..inputs.prepare import StudyData
 from ..methods.implementation import implementation_shares
+from ..outputs import neutralise_frame, write_csv
 from .i18n import catalogue, check_language, t
-from .outputs import neutralise_frame, write_csv
 
 IMPLEMENTATION_FILE = "implementation.csv"
 IMPLEMENTATION_COLUMNS = [

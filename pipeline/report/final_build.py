@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import PipelineError
 from ..inputs.prepare import load_processed
+from ..outputs import read_csv
 from ..run.paths import StudyPaths
 from .exports import write_implementation_csv, write_workbook
 from .final_report import (
@@ -24,7 +25,6 @@ from .final_report import (
     final_report_stem,
     load_inputs,
 )
-from .outputs import read_csv
 from .pdf import html_to_pdf, write_text_atomically
 from .style import use_report_style
 

@@ -34,12 +34,12 @@ from ..inputs.prepare import StudyData, load_processed
 from ..inputs.study import Study
 from ..methods.implementation import TOTAL, implementation_shares
 from ..methods.survey import share_unsafe
+from ..outputs import read_csv
 from ..run.paths import RUN_STATUS_FILE, StudyPaths
 from ..run.provenance import code_version, package_versions, portable_path, sha256_file
 from .final_figures import Image, plot_goal_fulfilment, plot_headline_effects, svg_image
 from .final_texts import ReportTexts, read_texts, section_title, sections_for
 from .i18n import check_language, t
-from .outputs import read_csv
 from .words import goal_judgement, verdict, verdict_text
 
 EFFECTS_FILE = "effects.csv"

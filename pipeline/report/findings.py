@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..evaluation.study import Hypotheses
 from ..format import number, p_text
 from ..inputs.study import Study
-from ..methods.multiplicity import adjust_pvalues
 from .i18n import t
 from .words import goal_reached, verdict
 
@@ -58,30 +58,17 @@ class FindingGroup:
     findings: tuple[Finding, ...]
 
 
-def confirmatory_indicator(study: Study) -> str:
-    """The indicator every headline speaks of: the study's first indicator."""
-    return study.indicators[0].id
+def confirmatory_indicator(study: Study) -> str | None:
+    """The indicator every headline speaks of: the study's declared confirmatory indicator
+    (``analysis.confirmatory``; by default its first count indicator)."""
+    return Hypotheses.of(study).indicator
 
 
-def confirmatory_family(primary: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """The primary estimates of the confirmatory indicator at every target place of the study,
-    with ``p_family``: their p-values adjusted together (Holm).
-
-    Buffers and study-wide rows are left out: the family is one claim per target
-    place, the question the programme asked of each.
-    """
-    targets = {p.id for p in study.targets()}
-    indicator = confirmatory_indicator(study)
-    family = primary[
-        primary["indicator"].eq(indicator)
-        & primary["place_id"].isin(targets)
-        & primary["p_value"].notna()
-    ].copy()
-    family["p_family"] = (
-        adjust_pvalues(family["p_value"].to_numpy(dtype=float), method="holm")
-        if len(family)
-        else []
-    )
+def confirmatory_rows(effects: pd.DataFrame) -> pd.DataFrame:
+    """The confirmatory family's rows of ``effects`` (their ``p_adjusted`` is Holm's within it,
+    as the study-level step computes it), with ``p_family`` for the findings."""
+    family = effects[effects["family"] == "confirmatory"].copy()
+    family["p_family"] = family["p_adjusted"]
     return family.reset_index(drop=True)
 
 

@@ -18,23 +18,28 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..designs.panel import panel_effects
 from ..designs.survey import ALL_TARGETS, survey_areas
-from ..errors import EstimationError
 from ..evaluation.municipality import (
     MunicipalityEvaluation,
     evaluate_municipality,
     evaluate_target,
+    municipality_panel,
 )
+from ..evaluation.study import RATIO_ESTIMANDS, assign_families, certainty, study_results
 from ..format import number, p_text, p_value
 from ..inputs.prepare import StudyData, load_processed
 from ..methods.implementation import TOTAL, implementation_shares, implementation_vs_effect
 from ..methods.inspection import inspection_change
-from ..methods.meta_analysis import meta_analyse
-from ..methods.multiplicity import adjust_pvalues
 from ..methods.survey import share_unsafe
-from ..results import EFFECT_COLUMNS
-from ..run.paths import RUN_STATUS_FILE, folder_name
+from ..outputs import read_csv, write_csv
+from ..results import EFFECT_COLUMNS, POOLED_COLUMNS, effects_frame
+from ..run.paths import (
+    EFFECTS_FILE,
+    POOLED_FILE,
+    PROVENANCE_FILE,
+    RUN_STATUS_FILE,
+    STUDY_PROVENANCE_FILE,
+)
 from ..run.provenance import code_version, package_versions
 from . import findings as key
 from . import html as h
@@ -45,43 +50,12 @@ from .figures_outcomes import (
     plot_inspection,
     plot_shares,
 )
-from .figures_pooling import forest_plot
 from .html import Html, details, heading, paragraph, table
 from .i18n import check_language, t
-from .outputs import read_csv, write_csv
 from .style import use_report_style
 from .words import goal_reached
 
-#: Estimands compared on the log scale (ratios); the others are differences.
-RATIO_ESTIMANDS = frozenset(
-    {
-        "rate_ratio",
-        "rate_ratio_per_year",
-        "relative_effect_size",
-        "odds_ratio",
-        "cumulative_odds_ratio",
-        "displacement_quotient",
-    }
-)
-
-EFFECTS_FILE = "effects.csv"
-POOLED_FILE = "pooled_effects.csv"
-POOLED_COLUMNS = [
-    "indicator",
-    "design",
-    "estimand",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "k",
-    "tau2",
-    "i2_percent",
-    "pi_low",
-    "pi_high",
-    "method",
-]
-PROVENANCE_FILE = "provenance.json"
+__all__ = ["EFFECTS_FILE", "POOLED_FILE", "PROVENANCE_FILE", "RATIO_ESTIMANDS"]
 
 
 def _banner(data: StudyData, lang: str) -> Html:
@@ -124,6 +98,13 @@ def change_text(estimand: str, estimate: float, lang: str) -> str:
     return "–"
 
 
+def _finding_place(data: StudyData, place_id, lang: str) -> str:
+    """A finding's place: the place's name, or all targets for a municipality's panel row."""
+    if isinstance(place_id, str) and place_id:
+        return _place_name(data, place_id, lang)
+    return t("finding_all_targets", lang)
+
+
 def _indicator_label(data: StudyData, indicator_id: str, lang: str) -> str:
     indicator = data.study.indicator(indicator_id)
     return indicator.label_sv if lang == "sv" else indicator.label_en
@@ -131,6 +112,19 @@ def _indicator_label(data: StudyData, indicator_id: str, lang: str) -> str:
 
 def _maybe(value: float, text: str) -> str:
     return "–" if value != value else text  # NaN: not defined for this estimand
+
+
+def certainty_key(family: str, p_adjusted: float, alpha: float = 0.05) -> str:
+    """The string key of a row's certainty word, the same in every report."""
+    word = certainty(family, p_adjusted, alpha)
+    if word == "clear" and family == "secondary":
+        return "certainty_clear_fdr"
+    return {
+        "clear": "certainty_clear",
+        "uncertain": "certainty_unclear",
+        "not_tested": "certainty_not_tested",
+        "descriptive": "certainty_descriptive",
+    }[word]
 
 
 def localized_effects(
@@ -187,6 +181,8 @@ def localized_effects(
                     row["ci_low"], f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}"
                 ),
                 t("col_p", lang): p_value(row["p_value"], lang),
+                t("col_family", lang): t(f"family_{row.get('family') or 'unassigned'}", lang),
+                t("col_p_adjusted", lang): p_value(row.get("p_adjusted", float("nan")), lang),
                 t("col_sms", lang): int(row["sms_level"]),
                 t("col_mde", lang): _maybe(
                     row["mde_decrease_pct"], f"{number(row['mde_decrease_pct'], lang, 0)} %"
@@ -203,20 +199,6 @@ def localized_effects(
 _NOT_MONTHLY = frozenset(
     {"odds_ratio", "cumulative_odds_ratio", "share_difference_pp", "mean_score_change"}
 )
-
-
-def with_adjusted_pvalues(effects: pd.DataFrame) -> pd.DataFrame:
-    """Fill ``p_adjusted`` (Holm) across the primary estimates of every indicator and place."""
-    effects = effects.copy()
-    effects["p_adjusted"] = float("nan")
-    if effects.empty:
-        return effects
-    family = effects["primary"].astype(bool) & effects["p_value"].notna()
-    if family.any():
-        effects.loc[family, "p_adjusted"] = adjust_pvalues(
-            effects.loc[family, "p_value"].to_numpy(), method="holm"
-        )
-    return effects
 
 
 def implementation_table(shares: pd.DataFrame, municipality: str, lang: str) -> pd.DataFrame:
@@ -243,16 +225,6 @@ def implementation_table(shares: pd.DataFrame, municipality: str, lang: str) -> 
             }
         )
     return pd.DataFrame(rows)
-
-
-def _log_scale_estimates(frame: pd.DataFrame, ratio: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Estimates and standard errors recovered from 95 % intervals (log scale for ratios)."""
-    low, high, est = (frame[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high", "estimate"))
-    if ratio:
-        low, high, est = np.log(low), np.log(high), np.log(est)
-    # Intervals from t references or inverted exact tests are not exactly est ± 1.96 se;
-    # half the width over 1.96 is the normal-equivalent standard error.
-    return est, (high - low) / (2 * 1.959963984540054)
 
 
 def provenance_html(record: dict, lang: str) -> Html:
@@ -469,29 +441,34 @@ class MunicipalityReport:
 
     @cached_property
     def confirmatory_family(self) -> pd.DataFrame:
-        """The confirmatory outcome at every target of the study, adjusted together.
+        """The study's confirmatory family, adjusted exactly as the study-level step adjusts it.
 
-        The other municipalities' targets are evaluated for the confirmatory
-        indicator only, so this report's words agree with the comparative report's.
+        The family is each municipality's primary outcome and the programme's pooled
+        one (:mod:`pipeline.evaluation.study`). The other municipalities are
+        evaluated for the confirmatory indicator only (their targets and the panel
+        of their targets), so this report's words agree with the comparative
+        report's, word for word.
         """
         indicator = key.confirmatory_indicator(self.data.study)
-        frames = [self.evaluation.primary()]
+        if indicator is None:
+            return key.confirmatory_rows(pd.DataFrame(columns=[*EFFECT_COLUMNS, "p_adjusted"]))
         available = set(
             zip(self.data.series["place_id"], self.data.series["indicator"], strict=True)
         )
-        for place in self.data.study.targets():
-            if place.municipality == self.municipality or (place.id, indicator) not in available:
+        frames = [self.evaluation.to_frame()]
+        for municipality in self.data.study.municipality_names:
+            if municipality == self.municipality:
                 continue
-            found, _ = evaluate_target(self.data, place, indicator)
-            frames.append(
-                pd.DataFrame([e.to_frame().iloc[0] for e in found if e.primary]).reset_index(
-                    drop=True
-                )
-                if any(e.primary for e in found)
-                else pd.DataFrame()
-            )
-        primary = pd.concat([f for f in frames if not f.empty], ignore_index=True)
-        return key.confirmatory_family(primary, self.data.study)
+            found: list = []
+            for place in self.data.study.targets(municipality):
+                if (place.id, indicator) in available:
+                    found.extend(evaluate_target(self.data, place, indicator)[0])
+            found.extend(municipality_panel(self.data, municipality, available, []))
+            frames.append(effects_frame(found))
+        effects = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        effects = effects[effects["indicator"] == indicator].reset_index(drop=True)
+        results = study_results(self.data, effects, self.data.study.municipality_names)
+        return key.confirmatory_rows(results.effects)
 
     def key_findings(self) -> Html:
         """The municipality's confirmatory outcome at each target and its action plan, in words."""
@@ -501,7 +478,7 @@ class MunicipalityReport:
             self.municipality,
             self.confirmatory_family,
             _implementation_table(self.data),
-            lambda place_id: _place_name(self.data, place_id, lang),
+            lambda place_id: _finding_place(self.data, place_id, lang),
             lang,
         )
         group = key.FindingGroup(
@@ -552,9 +529,16 @@ class MunicipalityReport:
         unique = list(dict.fromkeys(notes))
         return h.join(paragraph(n, "note") for n in unique)
 
+    @cached_property
+    def effects(self) -> pd.DataFrame:
+        """The municipality's effects with the family each p-value belongs to."""
+        return assign_families(self.evaluation.to_frame(), self.data.study)
+
     def results_table(self, *, primary_only: bool = True) -> pd.DataFrame:
         """The primary estimates in brief, or every estimate in full."""
-        frame = self.evaluation.primary() if primary_only else self.evaluation.to_frame()
+        frame = self.effects
+        if primary_only:
+            frame = frame[frame["primary"].astype(bool)].reset_index(drop=True)
         if primary_only:  # buffers are the displacement check, shown in their own section
             buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
             frame = frame[~frame["place_id"].isin(buffers)]
@@ -562,7 +546,7 @@ class MunicipalityReport:
 
     def displacement(self):
         """Buffer zones: the buffer's comparison, the WDD test and the WDQ, per target."""
-        frame = self.evaluation.to_frame()
+        frame = self.effects
         buffers = {p.buffer for p in self.data.study.targets(self.municipality) if p.buffer}
         rows = frame[frame["design"].isin(["wdd", "wdq"]) | frame["place_id"].isin(buffers)]
         if rows.empty:
@@ -661,7 +645,7 @@ class MunicipalityReport:
             fig, _ = plot_shares(
                 shares, title=_indicator_label(data, settings.indicator, lang), lang=lang
             )
-        estimates = self.evaluation.to_frame()
+        estimates = self.effects
         estimates = estimates[estimates["indicator"] == settings.indicator]
         return [
             paragraph(t("survey_intro", lang)),
@@ -779,7 +763,9 @@ class MunicipalityReport:
         """Write ``effects.csv`` and its provenance into ``output_dir``."""
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        write_csv(self.evaluation.to_frame()[EFFECT_COLUMNS], out / EFFECTS_FILE)
+        # The family is known here; the adjusted p-values come from the study-level step,
+        # which rewrites this file with them.
+        write_csv(self.effects[EFFECT_COLUMNS], out / EFFECTS_FILE)
         record = _provenance_record(self.data, self.parameters)
         (out / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return out / EFFECTS_FILE
@@ -797,6 +783,9 @@ class ComparativeReport:
     effects: pd.DataFrame
     status: pd.DataFrame
     parameters: dict = field(default_factory=dict)
+    pooled: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=POOLED_COLUMNS))
+    problems: tuple[str, ...] = ()
+    alpha: float = 0.05
 
     @classmethod
     def build(cls, processed_dir: str, reports_dir: str, lang: str = "sv") -> ComparativeReport:
@@ -807,18 +796,31 @@ class ComparativeReport:
         status = pd.DataFrame(
             json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
         )
-        codes = {m.name: m.kommunkod for m in data.study.municipalities}
-        effect_files = [
-            reports / folder_name(m, codes.get(m)) / EFFECTS_FILE
-            for m in status.loc[status["status"] == "ok", "municipality"]
+        # Written by the study-level step (evaluation/study.py), which runs before this report.
+        missing = [
+            f
+            for f in (EFFECTS_FILE, POOLED_FILE, STUDY_PROVENANCE_FILE)
+            if not (reports / f).is_file()
         ]
-        frames = [read_csv(f) for f in effect_files if f.is_file()]
-        effects = (
-            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EFFECT_COLUMNS)
-        )
-        effects = with_adjusted_pvalues(effects)
+        if missing:
+            raise FileNotFoundError(
+                f"{', '.join(missing)} missing in {reports}: run the study-level step "
+                "(python -m pipeline report runs it before this report)"
+            )
+        effects = read_csv(reports / EFFECTS_FILE, dtype={"place_id": str})
+        pooled = read_csv(reports / POOLED_FILE)
+        record = json.loads((reports / STUDY_PROVENANCE_FILE).read_text("utf-8"))
         parameters = {"processed_dir": processed_dir, "reports_dir": reports_dir, "lang": lang}
-        return cls(data, lang, effects, status, parameters)
+        return cls(
+            data,
+            lang,
+            effects,
+            status,
+            parameters,
+            pooled=pooled,
+            problems=tuple(record.get("problems", ())),
+            alpha=float(record.get("alpha", 0.05)),
+        )
 
     @property
     def failed(self) -> list[str]:
@@ -831,6 +833,7 @@ class ComparativeReport:
         "section_synthesis",
         "section_results",
         "section_implementation",
+        "section_study_problems",
         "section_status",
         "section_provenance",
     )
@@ -877,9 +880,9 @@ class ComparativeReport:
         indicator = key.confirmatory_indicator(self.data.study)
         label = _indicator_label(self.data, indicator, lang)
         groups = []
-        pooled = self.pooled[self.pooled["indicator"] == indicator]
-        panel = pooled[pooled["design"] == "panel"]
-        programme = panel if not panel.empty else pooled[pooled["design"] == "meta_random"]
+        programme = self.pooled[
+            (self.pooled["indicator"] == indicator) & (self.pooled["family"] == "confirmatory")
+        ]
         for row in programme.itertuples(index=False):
             finding = key.effect_finding(
                 t("programme_label", lang, indicator=label, k=int(row.k)),
@@ -887,19 +890,18 @@ class ComparativeReport:
                 estimate=row.estimate,
                 ci_low=row.ci_low,
                 ci_high=row.ci_high,
-                p_adjusted=row.p_value,  # one pre-specified test: its own p-value
+                p_adjusted=row.p_adjusted,  # Holm within the confirmatory family
                 lang=lang,
-                p_key="p_single_text",
             )
             groups.append(key.FindingGroup(t("programme_heading", lang), (finding,)))
-        family = key.confirmatory_family(self.primary(), self.data.study)
+        family = key.confirmatory_rows(self.effects)
         implementation = self._implementation()
         for municipality in self.data.study.municipality_names:
             findings = key.municipality_findings(
                 municipality,
                 family,
                 implementation,
-                lambda place_id: _place_name(self.data, place_id, lang),
+                lambda place_id: _finding_place(self.data, place_id, lang),
                 lang,
             )
             if findings:
@@ -932,9 +934,20 @@ class ComparativeReport:
         return pd.DataFrame(rows)
 
     def primary(self) -> pd.DataFrame:
+        """Rows in a tested family, then each place's primary design (descriptive)."""
         if self.effects.empty:
             return self.effects
-        return self.effects[self.effects["primary"].astype(bool)].reset_index(drop=True)
+        tested = self.effects["family"].isin(["confirmatory", "gatekept", "secondary"])
+        keep = tested | self.effects["primary"].astype(bool)
+        return self.effects[keep].reset_index(drop=True)
+
+    def problems_section(self) -> Html:
+        """What the study-level step could not compute, with the reason (never dropped silently)."""
+        if not self.problems:
+            return paragraph(t("study_problems_none", self.lang))
+        return h.join(
+            [paragraph(t("study_problems_intro", self.lang)), h.bullet_list(list(self.problems))]
+        )
 
     def summary_sentences(self) -> Html:
         """The other indicators of each municipality, in the words of the key findings.
@@ -998,143 +1011,25 @@ class ComparativeReport:
             )
         return frame
 
-    def _pooling_inputs(self):
-        """Per indicator: the primary estimates pooled (buffers left out) and their meta-analysis."""
-        primary = self.primary()
-        # Buffers measure displacement, not the measures' effect: they are not pooled.
-        buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
-        primary = primary[~primary["place_id"].isin(buffers)]
-        # An estimate without an interval (one survey area per arm) has no weight to pool with.
-        primary = primary[primary["ci_low"].notna() & primary["ci_high"].notna()]
-        for indicator in self.data.study.indicators:
-            frame = primary[primary["indicator"] == indicator.id].reset_index(drop=True)
-            if frame.empty:
-                continue
-            ratio = frame["estimand"].iloc[0] in RATIO_ESTIMANDS
-            result = None
-            if len(frame) >= 2:
-                y, se = _log_scale_estimates(frame, ratio)
-                labels = [
-                    f"{m}: {_place_name(self.data, p, self.lang)}"
-                    for m, p in zip(frame["municipality"], frame["place_id"], strict=True)
-                ]
-                result = meta_analyse(y, se, labels)
-            yield indicator, frame, ratio, result
-
-    @cached_property
-    def pooled(self) -> pd.DataFrame:
-        """Study-wide estimates per indicator: random- and fixed-effect pooling, and the panel.
-
-        Written to ``pooled_effects.csv``. The panel takes the targets of the
-        municipalities whose evaluation succeeded, against every control area.
-        """
-        rows = []
-        for indicator, frame, ratio, result in self._pooling_inputs():
-            if result is None:
-                continue
-            back = np.exp if ratio else (lambda v: v)
-            for pooled in (result.random, result.fixed):
-                rows.append(
-                    {
-                        "indicator": indicator.id,
-                        "design": f"meta_{pooled.model}",
-                        "estimand": frame["estimand"].iloc[0],
-                        "estimate": back(pooled.estimate),
-                        "ci_low": back(pooled.ci_low),
-                        "ci_high": back(pooled.ci_high),
-                        "p_value": pooled.pvalue,
-                        "k": result.k,
-                        "tau2": result.tau2,
-                        "i2_percent": result.i2,
-                        "pi_low": back(result.pi_low) if pooled.model == "random" else np.nan,
-                        "pi_high": back(result.pi_high) if pooled.model == "random" else np.nan,
-                        "method": f"{pooled.ci_method}; tau2 by {result.method}",
-                    }
-                )
-        ok = set(self.status.loc[self.status["status"] == "ok", "municipality"])
-        targets = [p for p in self.data.study.targets() if p.municipality in ok]
-        available = set(
-            zip(self.data.series["place_id"], self.data.series["indicator"], strict=True)
-        )
-        for indicator in self.data.study.indicators:
-            with_series = [p for p in targets if (p.id, indicator.id) in available]
-            if indicator.family != "count" or len(with_series) < 2:
-                continue
-            try:
-                pooled = panel_effects(self.data, indicator.id, with_series)[0]
-            except EstimationError:
-                continue
-            rows.append(
-                {
-                    "indicator": indicator.id,
-                    "design": "panel",
-                    "estimand": pooled.estimand,
-                    "estimate": pooled.estimate,
-                    "ci_low": pooled.ci_low,
-                    "ci_high": pooled.ci_high,
-                    "p_value": pooled.p_value,
-                    "k": len(with_series),
-                    "tau2": np.nan,
-                    "i2_percent": np.nan,
-                    "pi_low": np.nan,
-                    "pi_high": np.nan,
-                    "method": pooled.method,
-                }
-            )
-        return pd.DataFrame(rows, columns=POOLED_COLUMNS)
-
     def synthesis(self) -> list:
-        """Per indicator: fixed- and random-effects pooling of the primary estimates, a forest
-        plot, and the panel of all targets.
+        """Per indicator, the pools the study-level step wrote (``pooled_effects.csv``).
 
-        Ratios are pooled on the log scale, differences (percentage points,
-        inspection points) as they are.
+        Count indicators are pooled through the panel of every target (it knows
+        they share comparison areas); survey and inspection estimates by
+        random-effects meta-analysis, one estimand per pool. A pool that could not
+        be estimated is shown with its reason.
         """
         lang = self.lang
         parts: list = [paragraph(t("synthesis_intro", lang))]
-        for indicator, frame, ratio, result in self._pooling_inputs():
-            label = _indicator_label(self.data, indicator.id, lang)
-            if result is None:
-                parts.append(paragraph(t("synthesis_too_few", lang, indicator=label, k=len(frame))))
-                continue
-            back = np.exp if ratio else (lambda v: v)
-            pi = (
-                f"{number(back(result.pi_low), lang)}–{number(back(result.pi_high), lang)}"
-                if np.isfinite(result.pi_low)
-                else t("not_defined", lang)
-            )
-            parts.append(
-                paragraph(
-                    t(
-                        "synthesis_sentence",
-                        lang,
-                        indicator=label,
-                        estimate=number(back(result.random.estimate), lang),
-                        low=number(back(result.random.ci_low), lang),
-                        high=number(back(result.random.ci_high), lang),
-                        p=p_text(result.random.pvalue, lang),
-                        k=result.k,
-                        fixed=number(back(result.fixed.estimate), lang),
-                        tau2=number(result.tau2, lang, 3),
-                        i2=number(result.i2, lang, 0),
-                        pi=pi,
-                    )
+        for row in self.pooled.itertuples(index=False):
+            label = _indicator_label(self.data, row.indicator, lang)
+            word = t(certainty_key(row.family, row.p_adjusted, self.alpha), lang)
+            family = t(f"family_{row.family}", lang)
+            if row.estimate != row.estimate:
+                parts.append(
+                    paragraph(t("synthesis_not_estimated", lang, indicator=label, reason=row.notes))
                 )
-            )
-            fig, _ = forest_plot(
-                result,
-                xlabel=t(f"measure_{frame['estimand'].iloc[0]}", lang),
-                log_scale=ratio,
-                null=1.0 if ratio else 0.0,
-                ratio_scale=ratio,
-                lang=lang,
-            )
-            fig.suptitle(label, x=0.02, ha="left", fontsize=11)
-            parts.append(figure_html(fig, t("alt_forest", lang, indicator=label, k=result.k)))
-            panel = self.pooled[
-                (self.pooled["indicator"] == indicator.id) & (self.pooled["design"] == "panel")
-            ]
-            for row in panel.itertuples(index=False):
+            elif row.design == "panel":
                 parts.append(
                     paragraph(
                         t(
@@ -1147,6 +1042,37 @@ class ComparativeReport:
                             high=number(row.ci_high, lang),
                             p=p_text(row.p_value, lang),
                         )
+                        + f" {family}: {word}."
+                    )
+                )
+            elif row.design == "meta_random":
+                pi = (
+                    f"{number(row.pi_low, lang)}–{number(row.pi_high, lang)}"
+                    if np.isfinite(row.pi_low)
+                    else t("not_defined", lang)
+                )
+                fixed = self.pooled[
+                    (self.pooled["indicator"] == row.indicator)
+                    & (self.pooled["estimand"] == row.estimand)
+                    & (self.pooled["design"] == "meta_fixed")
+                ]["estimate"]
+                parts.append(
+                    paragraph(
+                        t(
+                            "synthesis_sentence",
+                            lang,
+                            indicator=f"{label} ({t(f'measure_{row.estimand}', lang)})",
+                            estimate=number(row.estimate, lang),
+                            low=number(row.ci_low, lang),
+                            high=number(row.ci_high, lang),
+                            p=p_text(row.p_value, lang),
+                            k=int(row.k),
+                            fixed=number(fixed.iloc[0], lang) if len(fixed) else "–",
+                            tau2=number(row.tau2, lang, 3),
+                            i2=number(row.i2_percent, lang, 0),
+                            pi=pi,
+                        )
+                        + f" {family}: {word}."
                     )
                 )
         return parts
@@ -1191,15 +1117,19 @@ class ComparativeReport:
         primary = self.primary()
         if survey is None or primary.empty:
             return parts
-        effects = primary[primary["indicator"] == survey.indicator].rename(
-            columns={"ci_low": "ci_lower", "ci_high": "ci_upper"}
-        )
+        # Odds ratios only: a municipality without comparison areas has a percentage-point change.
+        effects = primary[
+            (primary["indicator"] == survey.indicator)
+            & primary["primary"].astype(bool)
+            & (primary["estimand"] == "odds_ratio")
+        ].rename(columns={"ci_low": "ci_lower", "ci_high": "ci_upper"})
         horizon = max(self.data.study.action_plan.horizons_months)
         try:
             paired = implementation_vs_effect(
                 shares, effects, horizon_months=horizon, null=0.0, effect_label="points"
             )
-        except (ValueError, KeyError):
+        except (ValueError, KeyError) as exc:
+            parts.append(paragraph(t("implementation_not_shown", lang, reason=str(exc))))
             return parts
         m = len(paired.table)
         r_crit = "–"
@@ -1215,24 +1145,6 @@ class ComparativeReport:
             paragraph(t("implementation_text", lang, horizon=horizon, r_crit=r_crit)),
         ]
         return parts
-
-    def write_outputs(self, reports_dir: str) -> Path:
-        """Write the study-wide ``effects.csv`` (all municipalities), ``pooled_effects.csv``
-        and their provenance.
-
-        ``p_adjusted`` is Holm's adjustment across the study's primary estimates
-        (every indicator and place): it controls the chance of any false claim
-        among them. Other rows keep NaN.
-        """
-        out = Path(reports_dir)
-        write_csv(self.effects[EFFECT_COLUMNS], out / EFFECTS_FILE)
-        write_csv(self.pooled, out / POOLED_FILE)
-        record = _provenance_record(self.data, self.parameters)
-        record["municipalities"] = self.status.to_dict(orient="records")
-        (out / "effects.provenance.json").write_text(
-            json.dumps(record, indent=2) + "\n", encoding="utf-8"
-        )
-        return out / EFFECTS_FILE
 
     def provenance(self) -> Html:
         return provenance_html(_provenance_record(self.data, self.parameters), self.lang)

@@ -1,4 +1,4 @@
-"""Command line: ``trygga {validate,evaluate,report,final-report,tables,run,status,…}``.
+"""Command line: ``trygga {validate,evaluate,study,report,final-report,tables,run,status,…}``.
 
 The same as ``python -m pipeline …``.
 
@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="run one evaluation notebook per municipality")
     study_args(p)
     run_args(p)
+    p = sub.add_parser(
+        "study",
+        help="families, adjusted p-values and pools over the evaluated municipalities "
+        "(run by 'report' too)",
+    )
+    study_args(p)
     p = sub.add_parser("report", help="render the comparative report")
     study_args(p)
     p = sub.add_parser(
@@ -144,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 orchestrate.mark_outdated(paths)
             elif evaluation_failed:
                 failed += evaluation_failed
+        if args.command == "study":
+            orchestrate.study_step(paths)
         if args.command in ("report", "run"):
             run = orchestrate.report(paths, lang=args.lang)
             if run.status != "ok":

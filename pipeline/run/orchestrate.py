@@ -32,6 +32,7 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
 from ..errors import ParameterError, PipelineError
+from ..evaluation.study import run_study_step
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
 from ..report.final_texts import check_report_texts
 from ..report.i18n import check_language, t
@@ -475,6 +476,26 @@ def notebooks_with_outputs() -> list[Path]:
     return dirty
 
 
+def study_step(paths: StudyPaths) -> None:
+    """Families, adjusted p-values and pools over the municipalities' results, without a kernel."""
+    status = read_status(paths)
+    data = load_processed(paths.processed_dir)
+    results = run_study_step(
+        data,
+        paths.reports_dir,
+        status,
+        parameters={
+            "processed_dir": paths.processed_dir.name,
+            "reports_dir": paths.reports_dir.name,
+        },
+    )
+    for problem in results.problems:
+        _log(f"study level: {problem}")
+    _log(
+        f"study level: {len(results.effects)} effects, {len(results.pooled)} pools -> {paths.reports_dir}"
+    )
+
+
 def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAME) -> NotebookRun:
     """Run the comparative report notebook over the municipalities' results."""
     if not (paths.reports_dir / RUN_STATUS_FILE).is_file():
@@ -487,6 +508,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
         ensure_kernel(kernel_name)
     title = t("comparative_title", lang, title=load_processed(paths.processed_dir).study.title)
     with study_lock(paths):
+        study_step(paths)
         run = execute_notebook(
             "comparative report",
             COMPARATIVE_NOTEBOOK,

@@ -30,6 +30,10 @@ MAX_FOLDER_BYTES = 120
 _UNSAFE = re.compile(r"[^\w \-.]")
 #: The report languages; kept here so that the command line answers without heavy imports.
 LANGUAGES = ("sv", "en")
+EFFECTS_FILE = "effects.csv"
+POOLED_FILE = "pooled_effects.csv"
+PROVENANCE_FILE = "provenance.json"
+STUDY_PROVENANCE_FILE = "effects.provenance.json"
 
 
 class StatusError(PipelineError):

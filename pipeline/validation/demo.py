@@ -935,7 +935,11 @@ def demo_actions(rng: np.random.Generator) -> pd.DataFrame:
             category = categories[rng.choice(len(categories), p=weights / weights.sum())]
             wide = rng.random() < ACTION_CATEGORIES[category][1]
             place = "" if wide else targets[rng.integers(len(targets))]
-            pool = [d for d in ACTION_DESCRIPTIONS[category] if (d, place) not in used]
+            # A place that has every description of a category repeats one (only other seeds
+            # than the demo's reach this).
+            pool = [d for d in ACTION_DESCRIPTIONS[category] if (d, place) not in used] or list(
+                ACTION_DESCRIPTIONS[category]
+            )
             description = pool[rng.integers(len(pool))]
             used.add((description, place))
             key = (at_12, at_24) if (at_12, at_24) in PLANNED_START_RANGE else (at_12, None)

@@ -95,18 +95,20 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, index: bool = False) -> 
     return path
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
+def read_csv(path: str | Path, **options) -> pd.DataFrame:
     """Read a CSV written by :func:`write_csv`, with text cells as they were before writing.
 
     Parameters
     ----------
     path : str or Path
+    **options
+        Passed to :func:`pandas.read_csv` (e.g. ``dtype``).
 
     Returns
     -------
     pandas.DataFrame
     """
-    frame = pd.read_csv(path)
+    frame = pd.read_csv(path, **options)
 
     def restore(value: object) -> object:
         if isinstance(value, str) and value.startswith(_PREFIX):

@@ -1,0 +1,136 @@
+"""Pooling places that share a donor pool: error rate and standard error against the spread.
+
+Simulates a programme under the null (no effect anywhere): several
+municipalities with a few targets each, staggered starts, and one pool of
+never-treated comparison areas that every target shares. Every area carries a
+monthly shock common to the study, a shock common to its municipality (one
+town, one police district), its own slow drift and overdispersed counts.
+Each replicate is pooled two ways:
+
+- the study-level step's pool: the panel of every target against the shared
+  pool (``designs/panel.py``), which sees the shared comparison;
+- for contrast, a random-effects meta-analysis of the targets' own estimates
+  as if they were independent (what a flat pooling of ``effects.csv`` does).
+
+The measured figures belong in benchmark output and the README, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..designs.panel import fit_panel
+from ..methods.meta_analysis import meta_analyse
+
+PERIODS = pd.period_range("2016-01", periods=84, freq="M")
+_DAYS = PERIODS.days_in_month.to_numpy().astype(float)
+_SEASON = 0.15 * np.cos(2 * np.pi * (PERIODS.month.to_numpy() - 7) / 12)
+
+
+def _ar1(rng: np.random.Generator, sd: float, n: int) -> np.ndarray:
+    shock = np.zeros(n)
+    shock[0] = rng.normal(0, sd / np.sqrt(0.75))
+    for t in range(1, n):
+        shock[t] = 0.5 * shock[t - 1] + rng.normal(0, sd)
+    return shock
+
+
+def shared_donor_study(
+    rng: np.random.Generator,
+    *,
+    municipalities: int = 3,
+    targets_each: int = 2,
+    n_controls: int = 20,
+    effect: float = 1.0,
+    study_shock_sd: float = 0.07,
+    town_shock_sd: float = 0.04,
+    drift_sd: float = 0.01,
+    shape: float = 12.0,
+):
+    """One simulated programme: targets nested in municipalities, one shared comparison pool.
+
+    Returns
+    -------
+    targets, starts, controls, municipality_of
+        As :func:`~pipeline.designs.panel.fit_panel` takes them, and target id
+        -> municipality.
+    """
+    m = len(PERIODS)
+    study = _ar1(rng, study_shock_sd, m)
+    towns = [_ar1(rng, town_shock_sd, m) for _ in range(municipalities)]
+
+    def draw(level: float, town: np.ndarray, start: int = m) -> pd.DataFrame:
+        walk = np.cumsum(rng.normal(0, drift_sd, m))
+        mu = level * np.exp(_SEASON + study + town + walk - walk.mean()) * _DAYS / 30.44
+        mu = mu * np.where(np.arange(m) >= start, effect, 1.0)
+        counts = rng.poisson(mu * rng.gamma(shape, 1 / shape, m))
+        return pd.DataFrame({"value": counts.astype(float), "exposure": _DAYS}, index=PERIODS)
+
+    targets, starts, municipality_of = {}, {}, {}
+    for k in range(municipalities):
+        for j in range(targets_each):
+            name = f"m{k}_t{j}"
+            start = int(rng.integers(40, 60))
+            targets[name] = draw(float(rng.choice([8.0, 12.0, 16.0])), towns[k], start)
+            starts[name] = PERIODS[start]
+            municipality_of[name] = f"m{k}"
+    controls = {
+        f"c{j}": draw(float(rng.choice([6.0, 8.0, 10.0, 12.0, 15.0])), towns[j % municipalities])
+        for j in range(n_controls)
+    }
+    return targets, starts, controls, municipality_of
+
+
+@dataclass(frozen=True)
+class PoolingCheck:
+    """Per replicate: the pooled log ratio, its standard error and p-value, both ways."""
+
+    table: pd.DataFrame
+
+    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+        rows = []
+        for way in ("panel", "flat_meta"):
+            estimate = self.table[f"{way}_log_ratio"]
+            rows.append(
+                {
+                    "pool": way,
+                    "replicates": len(self.table),
+                    "false_positive_rate": float((self.table[f"{way}_p"] < alpha).mean()),
+                    "mean_se": float(self.table[f"{way}_se"].mean()),
+                    "empirical_sd": float(estimate.std(ddof=1)),
+                    "se_over_sd": float(self.table[f"{way}_se"].mean() / estimate.std(ddof=1)),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def pooling_check(replicates: int, seed: int = 20261130, **study) -> PoolingCheck:
+    """Pool ``replicates`` null programmes with a shared donor pool, both ways (seeded)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(replicates):
+        targets, starts, controls, _ = shared_donor_study(rng, **study)
+        fit = fit_panel(targets, starts, controls, seed=int(rng.integers(2**31)))
+        own = np.array([t.log_ratio for t in fit.targets])
+        own_se = np.array([t.se for t in fit.targets])
+        flat = meta_analyse(own, own_se).random
+        rows.append(
+            {
+                "panel_log_ratio": fit.log_ratio,
+                "panel_se": fit.se,
+                "panel_p": fit.p_value,
+                "flat_meta_log_ratio": flat.estimate,
+                "flat_meta_se": flat.std_error,
+                "flat_meta_p": flat.pvalue,
+            }
+        )
+    return PoolingCheck(pd.DataFrame(rows))
+
+
+def main(replicates: int = 400) -> PoolingCheck:
+    check = pooling_check(replicates)
+    print(check.summary().to_string(index=False))
+    return check
