@@ -87,13 +87,25 @@ class Hypotheses:
     @classmethod
     def of(cls, study: Study) -> Hypotheses:
         settings = study.analysis.confirmatory
-        counts = [i.id for i in study.indicators if i.family == "count"]
-        indicator = settings.indicator or (counts[0] if counts else None)
+        counts = [i for i in study.indicators if i.family == "count"]
+        indicator = settings.indicator or (counts[0].id if counts else None)
+        better = next((i.better for i in study.indicators if i.id == indicator), None)
         if settings.subcategories is None:
-            subcategories = tuple(i for i in counts if i != indicator)
+            # Subcategories of the confirmatory outcome: the other counts that go the same way
+            # (crimes); a count where higher is better (footfall) is another question.
+            subcategories = tuple(i.id for i in counts if i.id != indicator and i.better == better)
         else:
             subcategories = tuple(settings.subcategories)
-        secondary = tuple(s.indicator for s in (study.survey, study.inspections) if s is not None)
+        outcomes = tuple(s.indicator for s in (study.survey, study.inspections) if s is not None)
+        # Every other indicator the study follows (footfall, shares of women or of vacant
+        # premises) is a secondary question, after perceived safety and the inspections.
+        others = tuple(
+            i.id
+            for i in study.indicators
+            if i.id not in (indicator, *subcategories, *outcomes)
+            and i.family in ("count", "proportion")
+        )
+        secondary = outcomes + others
         buffers = frozenset(p.id for p in study.places if p.role == "buffer")
         return cls(indicator, subcategories, secondary, buffers, settings.programme, settings.alpha)
 

@@ -1000,16 +1000,9 @@ class ComparativeReport:
         )
 
     def summary_table(self) -> pd.DataFrame:
-        """Primary estimates of every municipality, with Holm-adjusted p-values."""
-        primary = self.primary()
-        frame = localized_effects(self.data, primary, self.lang, with_municipality=True)
-        if not frame.empty:
-            frame.insert(
-                frame.columns.get_loc(t("col_p", self.lang)) + 1,
-                t("col_p_adjusted", self.lang),
-                [p_value(v, self.lang) for v in primary["p_adjusted"]],
-            )
-        return frame
+        """The tested and primary estimates of every municipality, each with its family and the
+        p-value adjusted within it."""
+        return localized_effects(self.data, self.primary(), self.lang, with_municipality=True)
 
     def synthesis(self) -> list:
         """Per indicator, the pools the study-level step wrote (``pooled_effects.csv``).
