@@ -26,6 +26,7 @@ from scipy import stats
 from .actions import TOTAL, implementation_shares, implementation_vs_effect, plot_action_timeline
 from .data import StudyData, load_processed
 from .designs.panel import panel_effects
+from .designs.pooled_did import pooled_did_effect
 from .errors import EstimationError
 from .evaluate import MunicipalityEvaluation, evaluate_municipality
 from .i18n import check_language, number, p_text, p_value, t
@@ -34,7 +35,7 @@ from .outcomes import ALL_TARGETS, survey_areas
 from .paths import RUN_STATUS_FILE
 from .plots import plot_effect, plot_effect_over_time
 from .provenance import code_version, package_versions
-from .results import EFFECT_COLUMNS
+from .results import EFFECT_COLUMNS, Effect
 from .survey import plot_shares, share_unsafe
 from .synthesis import adjust_pvalues, forest_plot, meta_analyse
 
@@ -695,20 +696,38 @@ class ComparativeReport:
         # Buffers measure displacement, not the measures' effect: they are not pooled.
         buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
         primary = primary[~primary["place_id"].isin(buffers)]
+        available = set(
+            zip(self.data.series["place_id"], self.data.series["indicator"], strict=True)
+        )
         for indicator in self.data.study.indicators:
             frame = primary[primary["indicator"] == indicator.id].reset_index(drop=True)
             if frame.empty:
                 continue
             ratio = frame["estimand"].iloc[0] in RATIO_ESTIMANDS
             result = None
-            if len(frame) >= 2:
+            # Targets whose designs could not estimate (no events before or after, too
+            # short) would leave outcome-selected survivors: no meta-analysis of those.
+            missing = []
+            if indicator.family == "count":
+                estimated = set(frame["place_id"])
+                missing = [
+                    p.id
+                    for p in self._targets()
+                    if (p.id, indicator.id) in available and p.id not in estimated
+                ]
+            if len(frame) >= 2 and not missing:
                 y, se = _log_scale_estimates(frame, ratio)
                 labels = [
                     f"{m}: {_place_name(self.data, p, self.lang)}"
                     for m, p in zip(frame["municipality"], frame["place_id"], strict=True)
                 ]
                 result = meta_analyse(y, se, labels)
-            yield indicator, frame, ratio, result
+            yield indicator, frame, ratio, result, missing
+
+    def _targets(self) -> list:
+        """The targets of the municipalities whose evaluation succeeded."""
+        ok = set(self.status.loc[self.status["status"] == "ok", "municipality"])
+        return [p for p in self.data.study.targets() if p.municipality in ok]
 
     @cached_property
     def pooled(self) -> pd.DataFrame:
@@ -718,7 +737,7 @@ class ComparativeReport:
         municipalities whose evaluation succeeded, against every control area.
         """
         rows = []
-        for indicator, frame, ratio, result in self._pooling_inputs():
+        for indicator, frame, ratio, result, _ in self._pooling_inputs():
             if result is None:
                 continue
             back = np.exp if ratio else (lambda v: v)
@@ -740,8 +759,7 @@ class ComparativeReport:
                         "method": f"{pooled.ci_method}; tau2 by {result.method}",
                     }
                 )
-        ok = set(self.status.loc[self.status["status"] == "ok", "municipality"])
-        targets = [p for p in self.data.study.targets() if p.municipality in ok]
+        targets = self._targets()
         available = set(
             zip(self.data.series["place_id"], self.data.series["indicator"], strict=True)
         )
@@ -749,28 +767,34 @@ class ComparativeReport:
             with_series = [p for p in targets if (p.id, indicator.id) in available]
             if indicator.family != "count" or len(with_series) < 2:
                 continue
-            try:
-                pooled = panel_effects(self.data, indicator.id, with_series)[0]
-            except EstimationError:
-                continue
-            rows.append(
-                {
-                    "indicator": indicator.id,
-                    "design": "panel",
-                    "estimand": pooled.estimand,
-                    "estimate": pooled.estimate,
-                    "ci_low": pooled.ci_low,
-                    "ci_high": pooled.ci_high,
-                    "p_value": pooled.p_value,
-                    "k": len(with_series),
-                    "tau2": np.nan,
-                    "i2_percent": np.nan,
-                    "pi_low": np.nan,
-                    "pi_high": np.nan,
-                    "method": pooled.method,
-                }
-            )
+            for design in (panel_effects, pooled_did_effect):
+                try:
+                    pooled = design(self.data, indicator.id, with_series)
+                except EstimationError:
+                    continue
+                if isinstance(pooled, list):
+                    pooled = pooled[0]
+                rows.append(self._pooled_row(indicator.id, pooled, len(with_series)))
         return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+
+    @staticmethod
+    def _pooled_row(indicator_id: str, pooled: Effect, k: int) -> dict:
+        """A study-wide estimate of every target together, as a ``pooled_effects.csv`` row."""
+        return {
+            "indicator": indicator_id,
+            "design": pooled.design,
+            "estimand": pooled.estimand,
+            "estimate": pooled.estimate,
+            "ci_low": pooled.ci_low,
+            "ci_high": pooled.ci_high,
+            "p_value": pooled.p_value,
+            "k": k,
+            "tau2": np.nan,
+            "i2_percent": np.nan,
+            "pi_low": np.nan,
+            "pi_high": np.nan,
+            "method": pooled.method,
+        }
 
     def synthesis(self) -> list:
         """Per indicator: fixed- and random-effects pooling of the primary estimates, a forest
@@ -781,10 +805,24 @@ class ComparativeReport:
         """
         lang = self.lang
         parts: list = [paragraph(t("synthesis_intro", lang))]
-        for indicator, frame, ratio, result in self._pooling_inputs():
+        for indicator, frame, ratio, result, missing in self._pooling_inputs():
             label = _indicator_label(self.data, indicator.id, lang)
-            if result is None:
+            if missing:
+                parts.append(
+                    paragraph(
+                        t(
+                            "synthesis_selected",
+                            lang,
+                            indicator=label,
+                            k=len(frame),
+                            missing=len(missing),
+                        )
+                    )
+                )
+            elif result is None:
                 parts.append(paragraph(t("synthesis_too_few", lang, indicator=label, k=len(frame))))
+            if result is None:
+                parts.extend(self._panel_sentences(indicator.id, label))
                 continue
             back = np.exp if ratio else (lambda v: v)
             pi = (
@@ -819,25 +857,31 @@ class ComparativeReport:
             )
             fig.suptitle(label, x=0.02, ha="left", fontsize=10)
             parts.append(figure_html(fig, label))
-            panel = self.pooled[
-                (self.pooled["indicator"] == indicator.id) & (self.pooled["design"] == "panel")
-            ]
-            for row in panel.itertuples(index=False):
-                parts.append(
-                    paragraph(
-                        t(
-                            "panel_sentence",
-                            lang,
-                            indicator=label,
-                            k=int(row.k),
-                            estimate=number(row.estimate, lang),
-                            low=number(row.ci_low, lang),
-                            high=number(row.ci_high, lang),
-                            p=p_text(row.p_value, lang),
-                        )
-                    )
-                )
+            parts.extend(self._panel_sentences(indicator.id, label))
         return parts
+
+    def _panel_sentences(self, indicator_id: str, label: str) -> list:
+        """The study-wide estimates of every target together, one sentence each."""
+        lang = self.lang
+        rows = self.pooled[
+            (self.pooled["indicator"] == indicator_id)
+            & self.pooled["design"].isin(["panel", "pooled_did"])
+        ]
+        return [
+            paragraph(
+                t(
+                    f"{row.design}_sentence",
+                    lang,
+                    indicator=label,
+                    k=int(row.k),
+                    estimate=number(row.estimate, lang),
+                    low=number(row.ci_low, lang),
+                    high=number(row.ci_high, lang),
+                    p=p_text(row.p_value, lang),
+                )
+            )
+            for row in rows.itertuples(index=False)
+        ]
 
     def _implementation(self) -> pd.DataFrame | None:
         settings = self.data.study.action_plan
