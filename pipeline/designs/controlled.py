@@ -116,8 +116,14 @@ def fit_conditional_binomial(
         se = float(np.sqrt(se**2 + tau2))
         df = len(steps)
         label += f"; drift variance {tau2:.4f} from {df} placebo steps in the pre-period"
-    elif drift:
+    elif drift and (post == 0).sum() < PLACEBO_BEFORE + PLACEBO_AFTER:
         label += "; pre-period too short to measure drift (p-values likely too small)"
+    elif drift:
+        label += (
+            f"; no drift term (p-values likely too small): too few events for a placebo step, "
+            f"{target[post == 0].sum():g} at the target in the {int((post == 0).sum())}-month "
+            "pre-period (a step needs events on both sides of its fake start)"
+        )
     crit = stats.t.ppf(1 - (1 - level) / 2, df)
     p_value = float(2 * stats.t.sf(abs(coef / se), df))
     # Without the effect the target's odds against the control follow the pre-period line.

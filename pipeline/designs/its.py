@@ -307,8 +307,14 @@ def fit_its(
         crit = stats.t.ppf(1 - alpha / 2, df)
         p_value = float(2 * stats.t.sf(abs(coef / se), df))
     else:
-        if drift:
+        if drift and n_pre < placebo_before + PLACEBO_AFTER:
             label += "; pre-period too short to measure drift (p-values likely too small)"
+        elif drift:
+            label += (
+                f"; no drift term (p-values likely too small): too few events for a placebo "
+                f"step, {counts[periods < start].sum():g} in the {n_pre}-month pre-period "
+                "(a step needs events on both sides of its fake start)"
+            )
         if inference == "hac" or reference == "t":
             crit = stats.t.ppf(1 - alpha / 2, result.df_resid)
             p_value = float(2 * stats.t.sf(abs(coef / se), result.df_resid))
