@@ -67,10 +67,13 @@ SMS_LEVEL = 3
 MIN_TARGETS = 1
 MIN_CONTROLS = 1
 DRAWS = 999
-BOOTSTRAP = 499
-MAX_EXACT = 5000  # assignments enumerated exactly up to this number
+BOOTSTRAP = 199
+MAX_EXACT = 1000  # assignments enumerated exactly up to this number
 
-_TOLERANCE = 1e-10
+_TOLERANCE = 1e-12
+_MAX_ITERATIONS = 100
+_STEP_TOLERANCE = 1e-9
+_MAX_SWEEPS = 2000
 _BATCH_CELLS = 1_000_000
 
 
@@ -172,96 +175,63 @@ def _fit_batch(y, exposure, observed, treated, stack_of) -> np.ndarray:
     log rate ratio per fit (``-inf`` without treated events, NaN where the
     fit does not converge).
 
-    The unit effects are profiled out: given its total, a unit's counts are
-    multinomial over its months, so Newton's method runs on the month effects
-    and the common effect alone (a few dozen parameters however many units).
+    For a given effect the unit and month effects solve their score equations
+    by alternating scaling (iterative proportional fitting, fast on nearly
+    complete tables); the effect itself solves ``sum of treated y = sum of
+    treated fitted`` by the secant method on the log scale.
     """
     b, n, m = y.shape
     n_stacks = int(stack_of.max()) + 1
     onehot = (stack_of[:, :, None] == np.arange(n_stacks)[None, None, :]).astype(float)
     to_stack = np.swapaxes(onehot, 1, 2)  # b x S x n
     weight = observed * exposure
-    # A month without events in a stack has month effect -inf: its cells carry nothing.
-    month_total = to_stack @ (observed * y)
-    live = np.take_along_axis(month_total, stack_of[:, :, None], axis=1) > 0
-    weight = weight * live
-    y = y * (weight > 0)
-    total = y.sum(axis=2)
-    treated = treated & (weight > 0)
+    ym = observed * y
+    row_y = ym.sum(axis=2)
+    col_y = to_stack @ ym
+    treated = treated & observed
     treated_y = (treated * y).sum(axis=(1, 2))
-    with np.errstate(divide="ignore"):
-        g = np.log(np.maximum(month_total, 0) / np.maximum(to_stack @ weight, 1e-300))
-    g = np.where(np.isfinite(g), g, 0.0)
-    delta = np.zeros(b)
-    size = n_stacks * m + 1
-    index = np.arange(b)
-    t_float = treated.astype(float)
+    a = np.ones((b, n))
+    g = np.ones((b, n_stacks, m))
 
-    def loglik(g, delta):
-        eta = np.take_along_axis(g, stack_of[:, :, None], axis=1) + delta[:, None, None] * t_float
-        eta = np.where(weight > 0, eta + np.log(np.where(weight > 0, weight, 1.0)), -np.inf)
-        top = eta.max(axis=2, keepdims=True)
-        top = np.where(np.isfinite(top), top, 0.0)
-        e = np.exp(eta - top)
-        norm = e.sum(axis=2, keepdims=True)
-        pi = np.where(norm > 0, e / np.where(norm > 0, norm, 1.0), 0.0)
-        log_pi = np.where(pi > 0, np.log(np.where(pi > 0, pi, 1.0)), 0.0)
-        return (y * log_pi).sum(axis=(1, 2)), pi
+    def expected_treated(delta):
+        """Treated cells' fitted count without the effect, after refitting a and g."""
+        nonlocal a, g
+        lift = weight * np.where(treated, np.exp(delta)[:, None, None], 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for _ in range(_MAX_SWEEPS):
+                months = np.take_along_axis(g, stack_of[:, :, None], axis=1)
+                denom = (lift * months).sum(axis=2)
+                a = np.where(denom > 0, row_y / denom, 0.0)
+                denom = to_stack @ (lift * a[:, :, None])
+                g = np.where(denom > 0, col_y / denom, 0.0)
+                months = np.take_along_axis(g, stack_of[:, :, None], axis=1)
+                rows = a * (lift * months).sum(axis=2)
+                if np.max(np.abs(rows - row_y) / (row_y + 1.0)) < _TOLERANCE:
+                    break
+            base = weight * a[:, :, None] * months
+        return (treated * base).sum(axis=(1, 2))
 
-    current, pi = loglik(g, delta)
-    converged = np.zeros(b, dtype=bool)
-    for _ in range(100):
-        resid = y - total[:, :, None] * pi
-        grad = np.concatenate(
-            [(to_stack @ resid).reshape(b, -1), (resid * t_float).sum(axis=(1, 2))[:, None]],
-            axis=1,
-        )
-        a_ = total[:, :, None] * pi  # expected counts given the unit totals
-        pt = (pi * t_float).sum(axis=2)  # share of each unit's expectation in treated cells
-        hess = np.zeros((b, size, size))
-        root = np.sqrt(total)[:, :, None] * pi
-        outer = np.einsum("bnk,bnt,bns->bkts", onehot, root, root)
-        diag = to_stack @ a_
-        for k in range(n_stacks):
-            block = slice(k * m, (k + 1) * m)
-            hess[:, block, block] = -outer[:, k]
-            hess[:, block, block][:, np.arange(m), np.arange(m)] += diag[:, k]
-        cross = to_stack @ (a_ * t_float - a_ * pt[:, :, None])
-        hess[:, : size - 1, -1] = cross.reshape(b, -1)
-        hess[:, -1, : size - 1] = cross.reshape(b, -1)
-        hess[:, -1, -1] = (total * (pt - pt**2)).sum(axis=1)
-        # The month effects of a stack are defined up to a constant (the unit effects
-        # absorb it): a rank-one term per stack fixes that without changing the step.
-        scale = np.maximum(np.abs(hess[:, np.arange(size), np.arange(size)]).mean(axis=1), 1.0)
-        for k in range(n_stacks):
-            block = slice(k * m, (k + 1) * m)
-            hess[:, block, block] += scale[:, None, None] / m
-        empty = hess[:, np.arange(size), np.arange(size)] <= 0
-        hess[:, np.arange(size), np.arange(size)] += np.where(empty, 1.0, 0.0)
-        try:
-            step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
-        except np.linalg.LinAlgError:
-            step = (np.linalg.pinv(hess) @ grad[:, :, None])[:, :, 0]
-        step[converged] = 0.0
-        length = np.ones(b)
-        for _ in range(40):
-            trial_g = g + (length[:, None] * step[:, :-1]).reshape(b, n_stacks, m)
-            trial_d = delta + length * step[:, -1]
-            value, trial_pi = loglik(trial_g, trial_d)
-            worse = value < current - 1e-12 * (1 + np.abs(current))
-            if not worse.any():
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_y = np.log(treated_y)
+        previous = np.zeros(b)
+        f_previous = log_y - np.log(expected_treated(previous))
+        delta = previous + f_previous  # the plain fixed-point step
+        delta = np.where(np.isfinite(delta), delta, 0.0)
+        converged = np.zeros(b, dtype=bool)
+        for _ in range(_MAX_ITERATIONS):
+            f = log_y - np.log(expected_treated(delta)) - delta
+            slope = (f - f_previous) / (delta - previous)
+            step = np.where(
+                np.isfinite(slope) & (slope < -1e-12), -f / slope, f
+            )  # secant, else a fixed-point step
+            step = np.clip(np.where(np.isfinite(step), step, 0.0), -2.0, 2.0)
+            previous, f_previous = delta, f
+            delta = delta + np.where(converged, 0.0, step)
+            converged |= np.abs(step) < _STEP_TOLERANCE
+            if converged.all():
                 break
-            length = np.where(worse, length / 2, length)
-        accept = ~worse
-        g = np.where(accept[:, None, None], trial_g, g)
-        delta = np.where(accept, trial_d, delta)
-        pi = np.where(accept[:, None, None], trial_pi, pi)
-        current = np.where(accept, value, current)
-        converged |= np.abs(step).max(axis=1) * length < _TOLERANCE
-        if converged.all():
-            break
     delta = np.where(converged & (np.abs(delta) < 50), delta, np.nan)
-    return np.where(treated_y > 0, delta, -np.inf)[index]
+    return np.where(treated_y > 0, delta, -np.inf)
 
 
 def _fit_many(panel: _Panel, starts: list[np.ndarray], counts=None) -> np.ndarray:
