@@ -12,6 +12,7 @@ from .designs import DESIGNS, Design, DesignData
 from .designs.base import cut_before_co_intervention, place_series
 from .designs.panel import panel_effects
 from .designs.placebo import placebo_in_time
+from .designs.pooled_did import pooled_did_effect
 from .designs.power import minimum_detectable_effect
 from .designs.relative_effect import dispersion_from_monthly
 from .errors import EstimationError
@@ -174,15 +175,14 @@ def evaluate_target(
                     ),
                 )
         for effect in produced if isinstance(produced, tuple) else (produced,):
-            if (
-                effect.estimand == "rate_ratio"
-                and not np.isfinite([effect.estimate, effect.ci_low, effect.ci_high]).all()
-            ):
-                skipped.append(
-                    Skipped(
-                        effect.place_id, indicator_id, effect.design, "the fit did not converge"
-                    )
-                )
+            reason = unreportable(effect)
+            if reason:
+                if (
+                    effect.place_id == place.id
+                    and inputs.target["value"][inputs.post == 0].sum() == 0
+                ):
+                    reason += "; the pre-period has no events"
+                skipped.append(Skipped(effect.place_id, indicator_id, effect.design, reason))
                 continue
             effects.append(effect)
     mde = _minimum_detectable_change(inputs)
@@ -199,8 +199,54 @@ def evaluate_target(
     return effects, skipped
 
 
+# Estimands on the ratio scale: an interval reaching 0 is unbounded on the log scale.
+_RATIOS = frozenset(
+    {
+        "rate_ratio",
+        "rate_ratio_per_year",
+        "relative_effect_size",
+        "odds_ratio",
+        "cumulative_odds_ratio",
+    }
+)
+
+
+def unreportable(effect: Effect) -> str:
+    """Why an estimate cannot be written, or ``""`` if it can.
+
+    No output carries a non-finite estimate or interval bound: an infinite
+    bound, a ratio interval reaching 0, an interval with one bound only, or
+    an estimate that is not a number. Designs without an interval (the
+    displacement quotient) leave both bounds empty.
+    """
+    values = np.array([effect.estimate, effect.ci_low, effect.ci_high], dtype=float)
+    shown = f"{effect.estimate:.3g} ({effect.ci_low:.3g} to {effect.ci_high:.3g})"
+    if not np.isfinite(values[0]):
+        return f"no finite estimate ({shown}): {effect.method}"
+    if np.isinf(values[1:]).any() or np.isnan(values[1:]).sum() == 1:
+        return f"the interval is unbounded ({shown})"
+    if effect.estimand in _RATIOS and (values[0] <= 0 or np.nanmin(values[1:], initial=1) <= 0):
+        return f"the ratio or its interval reaches 0, unbounded on the log scale ({shown})"
+    return ""
+
+
+def _reportable(effects, skipped: list, indicator: str = "") -> list[Effect]:
+    """The effects that can be written; the others go to ``skipped`` with the reason."""
+    kept = []
+    for effect in effects:
+        reason = unreportable(effect)
+        if reason:
+            skipped.append(
+                Skipped(effect.place_id, indicator or effect.indicator, effect.design, reason)
+            )
+        else:
+            kept.append(effect)
+    return kept
+
+
 def _panel(data: StudyData, municipality: str, available: set, skipped: list) -> list[Effect]:
-    """The municipality's targets together (panel DiD): a pooled estimate when there are several."""
+    """The municipality's targets together when there are several: the panel and the pooled
+    difference-in-differences."""
     targets = data.study.targets(municipality)
     if len(targets) < 2:
         return []
@@ -215,6 +261,11 @@ def _panel(data: StudyData, municipality: str, available: set, skipped: list) ->
             found.extend(panel_effects(data, indicator.id, with_series))
         except EstimationError as exc:
             skipped.append(Skipped(ALL_TARGETS, indicator.id, "panel", str(exc)))
+        # Every target, whatever its events: the pooled estimate sparse places still get.
+        try:
+            found.append(pooled_did_effect(data, indicator.id, with_series))
+        except EstimationError as exc:
+            skipped.append(Skipped(ALL_TARGETS, indicator.id, "pooled_did", str(exc)))
     return found
 
 
@@ -235,13 +286,13 @@ def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEva
             found, missed = evaluate_target(data, place, indicator.id, frames=frames)
             effects.extend(found)
             skipped.extend(missed)
-    effects.extend(_panel(data, municipality, available, skipped))
+    effects.extend(_reportable(_panel(data, municipality, available, skipped), skipped))
     found, missed = survey_effects(data, municipality)
-    effects.extend(found)
+    effects.extend(_reportable(found, skipped))
     indicator = data.study.survey.indicator if data.study.survey else ""
     skipped.extend(Skipped(ALL_TARGETS, indicator, design, reason) for design, reason in missed)
     found, missed = inspection_effects(data, municipality)
-    effects.extend(found)
+    effects.extend(_reportable(found, skipped))
     indicator = data.study.inspections.indicator if data.study.inspections else ""
     skipped.extend(Skipped(place, indicator, design, reason) for place, design, reason in missed)
     return MunicipalityEvaluation(municipality, tuple(effects), tuple(skipped))

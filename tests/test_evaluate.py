@@ -112,6 +112,7 @@ def test_displacement_rows_have_the_right_shape(effects):
 
 
 def test_wdd_row_equals_a_direct_call(demo_data):
+    from pipeline.designs.buffer import displacement_difference
     from pipeline.designs.displacement import wdd
     from pipeline.evaluate import evaluate_target
 
@@ -125,15 +126,22 @@ def test_wdd_row_equals_a_direct_call(demo_data):
         return frame.loc[~post, "value"].sum(), frame.loc[post, "value"].sum()
 
     control = inputs.pooled_controls()
+    test = displacement_difference(inputs)
+    # The buffer reuses the target's control: all of it is shared by both halves.
+    assert test.shared_control == sums(control)
     direct = wdd(
         sums(inputs.target),
         sums(control),
         sums(inputs.buffer),
         sums(control),
         time_weights=(int((~post).sum()), int(post.sum())),
+        shared_control=sums(control),
+        dispersion=test.dispersion,
+        df=test.df,
     )
     assert row.estimate == pytest.approx(direct.estimate)
     assert row.p_value == pytest.approx(direct.p_value)
+    assert min(test.dispersion.values()) >= 1
 
 
 def test_minimum_detectable_decrease_is_reported_and_grows_for_small_places(effects):
@@ -227,3 +235,48 @@ def test_the_study_chooses_how_the_time_series_accounts_for_drift(demo_data):
         )
         assert effect.ci_low == pytest.approx(direct.ci_low)
     assert widths["inflation"] != pytest.approx(widths["variance"])
+
+
+def test_no_output_carries_a_non_finite_estimate_or_interval(demo_data):
+    """Regression: with no events before the start the slope change was written as
+    4.75 (0 to inf); only rate ratios were checked for non-finite values."""
+    from dataclasses import replace
+
+    from pipeline.evaluate import evaluate_target
+
+    place = demo_data.study.place("hallstahammar_centrum")
+    series = demo_data.series.copy()
+    rows = (series["place_id"] == place.id) & (series["indicator"] == "crimes_total")
+    before = pd.PeriodIndex(series["period"], freq="M") < pd.Period(place.intervention_start, "M")
+    series.loc[rows & before, "value"] = 0
+    data = replace(demo_data, series=series)
+    effects, skipped = evaluate_target(data, place, "crimes_total")
+    for effect in effects:
+        values = [effect.estimate, effect.ci_low, effect.ci_high]
+        assert not any(abs(v) == float("inf") for v in values), effect.design
+        assert effect.estimate == effect.estimate, effect.design  # not NaN
+    reasons = {s.design: s.reason for s in skipped if s.place_id == place.id}
+    assert "its_slope" not in {e.design for e in effects}
+    assert "pre-period has no events" in reasons["its_slope"]
+
+
+def test_drift_note_gives_the_true_reason_with_one_event():
+    """Regression: with one event in 24 months before the start the drift correction
+    switched off and the note said the pre-period was too short."""
+    import numpy as np
+
+    from pipeline.designs.controlled import fit_conditional_binomial
+    from pipeline.designs.its import fit_its
+
+    periods = pd.period_range("2018-01", periods=36, freq="M")
+    counts = np.zeros(36)
+    counts[5] = 1
+    counts[24:] = [1, 0, 2, 0, 1, 1, 0, 0, 3, 1, 0, 1]
+    fit = fit_its(counts, periods, periods[24], drift=True, harmonic_pairs=0)
+    assert "too short" not in fit.inference
+    assert "too few events for a placebo step, 1 in the 24-month pre-period" in fit.inference
+    control = np.full(36, 6.0)
+    post = (np.arange(36) >= 24).astype(float)
+    controlled = fit_conditional_binomial(counts, control, post, trend=True, drift=True)
+    assert "too short" not in controlled.inference
+    assert "too few events for a placebo step, 1 at the target" in controlled.inference
