@@ -92,6 +92,7 @@ validate: $(ENV_STAMP) ## Check the designs: published analyses, simulation cove
 calibrate: $(ENV_STAMP) ## Longer comparisons of inference methods on real Brå series (time series, panel; ~20 min)
 	$(VPY) benchmarks/calibrate_inference.py
 	$(VPY) benchmarks/calibrate_panel.py
+	$(VPY) benchmarks/calibrate_sparse_panel.py --groups 25
 
 demo-data: $(ENV_STAMP) ## Regenerate the demo study from its seed
 	$(VPY) -m pipeline demo --out data/raw/trygga_platser_demo

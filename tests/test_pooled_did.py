@@ -167,7 +167,7 @@ def test_seeded():
 def test_simulated_places_hold_the_level_and_cover(overdispersion, drift):
     """Known truth: 5 targets and 15 areas of 0.4-6 crimes a month, 24 months. Under no
     effect the randomisation test rejects at its level; the interval covers a true 0.7."""
-    rejections, covered, replicates = 0, 0, 150
+    rejections, covered, replicates = 0, 0, 100
     for seed in range(replicates):
         kwargs = dict(mean=2.0, overdispersion=overdispersion, drift=drift, seed=seed)
         null = fit_pooled_did(*sparse_panel(5, 15, **kwargs), draws=199, bootstrap=0, seed=seed)
@@ -176,9 +176,10 @@ def test_simulated_places_hold_the_level_and_cover(overdispersion, drift):
             *sparse_panel(5, 15, rate_ratio=0.7, **kwargs), draws=199, bootstrap=0, seed=seed
         )
         covered += effect.ci_low <= 0.7 <= effect.ci_high
-    # Binomial 99 % bounds around 5 % and 95 % with 150 replicates.
-    assert rejections / replicates <= 0.11
-    assert 0.88 <= covered / replicates <= 0.995
+    print(f"pooled DiD: false positives {rejections}/100, coverage {covered}/100")
+    # Binomial 99 % bounds around 5 % and 95 % with 100 replicates.
+    assert rejections / replicates <= 0.12
+    assert 0.88 <= covered / replicates <= 1.0
 
 
 # --------------------------------------------------------------------------- Buenos Aires
