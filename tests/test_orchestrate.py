@@ -144,8 +144,9 @@ def test_demo_end_to_end(tmp_path):
         assert section in comparative
     _assert_no_survey_microdata(reports)
     pooled = pd.read_csv(reports / "pooled_effects.csv")
-    assert {"meta_random", "meta_fixed", "panel"} == set(pooled["design"])
-    assert set(pooled.loc[pooled["design"] == "panel", "k"]) == {10}
+    assert {"meta_random", "meta_fixed", "panel", "pooled_did"} == set(pooled["design"])
+    assert set(pooled.loc[pooled["design"].isin(["panel", "pooled_did"]), "k"]) == {10}
+    assert pooled[["estimate", "ci_low", "ci_high"]].notna().all().all()
     effects = pd.read_csv(reports / EFFECTS_FILE)
     survey_rows = effects[effects["indicator"] == "unsafe_evening"]
     assert set(survey_rows["design"]) == {"survey_did", "survey_prepost", "survey_ordinal"}

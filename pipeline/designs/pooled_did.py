@@ -30,7 +30,10 @@ and Statistics* 93(1)): the p-value ranks the estimate among the estimates
 obtained when the targets' starts are given to other units drawn at random
 from all units (every draw when there are few), which is exact under the
 sharp null of no effect anywhere whatever the dispersion, drift or zero
-months. The interval inverts the same comparison around the estimate: the
+months. Each estimate is studentised by the Poisson error of its treated
+units' own counts before and after, so that drawing larger or smaller units
+than the targets does not widen or narrow the comparison. The interval
+inverts the same comparison around the estimate: the
 targets' counts from their starts are divided by the estimated ratio, the
 draws repeated, and the spread of their estimates is the estimate's sampling
 and drift error (Conley & Taber's interval). Where too few units make the
@@ -303,6 +306,15 @@ def _assignments(panel: _Panel, draws: int, rng) -> tuple[list[np.ndarray], bool
     return out, False, total
 
 
+def _scale(panel: _Panel, start: np.ndarray, counts: np.ndarray) -> float:
+    """Poisson standard error of the treated units' log after/before ratio (plus a half)."""
+    months = np.arange(counts.shape[1])
+    treated = start >= 0
+    after = panel.observed & treated[:, None] & (months[None, :] >= start[:, None])
+    before = panel.observed & treated[:, None] & (months[None, :] < start[:, None])
+    return float(np.sqrt(1 / (counts[after].sum() + 0.5) + 1 / (counts[before].sum() + 0.5)))
+
+
 def _rank_p(statistic: float, draws: np.ndarray) -> float:
     """Two-sided randomisation p-value, ties (up to rounding) counted as extreme."""
     extreme = np.sum(np.abs(np.nan_to_num(draws, nan=0.0)) >= abs(statistic) * (1 - 1e-9))
@@ -473,8 +485,12 @@ def fit_pooled_did(
             f"assignments: the smallest attainable randomisation p-value, {min_p:.3f}, exceeds "
             f"{alpha:g}; add comparison areas"
         )
+    # Studentised: each estimate over the Poisson error of its targets' own counts, so
+    # assignments of larger or smaller units than the targets compare on one scale.
+    scale = _scale(panel, panel.start, panel.counts)
     null = _fit_many(panel, assignments)
-    p_value = _rank_p(estimate, null)
+    null_scale = np.array([_scale(panel, s, panel.counts) for s in assignments])
+    p_value = _rank_p(estimate / scale, null / null_scale)
     # Conley-Taber interval: the targets' treated counts divided by the estimate, the
     # same assignments again; their spread is the estimate's error.
     y, _, _, treated, _ = _stack(panel, panel.start)
@@ -483,10 +499,12 @@ def fit_pooled_did(
     after = (panel.start[:, None] >= 0) & (months[None, :] >= panel.start[:, None])
     deflated[after] = deflated[after] / np.exp(estimate)
     centred = _fit_many(panel, assignments, counts=[deflated] * len(assignments))
+    centred = centred / np.array([_scale(panel, s, deflated) for s in assignments])
     centred = centred[np.isfinite(centred)]
     tail = alpha / 2
     low, high = np.quantile(centred, [tail, 1 - tail], method="higher" if exact else "linear")
-    ci_low, ci_high = float(np.exp(estimate - high)), float(np.exp(estimate - low))
+    ci_low = float(np.exp(estimate - high * scale))
+    ci_high = float(np.exp(estimate - low * scale))
     boot = (float("nan"),) * 3
     if bootstrap:
         boot = _bootstrap(panel, bootstrap, level, rng)
