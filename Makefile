@@ -133,6 +133,7 @@ calibrate: $(ENV_STAMP) ## Longer comparisons of inference methods: real Brå se
 	$(VPY) benchmarks/calibrate_inference.py
 	$(VPY) benchmarks/calibrate_panel.py
 	$(VPY) benchmarks/survey_inference.py
+	$(VPY) benchmarks/calibrate_sparse_panel.py --groups 25
 
 demo-data: $(ENV_STAMP) ## Regenerate the demo study from its seed
 	$(VPY) -m pipeline demo --out data/raw/trygga_platser_demo

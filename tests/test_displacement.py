@@ -338,3 +338,70 @@ def test_wdd_harm_bad_arguments():
         wdd_harm([], [])
     with pytest.raises(ValueError, match=">= 0"):
         wdd_harm([1.0], [-1.0])
+
+
+def test_shared_control_variance_enters_four_times():
+    """Regression: with the buffer compared with the target's own control, the control's
+    change is subtracted twice but its variance entered only twice, not four times."""
+    t, c, d = (207, 110), (308, 318), (178, 157)
+    shared = wdd(t, c, d, c, shared_control=c)
+    assert shared.estimate == wdd(t, c, d, c).estimate
+    assert shared.variance == pytest.approx(sum(t) + sum(d) + 4 * sum(c))
+    weighted = wdd(t, c, d, c, shared_control=c, time_weights=(2, 1), dispersion={"Ct": 2.0})
+    # Ct's variance at dispersion 2, Cd's at 1, and twice the covariance at Ct's dispersion.
+    by_hand = t[0] / 4 + t[1] + d[0] / 4 + d[1] + (2 + 1 + 2 * 2) * (c[0] / 4 + c[1])
+    assert weighted.variance == pytest.approx(by_hand)
+
+
+def test_dispersion_scales_each_area_and_t_reference():
+    base = wdd((20, 12), (30, 33), (15, 16), (12, 11))
+    scaled = wdd((20, 12), (30, 33), (15, 16), (12, 11), dispersion=2.0, df=10)
+    assert scaled.variance == pytest.approx(2 * base.variance)
+    assert scaled.p_value == pytest.approx(2 * stats.t.sf(abs(scaled.z), 10))
+    with pytest.raises(ValueError, match="at least 1"):
+        wdd((20, 12), (30, 33), dispersion=0.5)
+    with pytest.raises(ValueError, match="shared_control needs"):
+        wdd((20, 12), (30, 33), shared_control=(30, 33))
+
+
+def _wdd_null_rejections(overdispersion: float, replicates: int = 2000) -> tuple[float, float]:
+    """Monthly counts of target 5, control 8, buffer 4 a month (84 months, 45 before), the
+    buffer compared with the target's control: rejection rates of the design's WDD and of
+    the published variance (independent controls, Poisson)."""
+    from dataclasses import replace
+
+    from pipeline.designs.buffer import displacement_difference
+    from pipeline.validation.simulation import simulate_design_data
+
+    rng = np.random.default_rng(2018)
+    shell = simulate_design_data(rng)
+    index = shell.target.index
+
+    def draw(mean):
+        rate = np.full(len(index), float(mean))
+        if overdispersion:
+            rate = rate * rng.gamma(1 / overdispersion, overdispersion, len(index))
+        return pd.DataFrame({"value": rng.poisson(rate).astype(float), "exposure": 1.0}, index)
+
+    design, published = 0, 0
+    for _ in range(replicates):
+        data = replace(
+            shell, target=draw(5), controls={"c": draw(8)}, buffer=draw(4), buffer_controls={}
+        )
+        test = displacement_difference(data)
+        design += test.p_value < 0.05
+        counts = test.counts
+        plain = wdd(
+            counts["T"], counts["Ct"], counts["D"], counts["Cd"], time_weights=test.time_weights
+        )
+        published += plain.p_value < 0.05
+    return design / replicates, published / replicates
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overdispersion", [0.0, 0.3, 1.0], ids=["poisson", "od0.3", "od1"])
+def test_wdd_with_shared_control_holds_its_level(overdispersion):
+    design, published = _wdd_null_rejections(overdispersion)
+    print(f"WDD false positives at overdispersion {overdispersion}: {design:.3f} ({published:.3f})")
+    assert 0.04 <= design <= 0.06
+    assert published > 0.08  # the bug this fixes

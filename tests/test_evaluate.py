@@ -104,6 +104,7 @@ def test_displacement_rows_have_the_right_shape(effects):
 
 
 def test_wdd_row_equals_a_direct_call(demo_data):
+    from pipeline.designs.buffer import displacement_difference
     from pipeline.evaluation.municipality import evaluate_target
     from pipeline.methods.displacement import wdd
 
@@ -117,15 +118,22 @@ def test_wdd_row_equals_a_direct_call(demo_data):
         return frame.loc[~post, "value"].sum(), frame.loc[post, "value"].sum()
 
     control = inputs.pooled_controls()
+    test = displacement_difference(inputs)
+    # The buffer reuses the target's control: all of it is shared by both halves.
+    assert test.shared_control == sums(control)
     direct = wdd(
         sums(inputs.target),
         sums(control),
         sums(inputs.buffer),
         sums(control),
         time_weights=(int((~post).sum()), int(post.sum())),
+        shared_control=sums(control),
+        dispersion=test.dispersion,
+        df=test.df,
     )
     assert row.estimate == pytest.approx(direct.estimate)
     assert row.p_value == pytest.approx(direct.p_value)
+    assert min(test.dispersion.values()) >= 1
 
 
 def test_minimum_detectable_decrease_is_reported_and_grows_for_small_places(effects):
@@ -221,3 +229,26 @@ def test_the_study_chooses_how_the_time_series_accounts_for_drift(demo_data):
     # The demo's pre-period is too short for its own placebo steps to measure the drift.
     assert "placebo steps overlap" in methods["inflation"]
     assert "placebo steps overlap" not in methods["random_walk"]
+
+
+def test_no_output_carries_a_non_finite_estimate_or_interval(demo_data):
+    """Regression: with no events before the start the slope change was written as
+    4.75 (0 to inf); only rate ratios were checked for non-finite values."""
+    from dataclasses import replace
+
+    from pipeline.evaluation.municipality import evaluate_target
+
+    place = demo_data.study.place("hallstahammar_centrum")
+    series = demo_data.series.copy()
+    rows = (series["place_id"] == place.id) & (series["indicator"] == "crimes_total")
+    before = pd.PeriodIndex(series["period"], freq="M") < pd.Period(place.intervention_start, "M")
+    series.loc[rows & before, "value"] = 0
+    data = replace(demo_data, series=series)
+    effects, skipped = evaluate_target(data, place, "crimes_total")
+    for effect in effects:
+        values = [effect.estimate, effect.ci_low, effect.ci_high]
+        assert not any(abs(v) == float("inf") for v in values), effect.design
+        assert effect.estimate == effect.estimate, effect.design  # not NaN
+    reasons = {s.design: s.reason for s in skipped if s.place_id == place.id}
+    assert "its_slope" not in {e.design for e in effects}
+    assert "pre-period has no events" in reasons["its_slope"]

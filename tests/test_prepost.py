@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from pipeline.designs.base import DesignData
 from pipeline.designs.prepost import PrePost
@@ -52,3 +53,14 @@ def test_is_never_primary_when_the_time_series_applies():
 
     names = [d.name for d in DESIGNS]
     assert names.index("its") < names.index("prepost")
+
+
+def test_dispersion_is_floored_at_one():
+    """Regression: months less variable than Poisson made the interval narrower than the
+    Poisson one (the Pearson dispersion was not floored at 1)."""
+    counts = np.array([10.0] * 12 + [8.0] * 12)  # no month-to-month variation at all
+    effect = PrePost().estimate(_data(counts, np.ones(24), start="2019-01"))
+    se = np.sqrt(1 / 120 + 1 / 96)  # Poisson: the periods' totals are their variances
+    crit = stats.t.ppf(0.975, 22)
+    assert effect.ci_low == pytest.approx(0.8 * np.exp(-crit * se), rel=1e-6)
+    assert "dispersion 1.00" in effect.method

@@ -17,7 +17,11 @@ target, or did the benefit spread there?
   its authors give.
 
 The buffer's control (the WDD's ``Cd``) is the target's ``buffer_controls``
-when the study gives them, else the target's own controls.
+when the study gives them, else the target's own controls. Areas that serve as
+both controls enter both halves of the WDD, so their variance enters four
+times, not twice; and the counts' overdispersion, estimated from the areas'
+monthly counts within each period, scales every variance (t reference on its
+degrees of freedom).
 """
 
 from __future__ import annotations
@@ -27,16 +31,90 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import EstimationError
-from ..methods.displacement import wdd, wdq
+from ..methods.displacement import WDDResult, wdd, wdq
 from ..results import Effect
-from .base import DesignData
+from .base import DesignData, pool
 from .controlled import ControlledComparison
 from .donor import DonorComparison
+from .relative_effect import dispersion_from_monthly
 
 
 def _sums(frame, start) -> tuple[float, float]:
     post = frame.index >= start
     return float(frame.loc[~post, "value"].sum()), float(frame.loc[post, "value"].sum())
+
+
+def _window(data: DesignData):
+    """Target, pooled control, buffer and pooled buffer control over their common months."""
+    control = data.pooled_controls()
+    buffer_control = data.pooled_buffer_controls()
+    buffer = data.buffer.dropna()
+    window = (
+        data.target.index.intersection(control.index)
+        .intersection(buffer.index)
+        .intersection(buffer_control.index)
+    )
+    if len(window) == 0:
+        raise EstimationError("target, buffer and controls share no periods")
+    return (
+        window,
+        data.target.loc[window],
+        control.loc[window],
+        buffer.loc[window],
+        buffer_control.loc[window],
+    )
+
+
+def displacement_difference(data: DesignData) -> WDDResult:
+    """The weighted displacement difference test of a target with a buffer and controls.
+
+    Crimes per month (time weights: months before, months after). Areas that
+    are both the target's and the buffer's control enter both halves, so their
+    covariance is added; the dispersion of the areas' monthly counts within
+    each period (floored at 1) scales every variance, with a t reference on its
+    degrees of freedom.
+
+    Parameters
+    ----------
+    data
+        A target with a buffer and controls.
+
+    Returns
+    -------
+    WDDResult
+    """
+    window, target, control, buffer, buffer_control = _window(data)
+    post = window >= data.start
+    n_pre, n_post = int((~post).sum()), int(post.sum())
+    t_pre, t_post = _sums(target, data.start)
+    c_pre, c_post = _sums(control, data.start)
+    b_pre, b_post = _sums(buffer, data.start)
+    d_pre, d_post = _sums(buffer_control, data.start)
+    # Areas that are the target's control and the buffer's control at once.
+    both = set(data.buffer_controls or data.controls) & set(data.controls)
+    shared = None
+    if both:
+        shared = _sums(pool({k: data.controls[k] for k in both}).loc[window], data.start)
+    # Each area's own dispersion over its months in each period (floored at 1): the
+    # shared control's variance counts four times, so an average would understate it.
+    areas = {"T": target, "Ct": control, "D": buffer, "Cd": buffer_control}
+    dispersion, dfs = {}, []
+    for role, frame in areas.items():
+        monthly = [frame["value"].to_numpy(float)[part] for part in (~post, post)]
+        monthly = [m for m in monthly if len(m) >= 2 and m.sum() > 0]
+        dispersion[role] = dispersion_from_monthly(*monthly) if monthly else 1.0
+        dfs.append(sum(len(m) - 1 for m in monthly) if monthly else np.inf)
+    df = float(min(dfs))
+    return wdd(
+        (t_pre, t_post),
+        (c_pre, c_post),
+        (b_pre, b_post),
+        (d_pre, d_post),
+        time_weights=(n_pre, n_post),
+        shared_control=shared,
+        dispersion=dispersion,
+        df=df,
+    )
 
 
 class BufferDisplacement:
@@ -55,18 +133,7 @@ class BufferDisplacement:
         )
 
     def estimate(self, data: DesignData) -> tuple[Effect, ...]:
-        control = data.pooled_controls()
-        buffer_control = data.pooled_buffer_controls()
-        buffer = data.buffer.dropna()
-        window = (
-            data.target.index.intersection(control.index)
-            .intersection(buffer.index)
-            .intersection(buffer_control.index)
-        )
-        if len(window) == 0:
-            raise EstimationError("target, buffer and controls share no periods")
-        target, control, buffer = data.target.loc[window], control.loc[window], buffer.loc[window]
-        buffer_control = buffer_control.loc[window]
+        window, target, control, buffer, _ = _window(data)
         n_pre = int((window < data.start).sum())
         n_post = int((window >= data.start).sum())
         common = dict(
@@ -101,14 +168,9 @@ class BufferDisplacement:
         t_pre, t_post = _sums(target, data.start)
         c_pre, c_post = _sums(control, data.start)
         b_pre, b_post = _sums(buffer, data.start)
-        d_pre, d_post = _sums(buffer_control, data.start)
-        test = wdd(
-            (t_pre, t_post),
-            (c_pre, c_post),
-            (b_pre, b_post),
-            (d_pre, d_post),
-            time_weights=(n_pre, n_post),
-        )
+        test = displacement_difference(data)
+        shared, df = test.shared_control, test.df
+        dispersion = ", ".join(f"{role} {value:.2f}" for role, value in test.dispersion.items())
         wdd_effect = Effect(
             place_id=data.place.id,
             design="wdd",
@@ -119,7 +181,9 @@ class BufferDisplacement:
             p_value=float(test.p_value),
             method=(
                 "Weighted displacement difference test (Wheeler & Ratcliffe 2018): change in crimes per "
-                f"month at target and buffer net of their control, time weights {n_pre}/{n_post} months"
+                f"month at target and buffer net of their control, time weights {n_pre}/{n_post} months; "
+                f"variances times each area's monthly dispersion ({dispersion}), t({df:.0f})"
+                + ("; the control shared by target and buffer counted in both" if shared else "")
             ),
             **common,
         )

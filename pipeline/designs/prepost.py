@@ -2,7 +2,7 @@
 
 The rate after the start divided by the rate before, with exposure, from a
 Poisson regression on a single step; the variance is inflated by the Pearson
-dispersion of the monthly counts (quasi-Poisson).
+dispersion of the monthly counts (quasi-Poisson), floored at 1.
 
 What it can show: how much the level differs between the two periods. What it
 cannot: whether the measures caused it. Trends, season mix and shocks such as
@@ -44,9 +44,10 @@ class PrePost:
                 "pre/post needs at least one event before and one after the start"
             )
         exog = np.column_stack([np.ones(len(counts)), post])
-        result = sm.GLM(counts, exog, family=sm.families.Poisson(), offset=np.log(exposure)).fit(
-            scale="X2"
-        )
+        model = sm.GLM(counts, exog, family=sm.families.Poisson(), offset=np.log(exposure))
+        pearson = model.fit(scale="X2")
+        # Floored at 1: months less variable than Poisson do not make the counts more precise.
+        result = model.fit(scale=max(1.0, float(pearson.scale)))
         coef, se, df = float(result.params[1]), float(result.bse[1]), float(result.df_resid)
         crit = stats.t.ppf(0.975, df)
         ratio = float(np.exp(coef))

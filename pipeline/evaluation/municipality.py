@@ -14,6 +14,7 @@ from ..designs import DESIGNS, Design, DesignData
 from ..designs.base import cut_before_co_intervention, place_series
 from ..designs.inspection import inspection_effects
 from ..designs.panel import panel_effects
+from ..designs.pooled_did import pooled_did_effect
 from ..designs.survey import ALL_TARGETS, survey_effects
 from ..errors import EstimationError
 from ..inputs.prepare import StudyData
@@ -200,8 +201,13 @@ def evaluate_target(
                     ),
                 )
         for effect in produced if isinstance(produced, tuple) else (produced,):
-            refused = _refusal(effect)
+            refused = _refusal(effect) or unreportable(effect)
             if refused:
+                if (
+                    effect.place_id == place.id
+                    and inputs.target["value"][inputs.post == 0].sum() == 0
+                ):
+                    refused += "; the pre-period has no events"
                 skipped.append(Skipped(effect.place_id, indicator_id, effect.design, refused))
                 continue
             effects.append(effect)
@@ -225,16 +231,70 @@ def evaluate_target(
     return effects, skipped
 
 
+# Estimands on the ratio scale: an interval reaching 0 is unbounded on the log scale.
+_RATIOS = frozenset(
+    {
+        "rate_ratio",
+        "rate_ratio_per_year",
+        "relative_effect_size",
+        "odds_ratio",
+        "cumulative_odds_ratio",
+    }
+)
+
+
+def unreportable(effect: Effect) -> str:
+    """Why an estimate cannot be written, or ``""`` if it can.
+
+    No output carries a non-finite estimate or interval bound: an infinite
+    bound, a ratio interval reaching 0, an interval with one bound only, or
+    an estimate that is not a number. Designs without an interval (the
+    displacement quotient) leave both bounds empty.
+    """
+    values = np.array([effect.estimate, effect.ci_low, effect.ci_high], dtype=float)
+    shown = f"{effect.estimate:.3g} ({effect.ci_low:.3g} to {effect.ci_high:.3g})"
+    if not np.isfinite(values[0]):
+        return f"no finite estimate ({shown}): {effect.method}"
+    if np.isinf(values[1:]).any() or np.isnan(values[1:]).sum() == 1:
+        return f"the interval is unbounded ({shown})"
+    if effect.estimand in _RATIOS and (values[0] <= 0 or np.nanmin(values[1:], initial=1) <= 0):
+        return f"the ratio or its interval reaches 0, unbounded on the log scale ({shown})"
+    return ""
+
+
+def _reportable(effects, skipped: list, indicator: str = "") -> list[Effect]:
+    """The effects that can be written; the others go to ``skipped`` with the reason."""
+    kept = []
+    for effect in effects:
+        reason = unreportable(effect)
+        if reason:
+            skipped.append(
+                Skipped(effect.place_id, indicator or effect.indicator, effect.design, reason)
+            )
+        else:
+            kept.append(effect)
+    return kept
+
+
 def municipality_panel(
-    data: StudyData, municipality: str, available: set, skipped: list
+    data: StudyData,
+    municipality: str,
+    available: set,
+    skipped: list,
+    indicators: list[str] | None = None,
+    pooled: bool = True,
 ) -> list[Effect]:
-    """The municipality's targets together (panel DiD): a pooled estimate when there are several."""
+    """The municipality's targets together when there are several: the panel and (with
+    ``pooled``) the pooled difference-in-differences, for ``indicators`` (default: every count
+    indicator)."""
     targets = data.study.targets(municipality)
     if len(targets) < 2:
         return []
     found: list[Effect] = []
     for indicator in data.study.indicators:
-        if indicator.family != "count":
+        if indicator.family != "count" or (
+            indicators is not None and indicator.id not in indicators
+        ):
             continue
         with_series = [p for p in targets if (p.id, indicator.id) in available]
         if len(with_series) < 2:
@@ -251,6 +311,12 @@ def municipality_panel(
                 skipped.append(Skipped(place_id, indicator.id, effect.design, refused))
             else:
                 found.append(effect)
+        # Every target, whatever its events: the pooled estimate sparse places still get.
+        if pooled:
+            try:
+                found.append(pooled_did_effect(data, indicator.id, with_series))
+            except EstimationError as exc:
+                skipped.append(Skipped(ALL_TARGETS, indicator.id, "pooled_did", str(exc)))
     return found
 
 
@@ -271,13 +337,13 @@ def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEva
             found, missed = evaluate_target(data, place, indicator.id, frames=frames)
             effects.extend(found)
             skipped.extend(missed)
-    effects.extend(municipality_panel(data, municipality, available, skipped))
+    effects.extend(_reportable(municipality_panel(data, municipality, available, skipped), skipped))
     found, missed = survey_effects(data, municipality)
-    effects.extend(found)
+    effects.extend(_reportable(found, skipped))
     indicator = data.study.survey.indicator if data.study.survey else ""
     skipped.extend(Skipped(ALL_TARGETS, indicator, design, reason) for design, reason in missed)
     found, missed = inspection_effects(data, municipality)
-    effects.extend(found)
+    effects.extend(_reportable(found, skipped))
     indicator = data.study.inspections.indicator if data.study.inspections else ""
     skipped.extend(Skipped(place, indicator, design, reason) for place, design, reason in missed)
     return MunicipalityEvaluation(municipality, tuple(effects), tuple(skipped))

@@ -60,12 +60,17 @@ ROLES = ("T", "Ct", "D", "Cd")
 # --------------------------------------------------------------------------- helpers
 
 
-def _normal_inference(estimate: float, se: float, alpha: float) -> dict[str, float]:
-    """z, two-sided p-value and (1 - alpha) confidence interval of a normal estimate."""
-    level = stats.norm.ppf(1 - alpha / 2)
+def _normal_inference(
+    estimate: float, se: float, alpha: float, df: float = math.inf
+) -> dict[str, float]:
+    """z, two-sided p-value and (1 - alpha) confidence interval of a normal estimate
+    (a t reference on ``df`` degrees of freedom when the variance carries an estimated
+    dispersion)."""
+    reference = stats.norm if math.isinf(df) else stats.t(df)
+    level = reference.ppf(1 - alpha / 2)
     if se > 0:
         z = estimate / se
-        p = float(2 * stats.norm.sf(abs(z)))
+        p = float(2 * reference.sf(abs(z)))
     else:
         # All counts zero: there is nothing to test.
         z, p = float("nan"), float("nan")
@@ -318,6 +323,12 @@ class WDDResult:
         Total: local plus displacement.
     z, p_value, ci_low, ci_high : float
         Normal-approximation z score, two-sided p-value and interval of the total.
+    dispersion : dict
+        Role -> factor multiplying its counts' Poisson variance (1: Poisson).
+    df : float
+        Degrees of freedom of the reference (``inf``: normal).
+    shared_control : tuple of float or None
+        The ``(pre, post)`` counts Ct and Cd have in common, None if they share none.
     """
 
     counts: dict[str, tuple[float, float]]
@@ -334,6 +345,9 @@ class WDDResult:
     p_value: float
     ci_low: float
     ci_high: float
+    dispersion: dict[str, float] | None = None
+    df: float = math.inf
+    shared_control: tuple[float, float] | None = None
 
     @property
     def variance(self) -> float:
@@ -357,7 +371,7 @@ class WDDResult:
                     "component": name,
                     "estimate": est,
                     "se": se,
-                    **_normal_inference(est, se, self.alpha),
+                    **_normal_inference(est, se, self.alpha, self.df),
                     "conf_level": 1 - self.alpha,
                 }
             )
@@ -418,21 +432,22 @@ def _component(
     w_treated: float,
     w_control: float,
     time_weights: tuple[float, float],
+    phi_treated: float = 1.0,
+    phi_control: float = 1.0,
 ) -> tuple[float, float]:
-    """Difference in differences of weighted counts and its Poisson variance.
+    """Difference in differences of weighted counts and its (quasi-)Poisson variance.
 
-    A count X divided by a weight w has variance X / w**2 (Var(X/w) = Var(X)/w**2
-    with Var(X) estimated by X), which is how Wheeler's time and area weights enter.
+    A count X divided by a weight w has variance phi X / w**2 (Var(X/w) = Var(X)/w**2
+    with Var(X) estimated by phi X), which is how Wheeler's time and area weights enter.
     """
     t_pre, t_post = time_weights
     est = (treated[1] / (t_post * w_treated) - treated[0] / (t_pre * w_treated)) - (
         control[1] / (t_post * w_control) - control[0] / (t_pre * w_control)
     )
-    var = (
-        treated[1] / (t_post * w_treated) ** 2
-        + treated[0] / (t_pre * w_treated) ** 2
-        + control[1] / (t_post * w_control) ** 2
-        + control[0] / (t_pre * w_control) ** 2
+    var = phi_treated * (
+        treated[1] / (t_post * w_treated) ** 2 + treated[0] / (t_pre * w_treated) ** 2
+    ) + phi_control * (
+        control[1] / (t_post * w_control) ** 2 + control[0] / (t_pre * w_control) ** 2
     )
     return est, var
 
@@ -446,6 +461,9 @@ def wdd(
     time_weights: Sequence[float] = (1.0, 1.0),
     area_weights: Mapping[str, float] | None = None,
     alpha: float = 0.05,
+    shared_control: Sequence[float] | None = None,
+    dispersion: float | Mapping[str, float] = 1.0,
+    df: float = math.inf,
 ) -> WDDResult:
     """Weighted displacement difference test of Wheeler & Ratcliffe (2018).
 
@@ -477,6 +495,23 @@ def wdd(
         unit; missing roles weigh 1.
     alpha : float, default 0.05
         1 - confidence level. (``ptools::wdd`` defaults to 0.1.)
+    shared_control : (pre, post) pair of counts, optional
+        The counts Ct and Cd have in common: all of Ct when the buffer is compared
+        with the target's own control. Its change is subtracted twice, once in each
+        component, so its variance enters the total four times, not twice::
+
+            Var += 2 * Cov = 2 * (S_pre + S_post) / (w_Ct * w_Cd)   (with weights)
+
+        The published test assumes independent controls (None).
+    dispersion : float or mapping, default 1
+        Quasi-Poisson factor (>= 1) multiplying the counts' variance, for
+        overdispersed counts: one for every area, or role -> factor (missing
+        roles 1), e.g. :func:`pipeline.designs.relative_effect.dispersion_from_monthly`
+        on each area's monthly counts. Per area matters: the shared control's
+        variance enters four times, so an average would understate it.
+    df : float, default inf
+        Degrees of freedom of a t reference, for a dispersion estimated from the
+        data; the default is the published normal reference.
 
     Returns
     -------
@@ -485,7 +520,9 @@ def wdd(
     Raises
     ------
     ValueError
-        Bad counts, only one of D / Cd, non-positive weights, unknown roles, bad alpha.
+        Bad counts, only one of D / Cd, non-positive weights, unknown roles, bad
+        alpha, a shared control without a displacement area or larger than Ct or
+        Cd, a dispersion below 1 or df not positive.
 
     Notes
     -----
@@ -515,25 +552,54 @@ def wdd(
     weights = _area_weights(area_weights)
     alpha = check_probability(alpha)
 
+    if isinstance(dispersion, Mapping):
+        unknown = set(dispersion) - set(ROLES)
+        if unknown:
+            raise ValueError(f"dispersion has unknown roles {sorted(unknown)}; use {list(ROLES)}")
+        phi = {role: dispersion.get(role, 1.0) for role in ROLES}
+    else:
+        phi = dict.fromkeys(ROLES, dispersion)
+    for role, value in phi.items():
+        phi[role] = check_positive(value, f"dispersion of {role}")
+        if phi[role] < 1:
+            raise ValueError(f"dispersion must be at least 1, got {value!r} for {role}")
+    try:
+        df = float(df)
+    except (TypeError, ValueError):
+        raise ValueError(f"df must be a positive number, got {df!r}") from None
+    if not df > 0:
+        raise ValueError(f"df must be a positive number, got {df!r}")
+    shared = None if shared_control is None else check_pair(shared_control, "shared control")
+
     counts = {"T": t, "Ct": ct}
-    local_est, local_var = _component(t, ct, weights["T"], weights["Ct"], tw)
+    local_est, local_var = _component(t, ct, weights["T"], weights["Ct"], tw, phi["T"], phi["Ct"])
     disp_est = disp_se = None
     total_est, total_var = local_est, local_var
     if displacement is not None:
         d = check_pair(displacement, "displacement (D)")
         cd = check_pair(displacement_control, "displacement control (Cd)")
         counts.update({"D": d, "Cd": cd})
-        disp_est, disp_var = _component(d, cd, weights["D"], weights["Cd"], tw)
+        disp_est, disp_var = _component(d, cd, weights["D"], weights["Cd"], tw, phi["D"], phi["Cd"])
         disp_se = math.sqrt(disp_var)
         total_est += disp_est
         total_var += disp_var
+        if shared is not None:
+            if shared[0] > min(ct[0], cd[0]) or shared[1] > min(ct[1], cd[1]):
+                raise ValueError("shared_control cannot exceed the counts of Ct or Cd")
+            # Both components subtract the shared areas' change: their covariance.
+            covariance = (shared[0] / tw[0] ** 2 + shared[1] / tw[1] ** 2) / (
+                weights["Ct"] * weights["Cd"]
+            )
+            total_var += 2 * phi["Ct"] * covariance
     else:
+        if shared is not None:
+            raise ValueError("shared_control needs a displacement area and its control")
         if area_weights is not None and {"D", "Cd"} & set(area_weights):
             raise ValueError("area_weights for D or Cd given without a displacement area")
         weights = {k: v for k, v in weights.items() if k in ("T", "Ct")}
 
     se = math.sqrt(total_var)
-    inference = _normal_inference(total_est, se, alpha)
+    inference = _normal_inference(total_est, se, alpha, df)
     return WDDResult(
         counts=counts,
         time_weights=tw,
@@ -546,6 +612,9 @@ def wdd(
         estimate=total_est,
         se=se,
         **inference,
+        dispersion={role: phi[role] for role in counts},
+        df=df,
+        shared_control=shared,
     )
 
 

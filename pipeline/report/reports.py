@@ -463,7 +463,11 @@ class MunicipalityReport:
             for place in self.data.study.targets(municipality):
                 if (place.id, indicator) in available:
                     found.extend(evaluate_target(self.data, place, indicator)[0])
-            found.extend(municipality_panel(self.data, municipality, available, []))
+            found.extend(
+                municipality_panel(
+                    self.data, municipality, available, [], indicators=[indicator], pooled=False
+                )
+            )
             frames.append(effects_frame(found))
         effects = pd.concat([f for f in frames if not f.empty], ignore_index=True)
         effects = effects[effects["indicator"] == indicator].reset_index(drop=True)

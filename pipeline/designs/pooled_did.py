@@ -1,0 +1,667 @@
+"""Pooled difference-in-differences for sparse panels: one rate ratio over all targets.
+
+Hot spots, bus squares and shopping streets have a few crimes a month, many
+zero months and short series. Per-target log rate ratios do not exist there
+(a target with no event before or after its start has none), and keeping only
+the targets that have one selects on the outcome. This design pools instead
+of averaging: one Poisson model with unit and month effects over every target
+and every comparison area, and one common effect of the measures::
+
+    log E[y_it] = log(exposure_it) + a_i + g_t + delta * [i is a target, t >= start_i]
+
+Its score equation for ``delta`` makes the pooled rate ratio a ratio of sums,
+
+    exp(delta) = sum over treated cells of y / sum over treated cells of exp(offset + a_i + g_t),
+
+the targets' observed count from their starts over the count the model
+expects without the measures; zero months and targets without events before
+or after enter like any other cell. With one common start this is the plain
+Poisson fixed-effects estimate (``statsmodels`` with unit and month dummies
+gives the same number). With staggered starts the data are *stacked*: one
+sub-panel per start month, holding the targets starting then and every
+never-treated area, each with its own unit and month effects and one common
+``delta``, so a target that has already started never serves as another
+target's comparison (Cengiz, Dube, Lindner & Zipperer 2019, *Quarterly Journal
+of Economics* 134(3)).
+
+Inference is by randomisation over units (Fisher 1935; for difference-in-
+differences with few treated units Conley & Taber 2011, *Review of Economics
+and Statistics* 93(1)): the p-value ranks the estimate among the estimates
+obtained when the targets' starts are given to other units drawn at random
+from all units (every draw when there are few), which is exact under the
+sharp null of no effect anywhere whatever the dispersion, drift or zero
+months. Each estimate is studentised by the Poisson error of its treated
+units' own counts before and after, so that drawing larger or smaller units
+than the targets does not widen or narrow the comparison. The interval
+inverts the same comparison around the estimate: the
+targets' counts from their starts are divided by the estimated ratio, the
+draws repeated, and the spread of their estimates is the estimate's sampling
+and drift error (Conley & Taber's interval). Where too few units make the
+smallest attainable p-value exceed the test level, no estimate is reported.
+A cluster bootstrap over units (targets and areas resampled separately) is
+reported beside it as a check.
+
+What it can show: a change at the targets from their starts beyond the change
+at the comparison areas in the same months, on average over the targets,
+weighted by their expected counts (SMS level 3). What it cannot: an effect per
+target; that areas not chosen are exchangeable with the targets is the
+assumption the randomisation rests on, so comparison areas should resemble the
+targets (the same kind of place, the same town).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from math import comb
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EstimationError
+from ..inputs.prepare import StudyData
+from ..inputs.study import Place
+from ..results import Effect
+from .base import cut_before_co_intervention, place_series
+
+NAME = "pooled_did"
+SMS_LEVEL = 3
+MIN_TARGETS = 1
+MIN_CONTROLS = 1
+DRAWS = 999
+BOOTSTRAP = 199
+MAX_EXACT = 1000  # assignments enumerated exactly up to this number
+
+_TOLERANCE = 1e-12
+_MAX_ITERATIONS = 100
+_STEP_TOLERANCE = 1e-9
+_MAX_SWEEPS = 2000
+_BATCH_CELLS = 1_000_000
+
+
+@dataclass(frozen=True)
+class PooledFit:
+    """The pooled rate ratio of a sparse panel, with its randomisation inference.
+
+    Attributes
+    ----------
+    ratio, ci_low, ci_high : float
+        Pooled rate ratio (observed over expected count in the targets' treated
+        months) and its randomisation interval.
+    p_value : float
+        Randomisation p-value for no effect, ``(1 + #draws at least as
+        extreme) / (draws + 1)``.
+    min_p_value : float
+        The smallest p-value the randomisation can give.
+    exact : bool
+        Whether every assignment was enumerated (else ``draws`` random ones).
+    draws : int
+        Number of assignments compared (the observed one excluded).
+    observed, expected : float
+        Targets' count from their starts, and the count expected without the
+        measures.
+    bootstrap_low, bootstrap_high, bootstrap_se : float
+        Percentile interval and standard error (log scale) of the cluster
+        bootstrap over units.
+    n_targets, n_controls : int
+        Units in the fit.
+    n_pre, n_post : int
+        Months before and from the start, the targets' means rounded.
+    stacks : int
+        Number of start months (sub-panels stacked).
+    level : float
+        Confidence level.
+    """
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    min_p_value: float
+    exact: bool
+    draws: int
+    observed: float
+    expected: float
+    bootstrap_low: float
+    bootstrap_high: float
+    bootstrap_se: float
+    n_targets: int
+    n_controls: int
+    n_pre: int
+    n_post: int
+    stacks: int
+    level: float
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """Units x months; ``start`` is a month position for targets and -1 for areas."""
+
+    units: tuple[str, ...]
+    periods: pd.PeriodIndex
+    counts: np.ndarray
+    exposure: np.ndarray
+    observed: np.ndarray
+    start: np.ndarray
+
+
+def _stack(panel: _Panel, start: np.ndarray, counts: np.ndarray | None = None):
+    """Stacked arrays for one assignment of starts to units.
+
+    Returns counts, exposure, observed and treated masks (rows x months) and
+    each row's stack; a sub-panel per distinct start holds the units starting
+    then and every unit never starting.
+    """
+    y = panel.counts if counts is None else counts
+    never = np.flatnonzero(start < 0)
+    rows, stack_of = [], []
+    for k, s in enumerate(np.unique(start[start >= 0])):
+        members = np.concatenate([np.flatnonzero(start == s), never])
+        rows.append(members)
+        stack_of.append(np.full(len(members), k))
+    rows = np.concatenate(rows)
+    months = np.arange(y.shape[1])
+    treated = (start[rows, None] >= 0) & (months[None, :] >= start[rows, None])
+    observed = panel.observed[rows]
+    return y[rows], panel.exposure[rows], observed, treated & observed, np.concatenate(stack_of)
+
+
+def _fit_batch(y, exposure, observed, treated, stack_of) -> np.ndarray:
+    """Common log rate ratio of Poisson fits with unit and (per stack) month effects.
+
+    All arrays carry a leading batch axis: ``y``, ``exposure``, ``observed``,
+    ``treated`` are (b, rows, months), ``stack_of`` (b, rows). Returns the
+    log rate ratio per fit (``-inf`` without treated events, NaN where the
+    fit does not converge).
+
+    For a given effect the unit and month effects solve their score equations
+    by alternating scaling (iterative proportional fitting, fast on nearly
+    complete tables); the effect itself solves ``sum of treated y = sum of
+    treated fitted`` by the secant method on the log scale.
+    """
+    b, n, m = y.shape
+    n_stacks = int(stack_of.max()) + 1
+    onehot = (stack_of[:, :, None] == np.arange(n_stacks)[None, None, :]).astype(float)
+    to_stack = np.swapaxes(onehot, 1, 2)  # b x S x n
+    weight = observed * exposure
+    ym = observed * y
+    row_y = ym.sum(axis=2)
+    col_y = to_stack @ ym
+    treated = treated & observed
+    treated_y = (treated * y).sum(axis=(1, 2))
+    a = np.ones((b, n))
+    g = np.ones((b, n_stacks, m))
+
+    def expected_treated(delta):
+        """Treated cells' fitted count without the effect, after refitting a and g."""
+        nonlocal a, g
+        lift = weight * np.where(treated, np.exp(delta)[:, None, None], 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for _ in range(_MAX_SWEEPS):
+                months = np.take_along_axis(g, stack_of[:, :, None], axis=1)
+                denom = (lift * months).sum(axis=2)
+                a = np.where(denom > 0, row_y / denom, 0.0)
+                denom = to_stack @ (lift * a[:, :, None])
+                g = np.where(denom > 0, col_y / denom, 0.0)
+                months = np.take_along_axis(g, stack_of[:, :, None], axis=1)
+                rows = a * (lift * months).sum(axis=2)
+                if np.max(np.abs(rows - row_y) / (row_y + 1.0)) < _TOLERANCE:
+                    break
+            base = weight * a[:, :, None] * months
+        return (treated * base).sum(axis=(1, 2))
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_y = np.log(treated_y)
+        previous = np.zeros(b)
+        f_previous = log_y - np.log(expected_treated(previous))
+        delta = previous + f_previous  # the plain fixed-point step
+        delta = np.where(np.isfinite(delta), delta, 0.0)
+        converged = np.zeros(b, dtype=bool)
+        for _ in range(_MAX_ITERATIONS):
+            f = log_y - np.log(expected_treated(delta)) - delta
+            slope = (f - f_previous) / (delta - previous)
+            step = np.where(
+                np.isfinite(slope) & (slope < -1e-12), -f / slope, f
+            )  # secant, else a fixed-point step
+            step = np.clip(np.where(np.isfinite(step), step, 0.0), -2.0, 2.0)
+            previous, f_previous = delta, f
+            delta = delta + np.where(converged, 0.0, step)
+            converged |= np.abs(step) < _STEP_TOLERANCE
+            if converged.all():
+                break
+    delta = np.where(converged & (np.abs(delta) < 50), delta, np.nan)
+    return np.where(treated_y > 0, delta, -np.inf)
+
+
+def _fit_many(panel: _Panel, starts: list[np.ndarray], counts=None) -> np.ndarray:
+    """The log rate ratio for each assignment of starts (and counts, if given per assignment)."""
+    return _fit_parts(
+        _stack(panel, s, None if counts is None else counts[i]) for i, s in enumerate(starts)
+    )
+
+
+def _fit_parts(parts) -> np.ndarray:
+    """``_fit_batch`` over stacked panels, in batches of equal shape and bounded memory."""
+    out, batch = [], []
+
+    def flush():
+        if batch:
+            out.append(_fit_batch(*(np.stack(arrays) for arrays in zip(*batch, strict=True))))
+            batch.clear()
+
+    for part in parts:
+        if batch and (
+            part[0].shape != batch[0][0].shape or (len(batch) + 1) * part[0].size > _BATCH_CELLS
+        ):
+            flush()
+        batch.append(part)
+    flush()
+    return np.concatenate(out)
+
+
+def _treated_count(panel: _Panel) -> float:
+    """The targets' observed count from their starts."""
+    y, _, _, treated, _ = _stack(panel, panel.start)
+    return float((treated * y).sum())
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def _assignments(panel: _Panel, draws: int, rng) -> tuple[list[np.ndarray], bool, int]:
+    """Starts given to other units: every assignment when few, else ``draws`` random ones.
+
+    Returns the assignments (the observed one left out), whether they are all
+    of them, and the number of distinct assignments there are.
+    """
+    n = len(panel.units)
+    target_starts = panel.start[panel.start >= 0]
+    k = len(target_starts)
+    distinct_starts = np.unique(target_starts)
+    # Distinct assignments: the units chosen, times the ways to share the starts among them.
+    total = comb(n, k)
+    remaining = k
+    for s in distinct_starts:
+        c = int((target_starts == s).sum())
+        total *= comb(remaining, c)
+        remaining -= c
+    observed_key = panel.start.tobytes()
+    if len(distinct_starts) == 1 and total - 1 <= MAX_EXACT:
+        out = []
+        for chosen in combinations(range(n), k):
+            start = np.full(n, -1)
+            start[list(chosen)] = distinct_starts[0]
+            if start.tobytes() != observed_key:
+                out.append(start)
+        return out, True, total
+    out = []
+    for _ in range(draws):
+        start = np.full(n, -1)
+        start[rng.choice(n, size=k, replace=False)] = rng.permutation(target_starts)
+        out.append(start)
+    return out, False, total
+
+
+def _scale(panel: _Panel, start: np.ndarray, counts: np.ndarray) -> float:
+    """Poisson standard error of the treated units' log after/before ratio (plus a half)."""
+    months = np.arange(counts.shape[1])
+    treated = start >= 0
+    after = panel.observed & treated[:, None] & (months[None, :] >= start[:, None])
+    before = panel.observed & treated[:, None] & (months[None, :] < start[:, None])
+    return float(np.sqrt(1 / (counts[after].sum() + 0.5) + 1 / (counts[before].sum() + 0.5)))
+
+
+def _rank_p(statistic: float, draws: np.ndarray) -> float:
+    """Two-sided randomisation p-value, ties (up to rounding) counted as extreme."""
+    extreme = np.sum(np.abs(np.nan_to_num(draws, nan=0.0)) >= abs(statistic) * (1 - 1e-9))
+    return float((1 + extreme) / (len(draws) + 1))
+
+
+def _bootstrap(panel: _Panel, replicates: int, level: float, rng) -> tuple[float, float, float]:
+    """Cluster bootstrap over units, targets and areas resampled separately."""
+    targets = np.flatnonzero(panel.start >= 0)
+    areas = np.flatnonzero(panel.start < 0)
+
+    def resampled():
+        for _ in range(replicates):
+            rows = np.concatenate(
+                [rng.choice(targets, size=len(targets)), rng.choice(areas, size=len(areas))]
+            )
+            sample = _Panel(
+                tuple(panel.units[i] for i in rows),
+                panel.periods,
+                panel.counts[rows],
+                panel.exposure[rows],
+                panel.observed[rows],
+                panel.start[rows],
+            )
+            yield _stack(sample, sample.start)
+
+    estimates = _fit_parts(resampled())
+    estimates = np.asarray(estimates)
+    finite = estimates[np.isfinite(estimates)]
+    if len(finite) < 0.9 * replicates:
+        return float("nan"), float("nan"), float("nan")
+    tail = (1 - level) / 2
+    low, high = np.quantile(finite, [tail, 1 - tail])
+    return float(np.exp(low)), float(np.exp(high)), float(np.std(finite, ddof=1))
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _build(
+    targets: Mapping[str, pd.DataFrame],
+    starts: Mapping[str, pd.Period | str],
+    controls: Mapping[str, pd.DataFrame],
+) -> _Panel:
+    """Checked units x months arrays over the union of the series' months."""
+    if not isinstance(targets, Mapping) or not isinstance(controls, Mapping):
+        raise ValueError("targets and controls must be mappings of id -> series")
+    overlap = sorted({str(t) for t in targets} & {str(c) for c in controls})
+    if overlap:
+        raise ValueError(f"a target cannot be a control too: {', '.join(overlap)}")
+    if len(targets) < MIN_TARGETS or len(controls) < MIN_CONTROLS:
+        raise EstimationError(
+            f"the pooled difference-in-differences needs at least {MIN_TARGETS} target and "
+            f"{MIN_CONTROLS} comparison area; got {len(targets)} and {len(controls)}"
+        )
+    frames = {}
+    for name, frame in [*targets.items(), *controls.items()]:
+        if not isinstance(frame, pd.DataFrame) or not {"value", "exposure"} <= set(frame.columns):
+            raise ValueError(f"the series of {name!r} must be a DataFrame with value and exposure")
+        index = frame.index
+        if not (isinstance(index, pd.PeriodIndex) and index.freqstr == "M"):
+            raise ValueError(f"the series of {name!r} must be indexed by monthly periods")
+        if index.has_duplicates:
+            raise ValueError(f"the series of {name!r} repeats a month")
+        values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float)
+        exposure = pd.to_numeric(frame["exposure"], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise ValueError(f"the series of {name!r} has missing or negative counts")
+        if not np.isfinite(exposure).all() or (exposure <= 0).any():
+            raise ValueError(f"the series of {name!r} has missing or non-positive exposure")
+        frames[str(name)] = (index, values, exposure)
+    first = min(int(i.asi8.min()) for i, _, _ in frames.values() if len(i))
+    last = max(int(i.asi8.max()) for i, _, _ in frames.values() if len(i))
+    periods = pd.period_range(pd.Period(ordinal=first, freq="M"), periods=last - first + 1)
+    n, m = len(frames), len(periods)
+    counts, exposure = np.zeros((n, m)), np.ones((n, m))
+    observed = np.zeros((n, m), dtype=bool)
+    for i, (index, values, expo) in enumerate(frames.values()):
+        pos = index.asi8 - first
+        counts[i, pos], exposure[i, pos], observed[i, pos] = values, expo, True
+    start = np.full(n, -1)
+    for i, name in enumerate(list(frames)[: len(targets)]):
+        try:
+            month = pd.Period(starts[name], freq="M")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"no intervention start (a month) for target {name!r}") from exc
+        position = month.ordinal - first
+        months = np.flatnonzero(observed[i])
+        if not ((months < position).any() and (months >= position).any()):
+            raise EstimationError(f"target {name!r} has no month before or no month from {month}")
+        start[i] = position
+    panel = _Panel(tuple(frames), periods, counts, exposure, observed, start)
+    months = np.arange(m)
+    targets_rows = start >= 0
+    after = observed & (months[None, :] >= start[:, None]) & targets_rows[:, None]
+    before = observed & (months[None, :] < start[:, None]) & targets_rows[:, None]
+    if counts[before].sum() == 0 or counts[after].sum() == 0:
+        raise EstimationError(
+            "the targets together have no events "
+            + ("before their starts" if counts[before].sum() == 0 else "from their starts")
+            + ": no ratio can be estimated"
+        )
+    if counts[~targets_rows].sum() == 0:
+        raise EstimationError("the comparison areas have no events: no ratio can be estimated")
+    return panel
+
+
+# --------------------------------------------------------------------------- results
+
+
+def fit_pooled_did(
+    targets: Mapping[str, pd.DataFrame],
+    starts: Mapping[str, pd.Period | str],
+    controls: Mapping[str, pd.DataFrame],
+    *,
+    level: float = 0.95,
+    draws: int = DRAWS,
+    bootstrap: int = BOOTSTRAP,
+    seed: int = 0,
+) -> PooledFit:
+    """Fit the pooled Poisson difference-in-differences and its randomisation inference.
+
+    Parameters
+    ----------
+    targets
+        Target id -> monthly series (``PeriodIndex``, columns ``value`` and
+        ``exposure``); zero months and short series are fine.
+    starts
+        Target id -> first month of the measures.
+    controls
+        Comparison-area id -> monthly series; never treated.
+    level
+        Confidence level of the interval and the test.
+    draws
+        Random assignments of the starts to units when there are too many to
+        enumerate.
+    bootstrap
+        Cluster-bootstrap replicates of the check (0: none).
+    seed
+        Seed of the random assignments and the bootstrap.
+
+    Returns
+    -------
+    PooledFit
+
+    Raises
+    ------
+    EstimationError
+        No events at the targets before or from their starts, none at the
+        comparison areas, or too few units for the randomisation to reach
+        ``1 - level``.
+    ValueError
+        Malformed series or starts.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1; got {level}")
+    panel = _build(targets, starts, controls)
+    rng = np.random.default_rng(seed)
+    estimate = float(_fit_many(panel, [panel.start])[0])
+    if not np.isfinite(estimate):
+        raise EstimationError("the pooled Poisson fit has no finite rate ratio")
+    assignments, exact, total = _assignments(panel, draws, rng)
+    min_p = 1 / total if exact else max(1 / total, 1 / (len(assignments) + 1))
+    alpha = 1 - level
+    if min_p > alpha:
+        raise EstimationError(
+            f"{len(panel.units)} units with {len(targets)} target(s) allow only {total} "
+            f"assignments: the smallest attainable randomisation p-value, {min_p:.3f}, exceeds "
+            f"{alpha:g}; add comparison areas"
+        )
+    # Studentised: each estimate over the Poisson error of its targets' own counts, so
+    # assignments of larger or smaller units than the targets compare on one scale.
+    scale = _scale(panel, panel.start, panel.counts)
+    null = _fit_many(panel, assignments)
+    null_scale = np.array([_scale(panel, s, panel.counts) for s in assignments])
+    p_value = _rank_p(estimate / scale, null / null_scale)
+    # Conley-Taber interval: the targets' treated counts divided by the estimate, the
+    # same assignments again; their spread is the estimate's error.
+    y, _, _, treated, _ = _stack(panel, panel.start)
+    deflated = panel.counts.copy()
+    months = np.arange(len(panel.periods))
+    after = (panel.start[:, None] >= 0) & (months[None, :] >= panel.start[:, None])
+    deflated[after] = deflated[after] / np.exp(estimate)
+    centred = _fit_many(panel, assignments, counts=[deflated] * len(assignments))
+    centred = centred / np.array([_scale(panel, s, deflated) for s in assignments])
+    centred = centred[np.isfinite(centred)]
+    tail = alpha / 2
+    low, high = np.quantile(centred, [tail, 1 - tail], method="higher" if exact else "linear")
+    ci_low = float(np.exp(estimate - high * scale))
+    ci_high = float(np.exp(estimate - low * scale))
+    boot = (float("nan"),) * 3
+    if bootstrap:
+        boot = _bootstrap(panel, bootstrap, level, rng)
+    observed_count = float((treated * y).sum())
+    is_target = panel.start >= 0
+    pre = [(panel.observed[i] & (months < panel.start[i])).sum() for i in np.flatnonzero(is_target)]
+    post = [
+        (panel.observed[i] & (months >= panel.start[i])).sum() for i in np.flatnonzero(is_target)
+    ]
+    return PooledFit(
+        ratio=float(np.exp(estimate)),
+        ci_low=ci_low,
+        ci_high=ci_high,
+        p_value=p_value,
+        min_p_value=float(min_p),
+        exact=exact,
+        draws=len(assignments),
+        observed=observed_count,
+        expected=observed_count / float(np.exp(estimate)),
+        bootstrap_low=boot[0],
+        bootstrap_high=boot[1],
+        bootstrap_se=boot[2],
+        n_targets=int(is_target.sum()),
+        n_controls=int((~is_target).sum()),
+        n_pre=int(round(np.mean(pre))),
+        n_post=int(round(np.mean(post))),
+        stacks=len(np.unique(panel.start[is_target])),
+        level=level,
+    )
+
+
+def estimate_pooled_did(
+    targets: Mapping[str, pd.DataFrame],
+    starts: Mapping[str, pd.Period | str],
+    controls: Mapping[str, pd.DataFrame],
+    *,
+    indicator: str = "",
+    municipality: str = "",
+    notes: Sequence[str] = (),
+    level: float = 0.95,
+    seed: int = 0,
+) -> Effect:
+    """The pooled rate ratio as an :class:`~pipeline.results.Effect` row (empty ``place_id``).
+
+    Parameters
+    ----------
+    targets, starts, controls, level, seed
+        As in :func:`fit_pooled_did`.
+    indicator, municipality
+        Written on the row.
+    notes
+        Caveats added to the row.
+
+    Returns
+    -------
+    Effect
+    """
+    fit = fit_pooled_did(targets, starts, controls, level=level, seed=seed)
+    how = f"all {fit.draws} other assignments" if fit.exact else f"{fit.draws} random assignments"
+    stacked = f", stacked by {fit.stacks} start months" if fit.stacks > 1 else ""
+    method = (
+        f"Poisson difference-in-differences pooled over {fit.n_targets} targets and "
+        f"{fit.n_controls} comparison areas: unit and month effects, exposure offset, one "
+        f"common effect (a ratio of observed to expected counts){stacked}; randomisation "
+        f"over units ({how} of the starts to units; smallest attainable p "
+        f"{fit.min_p_value:.3g}), interval by Conley and Taber's inversion"
+    )
+    row_notes = [
+        *notes,
+        f"observed {fit.observed:.1f} events at the targets from their starts against "
+        f"{fit.expected:.1f} expected without the measures",
+        "assumes the comparison areas are exchangeable with the targets and would have moved "
+        "in parallel on the log scale; no effect per target",
+    ]
+    if np.isfinite(fit.bootstrap_low):
+        row_notes.append(
+            f"cluster bootstrap over units (check): {fit.bootstrap_low:.2f}-"
+            f"{fit.bootstrap_high:.2f}"
+        )
+    return Effect(
+        municipality=municipality,
+        place_id="",
+        indicator=indicator,
+        design=NAME,
+        estimand="rate_ratio",
+        estimate=fit.ratio,
+        ci_low=fit.ci_low,
+        ci_high=fit.ci_high,
+        p_value=fit.p_value,
+        n_pre=fit.n_pre,
+        n_post=fit.n_post,
+        sms_level=SMS_LEVEL,
+        method=method,
+        level=level,
+        notes=tuple(row_notes),
+    )
+
+
+def pooled_did_effect(data: StudyData, indicator_id: str, targets: Sequence[Place]) -> Effect:
+    """The pooled difference-in-differences of a study's targets against its comparison areas.
+
+    Every target with the indicator enters, whatever its events (no selection
+    on the outcome), its series cut before a co-intervention after its start.
+    The comparison areas are every place with role ``control`` that has the
+    indicator (gaps are fine: a missing month is left out of the fit).
+
+    Parameters
+    ----------
+    data
+        The validated study.
+    indicator_id
+        A count indicator of the study.
+    targets
+        Places with role ``target``.
+
+    Returns
+    -------
+    Effect
+        The pooled rate ratio, ``place_id`` empty.
+
+    Raises
+    ------
+    EstimationError
+        No target or comparison area with the indicator, or anything
+        :func:`fit_pooled_did` raises.
+    ValueError
+        A place that is not a target, or an indicator that is not a count.
+    """
+    indicator = data.study.indicator(indicator_id)
+    if indicator.family != "count":
+        raise ValueError(f"the pooled design needs a count indicator; {indicator_id!r} is not")
+    rows = data.series[data.series["indicator"] == indicator_id]
+    by_place = {str(k): g for k, g in rows.groupby("place_id", sort=False)}
+    series, starts, notes, municipalities = {}, {}, [], set()
+    for place in targets:
+        if place.role != "target" or place.intervention_start is None:
+            raise ValueError(f"{place.id!r} is not a target with an intervention start")
+        if place.id not in by_place:
+            continue
+        start = pd.Period(place.intervention_start, freq="M")
+        frame, cut = cut_before_co_intervention(place_series(by_place[place.id]), place, start)
+        notes.extend(f"{place.id}: {note}" for note in cut)
+        series[place.id], starts[place.id] = frame, start
+        municipalities.add(place.municipality)
+    controls = {
+        p.id: place_series(by_place[p.id])
+        for p in data.study.places
+        if p.role == "control" and p.id in by_place
+    }
+    names = sorted(municipalities)
+    if len(names) > 1:
+        notes.append("targets in " + ", ".join(names))
+    return estimate_pooled_did(
+        series,
+        starts,
+        controls,
+        indicator=indicator_id,
+        municipality=names[0] if len(names) == 1 else "",
+        notes=notes,
+    )
