@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,8 @@ from pipeline.validation.demo import DEMO_SEED, PLACES, covid_factor, generate_d
 
 DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
 BEFORE, AFTER = gen.SURVEY_WAVES
+# The demo's series.csv before footfall, women's share and vacant premises were added.
+CRIME_SERIES_SHA256 = "a60697cc2cd2936e007b3f935d599c97d438dbf3fab40476c4f80510bb59c958"
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +104,26 @@ def test_series_cover_2017_to_2023_monthly(demo):
     _, series = demo
     assert str(series["period"].min()) == "2017-01"
     assert str(series["period"].max()) == "2023-12"
-    assert series.groupby(["place_id", "indicator"]).size().eq(84).all()
+    sizes = series.groupby(["place_id", "indicator"]).size()
+    yearly = sizes.index.get_level_values("indicator") == "vacant_premises"
+    assert sizes[~yearly].eq(84).all()
+    assert sizes[yearly].eq(7).all()  # one inventory each September
+
+
+def test_programme_indicators_leave_the_crime_rows_as_they_were():
+    """Footfall, women's share and vacant premises come from their own stream, after the
+    crime rows: the file without them is the series the demo had before they were added."""
+    from pipeline.validation import demo_indicators
+
+    text = (DEMO_DIR / "series.csv").read_text("utf-8")
+    lines = text.splitlines()
+    added = {i["id"] for i in demo_indicators.INDICATORS}
+    is_added = [line.split(",")[1] in added for line in lines[1:]]
+    first = is_added.index(True)
+    assert all(is_added[first:]) and not any(is_added[:first])
+    assert lines[first].split(",")[1] not in added  # the last crime row, header counted
+    hashed = hashlib.sha256(("\n".join(lines[: first + 1]) + "\n").encode()).hexdigest()
+    assert hashed == CRIME_SERIES_SHA256
 
 
 def test_total_is_at_least_the_sum_of_listed_categories(demo):
