@@ -29,6 +29,8 @@ from pipeline.inputs.study import SERIES_FILE, STUDY_FILE
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"
 STUDY_NAME = DEMO_DIR.name
+# Rows of the demo series.csv: crimes by category, then footfall, women's share and vacant premises.
+DEMO_ROWS = 15582
 
 
 def sha256(path: Path) -> str:
@@ -85,12 +87,12 @@ def test_prepare_writes_the_processed_study(raw: Path, processed: Path) -> None:
     # Nothing else beside it: the staging folder has been renamed into place.
     assert [p.name for p in processed.parent.iterdir()] == [STUDY_NAME]
     assert data.name == STUDY_NAME
-    assert len(data.series) == 12432
+    assert len(data.series) == DEMO_ROWS
     assert [m.kommunkod for m in data.study.municipalities] == ["2084", "2080", "1961", "1981"]
 
     stored = json.loads((processed / PROCESSED_STUDY).read_text(encoding="utf-8"))
     assert stored == data.study.model_dump(mode="json")
-    assert pd.read_parquet(processed / PROCESSED_SERIES).shape == (12432, 5)
+    assert pd.read_parquet(processed / PROCESSED_SERIES).shape == (DEMO_ROWS, 5)
 
 
 def test_manifest_records_the_inputs(raw: Path, processed: Path) -> None:
@@ -103,7 +105,7 @@ def test_manifest_records_the_inputs(raw: Path, processed: Path) -> None:
     assert "/tmp" not in json.dumps(manifest)
     assert manifest["title"] == data.study.title
     assert manifest["synthetic"] is True
-    assert manifest["n_rows"] == 12432
+    assert manifest["n_rows"] == DEMO_ROWS
     names = [STUDY_FILE, SERIES_FILE, *(f for f, _, _ in OPTIONAL_FILES)]
     assert set(manifest["inputs"]) == set(names)
     for name in names:
@@ -137,7 +139,7 @@ def test_prepare_accepts_str_paths(raw: Path, processed: Path) -> None:
 def test_validate_study_writes_nothing(raw: Path, tmp_path: Path) -> None:
     before = tree_hashes(tmp_path)
     study, series = validate_study(raw)
-    assert len(series) == 12432
+    assert len(series) == DEMO_ROWS
     assert len(study.targets()) == 10
     assert tree_hashes(tmp_path) == before
 
@@ -198,7 +200,7 @@ def test_invalid_input_keeps_the_earlier_output(raw: Path, processed: Path, brok
         prepare_study(raw, processed)
     assert tree_hashes(processed) == earlier
     assert [p.name for p in processed.parent.iterdir()] == [STUDY_NAME]
-    assert len(load_processed(processed).series) == 12432
+    assert len(load_processed(processed).series) == DEMO_ROWS
     assert tree_hashes(raw) == before
 
 

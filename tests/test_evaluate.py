@@ -25,15 +25,22 @@ def test_every_target_buffer_and_indicator_has_one_primary_estimate(effects, dem
     n_places = len(demo_data.study.targets()) + sum(
         1 for p in demo_data.study.targets() if p.buffer
     )
-    counts = [i for i in demo_data.study.indicators if i.family == "count"]
-    assert len(primary) == n_places * len(counts)
-    assert (primary["estimand"] == "rate_ratio").all()
+    counts = [i.id for i in demo_data.study.indicators if i.family == "count"]
+    # Proportion series have no displacement design: their primary is the target's alone.
+    shares = [i.id for i in demo_data.study.indicators if i.family == "proportion"]
+    shares = [i for i in shares if i in set(effects["indicator"])]
+    assert len(primary) == n_places * len(counts) + len(demo_data.study.targets()) * len(shares)
+    is_count = primary["indicator"].isin(counts)
+    assert (primary.loc[is_count, "estimand"] == "rate_ratio").all()
+    assert (primary.loc[~is_count, "estimand"] == "odds_ratio").all()
     assert not primary.duplicated(["place_id", "indicator"]).any()
     assert list(effects.columns) == EFFECT_COLUMNS
 
 
 def test_primary_is_the_donor_comparison_when_the_study_has_a_donor_pool(effects):
-    primary = effects[effects["primary"]]
+    """The crime series: the donor pool carries no footfall or shares."""
+    crimes = pd.read_csv(DEMO_DIR / "ground_truth.csv")["indicator"].unique()
+    primary = effects[effects["primary"] & effects["indicator"].isin(crimes)]
     assert set(primary["design"]) == {"donor_comparison"}
     assert set(primary["sms_level"]) == {3}
     assert primary["placebo_p_value"].between(0, 1).all()
@@ -153,7 +160,8 @@ def test_relative_effect_size_is_the_inverse_of_the_plain_conditional_estimate(d
     from pipeline.designs.controlled import fit_conditional_binomial
 
     res = effects[effects["design"] == "relative_effect"]
-    assert len(res) == 40 and (res["estimand"] == "relative_effect_size").all()
+    # Ten targets, five count indicators (four crime categories and footfall).
+    assert len(res) == 50 and (res["estimand"] == "relative_effect_size").all()
     for _, row in res[res["indicator"] == "crimes_total"].iterrows():
         inputs = design_data(demo_data, demo_data.study.place(row["place_id"]), "crimes_total")
         control = inputs.pooled_controls()

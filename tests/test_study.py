@@ -128,8 +128,18 @@ def test_demo_references_are_consistent(demo: Study) -> None:
         "crimes_vandalism",
         "unsafe_evening",
         "inspection_score",
+        "footfall",
+        "women_share",
+        "vacant_premises",
     ]
-    assert [i.family for i in demo.indicators] == ["count"] * 4 + ["proportion", "score"]
+    assert [i.family for i in demo.indicators] == ["count"] * 4 + [
+        "proportion",
+        "score",
+        "count",
+        "proportion",
+        "proportion",
+    ]
+    assert [i.better for i in demo.indicators][-3:] == ["higher", "higher", "lower"]
     assert [s.id for s in demo.shocks] == ["covid19"]
 
 

@@ -128,6 +128,9 @@ def write_demo_sources(
 
     series = pd.read_csv(demo / "series.csv")
     series = series[series["place_id"].isin(ids)]
+    # Footfall, the share of women and vacant premises are kept in the workbook's sheet Serier.
+    offences = series["indicator"].isin([*CATEGORIES, "crimes_total"])
+    sheet_series, series = series[~offences], series[offences]
     wide = series.pivot_table(
         index=["place_id", "period"], columns="indicator", values="value", aggfunc="first"
     )
@@ -183,6 +186,18 @@ def write_demo_sources(
                 else:
                     cells.append(value or None)
             ws.append(cells)
+    ws = book["Serier"]
+    for record in sheet_series.itertuples(index=False):
+        value = float(record.value)
+        ws.append(
+            [
+                record.place_id,
+                record.indicator,
+                record.period,  # text, as typed into a cell formatted as text
+                int(value) if value.is_integer() else value,
+                int(record.exposure),
+            ]
+        )
     book.save(out / WORKBOOK_FILE)
 
     (out / "study.yml").write_text(_study_yml(demo, municipality, ids), encoding="utf-8")
