@@ -416,7 +416,6 @@ def test_make_never_expands_study(tmp_path):
                 "report",
                 f"STUDY={study}",
                 f"JOBS=$(shell touch {marker})",
-                f"REPORT_LANG=$$(touch {marker})",
             ],
             cwd=repo,
             capture_output=True,
@@ -426,6 +425,17 @@ def test_make_never_expands_study(tmp_path):
         assert not marker.exists(), study
         assert '--study "$STUDY"' in result.stdout, result.stdout + result.stderr
         assert '--jobs "$JOBS"' in result.stdout and '--lang "$REPORT_LANG"' in result.stdout
+    # A language is checked on its verbatim text: refused at once, nothing expanded or run.
+    for language in (f"$(shell touch {marker})", f"$$(touch {marker})", f"sv`touch {marker}`"):
+        result = subprocess.run(
+            ["make", "-n", "report", f"REPORT_LANG={language}"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode != 0 and "is not a report language" in result.stderr
+        assert not marker.exists(), language
 
 
 @pytest.mark.slow

@@ -217,4 +217,7 @@ def _study_yml(demo: Path, municipality: str, ids: list[str]) -> str:
     raw["municipalities"] = [m for m in raw["municipalities"] if m["name"] == municipality]
     raw["places"] = [p for p in raw["places"] if p["id"] in ids]
     raw["donor_pool"] = [p for p in raw.get("donor_pool", []) if p in ids]
+    # The funder's final report belongs to the programme, with texts of its own: not to one
+    # municipality's walkthrough.
+    raw.pop("report", None)
     return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
