@@ -123,8 +123,8 @@ def test_goal_is_more_than_half_and_says_how_sure():
 def demo_results(tmp_path_factory) -> StudyPaths:
     """The demo validated, evaluated and pooled as the pipeline does, without notebooks."""
     from pipeline.evaluation.municipality import evaluate_municipality
+    from pipeline.evaluation.study import run_study_step
     from pipeline.inputs.prepare import prepare_study
-    from pipeline.report.reports import ComparativeReport
 
     root = tmp_path_factory.mktemp("final")
     paths = StudyPaths.for_study(DEMO, root / "processed", root / "reports")
@@ -140,9 +140,7 @@ def demo_results(tmp_path_factory) -> StudyPaths:
     (paths.reports_dir / RUN_STATUS_FILE).write_text(
         json.dumps({"study": DEMO.name, "municipalities": runs}), encoding="utf-8"
     )
-    ComparativeReport.build(str(paths.processed_dir), str(paths.reports_dir), "sv").write_outputs(
-        str(paths.reports_dir)
-    )
+    run_study_step(data, paths.reports_dir, runs)
     return paths
 
 
