@@ -302,8 +302,10 @@ def municipality_panel(
         try:
             produced = panel_effects(data, indicator.id, with_series)
         except EstimationError as exc:
+            # The panel needs a year before each start and events on both sides; the
+            # pooled design below does not, so its row is still made.
             skipped.append(Skipped(ALL_TARGETS, indicator.id, "panel", str(exc)))
-            continue
+            produced = []
         for effect in produced:
             refused = _refusal(effect)
             if refused:

@@ -284,8 +284,14 @@ class FinalReport:
         return frame.sort_values("place_id", key=lambda s: s.map(order), kind="stable")
 
     def pooled_row(self, indicator: str, design: str) -> pd.Series | None:
+        """The indicator's pooled estimate by ``design``; ``None`` when there is none or the
+        study-level step could not estimate it (its reason is in the comparative report)."""
         pooled = self.inputs.pooled
-        match = pooled[(pooled["indicator"] == indicator) & (pooled["design"] == design)]
+        match = pooled[
+            (pooled["indicator"] == indicator)
+            & (pooled["design"] == design)
+            & pooled["estimate"].notna()
+        ]
         return None if match.empty else match.iloc[0]
 
     def failed(self) -> list[str]:
