@@ -750,6 +750,11 @@ def test_hostile_names_run_and_stay_inside_the_study_folder(hostile_run):
     status = json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))
     assert [r["municipality"] for r in status["municipalities"]] == [sala]
     assert (reports / folder_name(sala, "1981") / "evaluation.html").is_file()
+    # Regression: the comparative report linked to the name, not to the folder the run wrote.
+    from urllib.parse import quote
+
+    comparative = (reports / "comparative_report.html").read_text("utf-8")
+    assert f'href="{quote(folder_name(sala, "1981"))}/evaluation.html"' in comparative
 
 
 @pytest.mark.slow

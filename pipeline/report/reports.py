@@ -39,6 +39,7 @@ from ..run.paths import (
     PROVENANCE_FILE,
     RUN_STATUS_FILE,
     STUDY_PROVENANCE_FILE,
+    folder_name,
 )
 from ..run.provenance import code_version, package_versions
 from . import findings as key
@@ -855,8 +856,13 @@ class ComparativeReport:
                 t("failed_warning", lang, municipalities=", ".join(self.failed)), "warning"
             )
         ok = self.status.loc[self.status["status"] == "ok", "municipality"]
+        codes = {m.name: m.kommunkod for m in self.data.study.municipalities}
+        # The link goes to the folder the run wrote: the safe form of the name, not the name.
         links = [
-            (f"{quote(str(m))}/evaluation.html", t("link_to_municipality", lang, municipality=m))
+            (
+                f"{quote(folder_name(str(m), codes.get(m)))}/evaluation.html",
+                t("link_to_municipality", lang, municipality=m),
+            )
             for m in ok
         ]
         return h.join(
