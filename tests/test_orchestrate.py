@@ -13,10 +13,9 @@ import papermill
 import pytest
 
 from pipeline.errors import ParameterError, PipelineError
-from pipeline.report.reports import EFFECTS_FILE
 from pipeline.run import orchestrate
 from pipeline.run.cli import main
-from pipeline.run.paths import DEFAULT_STUDY, REPO_ROOT, RUN_STATUS_FILE, StudyPaths
+from pipeline.run.paths import DEFAULT_STUDY, EFFECTS_FILE, REPO_ROOT, RUN_STATUS_FILE, StudyPaths
 
 DEMO = DEFAULT_STUDY
 REQUIRED_EFFECT_COLUMNS = [

@@ -13,7 +13,7 @@ import pytest
 from pipeline.designs.inspection import inspection_effects
 from pipeline.designs.survey import ALL_TARGETS, survey_areas, survey_effects
 from pipeline.evaluation.municipality import evaluate_municipality
-from pipeline.report.reports import MunicipalityReport
+from pipeline.report.municipality import MunicipalityReport
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"
 MUNICIPALITIES = ("Avesta", "Falun", "Hallstahammar", "Sala")

@@ -84,7 +84,7 @@ def test_anchors_are_plain_ascii():
 def test_hostile_names_in_a_study_reach_the_reports_escaped(tmp_path):
     """Place, municipality and indicator names holding markup are shown as text."""
     from pipeline.inputs.prepare import prepare_study
-    from pipeline.report.reports import MunicipalityReport
+    from pipeline.report.municipality import MunicipalityReport
 
     study = tmp_path / "hostile"
     shutil.copytree(DEFAULT_STUDY, study)

@@ -472,7 +472,7 @@ def test_demo_ground_truth_calls_are_computed_like_the_study_step():
 
 
 def test_the_comparative_report_displays_what_the_step_wrote(demo_study):
-    from pipeline.report.reports import ComparativeReport
+    from pipeline.report.comparative import ComparativeReport
 
     effects = _study_effects()
     sala = (effects["municipality"] == "Sala") & (effects["indicator"] == "unsafe_evening")
