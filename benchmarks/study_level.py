@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.designs.panel import fit_panel
 from pipeline.errors import EstimationError
 from pipeline.inputs.bra import TOTAL, read_bra_folder
-from pipeline.methods.multiplicity import adjust_pvalues
+from pipeline.methods.multiplicity import adjust_p_values
 
 REFERENCE = (
     Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "bra_monthly_2013_2016"
@@ -112,7 +112,7 @@ def null_programme(
             p_values.append(fit.p_value)
         except EstimationError:
             p_values.append(np.nan)
-    adjusted = adjust_pvalues(np.array(p_values), method="holm")
+    adjusted = adjust_p_values(np.array(p_values), method="holm")
     return {
         "programme": index,
         **{f"p_{i}": p for i, p in enumerate(p_values)},

@@ -100,7 +100,7 @@ def published() -> None:
         (
             "Wheeler & Ratcliffe 2018: WDD",
             "-118, SE 39.6, z -2.98",
-            f"{test.estimate:.0f}, SE {test.se:.1f}, z {test.z:.2f}",
+            f"{test.estimate:.0f}, SE {test.std_error:.1f}, z {test.z:.2f}",
         )
     )
     _table("Published analyses", pd.DataFrame(rows, columns=["check", "published", "pipeline"]))

@@ -260,8 +260,8 @@ def test_implementation_vs_effect_fits_no_slope(tmp_path):
         {
             "municipality": ["Avesta", "Falun", "Hallstahammar", "Sala"],
             "estimate": [-4.0, -1.0, -2.5, -6.0],
-            "ci_lower": [-9.0, -5.0, -8.0, -12.0],
-            "ci_upper": [1.0, 3.0, 3.0, 0.5],
+            "ci_low": [-9.0, -5.0, -8.0, -12.0],
+            "ci_high": [1.0, 3.0, 3.0, 0.5],
         }
     )
     result = act.implementation_vs_effect(

@@ -13,7 +13,7 @@ from pipeline.inputs.inspections import read_inspections
 from pipeline.inputs.study import load_study
 from pipeline.inputs.survey import read_survey
 from pipeline.methods.implementation import implementation_shares
-from pipeline.methods.inspection import inspection_changes, sign_flip_pvalue
+from pipeline.methods.inspection import inspection_changes, sign_flip_p_value
 from pipeline.methods.survey import controlled_comparison
 from pipeline.run.provenance import REPO_ROOT
 from pipeline.validation import demo as gen
@@ -269,7 +269,7 @@ def test_survey_controlled_comparison_recovers_the_true_log_odds_ratios(study, s
             after=AFTER,
             question=gen.SURVEY_QUESTION,
         )
-        low, high = np.log(result.ci_lower), np.log(result.ci_upper)
+        low, high = np.log(result.ci_low), np.log(result.ci_high)
         assert low < true < high, (municipality, low, high)
         assert result.cells["n"].min() >= 30
 
@@ -294,7 +294,7 @@ def test_survey_intervals_cover_the_truth_over_replicates(study, tmp_path):
                 before=BEFORE,
                 after=AFTER,
             )
-            covered.append(np.log(result.ci_lower) < true < np.log(result.ci_upper))
+            covered.append(np.log(result.ci_low) < true < np.log(result.ci_high))
     assert 0.90 <= np.mean(covered) <= 0.98
 
 
@@ -329,9 +329,9 @@ def test_inspection_mean_change_is_recovered_within_its_sign_flip_uncertainty(in
         d = change.table["change"].to_numpy(float)
         # The truth lies in the 95 % sign-flip interval: shifted by it, the changes
         # are not rejected as symmetric about zero.
-        assert sign_flip_pvalue(d - true) > 0.05, place
+        assert sign_flip_p_value(d - true) > 0.05, place
         if true >= 3:
-            assert change.permutation_p < 0.05, place
+            assert change.permutation_p_value < 0.05, place
 
 
 @pytest.mark.slow
@@ -344,7 +344,7 @@ def test_inspection_sign_flip_intervals_cover_the_truth_over_replicates():
             of_place = data[data["place_id"] == place]
             before = of_place.loc[of_place["date"] == spec["before"], "score"].to_numpy()
             after = of_place.loc[of_place["date"] == spec["after"], "score"].to_numpy()
-            covered.append(sign_flip_pvalue(after - before - spec["change"]) > 0.05)
+            covered.append(sign_flip_p_value(after - before - spec["change"]) > 0.05)
     # Integer scores make the exact test a little conservative.
     assert 0.93 <= np.mean(covered) <= 0.995
 

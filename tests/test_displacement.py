@@ -47,7 +47,7 @@ def test_paper_example_reproduces_published_numbers():
     r = _paper()
     assert r.estimate == -118
     assert r.variance == pytest.approx(1568)
-    assert r.se == pytest.approx(math.sqrt(1568))
+    assert r.std_error == pytest.approx(math.sqrt(1568))
     assert round(r.z, 2) == -2.98
     assert round(r.ci_low) == -196
     assert round(r.ci_high) == -40
@@ -57,9 +57,9 @@ def test_paper_example_components_and_p_value():
     r = _paper()
     # dT - dCt = -97 - 10 and dD - dCd = -21 + 10; variances are the count sums.
     assert r.local_estimate == -107
-    assert r.local_se**2 == pytest.approx(207 + 110 + 308 + 318)
+    assert r.local_std_error**2 == pytest.approx(207 + 110 + 308 + 318)
     assert r.displacement_estimate == -11
-    assert r.displacement_se**2 == pytest.approx(178 + 157 + 150 + 140)
+    assert r.displacement_std_error**2 == pytest.approx(178 + 157 + 150 + 140)
     assert r.p_value == pytest.approx(2 * stats.norm.sf(118 / math.sqrt(1568)))
     assert 0.002 < r.p_value < 0.004
 
@@ -111,7 +111,7 @@ def test_area_weights_ptools():
         alpha=0.05,
     )
     expected = [-99.69444444, 35.4280755, -2.813995483, -169.1321965, -30.25669241]
-    got = [r.estimate, r.se, r.z, r.ci_low, r.ci_high]
+    got = [r.estimate, r.std_error, r.z, r.ci_low, r.ci_high]
     assert got == pytest.approx(expected, rel=1e-8)
 
 
@@ -134,12 +134,12 @@ def test_wdd_harm_ptools():
     results = [wdd(treated, control) for control, treated in parts.values()]
     h = wdd_harm(results, weights=[3, 2, 5, 7, 10], labels=list(parts), alpha=0.05)
     expected = [-1721.0, 304.10360077, -5.65925558, -2317.03210507, -1124.96789493]
-    assert [h.estimate, h.se, h.z, h.ci_low, h.ci_high] == pytest.approx(expected, rel=1e-5)
+    assert [h.estimate, h.std_error, h.z, h.ci_low, h.ci_high] == pytest.approx(expected, rel=1e-5)
 
     plain = wdd_harm(
-        [r.estimate for r in results], [r.se for r in results], [3, 2, 5, 7, 10], alpha=0.05
+        [r.estimate for r in results], [r.std_error for r in results], [3, 2, 5, 7, 10], alpha=0.05
     )
-    assert plain.estimate == h.estimate and plain.se == pytest.approx(h.se)
+    assert plain.estimate == h.estimate and plain.std_error == pytest.approx(h.std_error)
     frame = h.to_frame()
     assert list(frame["component"]) == [*parts, "total"]
     assert frame["estimate"].iloc[:-1].sum() == pytest.approx(h.estimate)
@@ -186,7 +186,7 @@ def test_reference_csv_examples(reference_dir):
         alpha=0.05,
     )
     assert r.estimate == -118
-    assert r.se == pytest.approx(math.sqrt(1568))
+    assert r.std_error == pytest.approx(math.sqrt(1568))
     assert round(r.z, 2) == -2.98
     assert (round(r.ci_low), round(r.ci_high)) == (-196, -40)
 
@@ -332,7 +332,7 @@ def test_wdd_bad_arguments(kwargs, message):
 def test_wdd_harm_bad_arguments():
     with pytest.raises(ValueError, match="same length"):
         wdd_harm([1.0, 2.0], [1.0], [1.0, 1.0])
-    with pytest.raises(ValueError, match="standard_errors are required"):
+    with pytest.raises(ValueError, match="std_errors are required"):
         wdd_harm([1.0, 2.0])
     with pytest.raises(ValueError, match="at least one"):
         wdd_harm([], [])

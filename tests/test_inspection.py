@@ -157,10 +157,10 @@ def test_change_per_aspect_and_total():
 def test_all_nine_improve_gives_the_smallest_exact_p():
     change = ins.inspection_change(frame([5] * 9, [6, 7, 8, 9, 10, 11, 12, 13, 14]))
     # Only "all +" and "all -" of the 512 sign patterns are as extreme: p = 2/512.
-    assert change.permutation_p == pytest.approx(2 / 512)
-    assert change.wilcoxon_p == pytest.approx(2 / 512)
+    assert change.permutation_p_value == pytest.approx(2 / 512)
+    assert change.wilcoxon_p_value == pytest.approx(2 / 512)
     assert change.wilcoxon_method == "exact"
-    assert change.wilcoxon_p == pytest.approx(
+    assert change.wilcoxon_p_value == pytest.approx(
         stats.wilcoxon(np.arange(1, 10), method="exact").pvalue
     )
 
@@ -171,7 +171,7 @@ def test_wilcoxon_with_ties_and_zeros_is_the_exact_sign_flip_distribution():
     change = ins.inspection_change(frame(before, after))
     d = np.array(after) - np.array(before)
     assert "sign flips" in change.wilcoxon_method
-    assert change.wilcoxon_p == pytest.approx(brute_force_signed_rank_p(d))
+    assert change.wilcoxon_p_value == pytest.approx(brute_force_signed_rank_p(d))
 
 
 def test_sign_flip_matches_scipy_permutation_test():
@@ -179,15 +179,17 @@ def test_sign_flip_matches_scipy_permutation_test():
     expected = stats.permutation_test(
         (d,), np.mean, permutation_type="samples", n_resamples=np.inf, alternative="two-sided"
     ).pvalue
-    assert ins.sign_flip_pvalue(d) == pytest.approx(expected)
+    assert ins.sign_flip_p_value(d) == pytest.approx(expected)
     # and by direct count over the 512 flips
     means = [np.mean(np.array(s) * d) for s in itertools.product((1, -1), repeat=9)]
-    assert ins.sign_flip_pvalue(d) == pytest.approx(np.mean(np.abs(means) >= abs(d.mean()) - 1e-12))
+    assert ins.sign_flip_p_value(d) == pytest.approx(
+        np.mean(np.abs(means) >= abs(d.mean()) - 1e-12)
+    )
 
 
 def test_no_change_gives_p_one():
     change = ins.inspection_change(frame([7] * 9, [7] * 9))
-    assert change.wilcoxon_p == 1.0 and change.permutation_p == 1.0
+    assert change.wilcoxon_p_value == 1.0 and change.permutation_p_value == 1.0
     assert np.isnan(change.wilcoxon_statistic)
 
 
@@ -196,7 +198,7 @@ def test_pratt_zero_method_is_available():
         frame([5] * 9, [6, 7, 5, 5, 9, 10, 11, 12, 13]), zero_method="pratt"
     )
     assert change.zero_method == "pratt"
-    assert 0 < change.wilcoxon_p <= 1
+    assert 0 < change.wilcoxon_p_value <= 1
 
 
 def test_one_inspection_is_an_estimation_error():
@@ -244,7 +246,7 @@ def accepted_by_brute_force(d, level):
     }
     points = np.array(sorted(means))
     points = np.concatenate([points, (points[:-1] + points[1:]) / 2, points[[0, -1]] + [-1, 1]])
-    accepted = [x for x in points if ins.sign_flip_pvalue(d - x) > 1 - level]
+    accepted = [x for x in points if ins.sign_flip_p_value(d - x) > 1 - level]
     return min(accepted), max(accepted)
 
 
@@ -262,9 +264,9 @@ def test_interval_contains_the_mean_and_agrees_with_the_test():
     low, high = ins.sign_flip_interval(CHANGES)
     assert low < CHANGES.mean() < high
     # The interval excludes no change exactly when the test rejects it.
-    assert (ins.sign_flip_pvalue(CHANGES) <= 0.05) == (not low <= 0 <= high)
+    assert (ins.sign_flip_p_value(CHANGES) <= 0.05) == (not low <= 0 <= high)
     low, high = ins.sign_flip_interval(CHANGES - 1.5)
-    assert ins.sign_flip_pvalue(CHANGES - 1.5) > 0.05 and low <= 0 <= high
+    assert ins.sign_flip_p_value(CHANGES - 1.5) > 0.05 and low <= 0 <= high
 
 
 @pytest.mark.parametrize("level", [0.8, 0.9, 0.95])
@@ -273,13 +275,13 @@ def test_interval_contains_the_mean_and_agrees_with_the_test():
     [CHANGES, np.random.default_rng(7).normal(1.0, 2.0, 9)],
     ids=["scores-with-ties", "continuous"],
 )
-def test_pvalue_at_the_ends_is_about_one_minus_level(d, level):
+def test_p_value_at_the_ends_is_about_one_minus_level(d, level):
     low, high = ins.sign_flip_interval(d, level)
     alpha = 1 - level
     for end, outward in ((low, -1e-6), (high, 1e-6)):
-        at_end = ins.sign_flip_pvalue(d - end)
+        at_end = ins.sign_flip_p_value(d - end)
         assert at_end > alpha  # accepted at the end ...
-        assert ins.sign_flip_pvalue(d - (end + outward)) <= alpha  # ... rejected beyond it
+        assert ins.sign_flip_p_value(d - (end + outward)) <= alpha  # ... rejected beyond it
         if d is not CHANGES:
             # Continuous data have no two equal subset means: one split ends there, so p
             # steps by one pair of patterns and the end's p is the smallest attainable

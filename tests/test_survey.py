@@ -185,8 +185,8 @@ def test_weighted_share_and_kish_interval_by_hand():
     z, n, p = 1.959963984540054, 10 / 3, 0.8
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    assert row["ci_lower"] == pytest.approx(centre - half)
-    assert row["ci_upper"] == pytest.approx(centre + half)
+    assert row["ci_low"] == pytest.approx(centre - half)
+    assert row["ci_high"] == pytest.approx(centre + half)
 
 
 def test_weighted_share_matches_descrstatsw_and_statsmodels_wilson():
@@ -204,7 +204,7 @@ def test_weighted_share_matches_descrstatsw_and_statsmodels_wilson():
         expected_se = descr.std_mean * np.sqrt((n_eff - 1) / n_eff)
         assert np.sqrt(row.share * (1 - row.share) / row.n_eff) == pytest.approx(expected_se)
         lo, hi = proportion_confint(row.share * n_eff, n_eff, alpha=0.05, method="wilson")
-        assert (row.ci_lower, row.ci_upper) == pytest.approx((lo, hi))
+        assert (row.ci_low, row.ci_high) == pytest.approx((lo, hi))
 
 
 def test_logit_interval_on_effective_n():
@@ -212,8 +212,8 @@ def test_logit_interval_on_effective_n():
     row = sv.share_unsafe(data, method="logit").table.iloc[0]
     half = 1.959963984540054 / np.sqrt(row["n_eff"] * row["share"] * (1 - row["share"]))
     logit = np.log(row["share"] / (1 - row["share"]))
-    assert row["ci_lower"] == pytest.approx(1 / (1 + np.exp(-(logit - half))))
-    assert row["ci_upper"] == pytest.approx(1 / (1 + np.exp(-(logit + half))))
+    assert row["ci_low"] == pytest.approx(1 / (1 + np.exp(-(logit - half))))
+    assert row["ci_high"] == pytest.approx(1 / (1 + np.exp(-(logit + half))))
 
 
 def test_equal_weights_give_the_plain_wilson_interval():
@@ -223,7 +223,7 @@ def test_equal_weights_give_the_plain_wilson_interval():
     k = row["share"] * row["n"]
     assert k == pytest.approx(round(k))
     lo, hi = proportion_confint(round(k), row["n"], method="wilson")
-    assert (row["ci_lower"], row["ci_upper"]) == pytest.approx((lo, hi))
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi))
 
 
 def test_question_must_be_chosen_when_several():
@@ -246,12 +246,12 @@ def test_suppress_small_cells_blanks_and_flags():
             "group": ["a", "b", "c"],
             "n": [3, 10, 40],
             "share": [0.5, 0.4, 0.3],
-            "ci_lower": [0.1, 0.2, 0.25],
+            "ci_low": [0.1, 0.2, 0.25],
         }
     )
     out = sv.suppress_small_cells(table, "n")
     assert out["share"].isna().tolist() == [True, False, False]
-    assert out["ci_lower"].isna().tolist() == [True, False, False]
+    assert out["ci_low"].isna().tolist() == [True, False, False]
     assert out["n"].tolist() == [3, 10, 40]  # the count stays, so a reader sees why
     assert out["suppressed"].tolist() == [True, False, False]
     assert out["unreliable"].tolist() == [False, True, False]
@@ -290,7 +290,7 @@ def test_change_matches_newcombe_and_woolf_from_statsmodels():
         lo, hi = confint_proportions_2indep(
             p1 * m1, m1, p0 * m0, m0, method="newcomb", compare="diff"
         )
-        assert (row.diff_lower_pp, row.diff_upper_pp) == pytest.approx((100 * lo, 100 * hi))
+        assert (row.diff_low_pp, row.diff_high_pp) == pytest.approx((100 * lo, 100 * hi))
         assert row.odds_ratio == pytest.approx((p1 / (1 - p1)) / (p0 / (1 - p0)))
 
 
@@ -303,7 +303,7 @@ def test_change_odds_ratio_equals_woolf_for_equal_weights():
     c, d = valid.loc[~after, "y"].sum(), (~valid.loc[~after, "y"]).sum()
     table = Table2x2(np.array([[a, b], [c, d]], dtype=float))
     assert row["odds_ratio"] == pytest.approx(table.oddsratio)
-    assert (row["or_lower"], row["or_upper"]) == pytest.approx(table.oddsratio_confint())
+    assert (row["or_low"], row["or_high"]) == pytest.approx(table.oddsratio_confint())
     assert row["p_value"] == pytest.approx(table.log_oddsratio_pvalue())
 
 
@@ -332,7 +332,7 @@ def test_logit_odds_ratio_matches_statsmodels_glm_and_hc1():
     X = np.column_stack([np.ones_like(y), treated, after, treated * after])
     w = frame["weight"].to_numpy()
     direct = sm.GLM(y, X, family=sm.families.Binomial(), var_weights=w).fit(cov_type="HC0")
-    assert result.odds_ratio == pytest.approx(np.exp(direct.params[3]), rel=1e-6)
+    assert result.estimate == pytest.approx(np.exp(direct.params[3]), rel=1e-6)
 
     # The sandwich by hand: bread from the weighted Hessian, meat from weighted scores, times n/(n-k).
     mu = direct.fittedvalues
@@ -341,8 +341,8 @@ def test_logit_odds_ratio_matches_statsmodels_glm_and_hc1():
     n, k = X.shape
     cov = bread @ scores.T @ scores @ bread * n / (n - k)
     se = np.sqrt(cov[3, 3])
-    assert result.params["std_err"].iloc[3] == pytest.approx(se, rel=1e-6)
-    assert result.ci_lower == pytest.approx(
+    assert result.params["std_error"].iloc[3] == pytest.approx(se, rel=1e-6)
+    assert result.ci_low == pytest.approx(
         np.exp(direct.params[3] - 1.959963984540054 * se), rel=1e-6
     )
     assert result.n == len(frame)
@@ -359,7 +359,7 @@ def test_saturated_logit_equals_ratio_of_before_after_odds_ratios():
         "municipality"
     )
     ratio = change.loc["Avesta", "odds_ratio"] / change.loc["Falun", "odds_ratio"]
-    assert result.odds_ratio == pytest.approx(ratio, rel=1e-6)
+    assert result.estimate == pytest.approx(ratio, rel=1e-6)
 
 
 def test_logit_raises_when_a_cell_is_all_unsafe():
@@ -397,8 +397,8 @@ def test_ordinal_with_equal_weights_reproduces_orderedmodel():
     direct = OrderedModel(endog, X, distr="logit").fit(method="bfgs", disp=False, cov_type="HC0")
     effects = result.params.iloc[:3]
     assert effects["coef"].to_numpy() == pytest.approx(direct.params[:3], abs=1e-4)
-    assert effects["std_err"].to_numpy() == pytest.approx(direct.bse[:3], rel=1e-3)
-    assert result.odds_ratio == pytest.approx(np.exp(direct.params[2]), rel=1e-3)
+    assert effects["std_error"].to_numpy() == pytest.approx(direct.bse[:3], rel=1e-3)
+    assert result.estimate == pytest.approx(np.exp(direct.params[2]), rel=1e-3)
 
 
 def test_ordinal_integer_weights_reproduce_expanded_data_coefficients():
@@ -413,7 +413,7 @@ def test_ordinal_integer_weights_reproduce_expanded_data_coefficients():
     )
     assert result.params["coef"].iloc[:3].to_numpy() == pytest.approx(expanded.params[:3], abs=1e-4)
     # ... but not its standard errors: the expanded fit counts Σw respondents.
-    assert result.params["std_err"].iloc[2] > expanded.bse[2]
+    assert result.params["std_error"].iloc[2] > expanded.bse[2]
 
 
 def test_ordinal_without_comparison_reports_the_period_term():

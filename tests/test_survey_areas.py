@@ -89,10 +89,10 @@ def test_repeated_respondents_are_one_cluster_in_the_proportional_odds_check():
     common = dict(treated=["t0", "t1"], before=BEFORE, after=AFTER)
     once = proportional_odds_check(data, **common)
     twice = proportional_odds_check(pd.concat([data, data]), **common)
-    assert twice.cuts["std_err"].to_numpy() == pytest.approx(once.cuts["std_err"].to_numpy())
+    assert twice.cuts["std_error"].to_numpy() == pytest.approx(once.cuts["std_error"].to_numpy())
     strangers = pd.concat([data, data.assign(respondent_id=data["respondent_id"] + "b")])
     apart = proportional_odds_check(strangers, **common)
-    ratio = apart.cuts["std_err"].to_numpy() / once.cuts["std_err"].to_numpy()
+    ratio = apart.cuts["std_error"].to_numpy() / once.cuts["std_error"].to_numpy()
     assert ratio == pytest.approx(np.full(len(ratio), 1 / np.sqrt(2)))
 
 
@@ -109,7 +109,7 @@ def test_proportional_odds_check_matches_separate_logits_and_flags_a_change_at_o
             **common,
         )
         row = check.cuts.set_index("cut").loc[cut]
-        assert row["odds_ratio"] == pytest.approx(model.odds_ratio, rel=1e-6)
+        assert row["odds_ratio"] == pytest.approx(model.estimate, rel=1e-6)
     # Move only "very unsafe" (4) answers to 3 in the target areas after: the top cut changes alone.
     moved = data.copy()
     later = moved["place_id"].str.startswith("t") & (moved["wave"] == pd.Timestamp(AFTER))

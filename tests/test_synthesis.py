@@ -54,7 +54,7 @@ from statsmodels.stats.multitest import multipletests
 
 from pipeline.methods import meta_analysis as synthesis
 from pipeline.methods.meta_analysis import MetaAnalysisResult, meta_analyse
-from pipeline.methods.multiplicity import adjust_pvalues
+from pipeline.methods.multiplicity import adjust_p_values
 from pipeline.report.figures_pooling import forest_plot
 from pipeline.report.style import PALETTE
 
@@ -176,13 +176,13 @@ def test_bcg_reml_hksj_matches_metafor_knha(bcg):
     assert res.h2 == pytest.approx(12.86, abs=0.006)
     assert res.q == pytest.approx(152.2330, abs=ABS4)
     assert res.q_df == 12
-    assert res.q_pvalue < 1e-4
+    assert res.q_p_value < 1e-4
     r = res.random
     assert r.estimate == pytest.approx(-0.7145, abs=ABS4)
     assert r.std_error == pytest.approx(0.1808, abs=ABS4)
     assert r.statistic == pytest.approx(-3.9522, abs=ABS4)
     assert r.df == 12
-    assert r.pvalue == pytest.approx(0.0019, abs=ABS4)
+    assert r.p_value == pytest.approx(0.0019, abs=ABS4)
     assert r.ci_low == pytest.approx(-1.1084, abs=ABS4)
     assert r.ci_high == pytest.approx(-0.3206, abs=ABS4)
     # predict(res, transf=exp, digits=2)
@@ -274,7 +274,7 @@ def test_fixed_effect_and_q_match_statsmodels(name):
     ci_fe = sm.conf_int(alpha=0.05, use_t=False)[0]
     assert (ours.fixed.ci_low, ours.fixed.ci_high) == pytest.approx(tuple(ci_fe), rel=1e-10)
     assert ours.q == pytest.approx(sm.q, rel=1e-12)
-    assert ours.q_pvalue == pytest.approx(sm.test_homogeneity().pvalue, rel=1e-9)
+    assert ours.q_p_value == pytest.approx(sm.test_homogeneity().pvalue, rel=1e-9)
     np.testing.assert_allclose(ours.weights_fixed, sm.weights_rel_fe, rtol=1e-12)
 
 
@@ -378,7 +378,7 @@ def test_single_estimate_is_returned_with_a_note():
         assert pooled.std_error == 0.1
         assert pooled.ci_low == pytest.approx(-0.25 - 1.959964 * 0.1, abs=1e-6)
         assert pooled.ci_method == "Wald (z)"
-    for value in (res.tau2, res.i2, res.h2, res.q, res.q_pvalue, res.pi_low, res.pi_high):
+    for value in (res.tau2, res.i2, res.h2, res.q, res.q_p_value, res.pi_low, res.pi_high):
         assert math.isnan(value)
     assert any("nothing to pool" in n for n in res.notes)
     assert "Sala" in res.summary()
@@ -631,19 +631,19 @@ def test_forest_plot_rejects_other_objects():
 
 
 # ---------------------------------------------------------------------------
-# adjust_pvalues
+# adjust_p_values
 # ---------------------------------------------------------------------------
 
 
 def test_holm_by_hand_with_nan_left_out_of_the_family():
     # Family of 3: sorted 0.01, 0.03, 0.04 -> 3*0.01, 2*0.03, max(0.06, 1*0.04).
-    out = adjust_pvalues([0.01, np.nan, 0.04, 0.03])
+    out = adjust_p_values([0.01, np.nan, 0.04, 0.03])
     np.testing.assert_allclose(out, [0.03, np.nan, 0.06, 0.06])
 
 
 def test_benjamini_hochberg_by_hand():
     # 0.04*3/3 = 0.04; min(0.03*3/2, 0.04) = 0.04; 0.01*3/1 = 0.03.
-    out = adjust_pvalues([0.01, np.nan, 0.04, 0.03], method="fdr_bh")
+    out = adjust_p_values([0.01, np.nan, 0.04, 0.03], method="fdr_bh")
     np.testing.assert_allclose(out, [0.03, np.nan, 0.04, 0.04])
 
 
@@ -652,7 +652,7 @@ def test_adjust_matches_multipletests_on_the_non_missing(method):
     rng = np.random.default_rng(5)
     p = rng.uniform(0, 0.2, 12)
     p[[2, 7, 8]] = np.nan
-    out = adjust_pvalues(p, method=method)
+    out = adjust_p_values(p, method=method)
     keep = ~np.isnan(p)
     np.testing.assert_array_equal(np.isnan(out), ~keep)
     np.testing.assert_allclose(out[keep], multipletests(p[keep], method=method)[1])
@@ -660,19 +660,19 @@ def test_adjust_matches_multipletests_on_the_non_missing(method):
 
 def test_adjust_keeps_series_index_and_name():
     s = pd.Series([0.02, np.nan, 0.01], index=MUNICIPALITIES[:3], name="p_total")
-    out = adjust_pvalues(s)
+    out = adjust_p_values(s)
     assert isinstance(out, pd.Series)
     assert list(out.index) == MUNICIPALITIES[:3] and out.name == "p_total"
     assert math.isnan(out["Falun"])
 
 
 def test_adjust_all_missing_and_empty():
-    assert np.isnan(adjust_pvalues([np.nan, np.nan])).all()
-    assert adjust_pvalues([]).size == 0
+    assert np.isnan(adjust_p_values([np.nan, np.nan])).all()
+    assert adjust_p_values([]).size == 0
 
 
 @pytest.mark.parametrize(
-    ("pvalues", "method", "match"),
+    ("p_values", "method", "match"),
     [
         ([0.1, 1.2], "holm", r"\[0, 1\]"),
         ([0.1, -0.01], "holm", r"\[0, 1\]"),
@@ -682,6 +682,6 @@ def test_adjust_all_missing_and_empty():
         (["x"], "holm", "numbers"),
     ],
 )
-def test_adjust_bad_arguments(pvalues, method, match):
+def test_adjust_bad_arguments(p_values, method, match):
     with pytest.raises(ValueError, match=match):
-        adjust_pvalues(pvalues, method=method)
+        adjust_p_values(p_values, method=method)

@@ -44,7 +44,7 @@ def inspection_effects(
             estimate=float(change.mean_change),
             ci_low=float(change.ci_low),
             ci_high=float(change.ci_high),
-            p_value=float(change.permutation_p),
+            p_value=float(change.permutation_p_value),
             n_pre=1,
             n_post=1,
             sms_level=2,
@@ -52,7 +52,7 @@ def inspection_effects(
                 f"mean change over {len(change.table)} aspects ({change.before.date()} to "
                 f"{change.after.date()}); exact sign-flip test and its inverted interval"
             ),
-            notes=(f"Wilcoxon signed-rank p = {change.wilcoxon_p:.3f}",),
+            notes=(f"Wilcoxon signed-rank p = {change.wilcoxon_p_value:.3f}",),
         )
         effects.append(_mark_primary(effect, INSPECTION_PRIMARY_RULE))
     return effects, skipped

@@ -155,8 +155,8 @@ def survey_effects(
                     "interval on Kish's effective n; p from the log odds ratio",
                     (
                         result["diff_pp"],
-                        result["diff_lower_pp"],
-                        result["diff_upper_pp"],
+                        result["diff_low_pp"],
+                        result["diff_high_pp"],
                         result["p_value"],
                     ),
                     notes,
@@ -191,15 +191,15 @@ def _ordinal_row(frame: pd.DataFrame, targets: list[str], controls: list[str], c
         notes.append(proportional_odds_check(areas, **groups, **common).note())
     except EstimationError as exc:
         notes.append(str(exc))
-    values = (ordinal.odds_ratio, ordinal.ci_lower, ordinal.ci_upper, ordinal.p_value)
+    values = (ordinal.estimate, ordinal.ci_low, ordinal.ci_high, ordinal.p_value)
     inference = f"{ordinal.cov_type} sandwich errors"
     if controls:
         se, df = area_log_odds_standard_error(
             areas, treated=targets, comparison=controls, group_col="place_id", **common
         )
-        log_or = float(np.log(ordinal.odds_ratio))
+        log_or = float(np.log(ordinal.estimate))
         low, high, p = t_inference(log_or, se, df, ordinal.level)
-        values = (ordinal.odds_ratio, float(np.exp(low)), float(np.exp(high)), p)
+        values = (ordinal.estimate, float(np.exp(low)), float(np.exp(high)), p)
         inference = (
             f"t on {df} degrees of freedom (areas - 2) from the spread of the areas' changes in "
             "log odds averaged over the cuts"

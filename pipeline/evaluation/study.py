@@ -50,7 +50,7 @@ from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..inputs.study import Place, Study
 from ..methods.meta_analysis import meta_analyse
-from ..methods.multiplicity import adjust_pvalues
+from ..methods.multiplicity import adjust_p_values
 from ..outputs import read_csv, write_csv
 from ..results import EFFECT_COLUMNS, POOLED_COLUMNS, Effect
 from ..run.paths import EFFECTS_FILE, POOLED_FILE, STUDY_PROVENANCE_FILE, folder_name
@@ -178,7 +178,7 @@ def assign_families(effects: pd.DataFrame, study: Study) -> pd.DataFrame:
 
 
 def _holm(p: pd.Series) -> pd.Series:
-    return adjust_pvalues(p.astype(float), method="holm") if len(p) else p
+    return adjust_p_values(p.astype(float), method="holm") if len(p) else p
 
 
 def adjust(effects: pd.DataFrame, pooled: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -208,7 +208,7 @@ def adjust(effects: pd.DataFrame, pooled: pd.DataFrame) -> tuple[pd.DataFrame, p
         within = _holm(rows["p_value"])
         adjusted[rows.index] = np.where(np.isnan(gate), np.nan, np.fmax(within, gate))
     secondary = both["family"] == "secondary"
-    adjusted[secondary] = adjust_pvalues(both.loc[secondary, "p_value"].astype(float), "fdr_bh")
+    adjusted[secondary] = adjust_p_values(both.loc[secondary, "p_value"].astype(float), "fdr_bh")
 
     effects["p_adjusted"] = adjusted[~both["_pooled"]].to_numpy()
     pooled["p_adjusted"] = adjusted[both["_pooled"]].to_numpy()
@@ -359,7 +359,7 @@ def _meta_pools(effects: pd.DataFrame, hypotheses: Hypotheses) -> list[dict]:
                     "estimate": back(pooled.estimate),
                     "ci_low": back(pooled.ci_low),
                     "ci_high": back(pooled.ci_high),
-                    "p_value": pooled.pvalue,
+                    "p_value": pooled.p_value,
                     "k": result.k,
                     "tau2": result.tau2,
                     "i2_percent": result.i2,

@@ -315,9 +315,9 @@ class WDDResult:
         Role -> area weight.
     alpha : float
         1 - confidence level of the interval.
-    local_estimate, local_se : float
+    local_estimate, local_std_error : float
         ``dT - dCt`` and its standard error.
-    displacement_estimate, displacement_se : float or None
+    displacement_estimate, displacement_std_error : float or None
         ``dD - dCd`` and its standard error, None without a displacement area.
     estimate, se : float
         Total: local plus displacement.
@@ -336,11 +336,11 @@ class WDDResult:
     area_weights: dict[str, float]
     alpha: float
     local_estimate: float
-    local_se: float
+    local_std_error: float
     displacement_estimate: float | None
-    displacement_se: float | None
+    displacement_std_error: float | None
     estimate: float
-    se: float
+    std_error: float
     z: float
     p_value: float
     ci_low: float
@@ -352,7 +352,7 @@ class WDDResult:
     @property
     def variance(self) -> float:
         """Variance of the total estimate."""
-        return self.se**2
+        return self.std_error**2
 
     @property
     def has_displacement(self) -> bool:
@@ -360,17 +360,17 @@ class WDDResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per estimate (``local``, ``displacement`` if any, ``total``)."""
-        parts = [("local", self.local_estimate, self.local_se)]
+        parts = [("local", self.local_estimate, self.local_std_error)]
         if self.has_displacement:
-            parts.append(("displacement", self.displacement_estimate, self.displacement_se))
-        parts.append(("total", self.estimate, self.se))
+            parts.append(("displacement", self.displacement_estimate, self.displacement_std_error))
+        parts.append(("total", self.estimate, self.std_error))
         rows = []
         for name, est, se in parts:
             rows.append(
                 {
                     "component": name,
                     "estimate": est,
-                    "se": se,
+                    "std_error": se,
                     **_normal_inference(est, se, self.alpha, self.df),
                     "conf_level": 1 - self.alpha,
                 }
@@ -392,14 +392,14 @@ class WDDResult:
             lines.append(
                 f"  period lengths pre {self.time_weights[0]:g}, post {self.time_weights[1]:g}"
             )
-        lines.append(f"  local WDD {self.local_estimate:.1f} (SE {self.local_se:.1f})")
+        lines.append(f"  local WDD {self.local_estimate:.1f} (SE {self.local_std_error:.1f})")
         if self.has_displacement:
             lines.append(
                 f"  displacement WDD {self.displacement_estimate:.1f} "
-                f"(SE {self.displacement_se:.1f})"
+                f"(SE {self.displacement_std_error:.1f})"
             )
         lines.append(
-            f"  total WDD {self.estimate:.1f} {unit} (SE {self.se:.1f}), z = {self.z:.2f}, "
+            f"  total WDD {self.estimate:.1f} {unit} (SE {self.std_error:.1f}), z = {self.z:.2f}, "
             f"p = {self.p_value:.3g}, {level}% CI {self.ci_low:.1f} to {self.ci_high:.1f}"
         )
         lines.append("  Negative = fewer crimes than the controls' trends predict.")
@@ -606,11 +606,11 @@ def wdd(
         area_weights=weights,
         alpha=alpha,
         local_estimate=local_est,
-        local_se=math.sqrt(local_var),
+        local_std_error=math.sqrt(local_var),
         displacement_estimate=disp_est,
-        displacement_se=disp_se,
+        displacement_std_error=disp_se,
         estimate=total_est,
-        se=se,
+        std_error=se,
         **inference,
         dispersion={role: phi[role] for role in counts},
         df=df,
@@ -629,20 +629,20 @@ class WDDHarmResult:
     ----------
     labels : tuple of str
         One label per component estimate (e.g. crime type).
-    estimates, standard_errors, weights : tuple of float
+    estimates, std_errors, weights : tuple of float
         The inputs.
     alpha : float
-    estimate, se, z, p_value, ci_low, ci_high : float
+    estimate, std_error, z, p_value, ci_low, ci_high : float
         The weighted total and its inference.
     """
 
     labels: tuple[str, ...]
     estimates: tuple[float, ...]
-    standard_errors: tuple[float, ...]
+    std_errors: tuple[float, ...]
     weights: tuple[float, ...]
     alpha: float
     estimate: float
-    se: float
+    std_error: float
     z: float
     p_value: float
     ci_low: float
@@ -652,14 +652,14 @@ class WDDHarmResult:
         """One row per component (weighted) and a final ``total`` row."""
         rows = []
         for lab, est, se, w in zip(
-            self.labels, self.estimates, self.standard_errors, self.weights, strict=True
+            self.labels, self.estimates, self.std_errors, self.weights, strict=True
         ):
             rows.append(
                 {
                     "component": lab,
                     "weight": w,
                     "estimate": w * est,
-                    "se": abs(w) * se,
+                    "std_error": abs(w) * se,
                     **_normal_inference(w * est, abs(w) * se, self.alpha),
                 }
             )
@@ -668,7 +668,7 @@ class WDDHarmResult:
                 "component": "total",
                 "weight": float("nan"),
                 "estimate": self.estimate,
-                "se": self.se,
+                "std_error": self.std_error,
                 "z": self.z,
                 "p_value": self.p_value,
                 "ci_low": self.ci_low,
@@ -688,7 +688,7 @@ class WDDHarmResult:
                 + ", ".join(
                     f"{lab}={w:g}" for lab, w in zip(self.labels, self.weights, strict=True)
                 ),
-                f"  total harm {self.estimate:.1f} (SE {self.se:.1f}), z = {self.z:.2f}, "
+                f"  total harm {self.estimate:.1f} (SE {self.std_error:.1f}), z = {self.z:.2f}, "
                 f"p = {self.p_value:.3g}, {level}% CI {self.ci_low:.1f} to {self.ci_high:.1f}",
                 "  Negative = less harm than the controls' trends predict.",
             ]
@@ -700,7 +700,7 @@ class WDDHarmResult:
 
 def wdd_harm(
     estimates: Sequence[float] | Sequence[WDDResult],
-    standard_errors: Sequence[float] | None = None,
+    std_errors: Sequence[float] | None = None,
     weights: Sequence[float] | None = None,
     *,
     labels: Sequence[str] | None = None,
@@ -720,8 +720,8 @@ def wdd_harm(
     ----------
     estimates : sequence of float, or sequence of WDDResult
         Component estimates. When WDDResult objects are given, their total estimate
-        and SE are used and ``standard_errors`` must be omitted.
-    standard_errors : sequence of float, optional
+        and SE are used and ``std_errors`` must be omitted.
+    std_errors : sequence of float, optional
         Standard errors of the estimates (required for plain numbers).
     weights : sequence of float, optional
         Harm weights; default 1 for every component.
@@ -742,31 +742,29 @@ def wdd_harm(
     if not items:
         raise ValueError("wdd_harm needs at least one estimate")
     if all(isinstance(x, WDDResult) for x in items):
-        if standard_errors is not None:
-            raise ValueError(
-                "give standard_errors only with plain estimates, not WDDResult objects"
-            )
+        if std_errors is not None:
+            raise ValueError("give std_errors only with plain estimates, not WDDResult objects")
         est = [r.estimate for r in items]
-        ses = [r.se for r in items]
+        ses = [r.std_error for r in items]
     elif any(isinstance(x, WDDResult) for x in items):
         raise ValueError("estimates must be all numbers or all WDDResult objects")
     else:
-        if standard_errors is None:
-            raise ValueError("standard_errors are required with plain estimates")
+        if std_errors is None:
+            raise ValueError("std_errors are required with plain estimates")
         est = [float(x) for x in items]
-        ses = [float(x) for x in standard_errors]
+        ses = [float(x) for x in std_errors]
     n = len(est)
     w = [1.0] * n if weights is None else [float(x) for x in weights]
     lab = [str(i + 1) for i in range(n)] if labels is None else [str(x) for x in labels]
     if not (len(ses) == len(w) == len(lab) == n):
         raise ValueError(
-            f"estimates ({n}), standard_errors ({len(ses)}), weights ({len(w)}) and "
+            f"estimates ({n}), std_errors ({len(ses)}), weights ({len(w)}) and "
             f"labels ({len(lab)}) must have the same length"
         )
     if not all(math.isfinite(x) for x in est + w):
         raise ValueError("estimates and weights must be finite numbers")
     if not all(math.isfinite(s) and s >= 0 for s in ses):
-        raise ValueError("standard_errors must be finite numbers >= 0")
+        raise ValueError("std_errors must be finite numbers >= 0")
     alpha = check_probability(alpha)
     e, s, ww = np.asarray(est), np.asarray(ses), np.asarray(w)
     total = float(np.sum(ww * e))
@@ -774,10 +772,10 @@ def wdd_harm(
     return WDDHarmResult(
         labels=tuple(lab),
         estimates=tuple(est),
-        standard_errors=tuple(ses),
+        std_errors=tuple(ses),
         weights=tuple(w),
         alpha=alpha,
         estimate=total,
-        se=se,
+        std_error=se,
         **_normal_inference(total, se, alpha),
     )

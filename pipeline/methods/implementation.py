@@ -249,7 +249,7 @@ class ImplementationVsEffect:
     table : pandas.DataFrame
         One row per municipality with both numbers: ``municipality``,
         ``share``, ``wilson_lower``, ``wilson_upper``, ``n``, ``k``,
-        ``estimate``, ``ci_lower``, ``ci_upper``.
+        ``estimate``, ``ci_low``, ``ci_high``.
     text : str
         A careful reading of the chart.
     horizon_months : int
@@ -311,7 +311,7 @@ def implementation_vs_effect(
         From :func:`implementation_shares` (or its ``to_frame()``).
     effects : pandas.DataFrame
         One row per municipality: ``municipality``, ``estimate`` and
-        optionally ``ci_lower`` and ``ci_upper`` (for instance the change in
+        optionally ``ci_low`` and ``ci_high`` (for instance the change in
         the share unsafe in percentage points, or a relative effect size).
     horizon_months : int, default 24
         Which horizon's share to use.
@@ -334,10 +334,10 @@ def implementation_vs_effect(
     if missing := {"municipality", "estimate"} - set(effects.columns):
         raise KeyError(f"effects lacks column(s) {sorted(missing)}")
     eff = effects.copy()
-    for column in ("ci_lower", "ci_upper"):
+    for column in ("ci_low", "ci_high"):
         if column not in eff.columns:
             eff[column] = np.nan
-    eff = eff[["municipality", "estimate", "ci_lower", "ci_upper"]]
+    eff = eff[["municipality", "estimate", "ci_low", "ci_high"]]
     merged = table[["municipality", "n", "k", "share", "wilson_lower", "wilson_upper"]].merge(
         eff, on="municipality", how="inner"
     )
@@ -351,8 +351,8 @@ def implementation_vs_effect(
     ]
     for row in merged.itertuples(index=False):
         effect = _fmt(row.estimate)
-        if not (np.isnan(row.ci_lower) or np.isnan(row.ci_upper)):
-            effect += f" (interval {_fmt(row.ci_lower)} to {_fmt(row.ci_upper)})"
+        if not (np.isnan(row.ci_low) or np.isnan(row.ci_high)):
+            effect += f" (interval {_fmt(row.ci_low)} to {_fmt(row.ci_high)})"
         lines.append(
             f"  {row.municipality}: {row.k} of {row.n} measures done or started = {row.share:.0%} "
             f"(Wilson {row.wilson_lower:.0%} to {row.wilson_upper:.0%}); {effect_label} {effect}"
@@ -378,13 +378,13 @@ def implementation_vs_effect(
         "implementation buys."
     )
     lines.append(caveat)
-    with_ci = merged.dropna(subset=["ci_lower", "ci_upper"])
-    if len(with_ci) >= 2 and with_ci["ci_lower"].max() <= with_ci["ci_upper"].min():
+    with_ci = merged.dropna(subset=["ci_low", "ci_high"])
+    if len(with_ci) >= 2 and with_ci["ci_low"].max() <= with_ci["ci_high"].min():
         lines.append(
             "All effect intervals overlap a common range of values, so the chart gives no clear ranking of the effects."
         )
     excluding = with_ci.loc[
-        (with_ci["ci_lower"] > null) | (with_ci["ci_upper"] < null), "municipality"
+        (with_ci["ci_low"] > null) | (with_ci["ci_high"] < null), "municipality"
     ]
     if len(with_ci):
         lines.append(

@@ -37,7 +37,7 @@ __all__ = [
     "inspection_change",
     "inspection_changes",
     "sign_flip_interval",
-    "sign_flip_pvalue",
+    "sign_flip_p_value",
 ]
 
 
@@ -51,7 +51,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 
-def sign_flip_pvalue(changes: Sequence[float]) -> float:
+def sign_flip_p_value(changes: Sequence[float]) -> float:
     """Exact two-sided sign-flip permutation p-value for the mean change.
 
     Under the null hypothesis that each paired change is symmetric about zero,
@@ -105,9 +105,9 @@ def sign_flip_interval(changes: Sequence[float], level: float = 0.95) -> tuple[f
     """Exact confidence interval for the mean change, inverting the sign-flip test.
 
     The interval holds every shift ``δ`` that the test of
-    :func:`sign_flip_pvalue`, applied to ``changes - δ``, does not reject at
+    :func:`sign_flip_p_value`, applied to ``changes - δ``, does not reject at
     ``1 - level``: ``p(δ) > 1 - level``. It therefore agrees with the test:
-    the interval excludes 0 exactly when ``permutation_p <= 1 - level``, and
+    the interval excludes 0 exactly when ``permutation_p_value <= 1 - level``, and
     it covers the true mean change with probability at least `level` when
     the changes are symmetric about it.
 
@@ -148,7 +148,7 @@ def sign_flip_interval(changes: Sequence[float], level: float = 0.95) -> tuple[f
     brackets it) and is usually an interval; should it have gaps, the
     function returns its hull, which covers at least as often. Subset means
     that differ by less than about ``1e-12`` times the largest absolute change
-    are treated as equal, as :func:`sign_flip_pvalue` treats means within
+    are treated as equal, as :func:`sign_flip_p_value` treats means within
     ``1e-9`` as ties.
     """
     d = np.asarray(changes, dtype=float)
@@ -204,14 +204,14 @@ class InspectionChange:
     mean_change : float
     n_nonzero : int
         Aspects whose score changed.
-    wilcoxon_statistic, wilcoxon_p : float
+    wilcoxon_statistic, wilcoxon_p_value : float
         Wilcoxon signed-rank statistic (scipy's: the smaller rank sum) and its
         two-sided p-value (1.0 when no score changed).
     wilcoxon_method : str
         How the p-value was computed.
     zero_method : str
         scipy's treatment of zero changes.
-    permutation_p : float
+    permutation_p_value : float
         Exact sign-flip permutation p-value of the mean change.
     min_p : float
         The smallest p-value these data could give (``2 / 2^n_nonzero``).
@@ -237,10 +237,10 @@ class InspectionChange:
     mean_change: float
     n_nonzero: int
     wilcoxon_statistic: float
-    wilcoxon_p: float
+    wilcoxon_p_value: float
     wilcoxon_method: str
     zero_method: str
-    permutation_p: float
+    permutation_p_value: float
     min_p: float
     ci_low: float
     ci_high: float
@@ -273,9 +273,9 @@ class InspectionChange:
             f"({self.total_change:+d}; mean change per aspect {self.mean_change:+.2f})",
             f"{up} aspects improved, {down} worsened, {len(self.table) - up - down} unchanged",
             f"Wilcoxon signed-rank ({self.wilcoxon_method}, zeros: {self.zero_method}): "
-            f"p = {self.wilcoxon_p:.3f}",
+            f"p = {self.wilcoxon_p_value:.3f}",
             f"Sign-flip permutation test of the mean change (all {2 ** len(self.table)} flips): "
-            f"p = {self.permutation_p:.3f}; smallest possible p with {self.n_nonzero} changed "
+            f"p = {self.permutation_p_value:.3f}; smallest possible p with {self.n_nonzero} changed "
             f"aspects = {self.min_p:.3f}",
             self._interval_text(),
             "Before/after at one place without a comparison place (Maryland SMS level 2).",
@@ -423,10 +423,10 @@ def inspection_change(
         mean_change=float(d.mean()),
         n_nonzero=n_nonzero,
         wilcoxon_statistic=statistic,
-        wilcoxon_p=p_wilcoxon,
+        wilcoxon_p_value=p_wilcoxon,
         wilcoxon_method=method,
         zero_method=zero_method,
-        permutation_p=sign_flip_pvalue(d),
+        permutation_p_value=sign_flip_p_value(d),
         min_p=min(1.0, 2.0 / 2**n_nonzero),
         ci_low=ci_low,
         ci_high=ci_high,

@@ -67,7 +67,7 @@ class PooledEstimate:
         Confidence limits on the log scale.
     statistic : float
         z or t statistic for the null hypothesis of no effect (log ratio 0).
-    pvalue : float
+    p_value : float
         Two-sided p-value of that test.
     df : float
         Degrees of freedom of the reference t distribution; ``inf`` for z.
@@ -81,7 +81,7 @@ class PooledEstimate:
     ci_low: float
     ci_high: float
     statistic: float
-    pvalue: float
+    p_value: float
     df: float
     ci_method: str
 
@@ -132,7 +132,7 @@ class MetaAnalysisResult:
         Cochran's Q.
     q_df : int
         Degrees of freedom of Q, k − 1.
-    q_pvalue : float
+    q_p_value : float
         p-value of the Q test of homogeneity.
     hksj_scale : float
         The HKSJ variance multiplier q (NaN when not used). Below 1 the HKSJ
@@ -159,7 +159,7 @@ class MetaAnalysisResult:
     h2: float
     q: float
     q_df: int
-    q_pvalue: float
+    q_p_value: float
     hksj_scale: float
     pi_low: float
     pi_high: float
@@ -243,7 +243,7 @@ class MetaAnalysisResult:
         -------
         pandas.DataFrame
             Columns ``method``, ``k``, ``tau2``, ``tau``, ``i2_percent``,
-            ``h2``, ``q``, ``q_df``, ``q_pvalue``.
+            ``h2``, ``q``, ``q_df``, ``q_p_value``.
         """
         return pd.DataFrame(
             [
@@ -256,7 +256,7 @@ class MetaAnalysisResult:
                     "h2": self.h2,
                     "q": self.q,
                     "q_df": self.q_df,
-                    "q_pvalue": self.q_pvalue,
+                    "q_p_value": self.q_p_value,
                 }
             ]
         )
@@ -307,7 +307,7 @@ class MetaAnalysisResult:
         return (
             f"Heterogeneity: τ² = {self.tau2:.4f} (τ = {self.tau:.4f}), "
             f"I² = {self.i2:.1f} %, H² = {self.h2:.2f}, "
-            f"Q = {self.q:.3f} on {self.q_df} df, {p_text(self.q_pvalue, 'en')}"
+            f"Q = {self.q:.3f} on {self.q_df} df, {p_text(self.q_p_value, 'en')}"
         )
 
     def _test_line(self) -> str:
@@ -315,8 +315,8 @@ class MetaAnalysisResult:
         dist = "z" if not np.isfinite(r.df) else f"t({r.df:g})"
         return (
             f"Test of no effect (random effects): {dist} = {r.statistic:.3f}, "
-            f"{p_text(r.pvalue, 'en')}; fixed effect: z = {self.fixed.statistic:.3f}, "
-            f"{p_text(self.fixed.pvalue, 'en')}"
+            f"{p_text(r.p_value, 'en')}; fixed effect: z = {self.fixed.statistic:.3f}, "
+            f"{p_text(self.fixed.p_value, 'en')}"
         )
 
     def _repr_html_(self) -> str:
@@ -540,7 +540,7 @@ def meta_analyse(
             h2=math.nan,
             q=math.nan,
             q_df=0,
-            q_pvalue=math.nan,
+            q_p_value=math.nan,
             hksj_scale=math.nan,
             pi_low=math.nan,
             pi_high=math.nan,
@@ -580,7 +580,7 @@ def meta_analyse(
             ci_low=mu_r - tcrit * se_hk,
             ci_high=mu_r + tcrit * se_hk,
             statistic=stat,
-            pvalue=p,
+            p_value=p,
             df=float(df),
             ci_method=f"Hartung–Knapp–Sidik–Jonkman (t, {df} df)",
         )
@@ -632,7 +632,7 @@ def meta_analyse(
         h2=float(h2),
         q=q,
         q_df=df,
-        q_pvalue=q_p,
+        q_p_value=q_p,
         hksj_scale=scale,
         pi_low=float(pi_low),
         pi_high=float(pi_high),
@@ -649,7 +649,7 @@ def _wald(model: str, est: float, se: float, z: float) -> PooledEstimate:
         ci_low=est - z * se,
         ci_high=est + z * se,
         statistic=stat,
-        pvalue=float(2 * special.ndtr(-abs(stat))),
+        p_value=float(2 * special.ndtr(-abs(stat))),
         df=math.inf,
         ci_method="Wald (z)",
     )

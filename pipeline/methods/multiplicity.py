@@ -10,7 +10,7 @@ from .arguments import as_1d
 _P_METHODS = ("holm", "fdr_bh")
 
 
-def adjust_pvalues(pvalues, method: str = "holm"):
+def adjust_p_values(p_values, method: str = "holm"):
     """Adjust a family of p-values for multiple testing.
 
     Thin wrapper around :func:`statsmodels.stats.multitest.multipletests`
@@ -19,7 +19,7 @@ def adjust_pvalues(pvalues, method: str = "holm"):
 
     Parameters
     ----------
-    pvalues : array_like or pandas.Series
+    p_values : array_like or pandas.Series
         Unadjusted p-values in [0, 1]; NaN for tests that were not run
         (e.g. a suppressed cell or a municipality without data).
     method : {"holm", "fdr_bh"}, default "holm"
@@ -52,20 +52,20 @@ def adjust_pvalues(pvalues, method: str = "holm"):
 
     Examples
     --------
-    >>> adjust_pvalues([0.01, float("nan"), 0.04, 0.03]).round(2).tolist()
+    >>> adjust_p_values([0.01, float("nan"), 0.04, 0.03]).round(2).tolist()
     [0.03, nan, 0.06, 0.06]
     """
     from statsmodels.stats.multitest import multipletests
 
     if method not in _P_METHODS:
         raise ValueError(f"method must be one of {', '.join(_P_METHODS)}; got {method!r}")
-    p = as_1d(pvalues, "pvalues")
+    p = as_1d(p_values, "p_values")
     finite = ~np.isnan(p)
     if np.any(np.isinf(p)) or np.any((p[finite] < 0) | (p[finite] > 1)):
         raise ValueError("p-values must lie in [0, 1] (NaN allowed for missing tests)")
     out = np.full(p.shape, np.nan)
     if finite.any():
         out[finite] = multipletests(p[finite], method=method)[1]
-    if isinstance(pvalues, pd.Series):
-        return pd.Series(out, index=pvalues.index, name=pvalues.name)
+    if isinstance(p_values, pd.Series):
+        return pd.Series(out, index=p_values.index, name=p_values.name)
     return out

@@ -229,7 +229,7 @@ class SurveyShares:
     table : pandas.DataFrame
         One row per group and wave: ``n`` respondents with an answer,
         ``n_missing`` (code 5), ``sum_weight``, ``n_eff`` (Kish), ``deff``,
-        ``share``, ``ci_lower``, ``ci_upper``, ``suppressed``, ``unreliable``.
+        ``share``, ``ci_low``, ``ci_high``, ``suppressed``, ``unreliable``.
     question : str
     unsafe : tuple of int
         The answer codes counted as unsafe.
@@ -263,7 +263,7 @@ class SurveyShares:
             if row.suppressed:
                 est = "suppressed (fewer than 5 respondents)"
             else:
-                est = f"{row.share:6.1%} ({row.ci_lower:.1%} to {row.ci_upper:.1%})"
+                est = f"{row.share:6.1%} ({row.ci_low:.1%} to {row.ci_high:.1%})"
                 if row.unreliable:
                     est += "  unreliable: n < 30"
             lines.append(f"  {label:<24} {wave}  n={row.n:<5d} {est}")
@@ -334,7 +334,7 @@ def share_unsafe(
     keys = _keys(by)
     cells = _cells(frame.assign(wave=pd.to_datetime(frame["wave"])), [*keys, "wave"])
     interval = wilson_interval if method == "wilson" else logit_interval
-    cells["ci_lower"], cells["ci_upper"] = interval(cells["share"], cells["n_eff"], level=level)
+    cells["ci_low"], cells["ci_high"] = interval(cells["share"], cells["n_eff"], level=level)
     table = cells[
         [
             *keys,
@@ -345,8 +345,8 @@ def share_unsafe(
             "n_eff",
             "deff",
             "share",
-            "ci_lower",
-            "ci_upper",
+            "ci_low",
+            "ci_high",
         ]
     ]
     table = suppress_small_cells(table, "n", min_n, unreliable_n=unreliable_n)
@@ -369,8 +369,8 @@ class ShareChange:
     table : pandas.DataFrame
         One row per group: ``n_before``, ``n_after``, ``n_eff_before``,
         ``n_eff_after``, ``share_before``, ``share_after``, ``diff_pp`` with
-        ``diff_lower_pp``/``diff_upper_pp`` (Newcombe hybrid score interval,
-        percentage points), ``odds_ratio`` with ``or_lower``/``or_upper``
+        ``diff_low_pp``/``diff_high_pp`` (Newcombe hybrid score interval,
+        percentage points), ``odds_ratio`` with ``or_low``/``or_high``
         (Woolf, effective n), ``p_value`` (Wald test of the log odds ratio),
         ``suppressed``, ``unreliable``.
     question : str
@@ -409,8 +409,8 @@ class ShareChange:
                 continue
             text = (
                 f"  {label:<24} {row.share_before:.1%} -> {row.share_after:.1%}: "
-                f"{row.diff_pp:+.1f} pp ({row.diff_lower_pp:+.1f} to {row.diff_upper_pp:+.1f}); "
-                f"OR {row.odds_ratio:.2f} ({row.or_lower:.2f} to {row.or_upper:.2f}), p = {row.p_value:.3f}"
+                f"{row.diff_pp:+.1f} pp ({row.diff_low_pp:+.1f} to {row.diff_high_pp:+.1f}); "
+                f"OR {row.odds_ratio:.2f} ({row.or_low:.2f} to {row.or_high:.2f}), p = {row.p_value:.3f}"
             )
             if row.unreliable:
                 text += "  unreliable: n < 30"
@@ -489,16 +489,16 @@ def share_change(
     l1, u1 = wilson_interval(p1, m1, level=level)
     diff = p1 - p0
     wide["diff_pp"] = 100 * diff
-    wide["diff_lower_pp"] = 100 * (diff - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2))
-    wide["diff_upper_pp"] = 100 * (diff + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2))
+    wide["diff_low_pp"] = 100 * (diff - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2))
+    wide["diff_high_pp"] = 100 * (diff + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2))
     z = _z(level)
     with np.errstate(divide="ignore", invalid="ignore"):
         inside = (p0 > 0) & (p0 < 1) & (p1 > 0) & (p1 < 1)
         log_or = np.where(inside, np.log(p1 / (1 - p1)) - np.log(p0 / (1 - p0)), np.nan)
         se = np.sqrt(1 / (m1 * p1 * (1 - p1)) + 1 / (m0 * p0 * (1 - p0)))
     wide["odds_ratio"] = np.exp(log_or)
-    wide["or_lower"] = np.exp(log_or - z * se)
-    wide["or_upper"] = np.exp(log_or + z * se)
+    wide["or_low"] = np.exp(log_or - z * se)
+    wide["or_high"] = np.exp(log_or + z * se)
     wide["p_value"] = 2 * stats.norm.sf(np.abs(log_or / se))
     wide = suppress_small_cells(wide, ["n_before", "n_after"], min_n, unreliable_n=unreliable_n)
     return ShareChange(
@@ -533,12 +533,12 @@ class SurveyModelResult:
     term : str
         The term of interest: ``"treated:after"`` or, without a comparison
         group, ``"after"``.
-    odds_ratio, ci_lower, ci_upper, p_value : float
+    estimate, ci_low, ci_high, p_value : float
         Its odds ratio, interval and Wald p-value. For the ordinal model it is
         the cumulative odds ratio of a less safe answer.
     params : pandas.DataFrame
-        Every term: ``term``, ``coef``, ``std_err``, ``z``, ``p_value``,
-        ``odds_ratio``, ``or_lower``, ``or_upper``.
+        Every term: ``term``, ``coef``, ``std_error``, ``z``, ``p_value``,
+        ``odds_ratio``, ``or_low``, ``or_high``.
     cells : pandas.DataFrame
         Respondents, effective n and weighted share unsafe per group and period
         (small cells suppressed).
@@ -556,9 +556,9 @@ class SurveyModelResult:
     question: str
     outcome: str
     term: str
-    odds_ratio: float
-    ci_lower: float
-    ci_upper: float
+    estimate: float
+    ci_low: float
+    ci_high: float
     p_value: float
     params: pd.DataFrame
     cells: pd.DataFrame
@@ -576,8 +576,8 @@ class SurveyModelResult:
         """A plain-text account of the estimate and its caveats."""
         lines = [
             f"Weighted {self.model} model for {self.question}: {self.outcome}",
-            f"{self.term}: odds ratio {self.odds_ratio:.2f} "
-            f"({self.level:.0%} CI {self.ci_lower:.2f} to {self.ci_upper:.2f}), p = {self.p_value:.3f}",
+            f"{self.term}: odds ratio {self.estimate:.2f} "
+            f"({self.level:.0%} CI {self.ci_low:.2f} to {self.ci_high:.2f}), p = {self.p_value:.3f}",
             f"n = {self.n} respondents; {self.cov_type} sandwich standard errors; {self.design}",
         ]
         lines += [f"Note: {note}" for note in self.notes]
@@ -653,12 +653,12 @@ def _params_table(names, coef, cov, level) -> pd.DataFrame:
         {
             "term": list(names),
             "coef": coef,
-            "std_err": se,
+            "std_error": se,
             "z": zval,
             "p_value": 2 * stats.norm.sf(np.abs(zval)),
             "odds_ratio": np.exp(coef),
-            "or_lower": np.exp(coef - z * se),
-            "or_upper": np.exp(coef + z * se),
+            "or_low": np.exp(coef - z * se),
+            "or_high": np.exp(coef + z * se),
         }
     )
 
@@ -807,9 +807,9 @@ def controlled_comparison(
         question=question,
         outcome=f"unsafe = answer in {{{', '.join(map(str, sorted(unsafe)))}}}",
         term="treated:after",
-        odds_ratio=float(key["odds_ratio"]),
-        ci_lower=float(key["or_lower"]),
-        ci_upper=float(key["or_upper"]),
+        estimate=float(key["odds_ratio"]),
+        ci_low=float(key["or_low"]),
+        ci_high=float(key["or_high"]),
         p_value=float(key["p_value"]),
         params=params,
         cells=cells,
@@ -979,9 +979,9 @@ def ordinal_model(
         question=question,
         outcome=f"answer on the ordered scale {levels[0]}-{levels[-1]} (higher = less safe)",
         term=term,
-        odds_ratio=float(key["odds_ratio"]),
-        ci_lower=float(key["or_lower"]),
-        ci_upper=float(key["or_upper"]),
+        estimate=float(key["odds_ratio"]),
+        ci_low=float(key["or_low"]),
+        ci_high=float(key["or_high"]),
         p_value=float(key["p_value"]),
         params=params,
         cells=cells,

@@ -72,9 +72,9 @@ def _logit(p):
 class _AreaSpread:
     """The areas' changes, their arm weights and the pooled spread around the arms."""
 
-    std_err: float  # of the arms' difference
+    std_error: float  # of the arms' difference
     df: int
-    arm_std_err: dict[str, float]
+    arm_std_error: dict[str, float]
 
 
 def _area_spread(changes: np.ndarray, weight: np.ndarray, target: np.ndarray) -> _AreaSpread:
@@ -104,7 +104,7 @@ def _area_spread(changes: np.ndarray, weight: np.ndarray, target: np.ndarray) ->
 
 
 def t_inference(
-    estimate: float, std_err: float, df: int, level: float
+    estimate: float, std_error: float, df: int, level: float
 ) -> tuple[float, float, float]:
     """Interval and two-sided p-value of an estimate on a t reference.
 
@@ -114,14 +114,14 @@ def t_inference(
         ``(ci_low, ci_high, p_value)``; NaN when the standard error or the
         degrees of freedom are missing.
     """
-    if not np.isfinite(std_err) or df < 1 or not np.isfinite(estimate):
+    if not np.isfinite(std_error) or df < 1 or not np.isfinite(estimate):
         nan = float("nan")
         return nan, nan, nan
-    if std_err == 0:
+    if std_error == 0:
         return estimate, estimate, 0.0 if estimate != 0 else 1.0
     q = stats.t.ppf(0.5 + level / 2, df)
-    p = 2 * stats.t.sf(abs(estimate / std_err), df)
-    return estimate - q * std_err, estimate + q * std_err, float(p)
+    p = 2 * stats.t.sf(abs(estimate / std_error), df)
+    return estimate - q * std_error, estimate + q * std_error, float(p)
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class AreaDifferenceInDifferences:
         (small cells suppressed).
     estimates : pandas.DataFrame
         Indexed by estimand: ``share_difference_pp`` (points) and
-        ``log_odds_ratio``, each with ``estimate``, ``std_err``, ``ci_low``,
+        ``log_odds_ratio``, each with ``estimate``, ``std_error``, ``ci_low``,
         ``ci_high``, ``p_value`` (t on ``df`` degrees of freedom).
     df : int
         Number of areas minus 2.
@@ -375,15 +375,15 @@ def area_difference_in_differences(
     pp = float(arm_change["target"] - arm_change["comparison"])
     arms["change_pp"] = arm_change
     q = stats.t.ppf(0.5 + level / 2, pp_spread.df) if pp_spread.df >= 1 else float("nan")
-    arms["ci_low_pp"] = [arm_change[a] - q * pp_spread.arm_std_err[a] for a in ARMS]
-    arms["ci_high_pp"] = [arm_change[a] + q * pp_spread.arm_std_err[a] for a in ARMS]
+    arms["ci_low_pp"] = [arm_change[a] - q * pp_spread.arm_std_error[a] for a in ARMS]
+    arms["ci_high_pp"] = [arm_change[a] + q * pp_spread.arm_std_error[a] for a in ARMS]
 
     area_logit = _logit(share)
     inside = bool(np.isfinite(area_logit).all())
     arm_logit = _logit(arms["share_after"]) - _logit(arms["share_before"])
     log_or = float(arm_logit["target"] - arm_logit["comparison"])
     if inside:
-        lo_se = _area_spread(area_logit[:, 1] - area_logit[:, 0], pi, sums.target).std_err
+        lo_se = _area_spread(area_logit[:, 1] - area_logit[:, 0], pi, sums.target).std_error
     else:
         lo_se = float("nan")
 
@@ -399,13 +399,13 @@ def area_difference_in_differences(
         )
     rows = {}
     for name, estimate, se in (
-        ("share_difference_pp", pp, pp_spread.std_err),
+        ("share_difference_pp", pp, pp_spread.std_error),
         ("log_odds_ratio", log_or, lo_se),
     ):
         low, high, p = t_inference(estimate, se, pp_spread.df, level)
         rows[name] = {
             "estimate": estimate,
-            "std_err": se,
+            "std_error": se,
             "ci_low": low,
             "ci_high": high,
             "p_value": p,
@@ -477,7 +477,7 @@ def area_log_odds_standard_error(
     if not changes:
         return float("nan"), df
     spread = _area_spread(np.mean(changes, axis=0), sums.arm_weight(), sums.target)
-    return spread.std_err, spread.df
+    return spread.std_error, spread.df
 
 
 @dataclass(frozen=True)
@@ -488,7 +488,7 @@ class ProportionalOddsCheck:
     ----------
     cuts : pandas.DataFrame
         One row per cut (``answer ≥ 2`` ...): ``cut``, ``log_odds_ratio``,
-        ``std_err``, ``odds_ratio`` of the key term from a weighted logistic
+        ``std_error``, ``odds_ratio`` of the key term from a weighted logistic
         regression of that cut.
     statistic : float
         Wald χ² that the cut-specific log odds ratios are equal.
@@ -624,7 +624,7 @@ def proportional_odds_check(
     diff = contrast @ beta
     statistic = float(diff @ np.linalg.solve(contrast @ cov @ contrast.T, diff))
     cuts = pd.DataFrame(rows)
-    cuts["std_err"] = np.sqrt(np.diag(cov))
+    cuts["std_error"] = np.sqrt(np.diag(cov))
     cuts["odds_ratio"] = np.exp(cuts["log_odds_ratio"])
     df = len(rows) - 1
     return ProportionalOddsCheck(cuts, statistic, df, float(stats.chi2.sf(statistic, df)), term)

@@ -403,7 +403,7 @@ class ComparativeReport:
             (primary["indicator"] == survey.indicator)
             & primary["primary"].astype(bool)
             & (primary["estimand"] == "odds_ratio")
-        ].rename(columns={"ci_low": "ci_lower", "ci_high": "ci_upper"})
+        ]
         horizon = max(self.data.study.action_plan.horizons_months)
         try:
             paired = implementation_vs_effect(

@@ -63,7 +63,7 @@ def plot_shares(
         part = part.sort_values("wave")
         x = pd.to_datetime(part["wave"])
         y = 100 * part["share"]
-        err = np.vstack([y - 100 * part["ci_lower"], 100 * part["ci_upper"] - y])
+        err = np.vstack([y - 100 * part["ci_low"], 100 * part["ci_high"] - y])
         ax.errorbar(
             x,
             y,
@@ -483,9 +483,9 @@ def plot_implementation_vs_effect(
     x = 100 * table["share"]
     xerr = np.vstack([x - 100 * table["wilson_lower"], 100 * table["wilson_upper"] - x])
     y = table["estimate"]
-    has_ci = table[["ci_lower", "ci_upper"]].notna().all(axis=1)
+    has_ci = table[["ci_low", "ci_high"]].notna().all(axis=1)
     yerr = np.vstack(
-        [np.where(has_ci, y - table["ci_lower"], 0), np.where(has_ci, table["ci_upper"] - y, 0)]
+        [np.where(has_ci, y - table["ci_low"], 0), np.where(has_ci, table["ci_high"] - y, 0)]
     )
     ax.axhline(result.null, color=PALETTE["neutral"], linestyle=":", linewidth=1)
     ax.errorbar(

@@ -318,9 +318,9 @@ class MunicipalityReport:
                         row.share, f"{number(100 * row.share, lang, 1)} %"
                     ),
                     t("col_ci", lang): or_dash(
-                        row.ci_lower,
-                        f"{number(100 * row.ci_lower, lang, 1)}–"
-                        f"{number(100 * row.ci_upper, lang, 1)} %",
+                        row.ci_low,
+                        f"{number(100 * row.ci_low, lang, 1)}–"
+                        f"{number(100 * row.ci_high, lang, 1)} %",
                     ),
                     t("col_flag", lang): flag,
                 }
@@ -374,7 +374,7 @@ class MunicipalityReport:
                 change=key.signed(change.mean_change, lang, 1),
                 low=number(change.ci_low, lang, 1),
                 high=number(change.ci_high, lang, 1),
-                p=p_text(change.permutation_p, lang),
+                p=p_text(change.permutation_p_value, lang),
             )
             with plt.rc_context(FIGURE_STYLE):
                 fig, _ = plot_inspection(change, title=place.name, lang=lang)

@@ -124,7 +124,7 @@ def pooling_check(replicates: int, seed: int = 20261130, **study) -> PoolingChec
                 "panel_p": fit.p_value,
                 "flat_meta_log_ratio": flat.estimate,
                 "flat_meta_se": flat.std_error,
-                "flat_meta_p": flat.pvalue,
+                "flat_meta_p": flat.p_value,
             }
         )
     return PoolingCheck(pd.DataFrame(rows))

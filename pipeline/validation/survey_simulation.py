@@ -97,7 +97,7 @@ def survey_inference_study(
             if ordinal:
                 model = ordinal_model(data, level=level, **common)
                 se, df = area_log_odds_standard_error(data, **common)
-                log_or = float(np.log(model.odds_ratio))
+                log_or = float(np.log(model.estimate))
                 low, high, p = t_inference(log_or, se, df, level)
                 hits.setdefault("areas: ordinal cumulative log odds", []).append(
                     (log_or, low, high, p, 0.0 if effect == 0 else np.nan)
@@ -109,9 +109,9 @@ def survey_inference_study(
                     continue
                 hits.setdefault("respondents: HC1 log odds", []).append(
                     (
-                        np.log(model.odds_ratio),
-                        np.log(model.ci_lower),
-                        np.log(model.ci_upper),
+                        np.log(model.estimate),
+                        np.log(model.ci_low),
+                        np.log(model.ci_high),
                         model.p_value,
                         truth["log_odds_ratio"],
                     )
