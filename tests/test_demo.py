@@ -14,10 +14,10 @@ from pipeline.inputs.study import load_study
 from pipeline.inputs.survey import read_survey
 from pipeline.methods.implementation import implementation_shares
 from pipeline.methods.inspection import inspection_changes, sign_flip_p_value
-from pipeline.methods.survey import controlled_comparison
 from pipeline.run.provenance import REPO_ROOT
 from pipeline.validation import demo as gen
 from pipeline.validation.demo import DEMO_SEED, PLACES, covid_factor, generate_demo
+from pipeline.validation.survey_respondents import controlled_comparison
 
 DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
 BEFORE, AFTER = gen.SURVEY_WAVES

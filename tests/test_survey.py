@@ -19,7 +19,10 @@ from statsmodels.stats.weightstats import DescrStatsW
 from pipeline.errors import EstimationError, ValidationError
 from pipeline.inputs.survey import read_survey
 from pipeline.methods import survey as sv
+from pipeline.methods.survey_microdata import suppress_small_cells
+from pipeline.methods.survey_ordinal import ordinal_model
 from pipeline.report.figures_outcomes import plot_shares
+from pipeline.validation.survey_respondents import controlled_comparison
 from pipeline.validation.synthetic_survey import synthetic_survey
 
 MUNICIPALITIES = ("Avesta", "Falun", "Hallstahammar", "Sala")
@@ -249,7 +252,7 @@ def test_suppress_small_cells_blanks_and_flags():
             "ci_low": [0.1, 0.2, 0.25],
         }
     )
-    out = sv.suppress_small_cells(table, "n")
+    out = suppress_small_cells(table, "n")
     assert out["share"].isna().tolist() == [True, False, False]
     assert out["ci_low"].isna().tolist() == [True, False, False]
     assert out["n"].tolist() == [3, 10, 40]  # the count stays, so a reader sees why
@@ -260,7 +263,7 @@ def test_suppress_small_cells_blanks_and_flags():
 
 def test_suppress_uses_the_smallest_of_several_counts():
     table = pd.DataFrame({"n_before": [50, 50], "n_after": [4, 50], "diff": [1.0, 2.0]})
-    out = sv.suppress_small_cells(table, ["n_before", "n_after"])
+    out = suppress_small_cells(table, ["n_before", "n_after"])
     assert out["diff"].isna().tolist() == [True, False]
 
 
@@ -322,7 +325,7 @@ def test_change_rejects_unknown_or_overlapping_waves():
 
 def test_logit_odds_ratio_matches_statsmodels_glm_and_hc1():
     data = synthetic_survey(seed=8, n=150)
-    result = sv.controlled_comparison(
+    result = controlled_comparison(
         data, treated=["Avesta"], before="2019-10-01", after="2021-10-01"
     )
     frame = data.loc[data["answer"].notna()].copy()
@@ -352,9 +355,7 @@ def test_logit_odds_ratio_matches_statsmodels_glm_and_hc1():
 def test_saturated_logit_equals_ratio_of_before_after_odds_ratios():
     data = synthetic_survey(seed=9, n=150)
     # a single treated group may be given as a plain string
-    result = sv.controlled_comparison(
-        data, treated="Avesta", before="2019-10-01", after="2021-10-01"
-    )
+    result = controlled_comparison(data, treated="Avesta", before="2019-10-01", after="2021-10-01")
     change = sv.share_change(data, before="2019-10-01", after="2021-10-01").table.set_index(
         "municipality"
     )
@@ -372,7 +373,7 @@ def test_logit_raises_when_a_cell_is_all_unsafe():
         ]
     )
     with pytest.raises(EstimationError, match="all of the 6 respondents are unsafe"):
-        sv.controlled_comparison(data, treated=["Avesta"], before="2019-10-01", after="2021-10-01")
+        controlled_comparison(data, treated=["Avesta"], before="2019-10-01", after="2021-10-01")
 
 
 # --------------------------------------------------------------------------
@@ -390,7 +391,7 @@ def ordinal_inputs(data):
 
 def test_ordinal_with_equal_weights_reproduces_orderedmodel():
     data = synthetic_survey(seed=10, n=120, weight_sigma=0.0)
-    result = sv.ordinal_model(
+    result = ordinal_model(
         data, treated=["Avesta"], before="2019-10-01", after="2021-10-01", cov_type="HC0"
     )
     _, endog, X = ordinal_inputs(data)
@@ -405,7 +406,7 @@ def test_ordinal_integer_weights_reproduce_expanded_data_coefficients():
     data = synthetic_survey(seed=11, n=60, weight_sigma=0.0)
     rng = np.random.default_rng(0)
     data["weight"] = rng.integers(1, 4, len(data)).astype(float)
-    result = sv.ordinal_model(data, treated=["Avesta"], before="2019-10-01", after="2021-10-01")
+    result = ordinal_model(data, treated=["Avesta"], before="2019-10-01", after="2021-10-01")
     frame, endog, X = ordinal_inputs(data)
     reps = frame["weight"].astype(int).to_numpy()
     expanded = OrderedModel(np.repeat(endog, reps), np.repeat(X, reps, axis=0), distr="logit").fit(
@@ -418,7 +419,7 @@ def test_ordinal_integer_weights_reproduce_expanded_data_coefficients():
 
 def test_ordinal_without_comparison_reports_the_period_term():
     data = synthetic_survey(seed=12, n=80)
-    result = sv.ordinal_model(data, before="2019-10-01", after="2021-10-01")
+    result = ordinal_model(data, before="2019-10-01", after="2021-10-01")
     assert result.term == "after"
     assert "SMS level 2" in result.summary()
     assert {"cut 1|2", "cut 2|3", "cut 3|4"} <= set(result.params["term"])

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipeline.methods.survey import controlled_comparison
 from pipeline.methods.survey_areas import (
     area_difference_in_differences,
     area_log_odds_standard_error,
     proportional_odds_check,
 )
+from pipeline.validation.survey_respondents import controlled_comparison
 from pipeline.validation.survey_simulation import survey_inference_study
 from pipeline.validation.synthetic_survey import clustered_survey
 

@@ -1,6 +1,8 @@
 """Perceived-safety effects: the survey statistics as ``Effect`` rows.
 
-The statistics live in :mod:`pipeline.methods.survey`; this module turns them
+The statistics live in :mod:`pipeline.methods.survey` (shares and their change),
+:mod:`pipeline.methods.survey_areas` (the areas as the unit of inference) and
+:mod:`pipeline.methods.survey_ordinal` (the answer scale); this module turns them
 into :class:`~pipeline.results.Effect` rows, so every indicator of a study reaches
 ``effects.csv``, the multiplicity adjustment and the comparative report in the same form.
 
@@ -17,13 +19,14 @@ import pandas as pd
 
 from ..errors import EstimationError
 from ..inputs.prepare import StudyData
-from ..methods.survey import ordinal_model, share_change
+from ..methods.survey import share_change
 from ..methods.survey_areas import (
     area_difference_in_differences,
     area_log_odds_standard_error,
     proportional_odds_check,
     t_inference,
 )
+from ..methods.survey_ordinal import ordinal_model
 from ..results import Effect
 from .base import _mark_primary
 

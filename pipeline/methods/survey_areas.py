@@ -40,14 +40,14 @@ from scipy import stats
 
 from ..errors import EstimationError
 from ..format import summary_html
-from .survey import (
+from .survey_microdata import (
     DEFAULT_UNSAFE,
     MIN_CELL_N,
     UNRELIABLE_N,
     DateLike,
-    _cell_notes,
-    _design,
-    _model_frame,
+    cell_notes,
+    design_matrix,
+    model_frame,
     suppress_small_cells,
 )
 
@@ -342,7 +342,7 @@ def area_difference_in_differences(
     pipeline.errors.EstimationError
         When an area has no answers in a period.
     """
-    frame, question, unsafe, treated_list, comparison_list = _model_frame(
+    frame, question, unsafe, treated_list, comparison_list = model_frame(
         data,
         question=question,
         unsafe=unsafe,
@@ -418,7 +418,7 @@ def area_difference_in_differences(
     blank = ["share_before", "share_after", "change_pp", "ci_low_pp", "ci_high_pp"]
     arms.loc[arms["suppressed"], blank] = np.nan
     cells = _cell_frame(sums, group_col, min_n, unreliable_n)
-    notes = _cell_notes(cells, group_col, min_n, unreliable_n) + notes
+    notes = cell_notes(cells, group_col, min_n, unreliable_n) + notes
     return AreaDifferenceInDifferences(
         question=question,
         unsafe=tuple(sorted(unsafe)),
@@ -457,7 +457,7 @@ def area_log_odds_standard_error(
         The standard error (NaN without degrees of freedom or usable cuts) and
         the degrees of freedom (areas - 2).
     """
-    frame, *_ = _model_frame(
+    frame, *_ = model_frame(
         data,
         question=question,
         unsafe=DEFAULT_UNSAFE,
@@ -545,7 +545,7 @@ def proportional_odds_check(
     """Test that the key term's log odds ratio is the same at every cut of the scale.
 
     For each cut ``answer ≥ j`` (j = 2, 3, 4) a weighted logistic regression
-    with the terms of :func:`~pipeline.methods.survey.ordinal_model` (area
+    with the terms of :func:`~pipeline.methods.survey_ordinal.ordinal_model` (area
     intercepts, ``after`` and, with `treated`, ``treated:after``) gives the key
     term's coefficient. Their joint covariance is the sandwich of the stacked
     estimating equations with scores summed per respondent (a respondent asked
@@ -562,7 +562,7 @@ def proportional_odds_check(
     question : str, optional
     group_col : str, default "place_id"
     treated, comparison : str or iterable of str, optional
-        As in :func:`~pipeline.methods.survey.ordinal_model`.
+        As in :func:`~pipeline.methods.survey_ordinal.ordinal_model`.
     respondent_col : str, default "respondent_id"
         The column identifying a respondent across waves; rows are their own
         cluster when it is absent.
@@ -576,7 +576,7 @@ def proportional_odds_check(
     pipeline.errors.EstimationError
         When fewer than two cuts can be estimated.
     """
-    frame, *_, treated_list, comparison_list = _model_frame(
+    frame, *_, treated_list, comparison_list = model_frame(
         data,
         question=question,
         unsafe=DEFAULT_UNSAFE,
@@ -587,7 +587,7 @@ def proportional_odds_check(
         comparison=comparison,
     )
     groups = comparison_list + treated_list
-    exog = _design(frame, group_col, groups, treated=bool(treated_list), intercept=True)
+    exog = design_matrix(frame, group_col, groups, treated=bool(treated_list), intercept=True)
     x = exog.to_numpy(float)
     term = "treated:after" if treated_list else "after"
     k = list(exog.columns).index(term)

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError
-from ..methods.survey import controlled_comparison, ordinal_model
 from ..methods.survey_areas import (
     area_difference_in_differences,
     area_log_odds_standard_error,
     t_inference,
 )
+from ..methods.survey_ordinal import ordinal_model
+from .survey_respondents import controlled_comparison
 from .synthetic_survey import clustered_survey
 
 BEFORE, AFTER = "2019-10-01", "2022-10-01"
