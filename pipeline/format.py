@@ -20,19 +20,22 @@ DEFAULT_LANGUAGE = "sv"
 LOCALES = {"sv": "sv_SE", "en": "en_GB"}
 
 
-def summary_html(summary: str, frame: pd.DataFrame) -> str:
+def summary_html(summary: str, frame: pd.DataFrame, *, float_format: str | None = None) -> str:
     """A plain-text summary above its table, for a result's ``_repr_html_``.
 
     Parameters
     ----------
     summary : str
     frame : pandas.DataFrame
+    float_format : str, optional
+        A %-format for the table's numbers (``"%.4g"``); pandas' own by default.
 
     Returns
     -------
     str
     """
-    return f"<pre>{escape(summary)}</pre>\n{frame.to_html(index=False, na_rep='–')}"
+    table = frame.to_html(index=False, na_rep="–", float_format=float_format)
+    return f"<pre>{escape(summary)}</pre>\n{table}"
 
 
 def number(value: float, lang: str = DEFAULT_LANGUAGE, digits: int = 2) -> str:

@@ -11,6 +11,9 @@ already begins with a single quote gets one more, so that :func:`read_csv`
 can undo the prefix exactly. Number columns are written as numbers (``-0.12``
 is a number, not a formula). Every cell is quoted where the CSV format needs
 it, and the file replaces its predecessor only once complete.
+
+Every file the pipeline writes (tables, workbooks, reports) goes through
+:func:`write_atomically`, so a reader never sees one half-written.
 """
 
 from __future__ import annotations
@@ -18,11 +21,20 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["FORMULA_TRIGGERS", "neutralise", "neutralise_frame", "read_csv", "write_csv"]
+__all__ = [
+    "FORMULA_TRIGGERS",
+    "neutralise",
+    "neutralise_frame",
+    "read_csv",
+    "write_atomically",
+    "write_csv",
+    "write_text",
+]
 
 #: First characters that make a spreadsheet read a cell as a formula or command.
 FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
@@ -80,19 +92,53 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, index: bool = False) -> 
     -------
     Path
     """
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    safe = neutralise_frame(frame)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline="") as stream:
+            safe.to_csv(stream, index=index, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+
+    return write_atomically(path, write)
+
+
+def write_atomically(target: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write ``target`` through ``write`` so that a reader never sees it half-written.
+
+    Parameters
+    ----------
+    target : str or Path
+        The file to write; its folder is created if needed.
+    write : callable
+        Called with a temporary path beside ``target`` with the same suffix (writers
+        choose their format by it). The temporary file replaces ``target`` once
+        ``write`` returns; if it raises, the temporary file is removed and ``target``
+        stays as it was.
+
+    Returns
+    -------
+    Path
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(
+        prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent
+    )
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            neutralise_frame(frame).to_csv(
-                stream, index=index, quoting=csv.QUOTE_MINIMAL, lineterminator="\n"
-            )
-        os.chmod(tmp, 0o644)  # a table is for reading: not the private mode mkstemp gives
-        os.replace(tmp, path)
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)  # an output is for reading: not the private mode mkstemp gives
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    return target
+
+
+def write_text(text: str, target: str | Path) -> Path:
+    """Write a UTF-8 text file with ``\\n`` line ends through :func:`write_atomically`."""
+    return write_atomically(
+        target, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n")
+    )
 
 
 def read_csv(path: str | Path, **options) -> pd.DataFrame:

@@ -27,7 +27,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipeline.methods.displacement import WDDResult, WDQResult, wdd, wdd_harm, wdq
+from pipeline.methods.displacement import WDDResult, wdd, wdd_harm
+from pipeline.methods.displacement_quotient import WDQResult, wdq
 
 # Published input counts, (pre, post): Wheeler & Ratcliffe (2018) / ptools test-wdd.R.
 PAPER = {"T": (207, 110), "Ct": (308, 318), "D": (178, 157), "Cd": (150, 140)}

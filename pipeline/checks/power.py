@@ -25,7 +25,6 @@ crimes no decrease may reach the requested power at all (reported as NaN).
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from ..format import summary_html
 from ..methods.arguments import check_positive, check_probability
 
 __all__ = [
@@ -252,9 +252,7 @@ class MDEResult:
         )
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.summary())}</pre>" + self.to_frame().to_html(
-            index=False, float_format="%.4g"
-        )
+        return summary_html(self.summary(), self.to_frame(), float_format="%.4g")
 
 
 def minimum_detectable_effect(

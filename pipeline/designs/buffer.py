@@ -31,7 +31,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import EstimationError
-from ..methods.displacement import WDDResult, wdd, wdq
+from ..methods.displacement import WDDResult, wdd
+from ..methods.displacement_quotient import wdq
 from ..results import Effect
 from .base import DesignData, pool
 from .controlled import ControlledComparison

@@ -39,7 +39,6 @@ dispersion estimated by the Pearson statistic over its degrees of freedom).
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..format import summary_html
 from ..methods.arguments import check_pair
 
 __all__ = ["RelativeEffectResult", "dispersion_from_monthly", "relative_effect_size"]
@@ -174,9 +174,7 @@ class RelativeEffectResult:
         )
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.summary())}</pre>" + self.to_frame().to_html(
-            index=False, float_format="%.4g"
-        )
+        return summary_html(self.summary(), self.to_frame(), float_format="%.4g")
 
 
 def relative_effect_size(

@@ -1,25 +1,16 @@
-"""Displacement and diffusion of benefits around a treated place.
+"""The weighted displacement difference (WDD) test: displacement and diffusion of benefits.
 
-Two count-based statistics, each taking crimes before ("pre") and after ("post")
-an intervention in a few areas:
-
-* the weighted displacement quotient (WDQ) of Bowers & Johnson (2003), with the
-  total net effect of Guerette (2009): descriptive, no standard error;
-* the weighted displacement difference (WDD) test of Wheeler & Ratcliffe (2018):
-  a difference-in-differences of counts with a Poisson standard error, optionally
-  with a displacement (buffer) area and its own control, different pre/post period
-  lengths and different area sizes. :func:`wdd_harm` adds several WDD estimates
-  up with harm weights.
+A count-based test taking crimes before ("pre") and after ("post") an
+intervention in a few areas (Wheeler & Ratcliffe 2018): a difference-in-differences
+of counts with a Poisson standard error, optionally with a displacement (buffer)
+area and its own control, different pre/post period lengths and different area
+sizes. :func:`wdd_harm` adds several WDD estimates up with harm weights. The
+descriptive quotient (WDQ) is in :mod:`.displacement_quotient`.
 
 Every area is given as a ``(pre, post)`` pair of counts.
 
 References
 ----------
-Bowers, K. J. & Johnson, S. D. (2003). Measuring the geographical displacement and
-diffusion of benefit effects of crime prevention activity. *Journal of Quantitative
-Criminology*, 19(3), 275-301. doi:10.1023/A:1024909009240
-Guerette, R. T. (2009). *Analyzing crime displacement and diffusion*. Problem-Oriented
-Guides for Police, Problem-Solving Tools Series No. 10, Appendices B and C.
 Wheeler, A. P. & Ratcliffe, J. H. (2018). A simple weighted displacement difference test
 to evaluate place based crime interventions. *Crime Science*, 7:11.
 doi:10.1186/s40163-018-0085-5
@@ -28,13 +19,12 @@ andrewpwheeler.com. Area weights: Wheeler, A. P. (2021-02-23), The WDD test with
 area sizes. Harm weights: Wheeler, A. P. (2020-11-19), Amending the WDD test to incorporate
 harm weights. All three are implemented in the R package ``ptools`` (``wdd``, ``wdd_harm``).
 
-WDQ and the WDD test with its variants (time, area and harm weights) stay
-together (over 500 lines) as they share their inputs and normal inference.
+The test and its harm-weighted sum stay in one module (over 500 lines): the sum
+takes the test's results and both share the normal inference and result form.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,15 +33,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..format import summary_html
 from .arguments import check_pair, check_positive, check_probability
 
 __all__ = [
     "WDDHarmResult",
     "WDDResult",
-    "WDQResult",
     "wdd",
     "wdd_harm",
-    "wdq",
 ]
 
 ROLES = ("T", "Ct", "D", "Cd")
@@ -80,217 +69,6 @@ def _normal_inference(
         "ci_low": estimate - level * se,
         "ci_high": estimate + level * se,
     }
-
-
-def _html(summary: str, frame: pd.DataFrame) -> str:
-    return f"<pre>{html.escape(summary)}</pre>" + frame.to_html(index=False, float_format="%.4g")
-
-
-# --------------------------------------------------------------------------- WDQ
-
-# Bands as Bowers & Johnson (2003) describe them (tabulated in Guerette 2009, App. C).
-_WDQ_BANDS = {
-    "undefined": "not interpreted: the target area did not improve relative to the control",
-    "diffusion_exceeds": "diffusion of benefits, larger than the direct effect in the target",
-    "diffusion": "diffusion of benefits to the buffer",
-    "none": "no displacement and no diffusion",
-    "displacement": "displacement to the buffer, smaller than the direct effect (net benefit)",
-    "displacement_exceeds": "displacement to the buffer as large as or larger than the "
-    "direct effect (no net benefit)",
-}
-
-
-@dataclass(frozen=True)
-class WDQResult:
-    """Weighted displacement quotient and the measures it is built from.
-
-    Sign conventions follow the sources, so read each field by its own rule:
-    ``success_measure`` < 0 means the target improved relative to the control;
-    ``buffer_displacement_measure`` > 0 suggests displacement, < 0 diffusion;
-    ``wdq`` > 0 diffusion, < 0 displacement; ``total_net_effect`` > 0 is the number
-    of crimes prevented in target and buffer together (Guerette 2009).
-
-    Attributes
-    ----------
-    target, buffer, control : tuple of float
-        ``(before, after)`` counts.
-    success_measure : float
-        ``A_after/C_after - A_before/C_before`` (denominator of the WDQ).
-    buffer_displacement_measure : float
-        ``B_after/C_after - B_before/C_before`` (numerator of the WDQ).
-    wdq : float
-        Their quotient; NaN when the target did not improve (``success_measure >= 0``).
-    target_net_effect, buffer_net_effect : float
-        Crimes prevented in each area relative to the control's trend,
-        ``X_before * C_after / C_before - X_after``.
-    total_net_effect : float
-        Their sum.
-    band : str
-        Key of the interpretation band: ``undefined``, ``diffusion_exceeds``,
-        ``diffusion``, ``none``, ``displacement`` or ``displacement_exceeds``.
-    interpretation : str
-        The band in words.
-    """
-
-    target: tuple[float, float]
-    buffer: tuple[float, float]
-    control: tuple[float, float]
-    success_measure: float
-    buffer_displacement_measure: float
-    wdq: float
-    target_net_effect: float
-    buffer_net_effect: float
-    total_net_effect: float
-    band: str
-    interpretation: str
-
-    @property
-    def defined(self) -> bool:
-        """Whether the WDQ is interpretable (the target improved relative to the control)."""
-        return self.band != "undefined"
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per measure: ``measure``, ``estimate``, ``reading``."""
-        rows = [
-            ("success_measure", self.success_measure, "< 0: target improved vs control"),
-            (
-                "buffer_displacement_measure",
-                self.buffer_displacement_measure,
-                "> 0: possible displacement; < 0: possible diffusion",
-            ),
-            ("wdq", self.wdq, self.interpretation),
-            ("target_net_effect", self.target_net_effect, "crimes prevented in target"),
-            ("buffer_net_effect", self.buffer_net_effect, "crimes prevented in buffer"),
-            ("total_net_effect", self.total_net_effect, "crimes prevented, target + buffer"),
-        ]
-        return pd.DataFrame(rows, columns=["measure", "estimate", "reading"])
-
-    def summary(self) -> str:
-        """A few lines for a report."""
-        wdq_text = "undefined" if not self.defined else f"{self.wdq:.3f}"
-        reading = (
-            "the target area did not improve relative to the control, so there is no "
-            "effect to displace"
-            if not self.defined
-            else self.interpretation
-        )
-        return "\n".join(
-            [
-                "Weighted displacement quotient (Bowers & Johnson 2003)",
-                f"  counts before -> after: target {self.target[0]:g} -> {self.target[1]:g}, "
-                f"buffer {self.buffer[0]:g} -> {self.buffer[1]:g}, "
-                f"control {self.control[0]:g} -> {self.control[1]:g}",
-                f"  success measure {self.success_measure:.4f}, "
-                f"buffer displacement measure {self.buffer_displacement_measure:.4f}",
-                f"  WDQ {wdq_text}: {reading}",
-                f"  total net effect {self.total_net_effect:.1f} crimes prevented "
-                f"(target {self.target_net_effect:.1f}, buffer {self.buffer_net_effect:.1f})",
-                "  The WDQ has no standard error: it cannot say whether a change is larger "
-                "than chance (use the WDD test for that).",
-            ]
-        )
-
-    def _repr_html_(self) -> str:
-        return _html(self.summary(), self.to_frame())
-
-
-def _wdq_band(success: float, buffer: float, quotient: float) -> str:
-    if success >= 0:
-        return "undefined"
-    if buffer == 0:
-        return "none"
-    if quotient > 1:
-        return "diffusion_exceeds"
-    if quotient > 0:
-        return "diffusion"
-    if quotient > -1:
-        return "displacement"
-    return "displacement_exceeds"
-
-
-def wdq(target: Sequence[float], buffer: Sequence[float], control: Sequence[float]) -> WDQResult:
-    """Weighted displacement quotient of Bowers & Johnson (2003).
-
-    With A the target, B the buffer around it and C a control area, and counts
-    before (b) and after (a) the intervention::
-
-        success measure              = A_a/C_a - A_b/C_b
-        buffer displacement measure  = B_a/C_a - B_b/C_b
-        WDQ = buffer displacement measure / success measure
-
-    Both measures express each area relative to the control in the same period, so
-    the WDQ does not depend on the length of the periods. Bowers & Johnson
-    interpret it only when the target improved (success measure < 0): displacement
-    cannot be attributed to an intervention that did not reduce crime. In that
-    case WDQ > 1 means the diffusion of benefits exceeded the direct effect,
-    0 < WDQ <= 1 diffusion, WDQ = 0 neither, -1 < WDQ < 0 displacement smaller than
-    the direct effect, and WDQ <= -1 displacement that cancels it.
-
-    The total net effect (Guerette 2009, App. B) counts the crimes prevented, using
-    the control's trend as counterfactual for both areas::
-
-        TNE = [A_b * C_a/C_b - A_a] + [B_b * C_a/C_b - B_a]
-
-    TNE > 0 exactly when WDQ > -1 (for an improving target).
-
-    Parameters
-    ----------
-    target, buffer, control : (before, after) pair of counts
-        The control must have crimes in both periods. For data laid out as in the
-        WDD reference files, pass the treated area T, the displacement area D and
-        the treated area's control Ct.
-
-    Returns
-    -------
-    WDQResult
-
-    Raises
-    ------
-    ValueError
-        A count is negative or not a number, or the control has zero crimes in a period.
-
-    Notes
-    -----
-    Caveats (Bowers & Johnson 2003; Wheeler & Ratcliffe 2018): the WDQ is a ratio of
-    ratios with no sampling distribution, so a large |WDQ| can come from a tiny,
-    chance improvement in the target (small denominator); it depends heavily on the
-    choice of control area; and it says nothing about the direction or longevity of
-    displacement.
-
-    Examples
-    --------
-    >>> r = wdq(target=(100, 50), buffer=(100, 80), control=(100, 100))
-    >>> round(r.wdq, 3), r.band, round(r.total_net_effect, 1)
-    (0.4, 'diffusion', 70.0)
-    """
-    a_b, a_a = check_pair(target, "target")
-    b_b, b_a = check_pair(buffer, "buffer")
-    c_b, c_a = check_pair(control, "control")
-    if c_b == 0 or c_a == 0:
-        raise ValueError(
-            f"control must have crimes in both periods (got before={c_b:g}, after={c_a:g}): "
-            "the WDQ divides by them"
-        )
-    success = a_a / c_a - a_b / c_b
-    displacement = b_a / c_a - b_b / c_b
-    quotient = displacement / success if success < 0 else float("nan")
-    band = _wdq_band(success, displacement, quotient)
-    trend = c_a / c_b
-    target_net = a_b * trend - a_a
-    buffer_net = b_b * trend - b_a
-    return WDQResult(
-        target=(a_b, a_a),
-        buffer=(b_b, b_a),
-        control=(c_b, c_a),
-        success_measure=success,
-        buffer_displacement_measure=displacement,
-        wdq=quotient,
-        target_net_effect=target_net,
-        buffer_net_effect=buffer_net,
-        total_net_effect=target_net + buffer_net,
-        band=band,
-        interpretation=_WDQ_BANDS[band],
-    )
 
 
 # --------------------------------------------------------------------------- WDD
@@ -406,7 +184,7 @@ class WDDResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return _html(self.summary(), self.to_frame())
+        return summary_html(self.summary(), self.to_frame(), float_format="%.4g")
 
 
 def _area_weights(area_weights: Mapping[str, float] | None) -> dict[str, float]:
@@ -695,7 +473,7 @@ class WDDHarmResult:
         )
 
     def _repr_html_(self) -> str:
-        return _html(self.summary(), self.to_frame())
+        return summary_html(self.summary(), self.to_frame(), float_format="%.4g")
 
 
 def wdd_harm(

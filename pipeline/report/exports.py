@@ -10,15 +10,13 @@ the columns.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from ..inputs.prepare import StudyData
 from ..methods.implementation import implementation_shares
-from ..outputs import neutralise_frame, write_csv
+from ..outputs import neutralise_frame, write_atomically, write_csv
 from .i18n import catalogue, check_language, t
 
 IMPLEMENTATION_FILE = "implementation.csv"
@@ -68,23 +66,6 @@ def implementation_frame(data: StudyData) -> pd.DataFrame | None:
         goal_met=(table["share"] > goal).where(table["share"].notna()),
     )
     return table[IMPLEMENTATION_COLUMNS]
-
-
-def _atomic(target: Path, write) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary file keeps the suffix: writers choose the format by it.
-    handle, tmp = tempfile.mkstemp(
-        prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent
-    )
-    os.close(handle)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # a table is for reading: not the private mode mkstemp gives
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def write_implementation_csv(data: StudyData, reports_dir: str | Path) -> Path | None:
@@ -138,7 +119,7 @@ def write_workbook(
     # A study's names reach the cells; a text starting with '=' would be a live formula.
     sheets = [(sheet, neutralise_frame(out)) for sheet, out in sheets]
 
-    def write(tmp: str) -> None:
+    def write(tmp: Path) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for sheet, out in sheets:
                 out.to_excel(writer, sheet_name=sheet, index=False, freeze_panes=(1, 0))
@@ -150,4 +131,4 @@ def write_workbook(
             writer.book.properties.created = pd.Timestamp("2000-01-01").to_pydatetime()
             writer.book.properties.modified = pd.Timestamp("2000-01-01").to_pydatetime()
 
-    return _atomic(Path(reports_dir) / workbook_name(lang), write)
+    return write_atomically(Path(reports_dir) / workbook_name(lang), write)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import PipelineError
 from ..inputs.prepare import load_processed
-from ..outputs import read_csv
+from ..outputs import read_csv, write_text
 from ..run.paths import StudyPaths
 from .exports import write_implementation_csv, write_workbook
 from .final_report import (
@@ -25,7 +25,7 @@ from .final_report import (
     final_report_stem,
     load_inputs,
 )
-from .pdf import html_to_pdf, write_text_atomically
+from .pdf import html_to_pdf
 from .style import use_report_style
 
 COMPARATIVE_HTML = "comparative_report.html"
@@ -55,14 +55,12 @@ def build_final_report(paths: StudyPaths, lang: str, *, pdf: bool = True) -> lis
     stem = final_report_stem(lang)
     out = paths.reports_dir
     html = report.html()
-    written = [write_text_atomically(html, out / f"{stem}.html")]
+    written = [write_text(html, out / f"{stem}.html")]
     if pdf:
         written.append(html_to_pdf(html, out / f"{stem}.pdf", base_dir=paths.study_dir))
     record = report.provenance()
     record["outputs"] = [p.name for p in written]
-    written.append(
-        write_text_atomically(json.dumps(record, indent=2) + "\n", out / f"{stem}.provenance.json")
-    )
+    written.append(write_text(json.dumps(record, indent=2) + "\n", out / f"{stem}.provenance.json"))
     comparative = out / COMPARATIVE_HTML
     if pdf and comparative.is_file():
         written.append(print_html_report(comparative, paths.study_dir))

@@ -9,12 +9,11 @@ study folder. Nothing is fetched from the network.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..errors import PipelineError
+from ..outputs import write_atomically
 
 
 def _fetcher_class():
@@ -73,31 +72,5 @@ def html_to_pdf(
     document = weasyprint.HTML(
         string=html, base_url=base.as_uri() + "/", url_fetcher=_fetcher_class()(base)
     )
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    os.close(handle)
-    try:
-        document.write_pdf(tmp, stylesheets=[weasyprint.CSS(string=css) for css in stylesheets])
-        os.chmod(tmp, 0o644)  # a report is for reading: not the private mode mkstemp gives
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def write_text_atomically(text: str, target: str | Path) -> Path:
-    """Write a text file so that a reader never sees it half-written."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    styles = [weasyprint.CSS(string=css) for css in stylesheets]
+    return write_atomically(target, lambda tmp: document.write_pdf(tmp, stylesheets=styles))
