@@ -1,10 +1,11 @@
-"""Reruns of only what changed: a key for each municipality's evaluation.
+"""Reruns of only what changed: a key for each municipality's evaluation, and stored keys.
 
 A municipality's results depend on its slice of the study (its places, the places they are compared
 with, its rows of every table, and the study-wide settings), the run's parameters, and the code that
 shapes the numbers (the package, the notebooks and the installed versions of the key packages). The
 key is the SHA-256 of all of these; a municipality whose key matches the one stored beside its
-complete results is not run again.
+evaluation is not computed again. Keys of what else was made from an evaluation (its rows of the
+study-level step, its notebook) are stored the same way (:func:`store_key`, :func:`combined_key`).
 
 Study-wide settings (title, indicators, shocks, analysis settings, survey waves …) are part of every
 municipality's key, so a change there reruns them all; a change to one municipality's places or rows

@@ -1,17 +1,25 @@
-"""Run the notebooks: validate, one evaluation per municipality in parallel, then the report.
+"""Run the study: validate, compute the municipalities' evaluations, the study level, then
+the notebooks and the comparative report.
 
-Parameters are checked against each notebook's declared parameters before any
-kernel starts. A municipality whose notebook fails keeps its partial executed
-notebook, is listed as failed in ``run_status.json`` and in the comparative
-report, and does not stop the others; the run then ends with a non-zero exit.
+The statistics are computed in worker processes, outside any kernel, each municipality's
+evaluation in parts spread over the workers, and stored in its folder; the study-level step
+adjusts every municipality's p-values together; only then do the notebooks run, each displaying
+its stored evaluation with the adjusted p-values. Parameters are checked against each notebook's
+declared parameters before any kernel starts. A municipality whose computation or notebook fails
+is listed as failed in ``run_status.json`` (a failed notebook keeps its partial executed
+notebook) and in the comparative report, and does not stop the others; the run then ends with a
+non-zero exit.
 
-A run never leaves half-written results: the municipalities' notebooks run in
-a staging folder beside the study's reports, which replaces the reports folder
-only when every notebook has ended, and each notebook and its HTML are moved
-into place only once complete. A killed run therefore leaves the previous
-complete results (or nothing). Every step holds the study's lock, so a second
-run of the same study is refused with a message instead of writing the same
-files.
+What runs again: a municipality's evaluation when its key (:mod:`pipeline.run.cache`) changed;
+the study-level step when any evaluation changed; a municipality's notebook when its evaluation
+or its rows of the study-level step changed (a change in one municipality moves the adjusted
+p-values of others), or when it failed last time.
+
+A run never leaves half-written results: everything is written in a staging folder beside the
+study's reports, which replaces the reports folder only when every notebook has ended, and each
+notebook and its HTML are moved into place only once complete. A killed run therefore leaves
+the previous complete results (or nothing). Every step holds the study's lock, so a second run
+of the same study is refused with a message instead of writing the same files.
 """
 
 from __future__ import annotations
