@@ -1,14 +1,18 @@
 """Time the pipeline on a study against the plain alternative, in the same run.
 
 Plain alternative: the papermill and ``jupyter nbconvert`` command lines, one
-municipality after another, then the comparative report the same way. The
-pipeline: ``python -m pipeline run`` (validation, parallel notebooks with HTML
+municipality after another (each notebook computing its evaluation in its kernel), the
+study-level step (``python -m pipeline study``), then the comparative report the same way.
+The pipeline: ``python -m pipeline run`` (validation, the evaluations computed in worker
+processes, the study-level step, the notebooks displaying the stored results with HTML
 rendered in the workers, then the report, in one process). Both start from the same
 validated study and produce the same notebooks and HTML.
 
 Then, on the pipeline's results: a rerun after one row of one municipality's series
-changed (only that municipality is evaluated again, then the report), and a second
-``make report`` with nothing changed. Prints the times and the three ratios.
+changed (only that municipality is computed again; the study level follows and the
+notebooks whose adjusted p-values moved run again, then the report), and a second
+``make report`` with nothing changed. Prints the times, the three ratios and the load
+average (the machine may be shared).
 
 Usage: python benchmarks/bench_pipeline.py [--study DIR] [--jobs N] [--repeat R]
 """
@@ -71,13 +75,14 @@ def plain(paths: StudyPaths, municipalities: list[str], lang: str) -> float:
                 str(out / "evaluation.ipynb"),
             ]
         )
-    # The comparative notebook reads the run status that the orchestrator would write.
+    # The study-level step and the comparative notebook read the run status that the
+    # orchestrator would write.
     status = [
         {
             "municipality": m,
             "status": "ok",
-            "notebook": "",
-            "html": "",
+            "notebook": f"{paths.municipality_dir(m).name}/evaluation.ipynb",
+            "html": f"{paths.municipality_dir(m).name}/evaluation.html",
             "seconds": 0,
             "failed_cell": None,
             "error": None,
@@ -85,6 +90,7 @@ def plain(paths: StudyPaths, municipalities: list[str], lang: str) -> float:
         for m in municipalities
     ]
     (paths.reports_dir / "run_status.json").write_text(json.dumps({"municipalities": status}))
+    _run([sys.executable, "-m", "pipeline", "study", *_study_arguments(paths, lang)])
     parameters = orchestrate.report_parameters(paths, lang)
     _run(
         [
@@ -112,8 +118,8 @@ def plain(paths: StudyPaths, municipalities: list[str], lang: str) -> float:
     return time.perf_counter() - started
 
 
-def pipeline(paths: StudyPaths, jobs: int, lang: str, study: Path | None = None) -> float:
-    common = [
+def _study_arguments(paths: StudyPaths, lang: str, study: Path | None = None) -> list[str]:
+    return [
         "--study",
         str(study or paths.study_dir),
         "--processed-root",
@@ -123,6 +129,10 @@ def pipeline(paths: StudyPaths, jobs: int, lang: str, study: Path | None = None)
         "--lang",
         lang,
     ]
+
+
+def pipeline(paths: StudyPaths, jobs: int, lang: str, study: Path | None = None) -> float:
+    common = _study_arguments(paths, lang, study)
     started = time.perf_counter()
     _run([sys.executable, "-m", "pipeline", "run", *common, "--jobs", str(jobs)])
     return time.perf_counter() - started
@@ -212,6 +222,7 @@ def main() -> None:
     print(f"full run / plain loop:          {ours_s / plain_s:.2f} (target <= 0.35)")
     print(f"one municipality changed / full: {one_s / ours_s:.2f} (target <= 0.40)")
     print(f"no-op make report:               {noop_s:.2f} s (target <= 1 s)")
+    print(f"load average (1, 5, 15 min):     {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -518,6 +518,16 @@ def _fake_notebook(fail_for: str | None = None):
     return execute
 
 
+def _quick_evaluations(monkeypatch):
+    """Threads instead of processes, and evaluations of the survey and inspections only."""
+    from pipeline.evaluation.municipality import Part
+
+    monkeypatch.setattr(orchestrate, "ProcessPoolExecutor", ThreadPoolExecutor)
+    monkeypatch.setattr(
+        orchestrate, "evaluation_parts", lambda data, name: (Part("survey"), Part("inspection"))
+    )
+
+
 @pytest.fixture
 def prepared(tmp_path):
     paths = StudyPaths.for_study(DEMO, tmp_path / "processed", tmp_path / "reports")
@@ -527,7 +537,7 @@ def prepared(tmp_path):
 
 def test_a_killed_run_leaves_the_previous_results_and_a_true_status(prepared, monkeypatch, capsys):
     paths = prepared
-    monkeypatch.setattr(orchestrate, "ProcessPoolExecutor", ThreadPoolExecutor)
+    _quick_evaluations(monkeypatch)
     monkeypatch.setattr(orchestrate, "execute_notebook", _fake_notebook())
     orchestrate.evaluate(paths, jobs=1)
     before = {
@@ -588,9 +598,9 @@ def test_a_run_killed_midway_leaves_nothing_and_status_says_so(tmp_path):
     )
     try:
         deadline = time.monotonic() + 120
-        # Kill it once the first notebook is under way in the staging folder.
+        # Kill it once the computations are under way in the staging folder.
         staging = tmp_path / "reports" / "trygga_platser_demo"
-        while not list(staging.glob(".trygga_platser_demo.run-*/*/.evaluation-*")):
+        while not list(staging.glob(".trygga_platser_demo.run-*")):
             assert run.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
     finally:
@@ -604,7 +614,7 @@ def test_leftovers_of_a_killed_run_are_cleared_by_the_next(prepared, monkeypatch
     paths = prepared
     leftover = paths.reports_dir.parent / f".{paths.name}.run-killed"
     (leftover / "Sala").mkdir(parents=True)
-    monkeypatch.setattr(orchestrate, "ProcessPoolExecutor", ThreadPoolExecutor)
+    _quick_evaluations(monkeypatch)
     monkeypatch.setattr(orchestrate, "execute_notebook", _fake_notebook())
     orchestrate.evaluate(paths, jobs=1)
     assert not leftover.exists()

@@ -104,6 +104,64 @@ def _key_findings(html: str) -> list[str]:
     return re.findall(r"<li>(.*?)</li>", box.group(0), re.S)
 
 
+def _html_tables(path) -> list[list[dict[str, str]]]:
+    """Every table of a page as its rows, each a mapping of column name to cell text."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(path.read_text("utf-8"), "html.parser")
+    tables = []
+    for element in soup.find_all("table"):
+        columns = [th.get_text(" ", strip=True) for th in element.find_all("th")]
+        rows = [
+            dict(
+                zip(
+                    columns, [td.get_text(" ", strip=True) for td in tr.find_all("td")], strict=True
+                )
+            )
+            for tr in element.find_all("tr")
+            if tr.find("td")
+        ]
+        tables.append(rows)
+    return tables
+
+
+def _assert_tables_agree_with_the_comparative_report(reports, municipalities, lang="sv"):
+    """Every row of the comparative report's table (each primary or tested estimate, with its
+    family, adjusted p and certainty word) appears word for word in its municipality's table
+    of every estimate, and each primary estimate of a municipality's results table has the
+    adjusted p and certainty word the comparative report gives it."""
+    from pipeline.report.i18n import t
+
+    where, certainty = t("col_municipality", lang), t("col_certainty", lang)
+    same = [t(c, lang) for c in ("col_place", "col_indicator", "col_change", "col_p_adjusted")]
+    comparative = [
+        row
+        for rows in _html_tables(reports / "comparative_report.html")
+        for row in rows
+        if where in row and certainty in row
+    ]
+    for municipality in municipalities:
+        expected = [
+            {k: v for k, v in row.items() if k != where}
+            for row in comparative
+            if row[where] == municipality
+        ]
+        assert expected, municipality
+        tables = [
+            rows
+            for rows in _html_tables(reports / municipality / "evaluation.html")
+            if rows and certainty in rows[0]
+        ]
+        everything = max(tables, key=len)  # the table of every design
+        for row in expected:
+            assert row in everything, (municipality, row)
+        words = {tuple(row[c] for c in [*same, certainty]) for row in expected}
+        primary = tables[0]  # the results section's primary estimates
+        assert primary
+        for row in primary:
+            assert tuple(row[c] for c in [*same, certainty]) in words, (municipality, row)
+
+
 def _assert_no_survey_microdata(reports):
     """No respondent's id, and no respondent-level table, in any report or executed notebook."""
     survey = pd.read_csv(DEMO / "survey.csv")
@@ -150,6 +208,8 @@ def test_demo_end_to_end(tmp_path):
     comparative = _html_text(reports / "comparative_report.html")
     assert "Syntetiska demonstrationsdata" in comparative
     assert '<html lang="sv">' in comparative and "<script" not in comparative
+    municipalities = ["Avesta", "Falun", "Hallstahammar", "Sala"]
+    _assert_tables_agree_with_the_comparative_report(reports, municipalities)
     # The same place gets the same words in its municipality's report and the comparative one.
     key_findings = _key_findings(comparative)
     for municipality in ("Avesta", "Falun", "Hallstahammar", "Sala"):
@@ -202,27 +262,56 @@ def test_demo_end_to_end(tmp_path):
     first = first[first["municipality"] == "Sala"].reset_index(drop=True)
 
     # Unchanged inputs, parameters and code: nothing is run again and the results stand.
-    before = {m: (reports / m / EFFECTS_FILE).stat().st_mtime_ns for m in ("Avesta", "Sala")}
+    def mtimes(name):
+        return {m: (reports / m / name).stat().st_mtime_ns for m in municipalities}
+
+    before = mtimes(EFFECTS_FILE)
+    computed_at = mtimes("evaluation.pickle")
     assert main(["evaluate", *_args(tmp_path, "--jobs", "2")]) == 0
     status = json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
     assert all(r["reused"] and r["status"] == "ok" for r in status)
     assert all(not r["html"].startswith("/") for r in status)  # no machine paths
-    assert before == {m: (reports / m / EFFECTS_FILE).stat().st_mtime_ns for m in before}
+    assert before == mtimes(EFFECTS_FILE)
     assert (reports / "comparative_report.html").is_file()  # still describes these results
 
-    # One municipality's series changes: it alone is run again.
+    # One municipality's series changes: its evaluation alone is computed again. The study
+    # level follows, and every municipality whose adjusted rows moved (Holm's adjustment spans
+    # every municipality's primary outcome) has its notebook run again from its stored
+    # evaluation; the others keep theirs.
+    adjusted = pd.read_csv(reports / EFFECTS_FILE)
     changed = tmp_path / "edited" / DEMO.name
     shutil.copytree(DEMO, changed)
     series = pd.read_csv(changed / "series.csv", dtype=str)
-    row = series.index[series["place_id"].str.startswith("sala_")][0]
-    series.loc[row, "value"] = str(int(series.loc[row, "value"]) + 1)
+    # Sala's crimes double after 2021: a change that moves its primary estimate's p-value.
+    rows = series.index[
+        series["place_id"].isin(["sala_stationen", "sala_stadsparken"])  # Sala's targets
+        & series["indicator"].str.startswith("crimes_")
+        & (series["period"] >= "2021-06")
+    ]
+    series.loc[rows, "value"] = (2 * series.loc[rows, "value"].astype(int)).astype(str)
     series.to_csv(changed / "series.csv", index=False)
     edited = ["--study", str(changed), *_args(tmp_path)[2:]]
     assert main(["validate", *edited]) == 0
-    assert main(["evaluate", *edited, "--jobs", "2"]) == 0
-    status = json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
-    assert {r["municipality"] for r in status if not r["reused"]} == {"Sala"}
-    assert before["Avesta"] == (reports / "Avesta" / EFFECTS_FILE).stat().st_mtime_ns
+    html_at = mtimes("evaluation.html")
+    assert main(["run", *edited, "--jobs", "2"]) == 0
+    status = {
+        r["municipality"]: r
+        for r in json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
+    }
+    assert {m for m, r in status.items() if r["computed"]} == {"Sala"}
+    assert computed_at["Avesta"] == mtimes("evaluation.pickle")["Avesta"]
+    new = pd.read_csv(reports / EFFECTS_FILE)
+    for municipality in municipalities:
+        old_rows = adjusted[adjusted["municipality"] == municipality].reset_index(drop=True)
+        new_rows = new[new["municipality"] == municipality].reset_index(drop=True)
+        moved = municipality == "Sala" or not old_rows.equals(new_rows)
+        assert status[municipality]["reused"] == (not moved), municipality
+        rendered = mtimes("evaluation.html")[municipality] != html_at[municipality]
+        assert rendered == moved, municipality
+    assert any(not status[m]["reused"] for m in municipalities if m != "Sala"), (
+        "the change moved no other municipality's adjusted p-values"
+    )
+    _assert_tables_agree_with_the_comparative_report(reports, municipalities)
     assert main(["validate", *_args(tmp_path)]) == 0  # back to the demo's own series
 
     # Same inputs, same numbers. A new evaluation drops the comparative outputs,
@@ -231,8 +320,8 @@ def test_demo_end_to_end(tmp_path):
         main(["evaluate", *_args(tmp_path, "--jobs", "2", "--municipality", "Sala", "--force")])
         == 0
     )
-    assert not (reports / EFFECTS_FILE).exists()
     assert not (reports / "comparative_report.html").exists()
+    assert (reports / EFFECTS_FILE).is_file()  # the study level of the new results
     assert (reports / "Avesta" / "evaluation.html").is_file()
     again = pd.read_csv(reports / "Sala" / EFFECTS_FILE).drop(columns="p_adjusted")
     pd.testing.assert_frame_equal(again.drop(columns="notes"), first.drop(columns="notes"))
@@ -326,3 +415,114 @@ def test_a_missing_kernel_is_registered_for_this_interpreter():
         assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
     finally:
         KernelSpecManager().remove_kernel_spec(name)
+
+
+# --------------------------------------------------------------------------
+# The run's phases, with the notebooks and the expensive parts left out
+# --------------------------------------------------------------------------
+
+
+_COMPUTE_PART = orchestrate.compute_part
+
+
+def _quick_run(monkeypatch, fail_for: str | None = None):
+    """Evaluations of the survey and the inspections only (cheap, and tested across the study
+    by Benjamini-Hochberg), in threads, with notebooks that write a page of their inputs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.evaluation.municipality import Part
+
+    def compute_part(processed_dir, municipality, part):
+        if municipality == fail_for and part.kind == "survey":
+            raise RuntimeError("simulated failure")
+        return _COMPUTE_PART(processed_dir, municipality, part)
+
+    def execute(label, template, output_dir, stem, parameters, kernel_name, *, title=""):
+        (output_dir / f"{stem}.ipynb").write_text("{}", "utf-8")
+        (output_dir / f"{stem}.html").write_text(
+            (output_dir / EFFECTS_FILE).read_text("utf-8"), "utf-8"
+        )
+        return orchestrate.NotebookRun(
+            label, "ok", str(output_dir / f"{stem}.ipynb"), str(output_dir / f"{stem}.html"), 0.1
+        )
+
+    monkeypatch.setattr(orchestrate, "ProcessPoolExecutor", ThreadPoolExecutor)
+    monkeypatch.setattr(
+        orchestrate, "evaluation_parts", lambda data, name: (Part("survey"), Part("inspection"))
+    )
+    monkeypatch.setattr(orchestrate, "compute_part", compute_part)
+    monkeypatch.setattr(orchestrate, "execute_notebook", execute)
+
+
+def _status(paths):
+    records = json.loads((paths.reports_dir / RUN_STATUS_FILE).read_text("utf-8"))
+    return {r["municipality"]: r for r in records["municipalities"]}
+
+
+def test_a_failing_computation_does_not_stop_the_others(tmp_path, monkeypatch):
+    paths = _paths(tmp_path)
+    orchestrate.prepare(paths)
+    _quick_run(monkeypatch, fail_for="Falun")
+    runs = orchestrate.evaluate(paths, jobs=2)
+    assert [r.status for r in runs] == ["ok", "failed", "ok", "ok"]
+    status = _status(paths)
+    assert status["Falun"]["stage"] == "computation"
+    assert "simulated failure" in status["Falun"]["error"]
+    assert not (paths.reports_dir / "Falun").exists()  # no results stand for a failed one
+    effects = pd.read_csv(paths.reports_dir / EFFECTS_FILE)
+    assert set(effects["municipality"]) == {"Avesta", "Hallstahammar", "Sala"}
+    for municipality in ("Avesta", "Hallstahammar", "Sala"):
+        folder = paths.reports_dir / municipality
+        assert status[municipality]["computed"] and status[municipality]["status"] == "ok"
+        assert (folder / "evaluation.pickle").is_file() and (folder / "evaluation.html").is_file()
+        own = pd.read_csv(folder / EFFECTS_FILE)
+        assert own["p_adjusted"].notna().any()  # the study level adjusted its rows
+    provenance = json.loads((paths.reports_dir / "effects.provenance.json").read_text("utf-8"))
+    assert any("Falun: the evaluation failed" in p for p in provenance["problems"])
+
+    # The next run tries the failed municipality again and computes nothing else.
+    _quick_run(monkeypatch)
+    orchestrate.evaluate(paths, jobs=2)
+    status = _status(paths)
+    assert {m for m, r in status.items() if r["computed"]} == {"Falun"}
+    assert all(r["status"] == "ok" for r in status.values())
+
+
+def test_a_notebook_runs_again_exactly_when_what_it_displays_changed(tmp_path, monkeypatch):
+    """One municipality's survey changes: it alone is computed again; the study level's
+    Benjamini-Hochberg adjustment spans every municipality, so each municipality whose
+    adjusted rows moved has its notebook run again, and only those."""
+    paths = _paths(tmp_path)
+    orchestrate.prepare(paths)
+    _quick_run(monkeypatch)
+    orchestrate.evaluate(paths, jobs=2)
+    before = pd.read_csv(paths.reports_dir / EFFECTS_FILE)
+    pages = {
+        m: (paths.reports_dir / m / "evaluation.html").read_text("utf-8") for m in _status(paths)
+    }
+
+    study = tmp_path / "edited" / DEMO.name
+    shutil.copytree(DEMO, study)
+    survey = pd.read_csv(study / "survey.csv", dtype=str)
+    sala = survey.index[survey["municipality"] == "Sala"]
+    survey.loc[sala[: len(sala) // 2], "answer"] = "1"
+    survey.to_csv(study / "survey.csv", index=False)
+    edited = StudyPaths.for_study(study, tmp_path / "processed", tmp_path / "reports")
+    orchestrate.prepare(edited)
+    orchestrate.evaluate(edited, jobs=2)
+
+    status = _status(edited)
+    assert {m for m, r in status.items() if r["computed"]} == {"Sala"}
+    after = pd.read_csv(edited.reports_dir / EFFECTS_FILE)
+    moved = set()
+    for municipality in status:
+        old = before[before["municipality"] == municipality].reset_index(drop=True)
+        new = after[after["municipality"] == municipality].reset_index(drop=True)
+        if municipality == "Sala" or not old.equals(new):
+            moved.add(municipality)
+        page = (edited.reports_dir / municipality / "evaluation.html").read_text("utf-8")
+        # Each page shows its municipality's rows as the study level now has them.
+        assert page == (edited.reports_dir / municipality / EFFECTS_FILE).read_text("utf-8")
+        assert (page != pages[municipality]) == (municipality in moved)
+    assert moved - {"Sala"}, "the change moved no other municipality's adjusted p-values"
+    assert {m for m, r in status.items() if not r["reused"]} == moved

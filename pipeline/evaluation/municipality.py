@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,18 @@ from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..inputs.study import Place
 from ..methods.drift import placebo_note
-from ..results import Effect, effects_frame
+from ..outputs import read_csv, write_csv
+from ..results import EFFECT_COLUMNS, Effect, effects_frame
+from ..run import cache
+from ..run.paths import (
+    EFFECTS_FILE,
+    EVALUATION_FILE,
+    KEY_FILE,
+    PROVENANCE_FILE,
+    STUDY_KEY_FILE,
+)
+from ..run.provenance import code_version, package_versions
+from .study import assign_families
 
 PRIMARY_RULE = (
     "the highest SMS level that could be estimated with inference that held its error rate on "
@@ -86,6 +100,11 @@ class _Frames:
 
     def get(self, place_id: str, indicator: str) -> pd.DataFrame:
         return place_series(self._groups.get((place_id, indicator), self._empty))
+
+
+def evaluation_frames(data: StudyData) -> _Frames:
+    """The study's series split by place and indicator, shared by the parts of evaluations."""
+    return _Frames(data.series)
 
 
 def design_data(
@@ -322,30 +341,163 @@ def municipality_panel(
     return found
 
 
+@dataclass(frozen=True)
+class Part:
+    """One independent piece of a municipality's evaluation, which any worker can compute.
+
+    ``kind`` is ``"target"`` (every design for one target and indicator),
+    ``"panel"`` (the municipality's targets together), ``"survey"`` or
+    ``"inspection"``.
+    """
+
+    kind: str
+    place_id: str = ""
+    indicator: str = ""
+
+
+def _available(data: StudyData) -> set[tuple[str, str]]:
+    return set(zip(data.series["place_id"], data.series["indicator"], strict=True))
+
+
+def evaluation_parts(data: StudyData, municipality: str) -> tuple[Part, ...]:
+    """The pieces of ``municipality``'s evaluation, in the order their results are listed."""
+    if municipality not in data.study.municipality_names:
+        raise KeyError(f"municipality '{municipality}' is not in the study")
+    available = _available(data)
+    targets = [
+        Part("target", place.id, indicator.id)
+        for place in data.study.targets(municipality)
+        for indicator in data.study.indicators
+        if (place.id, indicator.id) in available
+    ]
+    return (*targets, Part("panel"), Part("survey"), Part("inspection"))
+
+
+def evaluate_part(
+    data: StudyData, municipality: str, part: Part, frames: _Frames | None = None
+) -> tuple[tuple[Effect, ...], tuple[Skipped, ...]]:
+    """The effects and skipped designs of one piece of a municipality's evaluation."""
+    skipped: list[Skipped] = []
+    if part.kind == "target":
+        found, skipped = evaluate_target(
+            data, data.study.place(part.place_id), part.indicator, frames=frames
+        )
+    elif part.kind == "panel":
+        panel = municipality_panel(data, municipality, _available(data), skipped)
+        found = _reportable(panel, skipped)
+    elif part.kind == "survey":
+        produced, missed = survey_effects(data, municipality)
+        found = _reportable(produced, skipped)
+        indicator = data.study.survey.indicator if data.study.survey else ""
+        skipped.extend(Skipped(ALL_TARGETS, indicator, d, reason) for d, reason in missed)
+    elif part.kind == "inspection":
+        produced, missed = inspection_effects(data, municipality)
+        found = _reportable(produced, skipped)
+        indicator = data.study.inspections.indicator if data.study.inspections else ""
+        skipped.extend(Skipped(place, indicator, d, reason) for place, d, reason in missed)
+    else:
+        raise ValueError(f"unknown part of an evaluation: {part.kind!r}")
+    return tuple(found), tuple(skipped)
+
+
+def assemble(municipality: str, results) -> MunicipalityEvaluation:
+    """One evaluation from its parts' results, listed in the parts' order."""
+    results = list(results)
+    return MunicipalityEvaluation(
+        municipality,
+        tuple(effect for effects, _ in results for effect in effects),
+        tuple(skip for _, skipped in results for skip in skipped),
+    )
+
+
 def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEvaluation:
     """Every target of ``municipality`` times every indicator its series has, the targets
     together in a panel when there are several, then the municipality's perceived safety
     (survey) and its targets' safety inspections."""
-    if municipality not in data.study.municipality_names:
-        raise KeyError(f"municipality '{municipality}' is not in the study")
-    effects: list[Effect] = []
-    skipped: list[Skipped] = []
-    available = set(zip(data.series["place_id"], data.series["indicator"], strict=True))
     frames = _Frames(data.series)
-    for place in data.study.targets(municipality):
-        for indicator in data.study.indicators:
-            if (place.id, indicator.id) not in available:
-                continue
-            found, missed = evaluate_target(data, place, indicator.id, frames=frames)
-            effects.extend(found)
-            skipped.extend(missed)
-    effects.extend(_reportable(municipality_panel(data, municipality, available, skipped), skipped))
-    found, missed = survey_effects(data, municipality)
-    effects.extend(_reportable(found, skipped))
-    indicator = data.study.survey.indicator if data.study.survey else ""
-    skipped.extend(Skipped(ALL_TARGETS, indicator, design, reason) for design, reason in missed)
-    found, missed = inspection_effects(data, municipality)
-    effects.extend(_reportable(found, skipped))
-    indicator = data.study.inspections.indicator if data.study.inspections else ""
-    skipped.extend(Skipped(place, indicator, design, reason) for place, design, reason in missed)
-    return MunicipalityEvaluation(municipality, tuple(effects), tuple(skipped))
+    parts = evaluation_parts(data, municipality)
+    return assemble(municipality, (evaluate_part(data, municipality, p, frames) for p in parts))
+
+
+# --------------------------------------------------------------------------- stored results
+
+
+def store_evaluation(
+    data: StudyData, evaluation: MunicipalityEvaluation, folder: Path, key: str, parameters: dict
+) -> None:
+    """Write a computed evaluation into ``folder``: its results for the notebook, ``effects.csv``
+    with each row's family (the study-level step adds ``p_adjusted``) and the provenance.
+
+    The key is written last, so a run killed on the way leaves no results that claim it.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / KEY_FILE).unlink(missing_ok=True)
+    (folder / STUDY_KEY_FILE).unlink(missing_ok=True)  # earlier adjusted p-values no longer apply
+    effects = assign_families(evaluation.to_frame(), data.study)
+    write_csv(effects[EFFECT_COLUMNS], folder / EFFECTS_FILE)
+    record = {
+        "study": data.name,
+        "inputs": data.manifest["inputs"],
+        "parameters": parameters,
+        "code": code_version(),
+        "packages": package_versions(),
+    }
+    _replace(folder / PROVENANCE_FILE, (json.dumps(record, indent=2) + "\n").encode())
+    _replace(folder / EVALUATION_FILE, pickle.dumps(evaluation, pickle.HIGHEST_PROTOCOL))
+    _replace(folder / KEY_FILE, (key + "\n").encode())
+
+
+def _replace(path: Path, content: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(content)
+    tmp.replace(path)
+
+
+def _stored(folder: Path, name: str) -> str | None:
+    path = Path(folder) / name
+    return path.read_text("utf-8").strip() if path.is_file() else None
+
+
+def load_evaluation(folder: Path, key: str) -> MunicipalityEvaluation | None:
+    """The evaluation stored in ``folder`` if it was computed under ``key``, else None.
+
+    The file is the pipeline's own, read only when the key beside it (inputs,
+    parameters and code) is the one asked for.
+    """
+    path = Path(folder) / EVALUATION_FILE
+    if _stored(folder, KEY_FILE) != key or not path.is_file():
+        return None
+    evaluation = pickle.loads(path.read_bytes())
+    return evaluation if isinstance(evaluation, MunicipalityEvaluation) else None
+
+
+def cached_evaluation(
+    data: StudyData, municipality: str, folder: Path, parameters: dict
+) -> tuple[MunicipalityEvaluation, bool]:
+    """The municipality's evaluation: the stored one when its key matches, else computed now
+    (and stored in ``folder``). Returns the evaluation and whether it was stored already.
+
+    ``parameters`` are the run's (they are part of the key: see :mod:`pipeline.run.cache`).
+    """
+    key = cache.municipality_key(data, municipality, parameters)
+    evaluation = load_evaluation(folder, key)
+    if evaluation is not None:
+        return evaluation, True
+    evaluation = evaluate_municipality(data, municipality)
+    store_evaluation(data, evaluation, folder, key, parameters)
+    return evaluation, False
+
+
+def adjusted_effects(
+    data: StudyData, municipality: str, folder: Path, parameters: dict
+) -> pd.DataFrame | None:
+    """The municipality's rows with ``family`` and ``p_adjusted`` as the study-level step
+    wrote them, or None when that step has not run over its current results."""
+    key = cache.municipality_key(data, municipality, parameters)
+    path = Path(folder) / EFFECTS_FILE
+    if _stored(folder, STUDY_KEY_FILE) != key or not path.is_file():
+        return None
+    effects = read_csv(path, dtype={"place_id": str})
+    effects["primary"] = effects["primary"].astype(bool)
+    return effects

@@ -7,7 +7,6 @@ figure), and nothing here prints.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +16,8 @@ import pandas as pd
 
 from ..evaluation.municipality import (
     MunicipalityEvaluation,
+    adjusted_effects,
+    cached_evaluation,
     evaluate_municipality,
     evaluate_target,
     municipality_panel,
@@ -26,12 +27,7 @@ from ..format import number, p_text
 from ..inputs.prepare import StudyData, load_processed
 from ..methods.implementation import implementation_shares
 from ..methods.inspection import inspection_change
-from ..outputs import write_csv
 from ..results import EFFECT_COLUMNS, effects_frame
-from ..run.paths import (
-    EFFECTS_FILE,
-    PROVENANCE_FILE,
-)
 from . import findings as key
 from . import html as h
 from .figures import plot_cumulative_difference, plot_effect
@@ -93,14 +89,34 @@ class MunicipalityReport:
         "section_provenance",
     )
 
+    #: The municipality's rows as the study-level step wrote them (``family``, ``p_adjusted``);
+    #: None when that step has not run over this evaluation.
+    adjusted: pd.DataFrame | None = None
+
     @classmethod
-    def build(cls, processed_dir: str, municipality: str, lang: str = "sv") -> MunicipalityReport:
+    def build(
+        cls, processed_dir: str, municipality: str, lang: str = "sv", output_dir: str | None = None
+    ) -> MunicipalityReport:
+        """The report of ``municipality``.
+
+        With ``output_dir`` (the municipality's results folder), the evaluation stored there by
+        the run is displayed when it was computed from the same inputs, parameters and code, and
+        computed and stored there when not; the study-level step's adjusted p-values are shown
+        when that step ran over this very evaluation. Without it, the evaluation is computed
+        here and nothing is stored.
+        """
         check_language(lang)
         use_report_style()
         data = load_processed(processed_dir)
-        evaluation = evaluate_municipality(data, municipality)
+        adjusted = None
+        if output_dir is None:
+            evaluation = evaluate_municipality(data, municipality)
+        else:
+            key_parameters = {"lang": lang}
+            evaluation, _ = cached_evaluation(data, municipality, Path(output_dir), key_parameters)
+            adjusted = adjusted_effects(data, municipality, Path(output_dir), key_parameters)
         parameters = {"processed_dir": processed_dir, "municipality": municipality, "lang": lang}
-        return cls(data, municipality, lang, evaluation, parameters)
+        return cls(data, municipality, lang, evaluation, parameters, adjusted)
 
     def title(self) -> str:
         """The page's title."""
@@ -143,6 +159,8 @@ class MunicipalityReport:
         of their targets), so this report's words agree with the comparative
         report's, word for word.
         """
+        if self.adjusted is not None:
+            return key.confirmatory_rows(self.adjusted)
         indicator = key.confirmatory_indicator(self.data.study)
         if indicator is None:
             return key.confirmatory_rows(pd.DataFrame(columns=[*EFFECT_COLUMNS, "p_adjusted"]))
@@ -229,18 +247,34 @@ class MunicipalityReport:
 
     @cached_property
     def effects(self) -> pd.DataFrame:
-        """The municipality's effects with the family each p-value belongs to."""
+        """The municipality's effects with the family each p-value belongs to and, once the
+        study-level step has run over them, its adjusted p-value (the very rows the
+        comparative report reads)."""
+        if self.adjusted is not None:
+            return self.adjusted
         return assign_families(self.evaluation.to_frame(), self.data.study)
 
+    def _localized(self, frame: pd.DataFrame, *, brief: bool) -> pd.DataFrame:
+        return localized_effects(
+            self.data, frame, self.lang, brief=brief, adjusted=self.adjusted is not None
+        )
+
     def results_table(self, *, primary_only: bool = True) -> pd.DataFrame:
-        """The primary estimates in brief, or every estimate in full."""
+        """The primary estimates in brief, or every estimate in full; each with its family,
+        its adjusted p-value and the certainty word every report gives it."""
         frame = self.effects
         if primary_only:
             frame = frame[frame["primary"].astype(bool)].reset_index(drop=True)
         if primary_only:  # buffers are the displacement check, shown in their own section
             buffers = {p.id for p in self.data.study.places if p.role == "buffer"}
             frame = frame[~frame["place_id"].isin(buffers)]
-        return localized_effects(self.data, frame, self.lang, brief=primary_only)
+        return self._localized(frame, brief=primary_only)
+
+    def adjustment_note(self) -> Html:
+        """Says so when the study-wide adjustment of the p-values is not available."""
+        if self.adjusted is not None:
+            return Html("")
+        return paragraph(t("adjustment_not_available", self.lang), "note")
 
     def displacement(self):
         """Buffer zones: the buffer's comparison, the WDD test and the WDQ, per target."""
@@ -249,7 +283,7 @@ class MunicipalityReport:
         rows = frame[frame["design"].isin(["wdd", "wdq"]) | frame["place_id"].isin(buffers)]
         if rows.empty:
             return paragraph(t("no_buffers", self.lang))
-        return table(localized_effects(self.data, rows, self.lang, brief=True))
+        return table(self._localized(rows, brief=True))
 
     def figures(self, indicator: str | None = None) -> list[Html]:
         """One figure per target: observed and expected counts with the expected band, then the
@@ -351,7 +385,7 @@ class MunicipalityReport:
             table(self.survey_table()),
             figure_html(fig, t("alt_survey", lang, municipality=self.municipality)),
             paragraph(t("survey_estimates_intro", lang)),
-            table(localized_effects(data, estimates, lang, brief=True)),
+            table(self._localized(estimates, brief=True)),
         ]
 
     def inspections(self) -> list:
@@ -456,17 +490,6 @@ class MunicipalityReport:
         parts = [paragraph(t("method_" + d, self.lang)) for d in used]
         parts.append(paragraph(t("primary_rule", self.lang)))
         return h.join(parts)
-
-    def write_outputs(self, output_dir: str) -> Path:
-        """Write ``effects.csv`` and its provenance into ``output_dir``."""
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        # The family is known here; the adjusted p-values come from the study-level step,
-        # which rewrites this file with them.
-        write_csv(self.effects[EFFECT_COLUMNS], out / EFFECTS_FILE)
-        record = provenance_record(self.data, self.parameters)
-        (out / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        return out / EFFECTS_FILE
 
     def provenance(self) -> Html:
         return provenance_html(provenance_record(self.data, self.parameters), self.lang)

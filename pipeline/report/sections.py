@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..designs.survey import ALL_TARGETS, survey_areas
-from ..evaluation.study import certainty
+from ..evaluation.study import Hypotheses, certainty
 from ..format import number, p_value
 from ..inputs.prepare import StudyData
 from ..methods.implementation import implementation_shares
@@ -101,14 +101,32 @@ def localized_effects(
     *,
     with_municipality: bool = False,
     brief: bool = False,
+    adjusted: bool = True,
 ) -> pd.DataFrame:
     """Effects as a reader sees them: names, labels, change, interval and p in the report language.
 
     ``brief`` keeps what a reader needs to read a result (place, indicator,
-    change and its interval, p, design with its level of evidence) so the table
-    fits a narrow screen; the full table adds the model's estimate, the minimum
-    detectable decrease and the months used.
+    change and its interval, p, its family with the adjusted p and the
+    certainty word, design with its level of evidence) so the table fits a
+    narrow screen; the full table adds the model's estimate, the minimum
+    detectable decrease and the months used. Without ``adjusted`` (the
+    study-level step has not run over these rows) the certainty says so.
     """
+    alpha = Hypotheses.of(data.study).alpha
+
+    def study_level(row) -> dict:
+        p_adjusted = row.get("p_adjusted", float("nan"))
+        word = (
+            t(certainty_key(row.get("family") or "descriptive", p_adjusted, alpha), lang)
+            if adjusted
+            else t("certainty_not_adjusted", lang)
+        )
+        return {
+            t("col_family", lang): t(f"family_{row.get('family') or 'unassigned'}", lang),
+            t("col_p_adjusted", lang): p_value(p_adjusted, lang),
+            t("col_certainty", lang): word,
+        }
+
     rows = []
     for _, row in frame.iterrows():
         entry = {}
@@ -131,6 +149,7 @@ def localized_effects(
                 )
             )
             entry[t("col_p", lang)] = p_value(row["p_value"], lang)
+            entry.update(study_level(row))
             entry[t("col_design", lang)] = t(
                 "design_with_level",
                 lang,
@@ -148,8 +167,7 @@ def localized_effects(
                     row["ci_low"], f"{number(row['ci_low'], lang)}–{number(row['ci_high'], lang)}"
                 ),
                 t("col_p", lang): p_value(row["p_value"], lang),
-                t("col_family", lang): t(f"family_{row.get('family') or 'unassigned'}", lang),
-                t("col_p_adjusted", lang): p_value(row.get("p_adjusted", float("nan")), lang),
+                **study_level(row),
                 t("col_sms", lang): int(row["sms_level"]),
                 t("col_mde", lang): or_dash(
                     row["mde_decrease_pct"], f"{number(row['mde_decrease_pct'], lang, 0)} %"

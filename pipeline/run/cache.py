@@ -1,10 +1,11 @@
-"""Reruns of only what changed: a key for each municipality's evaluation.
+"""Reruns of only what changed: a key for each municipality's evaluation, and stored keys.
 
 A municipality's results depend on its slice of the study (its places, the places they are compared
 with, its rows of every table, and the study-wide settings), the run's parameters, and the code that
 shapes the numbers (the package, the notebooks and the installed versions of the key packages). The
 key is the SHA-256 of all of these; a municipality whose key matches the one stored beside its
-complete results is not run again.
+evaluation is not computed again. Keys of what else was made from an evaluation (its rows of the
+study-level step, its notebook) are stored the same way (:func:`store_key`, :func:`combined_key`).
 
 Study-wide settings (title, indicators, shocks, analysis settings, survey waves …) are part of every
 municipality's key, so a change there reruns them all; a change to one municipality's places or rows
@@ -21,9 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..inputs.prepare import StudyData
-from .paths import REPO_ROOT
+from .paths import KEY_FILE, REPO_ROOT
 
-KEY_FILE = "inputs.sha256"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 # Versions that can change a number or a figure; a different install is a different result.
@@ -94,15 +94,24 @@ def municipality_key(
     return digest.hexdigest()
 
 
-def stored_key(output_dir: Path) -> str | None:
-    """The key stored beside a municipality's complete results, if any."""
-    path = Path(output_dir) / KEY_FILE
+def combined_key(*parts: str | bytes) -> str:
+    """SHA-256 of several keys or contents taken together, in order."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def stored_key(output_dir: Path, name: str = KEY_FILE) -> str | None:
+    """The key stored in ``output_dir`` under ``name`` (default: the evaluation's), if any."""
+    path = Path(output_dir) / name
     return path.read_text("utf-8").strip() if path.is_file() else None
 
 
-def store_key(output_dir: Path, key: str) -> None:
-    """Record the key of complete results (written last, so a killed run leaves none)."""
-    path = Path(output_dir) / KEY_FILE
+def store_key(output_dir: Path, key: str, name: str = KEY_FILE) -> None:
+    """Record a key beside the results it describes (written last, so a killed run leaves none)."""
+    path = Path(output_dir) / name
     tmp = path.with_suffix(".tmp")
     tmp.write_text(key + "\n", encoding="utf-8")
     tmp.replace(path)

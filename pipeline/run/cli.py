@@ -5,7 +5,7 @@ The same as ``python -m pipeline …``.
 The study scaffold and the importers (``new``, ``import-*``) come from
 :mod:`pipeline.importers.cli`.
 
-Exit codes: 0 success; 1 a municipality's notebook or the report failed;
+Exit codes: 0 success; 1 a municipality's computation or notebook, or the report, failed;
 2 invalid input or parameters, a folder that cannot be written, or another run
 of the same study in progress (nothing was written).
 """
@@ -65,13 +65,16 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate a study and write data/processed/<study>")
     study_args(p)
-    p = sub.add_parser("evaluate", help="run one evaluation notebook per municipality")
+    p = sub.add_parser(
+        "evaluate",
+        help="compute each municipality's evaluation, the study level, then one notebook each",
+    )
     study_args(p)
     run_args(p)
     p = sub.add_parser(
         "study",
         help="families, adjusted p-values and pools over the evaluated municipalities "
-        "(run by 'report' too)",
+        "(run by 'evaluate' too)",
     )
     study_args(p)
     p = sub.add_parser("report", help="render the comparative report")
@@ -198,10 +201,13 @@ def _status(paths: StudyPaths) -> int:
     if run_in_progress(paths):
         print(f"a run of {paths.name} is in progress; this is the previous run", file=sys.stderr)
     for run in runs:
-        detail = (
-            "" if run["status"] == "ok" else f" (cell {run.get('failed_cell')}: {run['error']})"
-        )
+        if run["status"] == "ok":
+            detail = ""
+        elif run.get("stage") == "computation":
+            detail = f" (computation: {run['error']})"
+        else:
+            detail = f" (cell {run.get('failed_cell')}: {run['error']})"
         reused = " (unchanged, not rerun)" if run.get("reused") else ""
-        where = paths.reports_dir / (run["html"] or run["notebook"])
+        where = paths.reports_dir / (run["html"] or run["notebook"] or "")
         print(f"{run['municipality']}: {run['status']}{reused}{detail} -> {where}")
     return 1 if any(run["status"] != "ok" for run in runs) else 0

@@ -1,17 +1,25 @@
-"""Run the notebooks: validate, one evaluation per municipality in parallel, then the report.
+"""Run the study: validate, compute the municipalities' evaluations, the study level, then
+the notebooks and the comparative report.
 
-Parameters are checked against each notebook's declared parameters before any
-kernel starts. A municipality whose notebook fails keeps its partial executed
-notebook, is listed as failed in ``run_status.json`` and in the comparative
-report, and does not stop the others; the run then ends with a non-zero exit.
+The statistics are computed in worker processes, outside any kernel, each municipality's
+evaluation in parts spread over the workers, and stored in its folder; the study-level step
+adjusts every municipality's p-values together; only then do the notebooks run, each displaying
+its stored evaluation with the adjusted p-values. Parameters are checked against each notebook's
+declared parameters before any kernel starts. A municipality whose computation or notebook fails
+is listed as failed in ``run_status.json`` (a failed notebook keeps its partial executed
+notebook) and in the comparative report, and does not stop the others; the run then ends with a
+non-zero exit.
 
-A run never leaves half-written results: the municipalities' notebooks run in
-a staging folder beside the study's reports, which replaces the reports folder
-only when every notebook has ended, and each notebook and its HTML are moved
-into place only once complete. A killed run therefore leaves the previous
-complete results (or nothing). Every step holds the study's lock, so a second
-run of the same study is refused with a message instead of writing the same
-files.
+What runs again: a municipality's evaluation when its key (:mod:`pipeline.run.cache`) changed;
+the study-level step when any evaluation changed; a municipality's notebook when its evaluation
+or its rows of the study-level step changed (a change in one municipality moves the adjusted
+p-values of others), or when it failed last time.
+
+A run never leaves half-written results: everything is written in a staging folder beside the
+study's reports, which replaces the reports folder only when every notebook has ended, and each
+notebook and its HTML are moved into place only once complete. A killed run therefore leaves
+the previous complete results (or nothing). Every step holds the study's lock, so a second run
+of the same study is refused with a message instead of writing the same files.
 """
 
 from __future__ import annotations
@@ -32,12 +40,29 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
 from ..errors import ParameterError, PipelineError
+from ..evaluation.municipality import (
+    Part,
+    assemble,
+    evaluate_part,
+    evaluation_frames,
+    evaluation_parts,
+    store_evaluation,
+)
 from ..evaluation.study import run_study_step
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
 from ..report.final_texts import check_report_texts
 from ..report.i18n import check_language, t
 from . import cache
-from .paths import REPO_ROOT, RUN_STATUS_FILE, StudyPaths, read_status, study_lock
+from .paths import (
+    EFFECTS_FILE,
+    REPO_ROOT,
+    REPORT_KEY_FILE,
+    RUN_STATUS_FILE,
+    STUDY_KEY_FILE,
+    StudyPaths,
+    read_status,
+    study_lock,
+)
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
@@ -63,12 +88,14 @@ class NotebookRun:
 
     municipality: str
     status: str  # "ok" or "failed"
-    notebook: str
+    notebook: str | None  # None when the computation failed before the notebook
     html: str | None
     seconds: float
     failed_cell: int | None = None
     error: str | None = None
-    reused: bool = False  # its inputs, parameters and code were unchanged: the last results stand
+    reused: bool = False  # nothing it displays changed: the last results stand
+    computed: bool = False  # its evaluation was computed in this run (else the stored one)
+    stage: str | None = None  # where it failed: "computation" or "notebook"
 
 
 def ensure_kernel(name: str = KERNEL_NAME) -> str:
@@ -234,6 +261,7 @@ def _execute_in(
         seconds=round(time.perf_counter() - started, 2),
         failed_cell=failed_cell,
         error=error,
+        stage=None if error is None else "notebook",
     )
 
 
@@ -263,11 +291,20 @@ def evaluate(
     kernel_name: str = KERNEL_NAME,
     force: bool = False,
 ) -> list[NotebookRun]:
-    """Run the evaluation notebook once per municipality whose results are out of date.
+    """Compute the municipalities' evaluations, the study level, then their notebooks.
 
-    A municipality is run again when its key (:mod:`pipeline.run.cache`: its slice of the
-    study, the parameters and the code) differs from the one stored beside its last complete
-    results, when that run failed, or with ``force``; the others keep their results.
+    Three phases, all in a staging folder that replaces the reports folder when done:
+
+    1. computation: each municipality whose key (:mod:`pipeline.run.cache`: its slice of the
+       study, the parameters and the code) differs from its stored evaluation's, or with
+       ``force``, is evaluated again in worker processes, its parts spread over them; a
+       municipality whose computation fails is recorded and left out, the others go on;
+    2. the study-level step (families, adjusted p-values, pools) over every municipality
+       whose evaluation is complete;
+    3. the notebooks: a municipality's notebook is executed again when what it displays
+       changed, its evaluation or its rows of the study-level step (an adjusted p-value moves
+       whenever another municipality's primary estimate does), or when it failed last time.
+       It displays the stored evaluation and computes nothing again.
     """
     if not (paths.processed_dir / MANIFEST_FILE).is_file():
         raise PipelineError(
@@ -285,43 +322,207 @@ def evaluate(
         name: paths.municipality_dir(name, study.municipality(name).kommunkod)
         for name in study.municipality_names
     }
-    if kernel_name == KERNEL_NAME:
-        ensure_kernel(kernel_name)
     code = cache.code_digest()
     keys = {name: cache.municipality_key(data, name, {"lang": lang}, code) for name in names}
+    order = {name: i for i, name in enumerate(study.municipality_names)}
     with study_lock(paths):
         _remove_leftovers(paths)
         previous = _previous_runs(paths)
-        reused = {
-            name: replace(previous[name], reused=True, seconds=0.0)
+        current = {
+            name
             for name in names
             if not force
             and name in previous
             and previous[name].status == "ok"
             and cache.stored_key(folders[name]) == keys[name]
+            and cache.stored_key(folders[name], STUDY_KEY_FILE) == keys[name]
         }
-        to_run = {name: folders[name] for name in names if name not in reused}
-        if reused:
-            _log(f"unchanged since their last run: {', '.join(reused)}")
         # Municipalities not asked for this time keep their last record in the status.
         kept = [previous[n] for n in study.municipality_names if n not in names and n in previous]
-        order = {name: i for i, name in enumerate(study.municipality_names)}
-        if not to_run:
-            runs = sorted([*reused.values(), *kept], key=lambda r: order[r.municipality])
+        if len(current) == len(names) and _study_level_current(paths, folders):
+            _log(f"unchanged since their last run: {', '.join(names)}")
+            reused = [replace(previous[n], reused=True, computed=False, seconds=0.0) for n in names]
+            runs = sorted([*reused, *kept], key=lambda r: order[r.municipality])
             _write_status(paths, runs)
             return [r for r in runs if r.municipality in names]
         paths.reports_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{paths.name}.run-", dir=paths.reports_dir.parent))
         try:
-            new = _run_municipalities(paths, to_run, staging, lang, jobs, kernel_name)
-            for run in new:
+            _carry_over(paths, staging)
+            staged = {name: staging / folders[name].name for name in study.municipality_names}
+            to_compute = [n for n in names if force or cache.stored_key(staged[n]) != keys[n]]
+            if unchanged := [n for n in names if n not in to_compute]:
+                _log(f"evaluations unchanged since their last run: {', '.join(unchanged)}")
+            failed = _compute(paths, data, {n: staged[n] for n in to_compute}, keys, lang, jobs)
+            computed = [n for n in names if n not in failed]
+            complete = [
+                n
+                for n in study.municipality_names
+                if n not in failed and cache.stored_key(staged[n]) is not None
+            ]
+            _study_step_in(paths, data, staging, staged, complete)
+            report_keys = {
+                n: cache.combined_key(
+                    cache.stored_key(staged[n]) or "", (staged[n] / EFFECTS_FILE).read_bytes()
+                )
+                for n in computed
+            }
+            to_render = [
+                n
+                for n in computed
+                if force
+                or n in to_compute
+                or n not in previous
+                or previous[n].status != "ok"
+                or cache.stored_key(staged[n], REPORT_KEY_FILE) != report_keys[n]
+            ]
+            rendered = _run_municipalities(
+                paths, {n: folders[n] for n in to_render}, staging, lang, jobs, kernel_name
+            )
+            for run in rendered:
                 if run.status == "ok":
-                    cache.store_key(staging / to_run[run.municipality].name, keys[run.municipality])
-            runs = sorted([*reused.values(), *new, *kept], key=lambda r: order[r.municipality])
-            _publish(paths, staging, to_run, runs)
+                    cache.store_key(
+                        staged[run.municipality], report_keys[run.municipality], REPORT_KEY_FILE
+                    )
+            new = {
+                run.municipality: replace(run, computed=run.municipality in to_compute)
+                for run in rendered
+            }
+            new.update(failed)
+            for name in names:
+                if name not in new:
+                    new[name] = replace(previous[name], reused=True, computed=False, seconds=0.0)
+            runs = sorted([*new.values(), *kept], key=lambda r: order[r.municipality])
+            _publish(paths, staging, runs)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return [r for r in runs if r.municipality in names]
+
+
+# Each worker process keeps the study it last loaded, so the parts of one run load it once.
+_LOADED: dict[tuple[str, bytes], tuple] = {}
+
+
+def _study_in_worker(processed_dir: str):
+    manifest = (Path(processed_dir) / MANIFEST_FILE).read_bytes()
+    key = (processed_dir, manifest)
+    if key not in _LOADED:
+        _LOADED.clear()
+        data = load_processed(processed_dir)
+        _LOADED[key] = (data, evaluation_frames(data))
+    return _LOADED[key]
+
+
+def compute_part(processed_dir: str, municipality: str, part: Part):
+    """One part of a municipality's evaluation, in a worker process."""
+    data, frames = _study_in_worker(processed_dir)
+    return evaluate_part(data, municipality, part, frames)
+
+
+def _compute(
+    paths: StudyPaths,
+    data,
+    folders: dict[str, Path],
+    keys: dict[str, str],
+    lang: str,
+    jobs: int | None,
+) -> dict[str, NotebookRun]:
+    """Evaluate each municipality into its (staged) folder, every part in a worker process.
+
+    Returns the municipalities whose computation failed, as failed runs; a failure (an error
+    in a part, a worker that died) is recorded and never stops the others.
+    """
+    if not folders:
+        return {}
+    parts = {name: evaluation_parts(data, name) for name in folders}
+    total = sum(len(p) for p in parts.values())
+    jobs = max(1, min(jobs or os.cpu_count() or 1, total))
+    _log(f"computing {len(folders)} municipalities ({total} parts), {jobs} at a time")
+    started = time.perf_counter()
+    results: dict[str, list] = {name: [None] * len(p) for name, p in parts.items()}
+    errors: dict[str, str] = {}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {
+            pool.submit(compute_part, str(paths.processed_dir), name, part): (name, i)
+            for name, name_parts in parts.items()
+            for i, part in enumerate(name_parts)
+        }
+        for future in as_completed(futures):
+            name, i = futures[future]
+            try:
+                results[name][i] = future.result()
+            except Exception as exc:  # a part that fails fails its municipality alone
+                errors.setdefault(name, f"{type(exc).__name__}: {exc}")
+    failed = {}
+    for name, folder in folders.items():
+        seconds = round(time.perf_counter() - started, 2)
+        if name not in errors:
+            try:
+                evaluation = assemble(name, results[name])
+                parameters = {
+                    "processed_dir": str(paths.processed_dir),
+                    "municipality": name,
+                    "lang": lang,
+                }
+                shutil.rmtree(folder, ignore_errors=True)
+                store_evaluation(data, evaluation, folder, keys[name], parameters)
+                _log(f"{name}: computed")
+                continue
+            except Exception as exc:
+                errors[name] = f"{type(exc).__name__}: {exc}"
+        # No results of an earlier evaluation may stand for this one.
+        shutil.rmtree(folder, ignore_errors=True)
+        _log(f"{name}: the computation failed: {errors[name]}")
+        failed[name] = NotebookRun(
+            municipality=name,
+            status="failed",
+            notebook=None,
+            html=None,
+            seconds=seconds,
+            error=errors[name],
+            stage="computation",
+        )
+    return failed
+
+
+def _study_step_in(
+    paths: StudyPaths, data, folder: Path, staged: dict[str, Path], complete: list[str]
+) -> None:
+    """The study-level step over the complete evaluations in ``folder``; each municipality's
+    folder and the study's then record which evaluations it adjusted."""
+    status = [
+        {"municipality": name, "status": "ok" if name in complete else "failed"}
+        for name in data.study.municipality_names
+    ]
+    results = run_study_step(
+        data,
+        folder,
+        status,
+        parameters={
+            "processed_dir": paths.processed_dir.name,
+            "reports_dir": paths.reports_dir.name,
+        },
+    )
+    for problem in results.problems:
+        _log(f"study level: {problem}")
+    _log(f"study level: {len(results.effects)} effects, {len(results.pooled)} pools")
+    for name in complete:
+        cache.store_key(staged[name], cache.stored_key(staged[name]), STUDY_KEY_FILE)
+    cache.store_key(folder, _study_level_key(staged), STUDY_KEY_FILE)
+
+
+def _study_level_key(folders: dict[str, Path]) -> str:
+    """The key of every municipality's stored evaluation together."""
+    return cache.combined_key(
+        *(f"{name}={cache.stored_key(folder) or ''}" for name, folder in folders.items())
+    )
+
+
+def _study_level_current(paths: StudyPaths, folders: dict[str, Path]) -> bool:
+    """Whether the study-level files describe the evaluations now stored."""
+    return (paths.reports_dir / EFFECTS_FILE).is_file() and cache.stored_key(
+        paths.reports_dir, STUDY_KEY_FILE
+    ) == _study_level_key(folders)
 
 
 def _run_municipalities(
@@ -334,6 +535,10 @@ def _run_municipalities(
 ) -> list[NotebookRun]:
     """Run every municipality's notebook into ``staging``; the runs name their final paths."""
     names = list(folders)
+    if not names:
+        return []
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
     runs_parameters = {
         name: municipality_parameters(paths, name, lang, staging / folders[name].name)
         for name in names
@@ -341,7 +546,7 @@ def _run_municipalities(
     for parameters in runs_parameters.values():
         check_parameters(MUNICIPALITY_NOTEBOOK, parameters)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
-    _log(f"evaluating {len(names)} municipalities, {jobs} at a time")
+    _log(f"rendering {len(names)} municipalities' reports, {jobs} at a time")
     runs: list[NotebookRun] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {
@@ -386,29 +591,30 @@ def _remove_leftovers(paths: StudyPaths) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _publish(
-    paths: StudyPaths, staging: Path, folders: dict[str, Path], runs: list[NotebookRun]
-) -> None:
-    """Put the staged results in place of the study's reports folder.
+def _carry_over(paths: StudyPaths, staging: Path) -> None:
+    """Copy the last run's results into ``staging``, where this run updates them.
 
-    Other municipalities' folders of an earlier run are carried over; the
-    comparative outputs are not, since they described the earlier results.
+    The comparative report is not carried over: it described the earlier results.
     """
     old = paths.reports_dir
-    rerun = {folder.name for folder in folders.values()}
-    if old.is_dir():
-        for entry in old.iterdir():
-            if (
-                entry.name in rerun
-                or entry.name in COMPARATIVE_OUTPUTS
-                or entry.name == RUN_STATUS_FILE
-                or entry.name.startswith(".")
-            ):
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.copytree(entry, staging / entry.name, symlinks=True)
-            else:
-                shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+    if not old.is_dir():
+        return
+    for entry in old.iterdir():
+        if (
+            entry.name in COMPARATIVE_OUTPUTS
+            or entry.name == RUN_STATUS_FILE
+            or entry.name.startswith(".")
+        ):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, staging / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+
+
+def _publish(paths: StudyPaths, staging: Path, runs: list[NotebookRun]) -> None:
+    """Put the staged results in place of the study's reports folder."""
+    old = paths.reports_dir
     _write_status(paths, runs, staging)
     if old.exists():
         trash = Path(tempfile.mkdtemp(prefix=f".{paths.name}.old-", dir=old.parent))
@@ -477,23 +683,24 @@ def notebooks_with_outputs() -> list[Path]:
 
 
 def study_step(paths: StudyPaths) -> None:
-    """Families, adjusted p-values and pools over the municipalities' results, without a kernel."""
+    """Families, adjusted p-values and pools over the municipalities' results, without a kernel.
+
+    ``evaluate`` runs it before the notebooks; run alone, it adjusts the evaluations the last
+    run completed (the municipalities' notebooks show the new values after the next run).
+    """
     status = read_status(paths)
     data = load_processed(paths.processed_dir)
-    results = run_study_step(
-        data,
-        paths.reports_dir,
-        status,
-        parameters={
-            "processed_dir": paths.processed_dir.name,
-            "reports_dir": paths.reports_dir.name,
-        },
-    )
-    for problem in results.problems:
-        _log(f"study level: {problem}")
-    _log(
-        f"study level: {len(results.effects)} effects, {len(results.pooled)} pools -> {paths.reports_dir}"
-    )
+    folders = {
+        name: paths.municipality_dir(name, data.study.municipality(name).kommunkod)
+        for name in data.study.municipality_names
+    }
+    complete = [
+        row["municipality"]
+        for row in status
+        if row["status"] == "ok" and cache.stored_key(folders[row["municipality"]]) is not None
+    ]
+    with study_lock(paths):
+        _study_step_in(paths, data, paths.reports_dir, folders, complete)
 
 
 def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAME) -> NotebookRun:
@@ -507,8 +714,14 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
     if kernel_name == KERNEL_NAME:
         ensure_kernel(kernel_name)
     title = t("comparative_title", lang, title=load_processed(paths.processed_dir).study.title)
-    with study_lock(paths):
+    data = load_processed(paths.processed_dir)
+    folders = {
+        name: paths.municipality_dir(name, data.study.municipality(name).kommunkod)
+        for name in data.study.municipality_names
+    }
+    if not _study_level_current(paths, folders):
         study_step(paths)
+    with study_lock(paths):
         run = execute_notebook(
             "comparative report",
             COMPARATIVE_NOTEBOOK,

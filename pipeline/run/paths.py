@@ -34,6 +34,15 @@ EFFECTS_FILE = "effects.csv"
 POOLED_FILE = "pooled_effects.csv"
 PROVENANCE_FILE = "provenance.json"
 STUDY_PROVENANCE_FILE = "effects.provenance.json"
+#: A municipality's computed evaluation, which its notebook displays.
+EVALUATION_FILE = "evaluation.pickle"
+#: The rerun key (pipeline.run.cache) of the evaluation stored beside it.
+KEY_FILE = "inputs.sha256"
+#: The key of the evaluation whose rows the study-level step adjusted (in a municipality's
+#: folder), or of every municipality's evaluation it adjusted together (in the study's).
+STUDY_KEY_FILE = "study_level.sha256"
+#: The key of what a municipality's notebook displayed: its evaluation and its adjusted rows.
+REPORT_KEY_FILE = "report.sha256"
 
 
 class StatusError(PipelineError):
