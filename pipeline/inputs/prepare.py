@@ -5,7 +5,8 @@
 place), so a failed validation leaves no half-written output behind. Raw files
 are only ever read.
 
-Besides ``series.csv`` a study may hold ``survey.csv``, ``inspections.csv`` and
+Besides ``series.csv`` a study may hold ``survey.csv`` (or, when only a survey
+report's shares are at hand, ``survey_shares.csv``), ``inspections.csv`` and
 ``actions.csv``; each goes with its section in ``study.yml`` (``survey``,
 ``inspections``, ``action_plan``), and one without the other is an error.
 Survey microdata is copied to ``data/processed`` for the notebooks, which
@@ -36,10 +37,12 @@ from .study import (
     SERIES_FILE,
     STUDY_FILE,
     SURVEY_FILE,
+    SURVEY_SHARES_FILE,
     Study,
     load_study,
 )
 from .survey import read_survey
+from .survey_shares import read_survey_shares
 
 MANIFEST_FILE = "manifest.json"
 PROCESSED_SERIES = "series.parquet"
@@ -47,11 +50,13 @@ PROCESSED_STUDY = "study.json"
 
 #: Largest plausible survey weight (residents a respondent stands for).
 MAX_SURVEY_WEIGHT = 1e7
-#: Optional study files: (file name, study.yml section, processed file).
+#: Optional study files: (file name, study.yml section, processed file, table name).
+#: A section with two files takes either, never both.
 OPTIONAL_FILES = (
-    (SURVEY_FILE, "survey", "survey.parquet"),
-    (INSPECTIONS_FILE, "inspections", "inspections.parquet"),
-    (ACTIONS_FILE, "action_plan", "actions.parquet"),
+    (SURVEY_FILE, "survey", "survey.parquet", "survey"),
+    (SURVEY_SHARES_FILE, "survey", "survey_shares.parquet", "survey_shares"),
+    (INSPECTIONS_FILE, "inspections", "inspections.parquet", "inspections"),
+    (ACTIONS_FILE, "action_plan", "actions.parquet", "action_plan"),
 )
 
 
@@ -65,6 +70,7 @@ class StudyData:
     survey: pd.DataFrame | None = None
     inspections: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
+    survey_shares: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -72,23 +78,29 @@ class StudyData:
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The optional tables the study has, by section name."""
+        """The optional tables the study has, by table name."""
         found = {
             "survey": self.survey,
+            "survey_shares": self.survey_shares,
             "inspections": self.inspections,
             "action_plan": self.actions,
         }
         return {k: v for k, v in found.items() if v is not None}
 
 
-def _read_optional(study: Study, path: Path, section: str) -> pd.DataFrame:
+def _read_optional(study: Study, path: Path, table: str) -> pd.DataFrame:
     place_municipality = {p.id: p.municipality for p in study.places}
-    if section == "survey":
+    if table == "survey":
         frame = read_survey(
             path, municipalities=study.municipality_names, places=place_municipality
         )
         return _check_survey(study, frame, str(path))
-    if section == "inspections":
+    if table == "survey_shares":
+        frame = read_survey_shares(
+            path, municipalities=study.municipality_names, places=place_municipality
+        )
+        return check_survey_shares(study, frame, str(path))
+    if table == "inspections":
         return read_inspections(path, places=place_municipality)
     return read_actions(path, municipalities=study.municipality_names, places=place_municipality)
 
@@ -128,6 +140,36 @@ def _check_survey(study: Study, frame: pd.DataFrame, file: str) -> pd.DataFrame:
     return frame
 
 
+def check_survey_shares(study: Study, frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """The configured question must be in the file, with shares in the configured waves."""
+    settings = study.survey
+    problems = []
+    asked = frame[frame["question"] == settings.question]
+    if asked.empty:
+        problems.append(
+            Problem(
+                file,
+                f"no shares for question '{settings.question}' (study.yml survey.question)",
+                column="question",
+            )
+        )
+    else:
+        waves = set(asked["wave"].dt.date)
+        for wave in (*settings.before, *settings.after):
+            if wave not in waves:
+                problems.append(
+                    Problem(
+                        file,
+                        f"no shares for question '{settings.question}' in wave {wave} named in "
+                        "study.yml",
+                        column="wave",
+                    )
+                )
+    if problems:
+        raise ValidationError(problems)
+    return frame
+
+
 def validate_study(study_dir: str | Path) -> tuple[Study, pd.DataFrame]:
     """Validate a raw study folder without writing anything; return its study and series."""
     data = read_study(study_dir)
@@ -135,14 +177,19 @@ def validate_study(study_dir: str | Path) -> tuple[Study, pd.DataFrame]:
 
 
 #: Date columns of the optional tables that record what happened, so cannot lie ahead.
-PAST_DATES = {"survey": ("wave",), "inspections": ("date",), "action_plan": ("followup_date",)}
+PAST_DATES = {
+    "survey": ("wave",),
+    "survey_shares": ("wave",),
+    "inspections": ("date",),
+    "action_plan": ("followup_date",),
+}
 
 
-def _future_dates(section: str, frame: pd.DataFrame, file: str) -> list[Problem]:
+def _future_dates(table: str, frame: pd.DataFrame, file: str) -> list[Problem]:
     """Survey waves, inspections and follow-ups dated after today: typos, never data."""
     today = pd.Timestamp(dt.date.today())
     problems = []
-    for column in PAST_DATES[section]:
+    for column in PAST_DATES[table]:
         for value in sorted(set(frame.loc[frame[column] > today, column]))[:10]:
             problems.append(
                 Problem(
@@ -182,26 +229,39 @@ def _read_all(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFr
     except ValidationError as exc:
         problems.extend(exc.problems)
     tables: dict[str, pd.DataFrame] = {}
-    for file_name, section, _ in OPTIONAL_FILES:
-        path = study_dir / file_name
+    for section in dict.fromkeys(entry[1] for entry in OPTIONAL_FILES):
+        files = [(f, table) for f, s, _, table in OPTIONAL_FILES if s == section]
+        present = [(f, table) for f, table in files if (study_dir / f).is_file()]
         configured = getattr(study, section) is not None
-        if path.is_file() and not configured:
-            problems.append(
-                Problem(str(path), f"study.yml has no '{section}' section to go with this file")
+        if present and not configured:
+            problems.extend(
+                Problem(
+                    str(study_dir / f), f"study.yml has no '{section}' section to go with this file"
+                )
+                for f, _ in present
             )
-        elif configured and not path.is_file():
+        elif configured and not present:
+            names = " or ".join(f for f, _ in files)
+            problems.append(
+                Problem(str(study_dir / STUDY_FILE), f"'{section}' is set but {names} is missing")
+            )
+        elif len(present) > 1:
             problems.append(
                 Problem(
-                    str(study_dir / STUDY_FILE), f"'{section}' is set but {file_name} is missing"
+                    str(study_dir / present[1][0]),
+                    f"the study also has {present[0][0]}: give the '{section}' section one of "
+                    "them (delete the other)",
                 )
             )
         elif configured:
+            file_name, table = present[0]
+            path = study_dir / file_name
             try:
-                tables[section] = _read_optional(study, path, section)
+                tables[table] = _read_optional(study, path, table)
             except ValidationError as exc:
                 problems.extend(exc.problems)
             else:
-                problems.extend(_future_dates(section, tables[section], str(path)))
+                problems.extend(_future_dates(table, tables[table], str(path)))
     if problems:
         raise ValidationError(problems)
     return study, series, tables
@@ -223,6 +283,7 @@ def _study_data(study: Study, series: pd.DataFrame, manifest: dict, tables: dict
         survey=tables.get("survey"),
         inspections=tables.get("inspections"),
         actions=tables.get("action_plan"),
+        survey_shares=tables.get("survey_shares"),
     )
 
 
@@ -253,8 +314,8 @@ def prepare_study(
     processed_dir = Path(processed_dir)
     study, series, tables, stated = _validated(study_dir)
     inputs = {STUDY_FILE: study_dir / STUDY_FILE, SERIES_FILE: study_dir / SERIES_FILE}
-    for file_name, section, _ in OPTIONAL_FILES:
-        if section in tables:
+    for file_name, _, _, table in OPTIONAL_FILES:
+        if table in tables:
             inputs[file_name] = study_dir / file_name
     manifest = {
         "study_name": study_dir.resolve().name,
@@ -287,9 +348,9 @@ def _write_processed(
             json.dumps(study.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
-        for _, section, stored_name in OPTIONAL_FILES:
-            if section in tables:
-                tables[section].to_parquet(staging / stored_name, index=False)
+        for _, _, stored_name, table in OPTIONAL_FILES:
+            if table in tables:
+                tables[table].to_parquet(staging / stored_name, index=False)
         (staging / MANIFEST_FILE).write_text(
             json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
         )
@@ -309,8 +370,8 @@ def load_processed(processed_dir: str | Path) -> StudyData:
     series["period"] = pd.PeriodIndex(series["period"], freq="M")
     manifest = json.loads((processed_dir / MANIFEST_FILE).read_text("utf-8"))
     tables = {
-        section: pd.read_parquet(processed_dir / stored_name)
-        for _, section, stored_name in OPTIONAL_FILES
+        table: pd.read_parquet(processed_dir / stored_name)
+        for _, _, stored_name, table in OPTIONAL_FILES
         if (processed_dir / stored_name).is_file()
     }
     return _study_data(study, series, manifest, tables)

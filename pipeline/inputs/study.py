@@ -24,6 +24,7 @@ from ..run.paths import folder_name
 STUDY_FILE = "study.yml"
 SERIES_FILE = "series.csv"
 SURVEY_FILE = "survey.csv"
+SURVEY_SHARES_FILE = "survey_shares.csv"
 INSPECTIONS_FILE = "inspections.csv"
 ACTIONS_FILE = "actions.csv"
 FINAL_REPORT_TEXTS = {"sv": "final_report.md", "en": "final_report.en.md"}

@@ -45,9 +45,12 @@ from .survey import (
     MIN_CELL_N,
     UNRELIABLE_N,
     DateLike,
+    ShareChange,
+    _assign_period,
     _cell_notes,
     _design,
     _model_frame,
+    change_columns,
     suppress_small_cells,
 )
 
@@ -57,6 +60,8 @@ __all__ = [
     "area_difference_in_differences",
     "area_log_odds_standard_error",
     "proportional_odds_check",
+    "shares_change",
+    "shares_difference_in_differences",
     "t_inference",
 ]
 
@@ -132,7 +137,8 @@ class AreaDifferenceInDifferences:
     ----------
     question : str
     unsafe : tuple of int
-        Answer codes counted as unsafe.
+        Answer codes counted as unsafe; empty when the shares were reported
+        (:func:`shares_difference_in_differences`).
     arms : pandas.DataFrame
         One row per arm (``target``, ``comparison``): ``n_areas``,
         ``n_before``, ``n_after`` respondents, ``share_before``,
@@ -197,10 +203,12 @@ class AreaDifferenceInDifferences:
         """A plain-text account of the arms, the estimate and its caveats."""
         pp = self.values("share_difference_pp")
         ratio = self.values("odds_ratio")
+        counted = (
+            f"answering {'/'.join(map(str, self.unsafe))}" if self.unsafe else "reported unsafe"
+        )
         lines = [
-            f"Difference-in-differences of the weighted share answering "
-            f"{'/'.join(map(str, self.unsafe))} to {self.question}, areas as the unit "
-            f"(t on {self.df} degrees of freedom)",
+            f"Difference-in-differences of the weighted share {counted} to {self.question}, "
+            f"areas as the unit (t on {self.df} degrees of freedom)",
             *self.arm_texts(),
         ]
         if self.reason:
@@ -353,6 +361,22 @@ def area_difference_in_differences(
         comparison=comparison,
     )
     sums = _area_sums(frame, group_col, frame["y"].to_numpy(float))
+    return _difference_in_differences(
+        sums, question, tuple(sorted(unsafe)), group_col, level, min_n, unreliable_n
+    )
+
+
+def _difference_in_differences(
+    sums: _AreaSums,
+    question: str,
+    unsafe: tuple[int, ...],
+    group_col: str,
+    level: float,
+    min_n: int,
+    unreliable_n: int,
+    notes: Iterable[str] = (),
+) -> AreaDifferenceInDifferences:
+    """The estimate and its area-level inference from the areas' sums."""
     if (sums.n == 0).any():
         area, period = np.argwhere(sums.n == 0)[0]
         raise EstimationError(
@@ -387,7 +411,7 @@ def area_difference_in_differences(
     else:
         lo_se = float("nan")
 
-    reason, notes = "", []
+    reason, notes = "", list(notes)
     if pp_spread.df < 1:
         reason = (
             "one target and one comparison area: how much areas vary from wave to wave "
@@ -421,7 +445,7 @@ def area_difference_in_differences(
     notes = _cell_notes(cells, group_col, min_n, unreliable_n) + notes
     return AreaDifferenceInDifferences(
         question=question,
-        unsafe=tuple(sorted(unsafe)),
+        unsafe=unsafe,
         arms=arms,
         areas=cells,
         estimates=estimates,
@@ -478,6 +502,172 @@ def area_log_odds_standard_error(
         return float("nan"), df
     spread = _area_spread(np.mean(changes, axis=0), sums.arm_weight(), sums.target)
     return spread.std_err, spread.df
+
+
+# -------------------------------------------------------------------------- reported shares
+
+
+def _shares_frame(
+    shares: pd.DataFrame, question: str | None, before, after
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """One question's reported shares in the before and after waves, as weighted sums.
+
+    An area-wave cell of ``n`` respondents with weighted share ``p``, weighted
+    base ``W`` and design effect ``deff`` has the sums of its microdata:
+    ``Σw = W``, ``Σw·y = p W`` and ``Σw² = deff W² / n`` (Kish's effective n is
+    ``n / deff``). Without a weighted base the cells are pooled by respondents,
+    and without a design effect it is taken as 1.
+    """
+    questions = sorted(shares["question"].unique())
+    if question is None:
+        if len(questions) != 1:
+            raise ValueError(f"the shares hold questions {questions}; choose one with question=")
+        question = questions[0]
+    frame = shares[shares["question"] == question]
+    if frame.empty:
+        raise EstimationError(f"no reported shares for question {question!r}")
+    try:
+        frame, _, _ = _assign_period(frame, before, after)
+    except ValueError as exc:
+        raise EstimationError(str(exc)) from None
+    notes = []
+    n = frame["respondents"].to_numpy(float)
+    if frame["weighted_base"].notna().all():
+        base = frame["weighted_base"].to_numpy(float)
+    else:
+        base = n
+        if frame["weighted_base"].notna().any():
+            notes.append(
+                "the weighted base is not given for every area and wave, so areas and waves "
+                "are pooled by their respondents"
+            )
+    deff = frame["design_effect"].fillna(1.0).to_numpy(float)
+    if frame["design_effect"].isna().any():
+        notes.append(
+            "the design effect is not given for every area and wave: where it is missing the "
+            "weights are taken as equal (design effect 1), which understates the sampling "
+            "error if they vary"
+        )
+    frame = frame.assign(
+        n=n, sum_w=base, sum_w2=deff * base**2 / n, sum_wy=frame["share_unsafe"] * base
+    )
+    return frame, question, notes
+
+
+def shares_difference_in_differences(
+    shares: pd.DataFrame,
+    *,
+    treated: str | Iterable[str],
+    comparison: str | Iterable[str],
+    before: DateLike | Iterable[DateLike],
+    after: DateLike | Iterable[DateLike],
+    question: str | None = None,
+    group_col: str = "place_id",
+    level: float = 0.95,
+    min_n: int = MIN_CELL_N,
+    unreliable_n: int = UNRELIABLE_N,
+) -> AreaDifferenceInDifferences:
+    """:func:`area_difference_in_differences` from shares a survey report gives.
+
+    The area-level difference-in-differences needs only each area's weighted
+    sums per period, which a report's share, respondents, weighted base and
+    design effect give exactly (see :func:`_shares_frame`); from shares
+    computed from microdata the estimate, interval and p-value are those of the
+    microdata. Its inference, the areas' spread on ``areas - 2`` degrees of
+    freedom, does not use the design effect at all.
+
+    Parameters
+    ----------
+    shares : pandas.DataFrame
+        As returned by :func:`~pipeline.inputs.survey_shares.read_survey_shares`.
+    treated, comparison : str or iterable of str
+        The target and comparison areas (values of `group_col`).
+    before, after : date-like or iterable of date-like
+    question : str, optional
+        Required when the shares hold more than one question.
+    group_col : str, default "place_id"
+    level : float, default 0.95
+    min_n, unreliable_n : int
+
+    Returns
+    -------
+    AreaDifferenceInDifferences
+        With an empty ``unsafe``: what counts as unsafe is the report's.
+
+    Raises
+    ------
+    pipeline.errors.EstimationError
+        When an area has no share in a period, or a wave is absent.
+    """
+    treated = [treated] if isinstance(treated, str) else list(treated)
+    comparison = [comparison] if isinstance(comparison, str) else list(comparison)
+    if not treated or not comparison:
+        raise EstimationError("a difference-in-differences needs target and comparison areas")
+    if both := set(treated) & set(comparison):
+        raise ValueError(f"areas both treated and comparison: {sorted(both)}")
+    frame, question, notes = _shares_frame(shares, question, before, after)
+    frame = frame[frame[group_col].isin(treated + comparison)]
+    areas = sorted(treated + comparison)
+    index = pd.MultiIndex.from_product([areas, [0, 1]])
+    cells = frame.groupby([group_col, "after"])[["n", "sum_w", "sum_w2", "sum_wy"]].sum()
+    cells = cells.reindex(index, fill_value=0)
+    as_matrix = lambda column: cells[column].to_numpy(float).reshape(len(areas), 2)  # noqa: E731
+    sums = _AreaSums(
+        np.asarray(areas),
+        np.isin(areas, treated),
+        as_matrix("n").astype(int),
+        as_matrix("sum_w"),
+        as_matrix("sum_w2"),
+        as_matrix("sum_wy"),
+    )
+    return _difference_in_differences(
+        sums, question, (), group_col, level, min_n, unreliable_n, notes
+    )
+
+
+def shares_change(
+    shares: pd.DataFrame,
+    *,
+    areas: str | Iterable[str],
+    before: DateLike | Iterable[DateLike],
+    after: DateLike | Iterable[DateLike],
+    question: str | None = None,
+    group_col: str = "place_id",
+    level: float = 0.95,
+    min_n: int = MIN_CELL_N,
+    unreliable_n: int = UNRELIABLE_N,
+) -> tuple[ShareChange, tuple[str, ...]]:
+    """:func:`~pipeline.methods.survey.share_change` of the given areas together, from shares.
+
+    The areas' shares are pooled by their weighted sums and the change has
+    Newcombe's interval on Kish's effective n, which needs the design effect:
+    where the report does not give it the weights are taken as equal, and the
+    notes say so.
+
+    Returns
+    -------
+    (ShareChange, tuple of str)
+        The change, with one row (``area`` = ``"target"``), and the notes.
+    """
+    areas = [areas] if isinstance(areas, str) else list(areas)
+    frame, question, notes = _shares_frame(shares, question, before, after)
+    frame = frame[frame[group_col].isin(areas)]
+    if frame.empty:
+        raise EstimationError(f"no reported shares for the areas {areas}")
+    sums = frame.groupby("after")[["n", "sum_w", "sum_w2", "sum_wy"]].sum()
+    sums = sums.reindex([0, 1], fill_value=0)
+    row = {"area": "target"}
+    for flag, suffix in ((0, "before"), (1, "after")):
+        n, w, w2, wy = sums.loc[flag]
+        row[f"n_{suffix}"] = int(n)
+        row[f"n_eff_{suffix}"] = w**2 / w2 if w2 > 0 else np.nan
+        row[f"share_{suffix}"] = wy / w if w > 0 else np.nan
+    wide = change_columns(pd.DataFrame([row]), level, min_n, unreliable_n)
+    waves = lambda column: tuple(  # noqa: E731
+        sorted(pd.Timestamp(w) for w in frame.loc[frame["after"] == column, "wave"].unique())
+    )
+    change = ShareChange(wide, question, (), ("area",), waves(0), waves(1), level)
+    return change, tuple(notes)
 
 
 @dataclass(frozen=True)
