@@ -232,6 +232,9 @@ def _read_all(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFr
     for section in dict.fromkeys(entry[1] for entry in OPTIONAL_FILES):
         files = [(f, table) for f, s, _, table in OPTIONAL_FILES if s == section]
         present = [(f, table) for f, table in files if (study_dir / f).is_file()]
+        if len(present) > 1:
+            # The scaffold writes a template of each; the one left empty is not given.
+            present = [(f, t) for f, t in present if _holds_rows(study_dir / f)] or present[:1]
         configured = getattr(study, section) is not None
         if present and not configured:
             problems.extend(
@@ -265,6 +268,13 @@ def _read_all(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFr
     if problems:
         raise ValidationError(problems)
     return study, series, tables
+
+
+def _holds_rows(path: Path) -> bool:
+    """Whether a CSV file holds more than its header line (and blank lines)."""
+    with path.open("rb") as handle:
+        lines = [line for line in handle.read(1 << 16).splitlines() if line.strip(b' ;,\t\r"')]
+    return len(lines) > 1
 
 
 def read_study(study_dir: str | Path) -> StudyData:
