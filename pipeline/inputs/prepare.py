@@ -10,7 +10,8 @@ report's shares are at hand, ``survey_shares.csv``), ``inspections.csv`` and
 ``actions.csv``; each goes with its section in ``study.yml`` (``survey``,
 ``inspections``, ``action_plan``), and one without the other is an error.
 Survey microdata is copied to ``data/processed`` for the notebooks, which
-publish aggregates only.
+publish aggregates only. The places' polygons (``places.geojson``, written by
+``import-offences``) are checked and kept for the reports' map when the study has them.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .series import read_series
 from .study import (
     ACTIONS_FILE,
     INSPECTIONS_FILE,
+    PLACE_SHAPES_FILE,
     SERIES_FILE,
     STUDY_FILE,
     SURVEY_FILE,
@@ -58,6 +60,7 @@ OPTIONAL_FILES = (
     (INSPECTIONS_FILE, "inspections", "inspections.parquet", "inspections"),
     (ACTIONS_FILE, "action_plan", "actions.parquet", "action_plan"),
 )
+PROCESSED_SHAPES = "place_shapes.parquet"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class StudyData:
     inspections: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
     survey_shares: pd.DataFrame | None = None
+    place_shapes: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -84,6 +88,7 @@ class StudyData:
             "survey_shares": self.survey_shares,
             "inspections": self.inspections,
             "action_plan": self.actions,
+            "place_shapes": self.place_shapes,
         }
         return {k: v for k, v in found.items() if v is not None}
 
@@ -265,9 +270,31 @@ def _read_all(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFr
                 problems.extend(exc.problems)
             else:
                 problems.extend(_future_dates(table, tables[table], str(path)))
+    if (study_dir / PLACE_SHAPES_FILE).is_file():
+        try:
+            tables["place_shapes"] = _read_place_shapes(study_dir / PLACE_SHAPES_FILE, study)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ValidationError(problems)
     return study, series, tables
+
+
+def _read_place_shapes(path: Path, study: Study) -> pd.DataFrame:
+    """The places' polygons as ``place_id``, ``role`` and ``geometry`` (WKT, SWEREF 99 TM).
+
+    Read by the rules of ``import-offences`` (coordinate system, known ids, no overlaps).
+    """
+    from ..importers.places import read_places
+
+    places = read_places(path, study)
+    return pd.DataFrame(
+        {
+            "place_id": places["place_id"].astype(str),
+            "role": places["role"].astype(str),
+            "geometry": places.geometry.to_wkt(),
+        }
+    )
 
 
 def _holds_rows(path: Path) -> bool:
@@ -294,6 +321,7 @@ def _study_data(study: Study, series: pd.DataFrame, manifest: dict, tables: dict
         inspections=tables.get("inspections"),
         actions=tables.get("action_plan"),
         survey_shares=tables.get("survey_shares"),
+        place_shapes=tables.get("place_shapes"),
     )
 
 
@@ -327,6 +355,8 @@ def prepare_study(
     for file_name, _, _, table in OPTIONAL_FILES:
         if table in tables:
             inputs[file_name] = study_dir / file_name
+    if "place_shapes" in tables:
+        inputs[PLACE_SHAPES_FILE] = study_dir / PLACE_SHAPES_FILE
     manifest = {
         "study_name": study_dir.resolve().name,
         "study_dir": portable_path(study_dir),
@@ -361,6 +391,8 @@ def _write_processed(
         for _, _, stored_name, table in OPTIONAL_FILES:
             if table in tables:
                 tables[table].to_parquet(staging / stored_name, index=False)
+        if "place_shapes" in tables:
+            tables["place_shapes"].to_parquet(staging / PROCESSED_SHAPES, index=False)
         (staging / MANIFEST_FILE).write_text(
             json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
         )
@@ -384,4 +416,6 @@ def load_processed(processed_dir: str | Path) -> StudyData:
         for _, _, stored_name, table in OPTIONAL_FILES
         if (processed_dir / stored_name).is_file()
     }
+    if (processed_dir / PROCESSED_SHAPES).is_file():
+        tables["place_shapes"] = pd.read_parquet(processed_dir / PROCESSED_SHAPES)
     return _study_data(study, series, manifest, tables)

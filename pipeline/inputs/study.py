@@ -25,6 +25,8 @@ STUDY_FILE = "study.yml"
 SERIES_FILE = "series.csv"
 SURVEY_FILE = "survey.csv"
 SURVEY_SHARES_FILE = "survey_shares.csv"
+#: The places as polygons in SWEREF 99 TM, as ``import-offences`` writes them (for the map).
+PLACE_SHAPES_FILE = "places.geojson"
 INSPECTIONS_FILE = "inspections.csv"
 ACTIONS_FILE = "actions.csv"
 FINAL_REPORT_TEXTS = {"sv": "final_report.md", "en": "final_report.en.md"}
