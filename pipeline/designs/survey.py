@@ -12,6 +12,10 @@ before and after. Rows for a municipality, not a place, have an empty
 From a survey report's shares (``survey_shares.csv``) the same area-level
 difference-in-differences and before/after change are estimated; the ordinal
 model needs every respondent's answer and is refused with the reason.
+
+The local problems index (``survey.problems_index``), each respondent's mean
+answer to the problem questions, has its own indicator and one design: the
+area-level difference-in-differences of the weighted mean index, in points.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from ..methods.survey import SurveyShares, ordinal_model, share_change, suppress
 from ..methods.survey_areas import (
     area_difference_in_differences,
     area_log_odds_standard_error,
+    area_mean_difference_in_differences,
     proportional_odds_check,
+    respondent_index,
     shares_change,
     shares_difference_in_differences,
     t_inference,
@@ -399,3 +405,87 @@ def reported_area_shares(data: StudyData, municipality: str) -> SurveyShares | N
     return SurveyShares(
         table.reset_index(drop=True), settings.question, (), ("area",), 0.95, "wilson"
     )
+
+
+INDEX_PRIMARY_RULE = (
+    "the difference-in-differences of the weighted mean local problems index, in points of the "
+    "1-4 scale (SMS 3), the only design of the index"
+)
+
+
+def problems_index_arms(data: StudyData, municipality: str) -> pd.DataFrame | None:
+    """The target and comparison areas' weighted mean index before and after (arms with
+    fewer than 5 respondents withheld); None when the municipality has no such comparison."""
+    settings = data.study.survey
+    index = settings.problems_index if settings is not None else None
+    if index is None or data.survey is None:
+        return None
+    targets, controls = survey_groups(data, municipality)
+    if not targets or not controls:
+        return None
+    frame = data.survey[data.survey["municipality"] == municipality]
+    scores = respondent_index(frame, index.questions, min_answered=index.required)
+    try:
+        return area_mean_difference_in_differences(
+            scores,
+            treated=targets,
+            comparison=controls,
+            before=[pd.Timestamp(w) for w in settings.before],
+            after=[pd.Timestamp(w) for w in settings.after],
+        ).arms
+    except EstimationError:
+        return None
+
+
+def problems_index_effects(
+    data: StudyData, municipality: str
+) -> tuple[list[Effect], list[tuple[str, str]]]:
+    """The local problems index for a municipality: its target areas against its comparison
+    areas, before and after, in index points; with the design that failed and why."""
+    settings = data.study.survey
+    index = settings.problems_index if settings is not None else None
+    if index is None or data.survey is None:
+        return [], []
+    targets, controls = survey_groups(data, municipality)
+    if not targets:
+        return [], []
+    design = "survey_index_did"
+    if not controls:
+        return [], [(design, "the survey has no respondents in comparison areas")]
+    frame = data.survey[data.survey["municipality"] == municipality]
+    scores = respondent_index(frame, index.questions, min_answered=index.required)
+    try:
+        did = area_mean_difference_in_differences(
+            scores,
+            treated=targets,
+            comparison=controls,
+            before=[pd.Timestamp(w) for w in settings.before],
+            after=[pd.Timestamp(w) for w in settings.after],
+        )
+    except EstimationError as exc:
+        return [], [(design, str(exc))]
+    estimate, low, high, p = did.values()
+    notes = [*did.arm_texts(), *([did.reason] if did.reason else []), *did.notes]
+    effect = Effect(
+        municipality=municipality,
+        place_id=ALL_TARGETS,
+        indicator=index.indicator,
+        design=design,
+        estimand="mean_score_change",
+        estimate=float(estimate),
+        ci_low=float(low),
+        ci_high=float(high),
+        p_value=float(p),
+        n_pre=len(settings.before),
+        n_post=len(settings.after),
+        sms_level=3,
+        method=(
+            f"change in the weighted mean of each respondent's answers to {len(index.questions)} "
+            "problem questions (1 no problem ... 4 a big problem; at least "
+            f"{index.required} answered) in the target areas minus the change in the comparison "
+            f"areas, points; t on {did.df} degrees of freedom (areas - 2) from the spread of the "
+            "areas' own changes"
+        ),
+        notes=tuple(notes),
+    )
+    return [_mark_primary(effect, INDEX_PRIMARY_RULE)], []

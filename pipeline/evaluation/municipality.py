@@ -15,7 +15,7 @@ from ..designs.base import cut_before_co_intervention, place_series
 from ..designs.inspection import inspection_effects
 from ..designs.panel import panel_effects
 from ..designs.pooled_did import pooled_did_effect
-from ..designs.survey import ALL_TARGETS, survey_effects
+from ..designs.survey import ALL_TARGETS, problems_index_effects, survey_effects
 from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..inputs.study import Place
@@ -344,6 +344,12 @@ def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEva
     effects.extend(_reportable(found, skipped))
     indicator = data.study.survey.indicator if data.study.survey else ""
     skipped.extend(Skipped(ALL_TARGETS, indicator, design, reason) for design, reason in missed)
+    found, missed = problems_index_effects(data, municipality)
+    effects.extend(_reportable(found, skipped))
+    index = data.study.survey.problems_index if data.study.survey else None
+    skipped.extend(
+        Skipped(ALL_TARGETS, index.indicator, design, reason) for design, reason in missed
+    )
     found, missed = inspection_effects(data, municipality)
     effects.extend(_reportable(found, skipped))
     indicator = data.study.inspections.indicator if data.study.inspections else ""

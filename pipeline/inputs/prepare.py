@@ -140,6 +140,17 @@ def _check_survey(study: Study, frame: pd.DataFrame, file: str) -> pd.DataFrame:
             problems.append(
                 Problem(file, f"no respondents in wave {wave} named in study.yml", column="wave")
             )
+    if settings.problems_index is not None:
+        asked = set(frame["question"])
+        for question in settings.problems_index.questions:
+            if question not in asked:
+                problems.append(
+                    Problem(
+                        file,
+                        f"no answers to question '{question}' (study.yml survey.problems_index)",
+                        column="question",
+                    )
+                )
     if problems:
         raise ValidationError(problems)
     return frame
@@ -149,6 +160,14 @@ def check_survey_shares(study: Study, frame: pd.DataFrame, file: str) -> pd.Data
     """The configured question must be in the file, with shares in the configured waves."""
     settings = study.survey
     problems = []
+    if settings.problems_index is not None:
+        problems.append(
+            Problem(
+                file,
+                "study.yml sets survey.problems_index, which needs every respondent's answers "
+                "(survey.csv); a report's shares cannot give it",
+            )
+        )
     asked = frame[frame["question"] == settings.question]
     if asked.empty:
         problems.append(

@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..designs.survey import problems_index_arms
 from ..evaluation.municipality import (
     MunicipalityEvaluation,
     evaluate_municipality,
@@ -392,7 +393,32 @@ class MunicipalityReport:
             figure_html(fig, t("alt_survey", lang, municipality=self.municipality)),
             paragraph(t("survey_estimates_intro", lang)),
             table(localized_effects(data, estimates, lang, brief=True)),
+            *self.problems_index(),
         ]
+
+    def problems_index(self) -> list:
+        """The local problems index: each arm's mean before and after, and the estimate."""
+        lang, data = self.lang, self.data
+        index = data.study.survey.problems_index if data.study.survey else None
+        if index is None:
+            return []
+        rows = self.effects[self.effects["indicator"] == index.indicator]
+        if rows.empty:
+            return []
+        label = indicator_label(data, index.indicator, lang)
+        parts = [
+            heading(label, 3),
+            paragraph(t("problems_index_intro", lang, n=len(index.questions))),
+        ]
+        arms = problems_index_arms(data, self.municipality)
+        if arms is not None and not arms["suppressed"].any():
+            values = {
+                f"{arm}_{period}": number(arms.loc[arm, f"mean_{period}"], lang, 2)
+                for arm in ("target", "comparison")
+                for period in ("before", "after")
+            }
+            parts.append(paragraph(t("problems_index_arms", lang, **values)))
+        return [*parts, table(localized_effects(data, rows, lang, brief=True))]
 
     def inspections(self) -> list:
         """Each inspected target's nine aspects before and after, with the exact test."""
