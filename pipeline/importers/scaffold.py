@@ -298,6 +298,9 @@ donor_pool: []                    # optional: control places compared with every
 #   unsafe_answers: [3, 4]        # microdata only: a report's shares are as it counted them
 #   before: [2019-10-15]
 #   after: [2022-04-15]
+#   problems_index:               # optional, survey.csv only: the local problems index,
+#     indicator: local_problems   # an indicator of family continuous, better: lower
+#     questions: [problem_nedskrapning, problem_klotter, problem_belysning]
 # With inspections.csv (trygghetsbesiktning):
 # inspections: {indicator: inspection_score}   # an indicator of family score
 # With actions.csv (the action plan):
