@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.designs.survey import NEEDS_MICRODATA, reported_area_shares, survey_effects
 from pipeline.errors import ValidationError
+from pipeline.importers.scaffold import missing_steps
 from pipeline.inputs.prepare import load_processed, prepare_study, read_study
 from pipeline.inputs.study import SURVEY_FILE, SURVEY_SHARES_FILE
 from pipeline.inputs.survey_shares import read_survey_shares, shares_from_microdata
@@ -171,6 +172,12 @@ def shares_study(tmp_path: Path, demo) -> Path:
     folder = tmp_path / "shares_study"
     shutil.copytree(DEMO_DIR, folder)
     (folder / SURVEY_FILE).unlink()
+    # The local problems index needs microdata: a study of shares leaves it out.
+    study = folder / "study.yml"
+    text = study.read_text("utf-8")
+    start = text.index("  problems_index:\n")
+    end = text.index("  min_answered: 2\n", start) + len("  min_answered: 2\n")
+    study.write_text(text[:start] + text[end:], "utf-8")
     shares = shares_from_microdata(demo.survey, demo.study.survey.unsafe_answers)
     shares.assign(wave=shares["wave"].dt.date.astype(str)).to_csv(
         folder / SURVEY_SHARES_FILE, sep=";", index=False, decimal=","
@@ -181,7 +188,7 @@ def shares_study(tmp_path: Path, demo) -> Path:
 def test_a_study_with_reported_shares_is_prepared_and_evaluated(shares_study, tmp_path):
     processed = tmp_path / "processed"
     data = prepare_study(shares_study, processed)
-    assert data.survey is None and len(data.survey_shares) == 30
+    assert data.survey is None and len(data.survey_shares) == 5 * 30  # 15 areas, 2 waves
     assert (processed / "survey_shares.parquet").is_file()
     assert not (processed / "survey.parquet").exists()
     assert SURVEY_SHARES_FILE in data.manifest["inputs"]
@@ -222,3 +229,18 @@ def test_inference_from_shares_holds_its_coverage_with_design_effects():
     assert abs(reported["coverage"] - 0.95) < 0.04
     # Leaving the design effect out narrows the interval and loses coverage.
     assert blank["coverage"] < reported["coverage"]
+
+
+def test_an_empty_survey_template_beside_the_shares_is_not_a_second_survey(shares_study):
+    (shares_study / SURVEY_FILE).write_text(
+        "respondent_id,municipality,place_id,wave,question,answer,weight\n", "utf-8"
+    )
+    assert missing_steps(shares_study) == []
+    data = read_study(shares_study)
+    assert data.survey is None and data.survey_shares is not None
+
+
+def test_the_local_problems_index_needs_microdata(shares_study, tmp_path):
+    shutil.copy(DEMO_DIR / "study.yml", shares_study / "study.yml")
+    with pytest.raises(ValidationError, match="needs every respondent's answers"):
+        read_study(shares_study)
