@@ -82,7 +82,12 @@ def test_prepare_writes_the_processed_study(raw: Path, processed: Path) -> None:
     data = prepare_study(raw, processed)
     assert isinstance(data, StudyData)
     assert sorted(p.name for p in processed.iterdir()) == sorted(
-        [PROCESSED_SERIES, PROCESSED_STUDY, MANIFEST_FILE, *(f for _, _, f in OPTIONAL_FILES)]
+        [
+            PROCESSED_SERIES,
+            PROCESSED_STUDY,
+            MANIFEST_FILE,
+            *(f for _, _, f, table in OPTIONAL_FILES if table != "survey_shares"),
+        ]
     )
     # Nothing else beside it: the staging folder has been renamed into place.
     assert [p.name for p in processed.parent.iterdir()] == [STUDY_NAME]
@@ -106,7 +111,11 @@ def test_manifest_records_the_inputs(raw: Path, processed: Path) -> None:
     assert manifest["title"] == data.study.title
     assert manifest["synthetic"] is True
     assert manifest["n_rows"] == DEMO_ROWS
-    names = [STUDY_FILE, SERIES_FILE, *(f for f, _, _ in OPTIONAL_FILES)]
+    names = [
+        STUDY_FILE,
+        SERIES_FILE,
+        *(f for f, _, _, table in OPTIONAL_FILES if table != "survey_shares"),
+    ]
     assert set(manifest["inputs"]) == set(names)
     for name in names:
         entry = manifest["inputs"][name]

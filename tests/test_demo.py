@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.designs.survey import problems_index_effects
 from pipeline.inputs.actions import read_actions
 from pipeline.inputs.inspections import read_inspections
 from pipeline.inputs.study import load_study
@@ -16,6 +17,7 @@ from pipeline.methods.implementation import implementation_shares
 from pipeline.methods.inspection import inspection_changes, sign_flip_p_value
 from pipeline.run.provenance import REPO_ROOT
 from pipeline.validation import demo as gen
+from pipeline.validation import demo_problems
 from pipeline.validation.demo import DEMO_SEED, PLACES, covid_factor, generate_demo
 from pipeline.validation.survey_respondents import controlled_comparison
 
@@ -47,12 +49,18 @@ def _survey_groups(study, municipality: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def survey(study):
+def all_questions(study):
     return read_survey(
         DEMO_DIR / "survey.csv",
         municipalities=study.municipality_names,
         places=_place_municipality(study),
     )
+
+
+@pytest.fixture(scope="module")
+def survey(all_questions):
+    """The safety question's rows (the local problems questions follow them)."""
+    return all_questions[all_questions["question"] == gen.SURVEY_QUESTION].reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -386,3 +394,42 @@ def test_action_statuses_only_move_forward(study, actions):
     targets = {p.id for p in study.targets()}
     assert placed["place_id"].isin(targets).all()
     assert len(set(actions["category"])) == 8
+
+
+# --------------------------------------------------------------------------
+# the local problems index
+# --------------------------------------------------------------------------
+
+
+def test_every_respondent_answers_the_problem_questions_after_the_safety_question(
+    study, survey, all_questions
+):
+    problems = all_questions[all_questions["question"] != gen.SURVEY_QUESTION]
+    assert list(all_questions["question"].iloc[: len(survey)]) == [gen.SURVEY_QUESTION] * len(
+        survey
+    )
+    index = study.survey.problems_index
+    assert set(problems["question"]) == set(index.questions) == set(demo_problems.PROBLEM_QUESTIONS)
+    per_respondent = problems.groupby(["respondent_id", "wave"]).size()
+    assert len(per_respondent) == len(survey) and (per_respondent == 4).all()
+    assert 0.04 <= (problems["answer_code"] == 5).mean() <= 0.08
+    # The same respondent, area and weight as their safety answer.
+    merged = problems.merge(survey, on=["respondent_id", "wave"], suffixes=("", "_safety"))
+    assert (merged["place_id"] == merged["place_id_safety"]).all()
+    assert (merged["weight"] == merged["weight_safety"]).all()
+    families = {i.id: (i.family, i.better) for i in study.indicators}
+    assert families[index.indicator] == ("continuous", "lower")
+
+
+def test_the_index_difference_in_differences_covers_the_true_effect(demo_study):
+    truth = pd.read_csv(DEMO_DIR / "ground_truth_problems_index.csv").set_index("municipality")
+    assert truth["true_latent_shift"].to_dict() == demo_problems.PROBLEM_EFFECTS
+    for municipality in demo_study.study.municipality_names:
+        (effect,), skipped = problems_index_effects(demo_study, municipality)
+        assert skipped == [] and effect.primary and effect.estimand == "mean_score_change"
+        true = truth.loc[municipality, "true_index_difference"]
+        assert effect.ci_low <= true <= effect.ci_high
+    # Effects on the latent scale become index points smaller than a third of a point.
+    assert (
+        truth.loc["Sala", "true_index_difference"] < truth.loc["Falun", "true_index_difference"] < 0
+    )

@@ -17,6 +17,7 @@ from pipeline.importers.scaffold import WORKBOOK_FILE, new_study
 from pipeline.inputs.actions import read_actions
 from pipeline.inputs.inspections import read_inspections
 from pipeline.inputs.survey import read_survey
+from pipeline.inputs.survey_shares import read_survey_shares
 from pipeline.run.cli import main
 
 ASPECTS = [
@@ -226,3 +227,53 @@ def test_the_series_sheet_merges_into_series_csv(import_study: Path, tmp_path: P
         import_workbook(import_study, path)
     (problem,) = caught.value.problems
     assert problem.message.startswith("Serier!C3: gap in the series of sala_stationen / footfall")
+
+
+def shares_workbook(tmp_path: Path) -> tuple[Path, object]:
+    """The scaffold's workbook with a survey report's shares typed in, percentages as shares."""
+    new_study(tmp_path / "template")
+    book = load_workbook(tmp_path / "template" / WORKBOOK_FILE)
+    sheet = book["Enkätandelar"]
+    for wave in (dt.datetime(2019, 10, 15), dt.datetime(2022, 4, 15)):
+        for place, share in (("sala_stationen", "0,34"), ("sala_vaster", 0.21)):
+            sheet.append(["Sala", place, wave, "otrygg_kvall", share, 212.0, "1,3", None])
+    return tmp_path / "indata.xlsx", book
+
+
+def test_a_report_s_shares_become_survey_shares_csv(import_study: Path, tmp_path: Path) -> None:
+    workbook, book = shares_workbook(tmp_path)
+    book.save(workbook)
+    assert main(["import-excel", "--study", str(import_study), str(workbook)]) == 0
+    assert not (import_study / "survey.csv").exists()
+    shares = read_survey_shares(
+        import_study / "survey_shares.csv",
+        municipalities=["Sala"],
+        places=["sala_stationen", "sala_vaster"],
+    )
+    assert shares["share_unsafe"].tolist() == [0.34, 0.21, 0.34, 0.21]
+    assert set(shares["respondents"]) == {212} and set(shares["design_effect"]) == {1.3}
+
+
+def test_a_share_written_as_a_percentage_is_named_by_its_cell(
+    import_study: Path, tmp_path: Path, capsys
+) -> None:
+    workbook, book = shares_workbook(tmp_path)
+    book["Enkätandelar"]["E3"] = 21
+    book.save(workbook)
+    assert main(["import-excel", "--study", str(import_study), str(workbook)]) == 2
+    err = capsys.readouterr().err
+    assert "Enkätandelar!E3" in err and "as a share" in err
+    assert not (import_study / "survey_shares.csv").exists()
+
+
+def test_answers_and_shares_together_are_refused(
+    import_study: Path, tmp_path: Path, capsys
+) -> None:
+    filled = load_workbook(filled_workbook(tmp_path / "answers"))
+    workbook, book = shares_workbook(tmp_path)
+    for row in filled["Enkät"].iter_rows(min_row=2, values_only=True):
+        book["Enkät"].append(list(row))
+    book.save(workbook)
+    assert main(["import-excel", "--study", str(import_study), str(workbook)]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert not (import_study / "survey.csv").exists()

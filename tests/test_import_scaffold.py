@@ -28,6 +28,7 @@ def test_new_writes_every_template(tmp_path: Path) -> None:
         "study.yml",
         "series.csv",
         "survey.csv",
+        "survey_shares.csv",
         "inspections.csv",
         "actions.csv",
         WORKBOOK_FILE,

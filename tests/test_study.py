@@ -131,6 +131,7 @@ def test_demo_references_are_consistent(demo: Study) -> None:
         "footfall",
         "women_share",
         "vacant_premises",
+        "local_problems",
     ]
     assert [i.family for i in demo.indicators] == ["count"] * 4 + [
         "proportion",
@@ -138,8 +139,9 @@ def test_demo_references_are_consistent(demo: Study) -> None:
         "count",
         "proportion",
         "proportion",
+        "continuous",
     ]
-    assert [i.better for i in demo.indicators][-3:] == ["higher", "higher", "lower"]
+    assert [i.better for i in demo.indicators][-4:] == ["higher", "higher", "lower", "lower"]
     assert [s.id for s in demo.shocks] == ["covid19"]
 
 

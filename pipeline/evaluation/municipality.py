@@ -18,7 +18,7 @@ from ..designs.base import cut_before_co_intervention, place_series
 from ..designs.inspection import inspection_effects
 from ..designs.panel import panel_effects
 from ..designs.pooled_did import pooled_did_effect
-from ..designs.survey import ALL_TARGETS, survey_effects
+from ..designs.survey import ALL_TARGETS, problems_index_effects, survey_effects
 from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..inputs.study import Place
@@ -370,7 +370,7 @@ def evaluation_parts(data: StudyData, municipality: str) -> tuple[Part, ...]:
         for indicator in data.study.indicators
         if (place.id, indicator.id) in available
     ]
-    return (*targets, Part("panel"), Part("survey"), Part("inspection"))
+    return (*targets, Part("panel"), Part("survey"), Part("problems_index"), Part("inspection"))
 
 
 def evaluate_part(
@@ -389,6 +389,12 @@ def evaluate_part(
         produced, missed = survey_effects(data, municipality)
         found = _reportable(produced, skipped)
         indicator = data.study.survey.indicator if data.study.survey else ""
+        skipped.extend(Skipped(ALL_TARGETS, indicator, d, reason) for d, reason in missed)
+    elif part.kind == "problems_index":
+        produced, missed = problems_index_effects(data, municipality)
+        found = _reportable(produced, skipped)
+        index = data.study.survey.problems_index if data.study.survey else None
+        indicator = index.indicator if index else ""
         skipped.extend(Skipped(ALL_TARGETS, indicator, d, reason) for d, reason in missed)
     elif part.kind == "inspection":
         produced, missed = inspection_effects(data, municipality)
@@ -413,7 +419,7 @@ def assemble(municipality: str, results) -> MunicipalityEvaluation:
 def evaluate_municipality(data: StudyData, municipality: str) -> MunicipalityEvaluation:
     """Every target of ``municipality`` times every indicator its series has, the targets
     together in a panel when there are several, then the municipality's perceived safety
-    (survey) and its targets' safety inspections."""
+    (survey), its local problems index and its targets' safety inspections."""
     frames = _Frames(data.series)
     parts = evaluation_parts(data, municipality)
     return assemble(municipality, (evaluate_part(data, municipality, p, frames) for p in parts))

@@ -1,10 +1,11 @@
-"""Excel workbooks → ``survey.csv``, ``inspections.csv``, ``actions.csv`` (and ``series.csv``).
+"""Excel workbooks → ``survey.csv`` or ``survey_shares.csv``, ``inspections.csv``, ``actions.csv``
+(and ``series.csv``).
 
 A partnership keeps its survey answers, inspection protocols and action plan
 in Excel, and sometimes a series typed by hand. The importer reads each sheet
 of a workbook that holds one of these tables (named as in the study's
-template workbook: ``Serier``, ``Enkät``, ``Besiktningar``, ``Åtgärder``, or
-``series``, ``survey``, ``inspections``, ``actions``),
+template workbook: ``Serier``, ``Enkät``, ``Enkätandelar``, ``Besiktningar``, ``Åtgärder``,
+or ``series``, ``survey``, ``survey_shares``, ``inspections``, ``actions``),
 turns its cells into the text a study CSV holds, and checks it with the same
 reader ``validate`` uses (:func:`pipeline.inputs.survey.read_survey` and the others).
 Every problem is mapped back to the cell as Excel shows it
@@ -47,13 +48,14 @@ from pipeline.errors import Problem, ValidationError
 from pipeline.inputs.study import SERIES_FILE, Study, load_study
 
 from .record import ImportResult, merged_series
-from .scaffold import WORKBOOK_SHEETS, Sheet
+from .scaffold import SURVEY, SURVEY_SHARES, WORKBOOK_SHEETS, Sheet
 
 IMPORTER = "import-excel"
 #: Sheet names accepted for each table file (matched regardless of case).
 SHEET_NAMES = {
     "series.csv": ("serier", "series"),
     "survey.csv": ("enkät", "survey"),
+    "survey_shares.csv": ("enkätandelar", "survey_shares"),
     "inspections.csv": ("besiktningar", "inspections"),
     "actions.csv": ("åtgärder", "actions", "action_plan"),
 }
@@ -235,9 +237,10 @@ def _readers(study: Study) -> dict[str, Callable[[Path], pd.DataFrame]]:
     """The reader ``validate`` uses for each table file, with the study's names."""
     from pipeline.inputs.actions import read_actions
     from pipeline.inputs.inspections import read_inspections
-    from pipeline.inputs.prepare import _check_survey
+    from pipeline.inputs.prepare import _check_survey, check_survey_shares
     from pipeline.inputs.series import read_series
     from pipeline.inputs.survey import read_survey
+    from pipeline.inputs.survey_shares import read_survey_shares
 
     municipalities = study.municipality_names
     places = {p.id: p.municipality for p in study.places}
@@ -246,6 +249,11 @@ def _readers(study: Study) -> dict[str, Callable[[Path], pd.DataFrame]]:
         "survey.csv": lambda path: _check_survey(
             study,
             read_survey(path, municipalities=municipalities, places=places),
+            str(path),
+        ),
+        "survey_shares.csv": lambda path: check_survey_shares(
+            study,
+            read_survey_shares(path, municipalities=municipalities, places=places),
             str(path),
         ),
         "inspections.csv": lambda path: read_inspections(path, places=places),
@@ -357,6 +365,14 @@ def import_workbook(study_dir: str | Path, workbook: str | Path) -> ImportResult
         else:
             outputs[spec.file] = _contract_csv(sheet.text)
         notes.append(f"sheet {ws.title}: {len(checked)} rows -> {spec.file}")
+    if {"survey.csv", "survey_shares.csv"} <= set(outputs):
+        problems.append(
+            Problem(
+                file,
+                f"sheets {SURVEY.sheet} and {SURVEY_SHARES.sheet} both hold rows: a study gives "
+                "the survey's answers or a report's shares, not both; empty one of them",
+            )
+        )
     if not found_any:
         expected = ", ".join(spec.sheet for spec in WORKBOOK_SHEETS)
         raise ValidationError.single(

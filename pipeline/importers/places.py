@@ -241,15 +241,17 @@ def places_geojson(places) -> bytes:
     return out.to_json(drop_id=True, to_wgs84=False).encode("utf-8")
 
 
-def plot_places_map(places, *, title: str | None = None, ax=None):
+def plot_places_map(places, *, title: str | None = None, ax=None, role_labels=None):
     """A map of targets, buffers and controls.
 
     Parameters
     ----------
     places : geopandas.GeoDataFrame
-        From :func:`read_places`.
+        From :func:`read_places`; each polygon is labelled with its ``place_id``.
     title : str, optional
     ax : matplotlib.axes.Axes, optional
+    role_labels : mapping of str to str, optional
+        The legend's words for ``target``, ``buffer`` and ``control`` (the roles by default).
 
     Returns
     -------
@@ -257,6 +259,7 @@ def plot_places_map(places, *, title: str | None = None, ax=None):
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     from pipeline.report.style import PALETTE
 
@@ -294,7 +297,13 @@ def plot_places_map(places, *, title: str | None = None, ax=None):
             )
     ax.legend(
         handles=[
-            Patch(facecolor=PALETTE[r], edgecolor="black", alpha=0.55, hatch=hatches[r], label=r)
+            Patch(
+                facecolor=PALETTE[r],
+                edgecolor="black",
+                alpha=0.55,
+                hatch=hatches[r],
+                label=(role_labels or {}).get(r, r),
+            )
             for r in ("target", "buffer", "control")
             if (places["role"] == r).any()
         ],
@@ -305,6 +314,10 @@ def plot_places_map(places, *, title: str | None = None, ax=None):
     ax.set_ylabel("N (m, SWEREF 99 TM)")
     ax.set_aspect("equal")
     ax.ticklabel_format(style="plain", useOffset=False)
+    # Seven-digit northings overlap at the default density.
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    ax.tick_params(labelsize=8)
     if title:
         ax.set_title(title)
     return fig, ax

@@ -21,6 +21,7 @@ from pipeline.inputs.study import (
     SERIES_FILE,
     STUDY_FILE,
     SURVEY_FILE,
+    SURVEY_SHARES_FILE,
 )
 
 WORKBOOK_FILE = "indata.xlsx"
@@ -110,6 +111,50 @@ SURVEY = Sheet(
         Column("weight", "vikt, positiv", "survey weight, positive", "11,5"),
     ),
 )
+SURVEY_SHARES = Sheet(
+    SURVEY_SHARES_FILE,
+    "Enkätandelar",
+    "survey",
+    (
+        Column(
+            "municipality", "kommunen, som i study.yml", "the municipality, as in study.yml", "Sala"
+        ),
+        Column(
+            "place_id",
+            "området (målområde eller jämförelseområde)",
+            "the area (target or comparison area)",
+            "sala_stationen",
+        ),
+        Column(
+            "wave", "enkätomgångens datum, ÅÅÅÅ-MM-DD", "the survey wave, YYYY-MM-DD", "2019-10-15"
+        ),
+        Column("question", "frågans kod", "the question code", "otrygg_kvall"),
+        Column(
+            "share_unsafe",
+            "den viktade andelen otrygga enligt rapporten, 0–1 (34 % skrivs 0,34)",
+            "the report's weighted share feeling unsafe, 0-1 (34 % is 0.34)",
+            "0,34",
+        ),
+        Column(
+            "respondents",
+            "antal som besvarat frågan (ovägt)",
+            "the number who answered the question (unweighted)",
+            "212",
+        ),
+        Column(
+            "design_effect",
+            "valfri: viktningens designeffekt; tom om rapporten inte anger den",
+            "optional: the design effect of the weights; blank when the report does not give it",
+            "1,3",
+        ),
+        Column(
+            "weighted_base",
+            "valfri: summan av de svarandes vikter (vägd bas)",
+            "optional: the sum of the respondents' weights (weighted base)",
+            "2480",
+        ),
+    ),
+)
 INSPECTIONS = Sheet(
     INSPECTIONS_FILE,
     "Besiktningar",
@@ -185,7 +230,10 @@ ACTIONS = Sheet(
     ),
 )
 #: Every contract table, in the order a study is filled in.
-SHEETS = (SERIES, SURVEY, INSPECTIONS, ACTIONS)
+SHEETS = (SERIES, SURVEY, SURVEY_SHARES, INSPECTIONS, ACTIONS)
+#: Tables that are alternatives: a study gives one of them (the survey's microdata or a
+#: report's shares).
+ALTERNATIVES = {SURVEY.file: SURVEY_SHARES, SURVEY_SHARES.file: SURVEY}
 #: The tables the Excel importer reads from a workbook: all of them.
 WORKBOOK_SHEETS = SHEETS
 EXPLANATION_SHEET = "Förklaring"
@@ -241,13 +289,18 @@ shocks:                           # common disturbances a model without controls
 
 donor_pool: []                    # optional: control places compared with every target
 
-# With survey.csv (perceived safety; import-excel reads it from indata.xlsx):
+# With survey.csv (perceived safety, one row per answer; import-excel reads it from
+# indata.xlsx), or survey_shares.csv when only a survey report's shares per area and
+# wave are at hand (sheet Enkätandelar):
 # survey:
 #   indicator: unsafe_evening     # an indicator of family proportion
-#   question: otrygg_kvall        # the question code in survey.csv
-#   unsafe_answers: [3, 4]
+#   question: otrygg_kvall        # the question code in survey.csv or survey_shares.csv
+#   unsafe_answers: [3, 4]        # microdata only: a report's shares are as it counted them
 #   before: [2019-10-15]
 #   after: [2022-04-15]
+#   problems_index:               # optional, survey.csv only: the local problems index,
+#     indicator: local_problems   # an indicator of family continuous, better: lower
+#     questions: [problem_nedskrapning, problem_klotter, problem_belysning]
 # With inspections.csv (trygghetsbesiktning):
 # inspections: {indicator: inspection_score}   # an indicator of family score
 # With actions.csv (the action plan):
@@ -276,11 +329,14 @@ A study folder for the Trygga Platser evaluation pipeline, started with
      --indicator footfall --counter <counter>=<place_id>` (footfall per month, days counted
      as exposure);
    - or type them in the sheet *Serier* of `{workbook}` and run import-excel (step 3).
-3. **survey.csv, inspections.csv, actions.csv** (optional): add the matching section to
-   study.yml, fill in the sheets of
+3. **survey.csv or survey_shares.csv, inspections.csv, actions.csv** (optional): add the
+   matching section to study.yml, fill in the sheets of
    `{workbook}` (the sheet *Förklaring* explains every column in Swedish and English), then
-   `python -m pipeline import-excel --study {folder} {workbook}`. Delete the CSV file of a
-   table the study does not have.
+   `python -m pipeline import-excel --study {folder} {workbook}`. The survey is either
+   microdata (sheet *Enkät*, one row per answer) or, when a survey company delivered a
+   report, its shares per area and wave (sheet *Enkätandelar*); from shares the pipeline
+   estimates the difference-in-differences and the before/after change but not the
+   ordinal model. Delete the CSV file of a table the study does not have.
 4. `make report STUDY={folder}`.
 
 Every import is recorded in `imports.json`: the source files with their SHA-256, the files
@@ -429,9 +485,21 @@ def missing_steps(folder: str | Path) -> list[str]:
             "import-excel (see the study's README.md)"
         )
     section_set = _sections(study_path)
-    for sheet in (SURVEY, INSPECTIONS, ACTIONS):
+    for sheet in (SURVEY, SURVEY_SHARES, INSPECTIONS, ACTIONS):
         path = folder / sheet.file
         if path.is_file() and _bare_header(path):
+            other = ALTERNATIVES.get(sheet.file)
+            if other is not None and (folder / other.file).is_file():
+                if not _bare_header(folder / other.file):
+                    continue  # the study gives the other one: this template stays unused
+                if sheet.section in section_set:
+                    if sheet is SURVEY:
+                        steps.append(
+                            f"{path} or {folder / other.file}: no rows yet; fill in the sheet "
+                            f"'{sheet.sheet}' (answers) or '{other.sheet}' (a report's shares) of "
+                            f"{WORKBOOK_FILE} and run import-excel"
+                        )
+                    continue
             if sheet.section in section_set:
                 steps.append(
                     f"{path}: no rows yet; fill in the sheet '{sheet.sheet}' of {WORKBOOK_FILE} "

@@ -5,11 +5,13 @@
 place), so a failed validation leaves no half-written output behind. Raw files
 are only ever read.
 
-Besides ``series.csv`` a study may hold ``survey.csv``, ``inspections.csv`` and
+Besides ``series.csv`` a study may hold ``survey.csv`` (or, when only a survey
+report's shares are at hand, ``survey_shares.csv``), ``inspections.csv`` and
 ``actions.csv``; each goes with its section in ``study.yml`` (``survey``,
 ``inspections``, ``action_plan``), and one without the other is an error.
 Survey microdata is copied to ``data/processed`` for the notebooks, which
-publish aggregates only.
+publish aggregates only. The places' polygons (``places.geojson``, written by
+``import-offences``) are checked and kept for the reports' map when the study has them.
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ from .series import read_series
 from .study import (
     ACTIONS_FILE,
     INSPECTIONS_FILE,
+    PLACE_SHAPES_FILE,
     SERIES_FILE,
     STUDY_FILE,
     SURVEY_FILE,
+    SURVEY_SHARES_FILE,
     Study,
     load_study,
 )
 from .survey import read_survey
+from .survey_shares import read_survey_shares
 
 MANIFEST_FILE = "manifest.json"
 PROCESSED_SERIES = "series.parquet"
@@ -47,12 +52,15 @@ PROCESSED_STUDY = "study.json"
 
 #: Largest plausible survey weight (residents a respondent stands for).
 MAX_SURVEY_WEIGHT = 1e7
-#: Optional study files: (file name, study.yml section, processed file).
+#: Optional study files: (file name, study.yml section, processed file, table name).
+#: A section with two files takes either, never both.
 OPTIONAL_FILES = (
-    (SURVEY_FILE, "survey", "survey.parquet"),
-    (INSPECTIONS_FILE, "inspections", "inspections.parquet"),
-    (ACTIONS_FILE, "action_plan", "actions.parquet"),
+    (SURVEY_FILE, "survey", "survey.parquet", "survey"),
+    (SURVEY_SHARES_FILE, "survey", "survey_shares.parquet", "survey_shares"),
+    (INSPECTIONS_FILE, "inspections", "inspections.parquet", "inspections"),
+    (ACTIONS_FILE, "action_plan", "actions.parquet", "action_plan"),
 )
+PROCESSED_SHAPES = "place_shapes.parquet"
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ class StudyData:
     survey: pd.DataFrame | None = None
     inspections: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
+    survey_shares: pd.DataFrame | None = None
+    place_shapes: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -72,23 +82,30 @@ class StudyData:
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The optional tables the study has, by section name."""
+        """The optional tables the study has, by table name."""
         found = {
             "survey": self.survey,
+            "survey_shares": self.survey_shares,
             "inspections": self.inspections,
             "action_plan": self.actions,
+            "place_shapes": self.place_shapes,
         }
         return {k: v for k, v in found.items() if v is not None}
 
 
-def _read_optional(study: Study, path: Path, section: str) -> pd.DataFrame:
+def _read_optional(study: Study, path: Path, table: str) -> pd.DataFrame:
     place_municipality = {p.id: p.municipality for p in study.places}
-    if section == "survey":
+    if table == "survey":
         frame = read_survey(
             path, municipalities=study.municipality_names, places=place_municipality
         )
         return _check_survey(study, frame, str(path))
-    if section == "inspections":
+    if table == "survey_shares":
+        frame = read_survey_shares(
+            path, municipalities=study.municipality_names, places=place_municipality
+        )
+        return check_survey_shares(study, frame, str(path))
+    if table == "inspections":
         return read_inspections(path, places=place_municipality)
     return read_actions(path, municipalities=study.municipality_names, places=place_municipality)
 
@@ -123,6 +140,55 @@ def _check_survey(study: Study, frame: pd.DataFrame, file: str) -> pd.DataFrame:
             problems.append(
                 Problem(file, f"no respondents in wave {wave} named in study.yml", column="wave")
             )
+    if settings.problems_index is not None:
+        asked = set(frame["question"])
+        for question in settings.problems_index.questions:
+            if question not in asked:
+                problems.append(
+                    Problem(
+                        file,
+                        f"no answers to question '{question}' (study.yml survey.problems_index)",
+                        column="question",
+                    )
+                )
+    if problems:
+        raise ValidationError(problems)
+    return frame
+
+
+def check_survey_shares(study: Study, frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """The configured question must be in the file, with shares in the configured waves."""
+    settings = study.survey
+    problems = []
+    if settings.problems_index is not None:
+        problems.append(
+            Problem(
+                file,
+                "study.yml sets survey.problems_index, which needs every respondent's answers "
+                "(survey.csv); a report's shares cannot give it",
+            )
+        )
+    asked = frame[frame["question"] == settings.question]
+    if asked.empty:
+        problems.append(
+            Problem(
+                file,
+                f"no shares for question '{settings.question}' (study.yml survey.question)",
+                column="question",
+            )
+        )
+    else:
+        waves = set(asked["wave"].dt.date)
+        for wave in (*settings.before, *settings.after):
+            if wave not in waves:
+                problems.append(
+                    Problem(
+                        file,
+                        f"no shares for question '{settings.question}' in wave {wave} named in "
+                        "study.yml",
+                        column="wave",
+                    )
+                )
     if problems:
         raise ValidationError(problems)
     return frame
@@ -135,14 +201,19 @@ def validate_study(study_dir: str | Path) -> tuple[Study, pd.DataFrame]:
 
 
 #: Date columns of the optional tables that record what happened, so cannot lie ahead.
-PAST_DATES = {"survey": ("wave",), "inspections": ("date",), "action_plan": ("followup_date",)}
+PAST_DATES = {
+    "survey": ("wave",),
+    "survey_shares": ("wave",),
+    "inspections": ("date",),
+    "action_plan": ("followup_date",),
+}
 
 
-def _future_dates(section: str, frame: pd.DataFrame, file: str) -> list[Problem]:
+def _future_dates(table: str, frame: pd.DataFrame, file: str) -> list[Problem]:
     """Survey waves, inspections and follow-ups dated after today: typos, never data."""
     today = pd.Timestamp(dt.date.today())
     problems = []
-    for column in PAST_DATES[section]:
+    for column in PAST_DATES[table]:
         for value in sorted(set(frame.loc[frame[column] > today, column]))[:10]:
             problems.append(
                 Problem(
@@ -182,29 +253,74 @@ def _read_all(study_dir: Path) -> tuple[Study, pd.DataFrame, dict[str, pd.DataFr
     except ValidationError as exc:
         problems.extend(exc.problems)
     tables: dict[str, pd.DataFrame] = {}
-    for file_name, section, _ in OPTIONAL_FILES:
-        path = study_dir / file_name
+    for section in dict.fromkeys(entry[1] for entry in OPTIONAL_FILES):
+        files = [(f, table) for f, s, _, table in OPTIONAL_FILES if s == section]
+        present = [(f, table) for f, table in files if (study_dir / f).is_file()]
+        if len(present) > 1:
+            # The scaffold writes a template of each; the one left empty is not given.
+            present = [(f, t) for f, t in present if _holds_rows(study_dir / f)] or present[:1]
         configured = getattr(study, section) is not None
-        if path.is_file() and not configured:
-            problems.append(
-                Problem(str(path), f"study.yml has no '{section}' section to go with this file")
+        if present and not configured:
+            problems.extend(
+                Problem(
+                    str(study_dir / f), f"study.yml has no '{section}' section to go with this file"
+                )
+                for f, _ in present
             )
-        elif configured and not path.is_file():
+        elif configured and not present:
+            names = " or ".join(f for f, _ in files)
+            problems.append(
+                Problem(str(study_dir / STUDY_FILE), f"'{section}' is set but {names} is missing")
+            )
+        elif len(present) > 1:
             problems.append(
                 Problem(
-                    str(study_dir / STUDY_FILE), f"'{section}' is set but {file_name} is missing"
+                    str(study_dir / present[1][0]),
+                    f"the study also has {present[0][0]}: give the '{section}' section one of "
+                    "them (delete the other)",
                 )
             )
         elif configured:
+            file_name, table = present[0]
+            path = study_dir / file_name
             try:
-                tables[section] = _read_optional(study, path, section)
+                tables[table] = _read_optional(study, path, table)
             except ValidationError as exc:
                 problems.extend(exc.problems)
             else:
-                problems.extend(_future_dates(section, tables[section], str(path)))
+                problems.extend(_future_dates(table, tables[table], str(path)))
+    if (study_dir / PLACE_SHAPES_FILE).is_file():
+        try:
+            tables["place_shapes"] = _read_place_shapes(study_dir / PLACE_SHAPES_FILE, study)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ValidationError(problems)
     return study, series, tables
+
+
+def _read_place_shapes(path: Path, study: Study) -> pd.DataFrame:
+    """The places' polygons as ``place_id``, ``role`` and ``geometry`` (WKT, SWEREF 99 TM).
+
+    Read by the rules of ``import-offences`` (coordinate system, known ids, no overlaps).
+    """
+    from ..importers.places import read_places
+
+    places = read_places(path, study)
+    return pd.DataFrame(
+        {
+            "place_id": places["place_id"].astype(str),
+            "role": places["role"].astype(str),
+            "geometry": places.geometry.to_wkt(),
+        }
+    )
+
+
+def _holds_rows(path: Path) -> bool:
+    """Whether a CSV file holds more than its header line (and blank lines)."""
+    with path.open("rb") as handle:
+        lines = [line for line in handle.read(1 << 16).splitlines() if line.strip(b' ;,\t\r"')]
+    return len(lines) > 1
 
 
 def read_study(study_dir: str | Path) -> StudyData:
@@ -223,6 +339,8 @@ def _study_data(study: Study, series: pd.DataFrame, manifest: dict, tables: dict
         survey=tables.get("survey"),
         inspections=tables.get("inspections"),
         actions=tables.get("action_plan"),
+        survey_shares=tables.get("survey_shares"),
+        place_shapes=tables.get("place_shapes"),
     )
 
 
@@ -253,9 +371,11 @@ def prepare_study(
     processed_dir = Path(processed_dir)
     study, series, tables, stated = _validated(study_dir)
     inputs = {STUDY_FILE: study_dir / STUDY_FILE, SERIES_FILE: study_dir / SERIES_FILE}
-    for file_name, section, _ in OPTIONAL_FILES:
-        if section in tables:
+    for file_name, _, _, table in OPTIONAL_FILES:
+        if table in tables:
             inputs[file_name] = study_dir / file_name
+    if "place_shapes" in tables:
+        inputs[PLACE_SHAPES_FILE] = study_dir / PLACE_SHAPES_FILE
     manifest = {
         "study_name": study_dir.resolve().name,
         "study_dir": portable_path(study_dir),
@@ -287,9 +407,11 @@ def _write_processed(
             json.dumps(study.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
-        for _, section, stored_name in OPTIONAL_FILES:
-            if section in tables:
-                tables[section].to_parquet(staging / stored_name, index=False)
+        for _, _, stored_name, table in OPTIONAL_FILES:
+            if table in tables:
+                tables[table].to_parquet(staging / stored_name, index=False)
+        if "place_shapes" in tables:
+            tables["place_shapes"].to_parquet(staging / PROCESSED_SHAPES, index=False)
         (staging / MANIFEST_FILE).write_text(
             json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
         )
@@ -309,8 +431,10 @@ def load_processed(processed_dir: str | Path) -> StudyData:
     series["period"] = pd.PeriodIndex(series["period"], freq="M")
     manifest = json.loads((processed_dir / MANIFEST_FILE).read_text("utf-8"))
     tables = {
-        section: pd.read_parquet(processed_dir / stored_name)
-        for _, section, stored_name in OPTIONAL_FILES
+        table: pd.read_parquet(processed_dir / stored_name)
+        for _, _, stored_name, table in OPTIONAL_FILES
         if (processed_dir / stored_name).is_file()
     }
+    if (processed_dir / PROCESSED_SHAPES).is_file():
+        tables["place_shapes"] = pd.read_parquet(processed_dir / PROCESSED_SHAPES)
     return _study_data(study, series, manifest, tables)

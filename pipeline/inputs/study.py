@@ -24,6 +24,9 @@ from ..run.paths import folder_name
 STUDY_FILE = "study.yml"
 SERIES_FILE = "series.csv"
 SURVEY_FILE = "survey.csv"
+SURVEY_SHARES_FILE = "survey_shares.csv"
+#: The places as polygons in SWEREF 99 TM, as ``import-offences`` writes them (for the map).
+PLACE_SHAPES_FILE = "places.geojson"
 INSPECTIONS_FILE = "inspections.csv"
 ACTIONS_FILE = "actions.csv"
 FINAL_REPORT_TEXTS = {"sv": "final_report.md", "en": "final_report.en.md"}
@@ -145,6 +148,30 @@ class Analysis(_Strict):
     confirmatory: ConfirmatorySettings = ConfirmatorySettings()
 
 
+class ProblemsIndexSettings(_Strict):
+    """The local problems index: the mean of a respondent's answers to several problem questions.
+
+    Each question (litter, graffiti, loitering, poor lighting …) is answered in
+    ``survey.csv`` on the scale 1 no problem, 2 a fairly small problem, 3 a
+    fairly big problem, 4 a big problem, 5 don't know (missing), as in the
+    police's local safety surveys. Lower is better.
+    """
+
+    indicator: str = Field(description="the study indicator (family continuous) it measures")
+    questions: tuple[str, ...] = Field(min_length=2, description="the question codes averaged")
+    min_answered: int | None = Field(
+        default=None,
+        ge=1,
+        description="questions a respondent must have answered (1-4) to have an index; "
+        "by default half of them, rounded up",
+    )
+
+    @property
+    def required(self) -> int:
+        """How many answered questions give a respondent an index."""
+        return self.min_answered or -(-len(self.questions) // 2)
+
+
 class SurveySettings(_Strict):
     """Which survey question is the perceived-safety indicator, and how it is compared."""
 
@@ -153,6 +180,7 @@ class SurveySettings(_Strict):
     unsafe_answers: tuple[int, ...] = Field(default=(3, 4), min_length=1)
     before: tuple[dt.date, ...] = Field(min_length=1, description="the waves before the measures")
     after: tuple[dt.date, ...] = Field(min_length=1, description="the waves after the measures")
+    problems_index: ProblemsIndexSettings | None = None
 
     @field_validator("unsafe_answers")
     @classmethod
@@ -559,6 +587,22 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
     if study.survey is not None:
         for key in ("before", "after", "unsafe_answers"):
             repeated(("survey", key), getattr(study.survey, key), f"survey {key}")
+        index = study.survey.problems_index
+        if index is not None:
+            loc = ("survey", "problems_index")
+            repeated((*loc, "questions"), index.questions, "survey problems_index questions")
+            if study.survey.question in index.questions:
+                add(
+                    (*loc, "questions"),
+                    f"survey problems_index: '{study.survey.question}' is the safety question, "
+                    "not a problem question",
+                )
+            if index.min_answered is not None and index.min_answered > len(index.questions):
+                add(
+                    (*loc, "min_answered"),
+                    f"survey problems_index: min_answered {index.min_answered} is more than the "
+                    f"{len(index.questions)} questions",
+                )
     if study.action_plan is not None:
         repeated(
             ("action_plan", "horizons_months"),
@@ -627,6 +671,17 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
                 (section, "indicator"),
                 f"{section}: indicator '{settings.indicator}' has family "
                 f"'{families[settings.indicator]}', expected '{family}'",
+            )
+    index = study.survey.problems_index if study.survey is not None else None
+    if index is not None:
+        loc = ("survey", "problems_index", "indicator")
+        if index.indicator not in families:
+            add(loc, f"survey problems_index: unknown indicator '{index.indicator}'")
+        elif families[index.indicator] != "continuous":
+            add(
+                loc,
+                f"survey problems_index: indicator '{index.indicator}' has family "
+                f"'{families[index.indicator]}', expected 'continuous'",
             )
     confirmatory = study.analysis.confirmatory
     named = [("indicator", confirmatory.indicator)] if confirmatory.indicator else []

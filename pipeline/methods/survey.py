@@ -39,6 +39,7 @@ from .survey_microdata import (
 __all__ = [
     "ShareChange",
     "SurveyShares",
+    "change_columns",
     "share_change",
     "share_unsafe",
 ]
@@ -312,6 +313,25 @@ def share_change(
     for c in ("n_before", "n_after"):
         wide[c] = wide[c].fillna(0).astype(int)
 
+    wide = change_columns(wide, level, min_n, unreliable_n)
+    return ShareChange(
+        wide.reset_index(drop=True),
+        question,
+        tuple(sorted(unsafe)),
+        tuple(keys),
+        before_w,
+        after_w,
+        level,
+    )
+
+
+def change_columns(wide: pd.DataFrame, level: float, min_n: int, unreliable_n: int) -> pd.DataFrame:
+    """Add the before/after change of :class:`ShareChange` to one row per group.
+
+    `wide` holds ``n_before``, ``n_after``, ``n_eff_before``, ``n_eff_after``,
+    ``share_before`` and ``share_after``; microdata and reported shares both
+    reach the change through it.
+    """
     p0, p1 = wide["share_before"].to_numpy(float), wide["share_after"].to_numpy(float)
     m0, m1 = wide["n_eff_before"].to_numpy(float), wide["n_eff_after"].to_numpy(float)
     l0, u0 = wilson_interval(p0, m0, level=level)
@@ -329,13 +349,4 @@ def share_change(
     wide["or_low"] = np.exp(log_or - z * se)
     wide["or_high"] = np.exp(log_or + z * se)
     wide["p_value"] = 2 * stats.norm.sf(np.abs(log_or / se))
-    wide = suppress_small_cells(wide, ["n_before", "n_after"], min_n, unreliable_n=unreliable_n)
-    return ShareChange(
-        wide.reset_index(drop=True),
-        question,
-        tuple(sorted(unsafe)),
-        tuple(keys),
-        before_w,
-        after_w,
-        level,
-    )
+    return suppress_small_cells(wide, ["n_before", "n_after"], min_n, unreliable_n=unreliable_n)

@@ -40,11 +40,13 @@ from scipy import stats
 
 from ..errors import EstimationError
 from ..format import summary_html
+from .survey import ShareChange, change_columns
 from .survey_microdata import (
     DEFAULT_UNSAFE,
     MIN_CELL_N,
     UNRELIABLE_N,
     DateLike,
+    assign_period,
     cell_notes,
     design_matrix,
     model_frame,
@@ -53,10 +55,15 @@ from .survey_microdata import (
 
 __all__ = [
     "AreaDifferenceInDifferences",
+    "AreaMeanDifference",
     "ProportionalOddsCheck",
     "area_difference_in_differences",
+    "area_mean_difference_in_differences",
     "area_log_odds_standard_error",
     "proportional_odds_check",
+    "respondent_index",
+    "shares_change",
+    "shares_difference_in_differences",
     "t_inference",
 ]
 
@@ -132,7 +139,8 @@ class AreaDifferenceInDifferences:
     ----------
     question : str
     unsafe : tuple of int
-        Answer codes counted as unsafe.
+        Answer codes counted as unsafe; empty when the shares were reported
+        (:func:`shares_difference_in_differences`).
     arms : pandas.DataFrame
         One row per arm (``target``, ``comparison``): ``n_areas``,
         ``n_before``, ``n_after`` respondents, ``share_before``,
@@ -197,10 +205,12 @@ class AreaDifferenceInDifferences:
         """A plain-text account of the arms, the estimate and its caveats."""
         pp = self.values("share_difference_pp")
         ratio = self.values("odds_ratio")
+        counted = (
+            f"answering {'/'.join(map(str, self.unsafe))}" if self.unsafe else "reported unsafe"
+        )
         lines = [
-            f"Difference-in-differences of the weighted share answering "
-            f"{'/'.join(map(str, self.unsafe))} to {self.question}, areas as the unit "
-            f"(t on {self.df} degrees of freedom)",
+            f"Difference-in-differences of the weighted share {counted} to {self.question}, "
+            f"areas as the unit (t on {self.df} degrees of freedom)",
             *self.arm_texts(),
         ]
         if self.reason:
@@ -353,6 +363,22 @@ def area_difference_in_differences(
         comparison=comparison,
     )
     sums = _area_sums(frame, group_col, frame["y"].to_numpy(float))
+    return _difference_in_differences(
+        sums, question, tuple(sorted(unsafe)), group_col, level, min_n, unreliable_n
+    )
+
+
+def _difference_in_differences(
+    sums: _AreaSums,
+    question: str,
+    unsafe: tuple[int, ...],
+    group_col: str,
+    level: float,
+    min_n: int,
+    unreliable_n: int,
+    notes: Iterable[str] = (),
+) -> AreaDifferenceInDifferences:
+    """The estimate and its area-level inference from the areas' sums."""
     if (sums.n == 0).any():
         area, period = np.argwhere(sums.n == 0)[0]
         raise EstimationError(
@@ -387,7 +413,7 @@ def area_difference_in_differences(
     else:
         lo_se = float("nan")
 
-    reason, notes = "", []
+    reason, notes = "", list(notes)
     if pp_spread.df < 1:
         reason = (
             "one target and one comparison area: how much areas vary from wave to wave "
@@ -421,7 +447,7 @@ def area_difference_in_differences(
     notes = cell_notes(cells, group_col, min_n, unreliable_n) + notes
     return AreaDifferenceInDifferences(
         question=question,
-        unsafe=tuple(sorted(unsafe)),
+        unsafe=unsafe,
         arms=arms,
         areas=cells,
         estimates=estimates,
@@ -478,6 +504,373 @@ def area_log_odds_standard_error(
         return float("nan"), df
     spread = _area_spread(np.mean(changes, axis=0), sums.arm_weight(), sums.target)
     return spread.std_error, spread.df
+
+
+# -------------------------------------------------------------------------- an index of items
+
+
+def respondent_index(
+    data: pd.DataFrame, questions: Iterable[str], *, min_answered: int
+) -> pd.DataFrame:
+    """Each respondent's index: the mean of their answers (1-4) to the given questions.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Survey microdata as returned by :func:`~pipeline.inputs.survey.read_survey`;
+        code 5 (don't know) is missing.
+    questions : iterable of str
+        The questions averaged, all on the same 1-4 scale.
+    min_answered : int
+        A respondent with fewer answered questions in a wave has no index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per respondent and wave with an index: ``respondent_id``,
+        ``municipality``, ``place_id``, ``wave``, ``weight``, ``answered`` and
+        ``index``.
+    """
+    questions = list(questions)
+    rows = data[data["question"].isin(questions) & data["answer"].notna()]
+    keys = ["respondent_id", "municipality", "place_id", "wave"]
+    grouped = rows.groupby(keys, sort=True, dropna=False)
+    out = grouped.agg(
+        weight=("weight", "first"),
+        answered=("answer", "size"),
+        index=("answer", lambda a: float(np.mean(a.astype(float)))),
+    ).reset_index()
+    return out[out["answered"] >= min_answered].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class AreaMeanDifference:
+    """A difference-in-differences of a weighted mean (an index), areas as the unit of inference.
+
+    Attributes
+    ----------
+    arms : pandas.DataFrame
+        One row per arm (``target``, ``comparison``): ``n_areas``, ``n_before``,
+        ``n_after`` respondents, ``mean_before``, ``mean_after`` (weighted,
+        pooled over the arm's areas), ``change``, ``suppressed``.
+    estimate, std_error, ci_low, ci_high, p_value : float
+        The difference of the arms' changes, in points of the index, with t
+        inference on ``df`` degrees of freedom (missing without any).
+    df : int
+        Number of areas minus 2.
+    level : float
+    reason : str
+        Why the interval and p-value are missing; empty when they are given.
+    notes : tuple of str
+    """
+
+    arms: pd.DataFrame
+    estimate: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    df: int
+    level: float
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+
+    def values(self) -> tuple[float, float, float, float]:
+        """``(estimate, ci_low, ci_high, p_value)``."""
+        return self.estimate, self.ci_low, self.ci_high, self.p_value
+
+    def arm_texts(self) -> list[str]:
+        """Each arm's mean before and after and its change, in words (small arms withheld)."""
+        texts = []
+        for name, row in self.arms.iterrows():
+            if row["suppressed"]:
+                texts.append(f"{name} areas: fewer than {MIN_CELL_N} respondents, withheld")
+                continue
+            texts.append(
+                f"{name} areas: index {row['mean_before']:.2f} before, {row['mean_after']:.2f} "
+                f"after ({row['change']:+.2f} points)"
+            )
+        return texts
+
+    def summary(self) -> str:
+        """A plain-text account of the arms, the estimate and its caveats."""
+        lines = [
+            f"Difference-in-differences of the weighted mean index, areas as the unit "
+            f"(t on {self.df} degrees of freedom)",
+            *self.arm_texts(),
+        ]
+        if self.reason:
+            lines.append(f"{self.estimate:+.2f} points; {self.reason}")
+        else:
+            lines.append(
+                f"{self.estimate:+.2f} points ({self.level:.0%} CI {self.ci_low:+.2f} to "
+                f"{self.ci_high:+.2f}), p = {self.p_value:.3f}"
+            )
+        lines += [f"Note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return summary_html(self.summary(), self.arms.reset_index())
+
+
+def area_mean_difference_in_differences(
+    data: pd.DataFrame,
+    *,
+    treated: str | Iterable[str],
+    comparison: str | Iterable[str],
+    before: DateLike | Iterable[DateLike],
+    after: DateLike | Iterable[DateLike],
+    value_col: str = "index",
+    group_col: str = "place_id",
+    level: float = 0.95,
+    min_n: int = MIN_CELL_N,
+) -> AreaMeanDifference:
+    """Difference-in-differences of a weighted mean per respondent, areas as the unit.
+
+    As :func:`area_difference_in_differences` with each respondent's value
+    (an index of several questions, :func:`respondent_index`) in place of
+    "unsafe or not": the arms' weighted means pooled over their areas, the
+    difference of their changes in points, and its standard error from how the
+    areas' own changes spread around their arm's, on ``areas - 2`` degrees of
+    freedom (Student's t). The area-by-wave variation and people asked in
+    several waves are inside each area's change, so they need no term of their
+    own; with one target and one comparison area there is no interval.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per respondent and wave with ``wave``, ``weight``, `group_col`
+        and `value_col`.
+    treated, comparison : str or iterable of str
+        The target and comparison areas.
+    before, after : date-like or iterable of date-like
+    value_col : str, default "index"
+    group_col : str, default "place_id"
+    level : float, default 0.95
+    min_n : int
+        Arms with fewer respondents in a period have their means withheld.
+
+    Returns
+    -------
+    AreaMeanDifference
+
+    Raises
+    ------
+    pipeline.errors.EstimationError
+        When an area has no respondent with a value in a period.
+    """
+    treated = [treated] if isinstance(treated, str) else sorted(treated)
+    comparison = [comparison] if isinstance(comparison, str) else sorted(comparison)
+    if not treated or not comparison:
+        raise EstimationError("a difference-in-differences needs target and comparison areas")
+    try:
+        frame, _, _ = assign_period(data, before, after)
+    except ValueError as exc:
+        raise EstimationError(str(exc)) from None
+    frame = frame[frame[group_col].isin(treated + comparison)]
+    frame = frame.assign(treated=frame[group_col].isin(treated).astype(int))
+    sums = _area_sums(frame, group_col, frame[value_col].to_numpy(float))
+    missing = sorted(set(treated + comparison) - set(sums.area))
+    if missing:
+        raise EstimationError(f"{group_col} {missing[0]} has no respondents with an index")
+    if (sums.n == 0).any():
+        area, period = np.argwhere(sums.n == 0)[0]
+        raise EstimationError(
+            f"{group_col} {sums.area[area]} has no respondents with an index "
+            f"{('before', 'after')[period]}"
+        )
+    spread = _area_spread(sums.share[:, 1] - sums.share[:, 0], sums.arm_weight(), sums.target)
+    rows = {}
+    for name, is_target in zip(ARMS, (True, False), strict=True):
+        n, mean = sums.arm(is_target)
+        rows[name] = {
+            "n_areas": int((sums.target == is_target).sum()),
+            "n_before": int(n[0]),
+            "n_after": int(n[1]),
+            "mean_before": float(mean[0]),
+            "mean_after": float(mean[1]),
+            "change": float(mean[1] - mean[0]),
+        }
+    arms = pd.DataFrame.from_dict(rows, orient="index").rename_axis("arm")
+    estimate = float(arms.loc["target", "change"] - arms.loc["comparison", "change"])
+    low, high, p = t_inference(estimate, spread.std_error, spread.df, level)
+    arms["suppressed"] = arms[["n_before", "n_after"]].min(axis=1) < min_n
+    arms.loc[arms["suppressed"], ["mean_before", "mean_after", "change"]] = np.nan
+    reason = ""
+    if spread.df < 1:
+        reason = (
+            "one target and one comparison area: how much areas vary from wave to wave "
+            "cannot be estimated, so there is no interval or p-value"
+        )
+    return AreaMeanDifference(
+        arms, estimate, spread.std_error, low, high, p, spread.df, level, reason
+    )
+
+
+# -------------------------------------------------------------------------- reported shares
+
+
+def _shares_frame(
+    shares: pd.DataFrame, question: str | None, before, after
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """One question's reported shares in the before and after waves, as weighted sums.
+
+    An area-wave cell of ``n`` respondents with weighted share ``p``, weighted
+    base ``W`` and design effect ``deff`` has the sums of its microdata:
+    ``Σw = W``, ``Σw·y = p W`` and ``Σw² = deff W² / n`` (Kish's effective n is
+    ``n / deff``). Without a weighted base the cells are pooled by respondents,
+    and without a design effect it is taken as 1.
+    """
+    questions = sorted(shares["question"].unique())
+    if question is None:
+        if len(questions) != 1:
+            raise ValueError(f"the shares hold questions {questions}; choose one with question=")
+        question = questions[0]
+    frame = shares[shares["question"] == question]
+    if frame.empty:
+        raise EstimationError(f"no reported shares for question {question!r}")
+    try:
+        frame, _, _ = assign_period(frame, before, after)
+    except ValueError as exc:
+        raise EstimationError(str(exc)) from None
+    notes = []
+    n = frame["respondents"].to_numpy(float)
+    if frame["weighted_base"].notna().all():
+        base = frame["weighted_base"].to_numpy(float)
+    else:
+        base = n
+        if frame["weighted_base"].notna().any():
+            notes.append(
+                "the weighted base is not given for every area and wave, so areas and waves "
+                "are pooled by their respondents"
+            )
+    deff = frame["design_effect"].fillna(1.0).to_numpy(float)
+    if frame["design_effect"].isna().any():
+        notes.append(
+            "the design effect is not given for every area and wave: where it is missing the "
+            "weights are taken as equal (design effect 1), which understates the sampling "
+            "error if they vary"
+        )
+    frame = frame.assign(
+        n=n, sum_w=base, sum_w2=deff * base**2 / n, sum_wy=frame["share_unsafe"] * base
+    )
+    return frame, question, notes
+
+
+def shares_difference_in_differences(
+    shares: pd.DataFrame,
+    *,
+    treated: str | Iterable[str],
+    comparison: str | Iterable[str],
+    before: DateLike | Iterable[DateLike],
+    after: DateLike | Iterable[DateLike],
+    question: str | None = None,
+    group_col: str = "place_id",
+    level: float = 0.95,
+    min_n: int = MIN_CELL_N,
+    unreliable_n: int = UNRELIABLE_N,
+) -> AreaDifferenceInDifferences:
+    """:func:`area_difference_in_differences` from shares a survey report gives.
+
+    The area-level difference-in-differences needs only each area's weighted
+    sums per period, which a report's share, respondents, weighted base and
+    design effect give exactly (see :func:`_shares_frame`); from shares
+    computed from microdata the estimate, interval and p-value are those of the
+    microdata. Its inference, the areas' spread on ``areas - 2`` degrees of
+    freedom, does not use the design effect at all.
+
+    Parameters
+    ----------
+    shares : pandas.DataFrame
+        As returned by :func:`~pipeline.inputs.survey_shares.read_survey_shares`.
+    treated, comparison : str or iterable of str
+        The target and comparison areas (values of `group_col`).
+    before, after : date-like or iterable of date-like
+    question : str, optional
+        Required when the shares hold more than one question.
+    group_col : str, default "place_id"
+    level : float, default 0.95
+    min_n, unreliable_n : int
+
+    Returns
+    -------
+    AreaDifferenceInDifferences
+        With an empty ``unsafe``: what counts as unsafe is the report's.
+
+    Raises
+    ------
+    pipeline.errors.EstimationError
+        When an area has no share in a period, or a wave is absent.
+    """
+    treated = [treated] if isinstance(treated, str) else list(treated)
+    comparison = [comparison] if isinstance(comparison, str) else list(comparison)
+    if not treated or not comparison:
+        raise EstimationError("a difference-in-differences needs target and comparison areas")
+    if both := set(treated) & set(comparison):
+        raise ValueError(f"areas both treated and comparison: {sorted(both)}")
+    frame, question, notes = _shares_frame(shares, question, before, after)
+    frame = frame[frame[group_col].isin(treated + comparison)]
+    areas = sorted(treated + comparison)
+    index = pd.MultiIndex.from_product([areas, [0, 1]])
+    cells = frame.groupby([group_col, "after"])[["n", "sum_w", "sum_w2", "sum_wy"]].sum()
+    cells = cells.reindex(index, fill_value=0)
+    as_matrix = lambda column: cells[column].to_numpy(float).reshape(len(areas), 2)  # noqa: E731
+    sums = _AreaSums(
+        np.asarray(areas),
+        np.isin(areas, treated),
+        as_matrix("n").astype(int),
+        as_matrix("sum_w"),
+        as_matrix("sum_w2"),
+        as_matrix("sum_wy"),
+    )
+    return _difference_in_differences(
+        sums, question, (), group_col, level, min_n, unreliable_n, notes
+    )
+
+
+def shares_change(
+    shares: pd.DataFrame,
+    *,
+    areas: str | Iterable[str],
+    before: DateLike | Iterable[DateLike],
+    after: DateLike | Iterable[DateLike],
+    question: str | None = None,
+    group_col: str = "place_id",
+    level: float = 0.95,
+    min_n: int = MIN_CELL_N,
+    unreliable_n: int = UNRELIABLE_N,
+) -> tuple[ShareChange, tuple[str, ...]]:
+    """:func:`~pipeline.methods.survey.share_change` of the given areas together, from shares.
+
+    The areas' shares are pooled by their weighted sums and the change has
+    Newcombe's interval on Kish's effective n, which needs the design effect:
+    where the report does not give it the weights are taken as equal, and the
+    notes say so.
+
+    Returns
+    -------
+    (ShareChange, tuple of str)
+        The change, with one row (``area`` = ``"target"``), and the notes.
+    """
+    areas = [areas] if isinstance(areas, str) else list(areas)
+    frame, question, notes = _shares_frame(shares, question, before, after)
+    frame = frame[frame[group_col].isin(areas)]
+    if frame.empty:
+        raise EstimationError(f"no reported shares for the areas {areas}")
+    sums = frame.groupby("after")[["n", "sum_w", "sum_w2", "sum_wy"]].sum()
+    sums = sums.reindex([0, 1], fill_value=0)
+    row = {"area": "target"}
+    for flag, suffix in ((0, "before"), (1, "after")):
+        n, w, w2, wy = sums.loc[flag]
+        row[f"n_{suffix}"] = int(n)
+        row[f"n_eff_{suffix}"] = w**2 / w2 if w2 > 0 else np.nan
+        row[f"share_{suffix}"] = wy / w if w > 0 else np.nan
+    wide = change_columns(pd.DataFrame([row]), level, min_n, unreliable_n)
+    waves = lambda column: tuple(  # noqa: E731
+        sorted(pd.Timestamp(w) for w in frame.loc[frame["after"] == column, "wave"].unique())
+    )
+    change = ShareChange(wide, question, (), ("area",), waves(0), waves(1), level)
+    return change, tuple(notes)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..designs.survey import problems_index_arms
 from ..evaluation.municipality import (
     MunicipalityEvaluation,
     adjusted_effects,
@@ -231,6 +232,46 @@ class MunicipalityReport:
             )
         return pd.DataFrame(rows)
 
+    def places_map(self) -> Html:
+        """The map of the municipality's places, buffers and controls, when the study has their
+        polygons (``places.geojson`` from ``import-offences``); nothing otherwise."""
+        shapes = self.data.place_shapes
+        if shapes is None:
+            return Html("")
+        lang, study = self.lang, self.data.study
+        ours = {p.id: p for p in study.places if p.municipality == self.municipality}
+        shapes = shapes[shapes["place_id"].isin(ours)]
+        if shapes.empty:
+            return Html("")
+        import geopandas as gpd
+
+        from ..importers.places import SWEREF99TM, plot_places_map
+
+        frame = gpd.GeoDataFrame(
+            {"place_id": shapes["place_id"].map(lambda i: ours[i].name), "role": shapes["role"]},
+            geometry=gpd.GeoSeries.from_wkt(shapes["geometry"].to_numpy()),
+            crs=SWEREF99TM,
+        )
+        roles = {r: t(f"map_role_{r}", lang) for r in ("target", "buffer", "control")}
+        with plt.rc_context(FIGURE_STYLE):
+            fig, _ = plot_places_map(frame, role_labels=roles)
+            # Room for the northings on the left and the legend on the right of the map.
+            fig.set_size_inches(9, 6.5)
+            fig.subplots_adjust(left=0.14, right=0.72, bottom=0.1, top=0.97)
+        names = {
+            role: ", ".join(frame.loc[frame["role"] == role, "place_id"]) or "–"
+            for role in ("target", "buffer", "control")
+        }
+        alt = t(
+            "alt_places_map",
+            lang,
+            municipality=self.municipality,
+            targets=names["target"],
+            buffers=names["buffer"],
+            controls=names["control"],
+        )
+        return figure_html(fig, alt, caption=t("places_map_caption", lang))
+
     def co_interventions(self) -> Html:
         notes = [
             t(
@@ -386,7 +427,32 @@ class MunicipalityReport:
             figure_html(fig, t("alt_survey", lang, municipality=self.municipality)),
             paragraph(t("survey_estimates_intro", lang)),
             table(self._localized(estimates, brief=True)),
+            *self.problems_index(),
         ]
+
+    def problems_index(self) -> list:
+        """The local problems index: each arm's mean before and after, and the estimate."""
+        lang, data = self.lang, self.data
+        index = data.study.survey.problems_index if data.study.survey else None
+        if index is None:
+            return []
+        rows = self.effects[self.effects["indicator"] == index.indicator]
+        if rows.empty:
+            return []
+        label = indicator_label(data, index.indicator, lang)
+        parts = [
+            heading(label, 3),
+            paragraph(t("problems_index_intro", lang, n=len(index.questions))),
+        ]
+        arms = problems_index_arms(data, self.municipality)
+        if arms is not None and not arms["suppressed"].any():
+            values = {
+                f"{arm}_{period}": number(arms.loc[arm, f"mean_{period}"], lang, 2)
+                for arm in ("target", "comparison")
+                for period in ("before", "after")
+            }
+            parts.append(paragraph(t("problems_index_arms", lang, **values)))
+        return [*parts, table(self._localized(rows, brief=True))]
 
     def inspections(self) -> list:
         """Each inspected target's nine aspects before and after, with the exact test."""

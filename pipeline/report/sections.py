@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..designs.survey import ALL_TARGETS, survey_areas
+from ..designs.survey import ALL_TARGETS, reported_area_shares, survey_areas
 from ..evaluation.study import Hypotheses, certainty
 from ..format import number, p_value
 from ..inputs.prepare import StudyData
@@ -280,15 +280,20 @@ def reading_guide(data: StudyData, lang: str) -> Html:
 def survey_shares(data: StudyData, municipality: str, lang: str):
     """A municipality's weighted shares unsafe per area and wave, areas named as a reader names
     them; None without a survey for it."""
-    if data.survey is None or data.study.survey is None:
+    if data.study.survey is None:
         return None
-    frame = survey_areas(data, municipality)
-    if frame.empty:
-        return None
-    settings = data.study.survey
-    shares = share_unsafe(
-        frame, question=settings.question, by="area", unsafe=settings.unsafe_answers
-    )
+    if data.survey is None:
+        shares = reported_area_shares(data, municipality)
+        if shares is None:
+            return None
+    else:
+        frame = survey_areas(data, municipality)
+        if frame.empty:
+            return None
+        settings = data.study.survey
+        shares = share_unsafe(
+            frame, question=settings.question, by="area", unsafe=settings.unsafe_answers
+        )
     label = {a: t(f"area_{a}", lang) for a in ("target", "comparison")}
     return replace(shares, table=shares.table.assign(area=shares.table["area"].map(label)))
 

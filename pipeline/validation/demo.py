@@ -46,7 +46,9 @@ Three more files, each drawn from its own random stream
 The programme's other indicators (footfall, the share of women among visitors,
 vacant premises) are appended to ``series.csv`` from a stream of their own, so
 the crime rows are unchanged; their model is in
-:mod:`pipeline.validation.demo_indicators`.
+:mod:`pipeline.validation.demo_indicators`. The survey's local problems
+questions are appended to ``survey.csv`` the same way
+(:mod:`pipeline.validation.demo_problems`).
 
 Most of its length (over 500 lines) is the demo model's documented tables:
 places, survey areas, inspections and action plans with their true effects.
@@ -62,7 +64,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import demo_indicators
+from . import demo_indicators, demo_problems
 
 DEMO_NAME = "trygga_platser_demo"
 DEMO_SEED = 20200401
@@ -312,6 +314,7 @@ class DemoStudy:
     ground_truth_survey_csv: str
     ground_truth_inspections_csv: str
     ground_truth_indicators_csv: str
+    ground_truth_problems_csv: str
     final_report_md: str
     final_report_en_md: str
 
@@ -328,6 +331,7 @@ class DemoStudy:
             "ground_truth_survey.csv": self.ground_truth_survey_csv,
             "ground_truth_inspections.csv": self.ground_truth_inspections_csv,
             "ground_truth_indicators.csv": self.ground_truth_indicators_csv,
+            "ground_truth_problems_index.csv": self.ground_truth_problems_csv,
             "final_report.md": self.final_report_md,
             "final_report.en.md": self.final_report_en_md,
             "README.md": self.readme,
@@ -1011,15 +1015,38 @@ def generate_demo(seed: int = DEMO_SEED) -> DemoStudy:
         series_csv=_csv(series) + _csv(programme).split("\n", 1)[1],
         ground_truth_csv=_ground_truth_csv(),
         readme=_readme(seed),
-        survey_csv=_csv(demo_survey(np.random.default_rng([seed, SURVEY_STREAM]))),
+        survey_csv=_survey_csv(seed),
         inspections_csv=_csv(demo_inspections(np.random.default_rng([seed, INSPECTION_STREAM]))),
         actions_csv=_csv(demo_actions(np.random.default_rng([seed, ACTION_STREAM]))),
         ground_truth_survey_csv=_survey_truth_csv(),
         ground_truth_inspections_csv=_inspection_truth_csv(),
         ground_truth_indicators_csv=_csv(demo_indicators.ground_truth_indicators(PLACES)),
+        ground_truth_problems_csv=_csv(
+            demo_problems.problems_truth(_survey_areas(), _survey_targets())
+        ),
         final_report_md=(EXAMPLE_TEXTS / "final_report_example.md").read_text("utf-8"),
         final_report_en_md=(EXAMPLE_TEXTS / "final_report_example.en.md").read_text("utf-8"),
     )
+
+
+def _survey_targets() -> set[str]:
+    return {a for a in SURVEY_AREAS if _place(a)["role"] == "target"}
+
+
+def _survey_areas() -> dict[str, dict]:
+    return {a: {**v, "municipality": _place(a)["municipality"]} for a, v in SURVEY_AREAS.items()}
+
+
+def _survey_csv(seed: int) -> str:
+    """The safety question's rows, then the local problems questions' from their own stream."""
+    survey = demo_survey(np.random.default_rng([seed, SURVEY_STREAM]))
+    problems = demo_problems.demo_problem_answers(
+        np.random.default_rng([seed, demo_problems.PROBLEMS_STREAM]),
+        survey,
+        _survey_targets(),
+        SURVEY_WAVES[1],
+    )
+    return _csv(survey) + _csv(problems).split("\n", 1)[1]
 
 
 def _study_yml() -> str:
@@ -1053,6 +1080,7 @@ def _study_yml() -> str:
             SURVEY_INDICATOR,
             INSPECTION_INDICATOR,
             *demo_indicators.INDICATORS,
+            demo_problems.PROBLEMS_INDICATOR,
         ],
         "donor_pool": [p["id"] for p in PLACES if p["role"] == "control"],
         "shocks": [
@@ -1070,6 +1098,11 @@ def _study_yml() -> str:
             "unsafe_answers": list(SURVEY_UNSAFE),
             "before": [SURVEY_WAVES[0]],
             "after": [SURVEY_WAVES[1]],
+            "problems_index": {
+                "indicator": demo_problems.PROBLEMS_INDICATOR["id"],
+                "questions": list(demo_problems.PROBLEM_QUESTIONS),
+                "min_answered": demo_problems.MIN_ANSWERED,
+            },
         },
         "inspections": {"indicator": INSPECTION_INDICATOR["id"]},
         "action_plan": {
@@ -1141,7 +1174,12 @@ follow the pilot programme; every count is simulated.
   one of the municipality's target areas (about 60 %) or its named comparison areas. Question
   `{SURVEY_QUESTION}`: 1 very safe … 4 very unsafe, 5 does not go out / no answer (about 3 %). The
   weights are post-stratification weights by sex and age that add up to each area's residents;
-  women and older people answer more often and get smaller weights.
+  women and older people answer more often and get smaller weights. After the safety question's
+  rows, every respondent's answers to four local problems questions ({_problem_questions()}):
+  1 no problem … 4 a big problem, 5 don't know (about 6 %); their mean is the local problems index.
+- `ground_truth_problems_index.csv` — per municipality the true shift of the problems questions'
+  latent value in the target areas after the measures and the true difference-in-differences of
+  the mean index in points (negative: fewer problems; Hallstahammar: none).
 - `ground_truth_survey.csv` — per municipality the true log odds ratio of a less safe answer in the
   target areas after the measures, relative to the comparison areas (what a logistic
   difference-in-differences and the proportional-odds model estimate; Hallstahammar: none), its
@@ -1167,6 +1205,10 @@ primary design.
 
 The model behind the numbers is documented in `pipeline/demo.py`.
 """
+
+
+def _problem_questions() -> str:
+    return ", ".join(f"`{q}`" for q in demo_problems.PROBLEM_QUESTIONS)
 
 
 def _survey_sizes() -> str:
