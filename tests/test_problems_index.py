@@ -140,3 +140,21 @@ def test_one_area_per_arm_gives_no_interval_and_a_missing_area_is_an_error():
         area_mean_difference_in_differences(
             frame, treated="t0", comparison="c0", before=BEFORE, after=AFTER
         )
+
+
+def test_areas_that_change_alike_give_no_interval_rather_than_a_zero_error():
+    """Every area's change equals its arm's: the spread between areas is not measured, so the
+    estimate has no interval (a zero standard error would claim certainty)."""
+    before = {"t0": 2.4, "t1": 2.2, "c0": 2.1, "c1": 2.3}
+    means = {**{(a, 0): m for a, m in before.items()}}
+    means |= {(a, 1): m - (0.3 if a.startswith("t") else 0.0) for a, m in before.items()}
+    result = area_mean_difference_in_differences(
+        _equal_areas(means),
+        treated=["t0", "t1"],
+        comparison=["c0", "c1"],
+        before=BEFORE,
+        after=AFTER,
+    )
+    assert result.estimate == pytest.approx(-0.3)
+    assert np.isnan(result.ci_low) and np.isnan(result.p_value)
+    assert "every area changed by exactly as much as its arm" in result.reason

@@ -157,7 +157,7 @@ def test_without_a_design_effect_the_before_after_interval_says_it_assumes_equal
     blank, blank_notes = shares_change(shares.assign(design_effect=np.nan), **common)
     assert notes == ()
     assert any("design effect 1" in n for n in blank_notes)
-    width = lambda c: c.table["diff_upper_pp"].iloc[0] - c.table["diff_lower_pp"].iloc[0]  # noqa: E731
+    width = lambda c: c.table["diff_high_pp"].iloc[0] - c.table["diff_low_pp"].iloc[0]  # noqa: E731
     assert width(blank) < width(given)
     assert blank.table["diff_pp"].iloc[0] == pytest.approx(given.table["diff_pp"].iloc[0])
 

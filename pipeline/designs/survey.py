@@ -343,8 +343,8 @@ def _reported_share_effects(
                     "p from the log odds ratio",
                     (
                         result["diff_pp"],
-                        result["diff_lower_pp"],
-                        result["diff_upper_pp"],
+                        result["diff_low_pp"],
+                        result["diff_high_pp"],
                         result["p_value"],
                     ),
                     notes,

@@ -336,12 +336,22 @@ def _meta_pools(effects: pd.DataFrame, hypotheses: Hypotheses) -> list[dict]:
             if len(estimands) > 1
             else []
         )
+        ratio = estimand in RATIO_ESTIMANDS
+        unweighted = []
+        if len(frame) >= 2:
+            y, se = _standard_errors(frame, ratio)
+            usable = np.isfinite(y) & np.isfinite(se) & (se > 0)
+            if not usable.all():  # a row without a measured error cannot be weighted
+                left = frame.loc[~usable, "municipality"].astype(str)
+                unweighted = [f"pooled without {', '.join(left)}: no standard error"]
+                frame, y, se = frame[usable].reset_index(drop=True), y[usable], se[usable]
         if len(frame) < 2:
-            reason = f"{len(frame)} estimate(s) measured as {estimand}; pooling needs 2"
+            reason = (
+                f"{len(frame)} estimate(s) measured as {estimand} with a standard error; "
+                "pooling needs 2"
+            )
             rows.append(_not_estimated(indicator, "meta_random", estimand, "secondary", reason))
             continue
-        ratio = estimand in RATIO_ESTIMANDS
-        y, se = _standard_errors(frame, ratio)
         labels = [
             f"{m}: {p}" if isinstance(p, str) and p else str(m)
             for m, p in zip(frame["municipality"], frame["place_id"], strict=True)
@@ -367,7 +377,7 @@ def _meta_pools(effects: pd.DataFrame, hypotheses: Hypotheses) -> list[dict]:
                     "pi_high": back(result.pi_high) if random else np.nan,
                     "family": family,
                     "method": f"{pooled.ci_method}; tau2 by {result.method}",
-                    "notes": " | ".join([*mixed, "; ".join(labels)]),
+                    "notes": " | ".join([*mixed, *unweighted, "; ".join(labels)]),
                 }
             )
     return rows

@@ -99,7 +99,9 @@ def _area_spread(changes: np.ndarray, weight: np.ndarray, target: np.ndarray) ->
         denominator += len(d) - 2 + len(d) * float(pi @ pi)
         arm_pi2[name] = float(pi @ pi)
     df = int(len(changes) - 2)
-    if df < 1 or denominator <= 0:
+    # Areas whose changes do not vary (up to rounding) leave their error unmeasured, not zero.
+    alike = resid2 <= (1e-9 * max(1.0, float(np.abs(changes).max()))) ** 2 * len(changes)
+    if df < 1 or denominator <= 0 or alike:
         nan = float("nan")
         return _AreaSpread(nan, df, {a: nan for a in ARMS})
     sigma = np.sqrt(resid2 / denominator)
@@ -419,6 +421,11 @@ def _difference_in_differences(
             "one target and one comparison area: how much areas vary from wave to wave "
             "cannot be estimated, so there is no interval or p-value"
         )
+    elif not np.isfinite(pp_spread.std_error):
+        reason = (
+            "every area changed by exactly as much as its arm: how much areas vary from wave "
+            "to wave cannot be estimated, so there is no interval or p-value"
+        )
     elif not inside:
         notes.append(
             "an area's share unsafe is 0 % or 100 % in a period: the odds ratio has no interval"
@@ -701,6 +708,11 @@ def area_mean_difference_in_differences(
         reason = (
             "one target and one comparison area: how much areas vary from wave to wave "
             "cannot be estimated, so there is no interval or p-value"
+        )
+    elif not np.isfinite(spread.std_error):
+        reason = (
+            "every area changed by exactly as much as its arm: how much areas vary from wave "
+            "to wave cannot be estimated, so there is no interval or p-value"
         )
     return AreaMeanDifference(
         arms, estimate, spread.std_error, low, high, p, spread.df, level, reason

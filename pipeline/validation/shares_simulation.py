@@ -125,7 +125,7 @@ def shares_inference_study(
             )
             row = change.table.iloc[0]
             hits.append(
-                (row["diff_pp"], row["diff_lower_pp"], row["diff_upper_pp"], row["p_value"], 0.0)
+                (row["diff_pp"], row["diff_low_pp"], row["diff_high_pp"], row["p_value"], 0.0)
             )
         name = "design effect left blank" if blank_deff else "design effect reported"
         rows.append(
