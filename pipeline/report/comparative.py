@@ -7,6 +7,7 @@ words as each municipality's report.
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
@@ -31,6 +32,8 @@ from ..run.paths import (
 from . import findings as key
 from . import html as h
 from .figures_outcomes import (
+    LABEL_WIDTH_CHARS,
+    TITLE_WIDTH_CHARS,
     plot_implementation_shares,
 )
 from .html import Html, details, heading, paragraph, table
@@ -419,8 +422,10 @@ class ComparativeReport:
             r_crit = number(q / np.sqrt(q**2 + m - 2), lang)
         title = t("section_implementation", lang)
         fig, ax = paired.plot(title=title, lang=lang)
-        ax.set_ylabel(t("axis_survey_pp", lang))
-        ax.set_xlabel(t("axis_implementation", lang, horizon=horizon))
+        ax.set_ylabel(textwrap.fill(t("axis_survey_pp", lang), LABEL_WIDTH_CHARS))
+        ax.set_xlabel(
+            textwrap.fill(t("axis_implementation", lang, horizon=horizon), TITLE_WIDTH_CHARS)
+        )
         parts += [
             figure_html(fig, t("alt_implementation", lang, horizon=horizon)),
             paragraph(t("implementation_text", lang, horizon=horizon, r_crit=r_crit)),

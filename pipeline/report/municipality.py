@@ -34,7 +34,7 @@ from ..run.paths import (
 )
 from . import findings as key
 from . import html as h
-from .figures import plot_cumulative_difference, plot_effect
+from .figures import plot_effect_and_cumulative
 from .figures_outcomes import (
     plot_action_timeline,
     plot_implementation_shares,
@@ -266,19 +266,13 @@ class MunicipalityReport:
             design = t("design_" + effect.design, lang)
             start = pd.Period(place.intervention_start, freq="M")
             with plt.rc_context(FIGURE_STYLE):
-                fig, (top, bottom) = plt.subplots(
-                    2, 1, figsize=(7, 6.4), height_ratios=(3, 2), layout="constrained"
-                )
-                plot_effect(
+                fig, _ = plot_effect_and_cumulative(
                     effect=effect,
                     start=start,
                     shocks=self.data.study.shocks,
                     title=f"{place.name} – {label}",
                     lang=lang,
-                    ax=top,
                 )
-                plot_cumulative_difference(effect=effect, start=start, lang=lang, ax=bottom)
-                bottom.set_xlim(top.get_xlim())
             alt = t(
                 "alt_effect",
                 lang,
