@@ -65,6 +65,7 @@ from .sections import (
     survey_shares,
 )
 from .style import use_report_style
+from .words import verdict
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class MunicipalityReport:
             study_implementation_shares(self.data),
             lambda place_id: finding_place(self.data, place_id, lang),
             lang,
+            perceived_safety=self.perceived_safety_finding(),
         )
         group = key.FindingGroup(
             t(
@@ -189,6 +191,67 @@ class MunicipalityReport:
             findings,
         )
         return key_findings_box([group], self.data, lang)
+
+    def perceived_safety_finding(self) -> key.Finding | None:
+        """The survey's change in target and comparison areas, in percentage points, with the word
+        its estimate earns in the secondary family; None without a survey estimate.
+
+        The family's adjustment (Benjamini-Hochberg over every secondary row of the
+        study) never lowers a p-value, so the word is settled without it whenever the
+        interval includes no change or the unadjusted p is 0.05 or more: the finding
+        then shows the unadjusted p. Only otherwise is the whole study evaluated, as
+        the study-level step does, for the adjusted p (:meth:`_study_adjusted`).
+        """
+        survey = self.data.study.survey
+        if survey is None:
+            return None
+        effects = self.effects
+        rows = effects[
+            (effects["indicator"] == survey.indicator) & (effects["family"] == "secondary")
+        ]
+        if rows.empty:
+            return None
+        row = rows.iloc[0]
+        null = 0.0 if row["estimand"] in ("share_difference_pp", "mean_score_change") else 1.0
+        settled = verdict(
+            ci_low=row["ci_low"], ci_high=row["ci_high"], p_adjusted=row["p_value"], null=null
+        )
+        p, p_key = row["p_value"], "p_unadjusted_text"
+        if settled.strength == "clear":  # clear before the adjustment: the family decides
+            p, p_key = self._study_adjusted(row), "p_adjusted_text"
+        finding = key.effect_finding(
+            t("finding_perceived_safety", self.lang),
+            estimand=row["estimand"],
+            estimate=row["estimate"],
+            ci_low=row["ci_low"],
+            ci_high=row["ci_high"],
+            p_adjusted=p,
+            lang=self.lang,
+            better=self.data.study.indicator(survey.indicator).better,
+            p_key=p_key,
+        )
+        shares = survey_change_text(self._survey_shares(), self.lang)
+        return key.survey_finding(finding, shares, self.lang)
+
+    def _study_adjusted(self, row: pd.Series) -> float:
+        """``row``'s p-value adjusted within its family over the whole study's estimates."""
+        frames = [self.evaluation.to_frame()]
+        for municipality in self.data.study.municipality_names:
+            if municipality != self.municipality:
+                frames.append(evaluate_municipality(self.data, municipality).to_frame())
+        effects = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        adjusted = study_results(self.data, effects, self.data.study.municipality_names).effects
+        match = adjusted[
+            (adjusted["municipality"] == row["municipality"])
+            & (adjusted["indicator"] == row["indicator"])
+            & (adjusted["design"] == row["design"])
+            & (adjusted["estimand"] == row["estimand"])
+            & (
+                adjusted["place_id"].fillna("")
+                == ("" if pd.isna(row["place_id"]) else row["place_id"])
+            )
+        ]
+        return float(match["p_adjusted"].iloc[0]) if len(match) else float("nan")
 
     def places_table(self) -> pd.DataFrame:
         lang = self.lang

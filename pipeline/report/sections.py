@@ -227,6 +227,7 @@ FIGURE_STYLE = TEXT_SIZES
 GLOSSARY_TERMS = (
     "confidence_interval",
     "p_value",
+    "family",
     "expected",
     "comparison_area",
     "donor_pool",
