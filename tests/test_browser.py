@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.report.html import FIGURE_DPI
+from pipeline.report.i18n import t
 from pipeline.report.style import MIN_TEXT_PX, shown_text_px
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -33,6 +34,7 @@ FLAGS = (
 )
 WIDTHS = (1280, 400)
 FIRST_SCREEN = 900  # px: the height of one screen on a laptop
+_VERDICTS = ("clear_decrease", "likely_decrease", "none", "likely_increase", "clear_increase")
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -161,3 +163,21 @@ def test_pages_open_with_the_answer_and_say_their_language(browser, reports):
             "return document.querySelector('.key-findings').getBoundingClientRect().top"
         )
         assert top < FIRST_SCREEN / 2, (page, top)
+        if page.name == "evaluation.html":
+            # Every demo municipality has a survey: its perceived safety in the key findings,
+            # in percentage points in target and comparison areas, with a fixed word.
+            findings = browser.execute_script(
+                "return document.querySelector('.key-findings').innerText"
+            )
+            line = next(
+                (
+                    x
+                    for x in findings.splitlines()
+                    if x.startswith(t("finding_perceived_safety", lang))
+                ),
+                "",
+            )
+            assert t("area_target", lang) in line and t("area_comparison", lang) in line, line
+            assert t("change_pp", lang, value="").strip() in line, line
+            words = {t(f"verdict_{v}", lang) for v in _VERDICTS}
+            assert any(word in line for word in words), line

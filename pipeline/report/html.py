@@ -28,6 +28,8 @@ TEMPLATE_ROOT = Path(__file__).with_name("templates")
 FRAGMENTS = TEMPLATE_ROOT / "fragments"
 #: The nbconvert template of a report page (``templates/page``).
 PAGE_TEMPLATE = "page"
+#: The report pages' print stylesheet: a browser prints a page with it, and the PDF is made with it.
+PRINT_STYLESHEET = TEMPLATE_ROOT / PAGE_TEMPLATE / "print.css"
 #: Resolution of embedded figures: sharp on high-density screens and in print.
 FIGURE_DPI = 200
 #: CSS pixels per inch: a figure's natural width on screen.
