@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -272,15 +272,9 @@ class ComparativeReport:
                 )
                 survey = self.data.study.survey
                 if survey is not None and row.indicator == survey.indicator:
-                    # Shares in percentage points first; the model's odds ratio after them.
+                    # Shares in percentage points first; the model's estimate after them.
                     shares = survey_change_text(survey_shares(self.data, municipality, lang), lang)
-                    if shares:
-                        model = t("model_estimate", lang, numbers=finding.numbers)
-                        finding = replace(
-                            finding,
-                            numbers=shares.rstrip("."),
-                            note=f"{model} {finding.note}".strip(),
-                        )
+                    finding = key.survey_finding(finding, shares, lang)
                 findings.append(finding)
             groups.append(key.FindingGroup(str(municipality), tuple(findings)))
         return h.join(

@@ -152,6 +152,23 @@ def effect_finding(
     )
 
 
+def settled_without_adjustment(
+    estimand: str, ci_low: float, ci_high: float, p_value: float, alpha: float = 0.05
+) -> bool:
+    """Whether an estimate's word is the same whatever its family's adjustment makes of ``p_value``.
+
+    An adjustment (Holm, Benjamini-Hochberg) never lowers a p-value, so the word
+    is settled when the interval includes no change ("no certain change") or
+    ``p_value`` is already ``alpha`` or more ("probable"); only a change "clear"
+    before the adjustment needs the adjusted p-value.
+    """
+    ratio = estimand in _PERCENT_ESTIMANDS or estimand in _PLAIN_RATIOS
+    result = verdict(
+        ci_low=ci_low, ci_high=ci_high, p_adjusted=p_value, null=1.0 if ratio else 0.0, alpha=alpha
+    )
+    return result.strength != "clear"
+
+
 def survey_finding(finding: Finding, shares_text: str, lang: str) -> Finding:
     """A perceived-safety finding as people answered: the share unsafe in target and comparison
     areas, in percentage points, first; the model's estimate (``finding``'s numbers) after them.

@@ -65,7 +65,6 @@ from .sections import (
     survey_shares,
 )
 from .style import use_report_style
-from .words import verdict
 
 
 @dataclass(frozen=True)
@@ -212,12 +211,10 @@ class MunicipalityReport:
         if rows.empty:
             return None
         row = rows.iloc[0]
-        null = 0.0 if row["estimand"] in ("share_difference_pp", "mean_score_change") else 1.0
-        settled = verdict(
-            ci_low=row["ci_low"], ci_high=row["ci_high"], p_adjusted=row["p_value"], null=null
-        )
         p, p_key = row["p_value"], "p_unadjusted_text"
-        if settled.strength == "clear":  # clear before the adjustment: the family decides
+        if not key.settled_without_adjustment(
+            row["estimand"], row["ci_low"], row["ci_high"], row["p_value"]
+        ):
             p, p_key = self._study_adjusted(row), "p_adjusted_text"
         finding = key.effect_finding(
             t("finding_perceived_safety", self.lang),
