@@ -1,10 +1,12 @@
 """The demo's HTML reports as a reader's browser shows them (headless Chromium).
 
 Each page, in Swedish and English, at 1,280 and 400 px: nothing wider than the
-window, every image with meaningful alternative text, the key findings on the
-first screen, the contents' links pointing at headings, no script, the page's
-language and title set. A screenshot of each is kept in the test's temporary
-folder. Skipped, with the reason, when Chromium, its driver or selenium is missing.
+window, every image with meaningful alternative text, every figure's smallest
+text at least 9 CSS px high at the width the browser shows it, the key findings
+on the first screen, the contents' links pointing at headings, no script, the
+page's language and title set. A screenshot of each page, and of each page's
+first figure at 400 px, is kept in the test's temporary folder. Skipped, with
+the reason, when Chromium, its driver or selenium is missing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from pipeline.report.html import FIGURE_DPI
+from pipeline.report.i18n import t
+from pipeline.report.style import MIN_TEXT_PX, shown_text_px
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -28,6 +34,7 @@ FLAGS = (
 )
 WIDTHS = (1280, 400)
 FIRST_SCREEN = 900  # px: the height of one screen on a laptop
+_VERDICTS = ("clear_decrease", "likely_decrease", "none", "likely_increase", "clear_increase")
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -83,7 +90,9 @@ return {width: width, scrollWidth: document.documentElement.scrollWidth, wide: w
 """
 
 _IMAGES = """
-return Array.from(document.images).map(i => ({alt: i.getAttribute('alt'), w: i.naturalWidth}));
+return Array.from(document.images).map(i => ({
+  alt: i.getAttribute('alt'), w: i.naturalWidth, shown: i.getBoundingClientRect().width,
+  pt: i.dataset.textPt === undefined ? null : parseFloat(i.dataset.textPt)}));
 """
 
 _LINKS = """
@@ -105,6 +114,12 @@ def _look(browser, page: Path, width: int):
     return browser.execute_script(_OVERFLOWING)
 
 
+def _smallest_text_px(image) -> float:
+    """The CSS px height of an image's smallest text as the browser shows the image."""
+    width_in = image["w"] / FIGURE_DPI
+    return shown_text_px(image["pt"], width_in, image["shown"])
+
+
 def test_pages_fit_the_window_and_describe_their_images(browser, reports, tmp_path_factory):
     lang, folder = reports
     shots = tmp_path_factory.mktemp(f"screenshots-{lang}")
@@ -118,6 +133,15 @@ def test_pages_fit_the_window_and_describe_their_images(browser, reports, tmp_pa
             assert not layout["wide"], (page, width, layout["wide"])
             name = f"{page.parent.name}-{page.stem}-{width}.png"
             assert browser.save_screenshot(str(shots / name))
+            for image in browser.execute_script(_IMAGES):
+                # Every figure says how small its text is, and reads at this width.
+                assert image["pt"] is not None, (page, image["alt"])
+                assert 0 < image["shown"] <= width
+                assert _smallest_text_px(image) >= MIN_TEXT_PX, (page, width, image)
+        # The first figure as a phone shows it (the page is left at 400 px).
+        first = browser.find_element("css selector", "figure img")
+        first.location_once_scrolled_into_view  # noqa: B018 (scrolls the figure into view)
+        assert first.screenshot(str(shots / f"{page.parent.name}-{page.stem}-figure-400.png"))
         images = browser.execute_script(_IMAGES)
         assert images, page
         for image in images:
@@ -139,3 +163,21 @@ def test_pages_open_with_the_answer_and_say_their_language(browser, reports):
             "return document.querySelector('.key-findings').getBoundingClientRect().top"
         )
         assert top < FIRST_SCREEN / 2, (page, top)
+        if page.name == "evaluation.html":
+            # Every demo municipality has a survey: its perceived safety in the key findings,
+            # in percentage points in target and comparison areas, with a fixed word.
+            findings = browser.execute_script(
+                "return document.querySelector('.key-findings').innerText"
+            )
+            line = next(
+                (
+                    x
+                    for x in findings.splitlines()
+                    if x.startswith(t("finding_perceived_safety", lang))
+                ),
+                "",
+            )
+            assert t("area_target", lang) in line and t("area_comparison", lang) in line, line
+            assert t("change_pp", lang, value="").strip() in line, line
+            words = {t(f"verdict_{v}", lang) for v in _VERDICTS}
+            assert any(word in line for word in words), line

@@ -14,6 +14,9 @@ from pipeline.report.findings import (
     confirmatory_rows,
     effect_finding,
     implementation_finding,
+    municipality_findings,
+    settled_without_adjustment,
+    survey_finding,
 )
 from pipeline.report.i18n import catalogue, t
 from pipeline.report.words import STRENGTHS, Verdict, goal_reached, verdict
@@ -119,6 +122,80 @@ def test_odds_ratios_are_judged_against_one_and_inspections_called_better():
     assert inspection.note == t("better", "sv")
     assert change_words("share_difference_pp", -5.1, "sv") == "−5,1 procentenheter"
     assert change_words("share_difference_pp", 0.04, "sv") == "0,0 procentenheter"
+
+
+def test_perceived_safety_reads_as_shares_first_then_the_model():
+    """The survey finding: percentage points in target and comparison areas first, the model's
+    estimate with its p after them, and the word from the model's interval and p."""
+    model = effect_finding(
+        t("finding_perceived_safety", "sv"),
+        estimand="share_difference_pp",
+        estimate=-8.1,
+        ci_low=-15.8,
+        ci_high=-0.4,
+        p_adjusted=0.108,
+        lang="sv",
+        p_key="p_adjusted_text",
+    )
+    shares = (
+        "Insatsområden: 35,8 % otrygga före, 24,8 % efter, −11,1 procentenheter. "
+        "Jämförelseområden: 25,0 % otrygga före, 22,0 % efter, −3,0 procentenheter."
+    )
+    finding = survey_finding(model, shares, "sv")
+    assert finding.label == "Upplevd trygghet" and finding.words == "troligen minskning"
+    numbers = finding.numbers.replace("\u00a0", " ")
+    assert numbers.startswith("Insatsområden: 35,8 % otrygga före") and not numbers.endswith(".")
+    note = finding.note.replace("\u00a0", " ")
+    assert note.startswith("Modellens skattning mot jämförelseområdena: −8,1 procentenheter;")
+    assert "justerat p = 0,108" in note and note.endswith(t("better", "sv"))
+    assert survey_finding(model, "", "sv") == model  # no shares (suppressed): the model alone
+    # In the key findings it comes after the places and before the action plan.
+    family = pd.DataFrame(
+        {
+            "municipality": ["Falun"],
+            "place_id": ["falun_resecentrum"],
+            "estimand": ["rate_ratio"],
+            "estimate": [0.8],
+            "ci_low": [0.67],
+            "ci_high": [0.96],
+            "p_family": [0.048],
+        }
+    )
+    implementation = pd.DataFrame(
+        {
+            "municipality": ["Falun"],
+            "horizon_months": [24],
+            "k": [18],
+            "n": [30],
+            "share": [0.6],
+            "wilson_lower": [0.42],
+            "wilson_upper": [0.75],
+        }
+    )
+    labels = [
+        f.label
+        for f in municipality_findings(
+            "Falun", family, implementation, str, "sv", perceived_safety=finding
+        )
+    ]
+    assert labels == ["falun_resecentrum", "Upplevd trygghet", "Åtgärdsplanen"]
+
+
+@pytest.mark.parametrize(
+    ("estimand", "low", "high", "p", "settled"),
+    [
+        ("share_difference_pp", -30.8, 0.5, 0.053, True),  # interval holds no change: none
+        ("share_difference_pp", -15.8, -0.4, 0.044, False),  # clear unadjusted: family decides
+        ("share_difference_pp", -15.8, -0.4, 0.05, True),  # probable whatever the adjustment
+        ("odds_ratio", 0.3, 0.8, 0.01, False),
+        ("odds_ratio", 0.8, 1.3, 0.01, True),
+        ("rate_ratio", 0.7, 0.9, 0.2, True),
+    ],
+)
+def test_a_word_is_settled_without_the_adjustment_unless_clear_before_it(
+    estimand, low, high, p, settled
+):
+    assert settled_without_adjustment(estimand, low, high, p) is settled
 
 
 def test_implementation_finding_against_the_goal():

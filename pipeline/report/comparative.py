@@ -7,7 +7,8 @@ words as each municipality's report.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,6 +32,8 @@ from ..run.paths import (
 from . import findings as key
 from . import html as h
 from .figures_outcomes import (
+    LABEL_WIDTH_CHARS,
+    TITLE_WIDTH_CHARS,
     plot_implementation_shares,
 )
 from .html import Html, details, heading, paragraph, table
@@ -269,15 +272,9 @@ class ComparativeReport:
                 )
                 survey = self.data.study.survey
                 if survey is not None and row.indicator == survey.indicator:
-                    # Shares in percentage points first; the model's odds ratio after them.
+                    # Shares in percentage points first; the model's estimate after them.
                     shares = survey_change_text(survey_shares(self.data, municipality, lang), lang)
-                    if shares:
-                        model = t("model_estimate", lang, numbers=finding.numbers)
-                        finding = replace(
-                            finding,
-                            numbers=shares.rstrip("."),
-                            note=f"{model} {finding.note}".strip(),
-                        )
+                    finding = key.survey_finding(finding, shares, lang)
                 findings.append(finding)
             groups.append(key.FindingGroup(str(municipality), tuple(findings)))
         return h.join(
@@ -419,8 +416,10 @@ class ComparativeReport:
             r_crit = number(q / np.sqrt(q**2 + m - 2), lang)
         title = t("section_implementation", lang)
         fig, ax = paired.plot(title=title, lang=lang)
-        ax.set_ylabel(t("axis_survey_pp", lang))
-        ax.set_xlabel(t("axis_implementation", lang, horizon=horizon))
+        ax.set_ylabel(textwrap.fill(t("axis_survey_pp", lang), LABEL_WIDTH_CHARS))
+        ax.set_xlabel(
+            textwrap.fill(t("axis_implementation", lang, horizon=horizon), TITLE_WIDTH_CHARS)
+        )
         parts += [
             figure_html(fig, t("alt_implementation", lang, horizon=horizon)),
             paragraph(t("implementation_text", lang, horizon=horizon, r_crit=r_crit)),

@@ -11,7 +11,7 @@ import pandas as pd
 from ..inputs.study import Shock
 from ..results import Effect
 from .i18n import t
-from .style import LINESTYLES, PALETTE, SHADE, SHADE_ALPHA
+from .style import FIGURE_WIDTH_IN, LINESTYLES, PALETTE, SHADE, SHADE_ALPHA
 
 
 def _axes(ax, figsize):
@@ -55,7 +55,7 @@ def plot_effect(
     """
     if effect.fitted is None:
         raise ValueError(f"{effect.design} for {effect.place_id} carries no fitted values to plot")
-    fig, ax = _axes(ax, (8, 3.4))
+    fig, ax = _axes(ax, (FIGURE_WIDTH_IN, 3.4))
     frame = effect.fitted
     x = pd.PeriodIndex(frame["period"]).to_timestamp()
     post = x >= start.to_timestamp()
@@ -107,9 +107,9 @@ def plot_effect(
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.spines[["top", "right"]].set_visible(False)
     if title:
-        ax.set_title(title, loc="left", fontsize=10)
+        ax.set_title(title, loc="left", fontsize="medium")
     ax.legend(
-        fontsize="small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False
+        fontsize="small", ncol=1, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False
     )
     return fig, ax
 
@@ -129,7 +129,7 @@ def plot_cumulative_difference(
     """
     if effect.fitted is None:
         raise ValueError(f"{effect.design} for {effect.place_id} carries no fitted values to plot")
-    fig, ax = _axes(ax, (7, 2.8))
+    fig, ax = _axes(ax, (FIGURE_WIDTH_IN, 2.8))
     frame = effect.fitted
     periods = pd.PeriodIndex(frame["period"])
     post = periods >= start
@@ -158,8 +158,29 @@ def plot_cumulative_difference(
     ax.xaxis.set_major_locator(mdates.YearLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize="small", ncol=2, loc="upper left", frameon=False)
+    ax.legend(fontsize="small", ncol=1, loc="upper left", frameon=False)
     return fig, ax
+
+
+def plot_effect_and_cumulative(
+    *,
+    effect: Effect,
+    start: pd.Period,
+    shocks: tuple[Shock, ...] = (),
+    title: str | None = None,
+    lang: str = "sv",
+):
+    """:func:`plot_effect` above :func:`plot_cumulative_difference`, on one time axis.
+
+    Returns ``(fig, (top, bottom))``.
+    """
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(FIGURE_WIDTH_IN, 6.4), height_ratios=(3, 2), layout="constrained"
+    )
+    plot_effect(effect=effect, start=start, shocks=shocks, title=title, lang=lang, ax=top)
+    plot_cumulative_difference(effect=effect, start=start, lang=lang, ax=bottom)
+    bottom.set_xlim(top.get_xlim())
+    return fig, (top, bottom)
 
 
 def plot_effect_over_time(
@@ -178,7 +199,7 @@ def plot_effect_over_time(
     """
     if effect.fitted is None:
         raise ValueError(f"{effect.design} for {effect.place_id} carries no fitted values to plot")
-    fig, ax = _axes(ax, (8, 2.4))
+    fig, ax = _axes(ax, (FIGURE_WIDTH_IN, 2.6))
     frame = effect.fitted
     periods = pd.PeriodIndex(frame["period"])
     post = periods >= start
@@ -222,5 +243,7 @@ def plot_effect_over_time(
     ax.xaxis.set_major_locator(mdates.YearLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    ax.legend(
+        fontsize="small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False
+    )
     return fig, ax

@@ -11,6 +11,7 @@ import textwrap
 from collections.abc import Sequence
 from datetime import date
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -22,8 +23,13 @@ from ..methods.implementation import HORIZONS_MONTHS, ImplementationVsEffect
 from ..methods.inspection import InspectionChange
 from ..methods.survey import SurveyShares
 from .i18n import t
-from .style import LINESTYLES, PALETTE
+from .style import FIGURE_WIDTH_IN, LINESTYLES, PALETTE
 from .words import IMPLEMENTATION_GOAL
+
+#: The longest line of a title or axis label, and of a label beside an axis, in characters:
+#: wrapped, they fit a figure :data:`.style.FIGURE_WIDTH_IN` wide.
+TITLE_WIDTH_CHARS = 48
+LABEL_WIDTH_CHARS = 26
 
 _GROUP_COLOURS = ("target", "control", "buffer", "highlight", "fitted", "counterfactual", "neutral")
 
@@ -51,7 +57,7 @@ def plot_shares(
     (fig, ax)
     """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 3.8), layout="constrained")
     else:
         fig = ax.figure
     table = shares.table.loc[~shares.table["suppressed"]]
@@ -90,7 +96,8 @@ def plot_shares(
     ax.set_xticks(waves, [pd.Timestamp(w).strftime("%Y-%m-%d") for w in waves])
     ax.set_ylabel(t("axis_share_unsafe", lang, answers="/".join(map(str, shares.unsafe))))
     ax.set_ylim(bottom=0)
-    ax.set_title(title or t("figure_shares_title", lang, question=shares.question))
+    title = title or t("figure_shares_title", lang, question=shares.question)
+    ax.set_title(textwrap.fill(title, TITLE_WIDTH_CHARS), loc="left")
     ax.legend(frameon=False)
     return fig, ax
 
@@ -128,7 +135,7 @@ def plot_inspection(
     table = change.table
     k = len(table)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 0.45 * k + 1.6))
+        fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 0.5 * k + 2.2), layout="constrained")
     else:
         fig = ax.figure
     for name, low, high in change.bands:
@@ -141,7 +148,7 @@ def plot_inspection(
             transform=ax.get_xaxis_transform(),
             ha="center",
             va="bottom",
-            fontsize=9,
+            fontsize="small",
             color="#333333",
         )
     y = np.arange(k)[::-1]
@@ -181,11 +188,11 @@ def plot_inspection(
             linestyle="none",
             zorder=4,
         )
-    ax.set_yticks(y, table["aspect"])
+    ax.set_yticks(y, [textwrap.fill(str(a), LABEL_WIDTH_CHARS) for a in table["aspect"]])
     ax.set_xlim(SCORE_MIN - 0.5, SCORE_MAX + 0.5)
     ax.set_ylim(-0.7, k - 0.3)
-    ax.set_xticks(range(SCORE_MIN, SCORE_MAX + 1, 2))
-    ax.set_xlabel(t("axis_inspection", lang))
+    ax.set_xticks(range(SCORE_MIN, SCORE_MAX + 1, 4))
+    ax.set_xlabel(textwrap.fill(t("axis_inspection", lang), TITLE_WIDTH_CHARS))
     handles = [
         Line2D(
             [],
@@ -210,7 +217,7 @@ def plot_inspection(
         handles=handles,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.12 - 0.5 / max(k, 1)),
-        ncol=2,
+        ncol=1,
         frameon=False,
     )
     ax.set_title(
@@ -225,7 +232,6 @@ def plot_inspection(
         ),
         pad=18,
     )
-    fig.tight_layout()
     return fig, ax
 
 
@@ -289,7 +295,7 @@ def plot_action_timeline(
     )
     n_rows = len(order) + order["municipality"].nunique() - 1
     if ax is None:
-        fig, ax = plt.subplots(figsize=(9, 0.3 * n_rows + 1.8))
+        fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 0.55 * n_rows + 2.2), layout="constrained")
     else:
         fig = ax.figure
     ypos, labels, y = [], [], n_rows
@@ -342,11 +348,11 @@ def plot_action_timeline(
                 f" {months} {t('fig_months', lang)}",
                 transform=ax.get_xaxis_transform(),
                 va="bottom",
-                fontsize=8,
+                fontsize="small",
             )
         end = max(end, start + pd.DateOffset(months=int(max(horizons_months, default=0))))
     ax.set_xlim(right=end + pd.Timedelta(days=45))
-    ax.set_yticks(ypos, labels, fontsize=9)
+    ax.set_yticks(ypos, labels, fontsize="small")
     ax.set_ylim(-0.8, n_rows - 0.2)
     handles = [
         Line2D(
@@ -371,10 +377,12 @@ def plot_action_timeline(
         )
     ]
     ax.legend(
-        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=5, frameon=False
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False
     )
-    ax.set_title(title or t("figure_timeline_title", lang), pad=14)
-    fig.tight_layout()
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.xaxis.set_minor_locator(mdates.MonthLocator((1, 4, 7, 10)))
+    ax.set_title(title or t("figure_timeline_title", lang), pad=16)
     return fig, ax
 
 
@@ -384,7 +392,10 @@ def _measure_label(row, lang: str, *, with_municipality: bool) -> str:
     text = textwrap.shorten(description or str(row.measure_id), width=44, placeholder=" …")
     category = row.category if isinstance(row.category, str) else "other"
     label = f"{text} ({t(f'category_{category}', lang)})"
-    return f"{row.municipality}: {label}" if with_municipality else label
+    if with_municipality:
+        label = f"{row.municipality}: {label}"
+    # Wrapped, so the labels leave the time axis most of a narrow figure's width.
+    return textwrap.fill(label, width=LABEL_WIDTH_CHARS)
 
 
 def plot_implementation_shares(
@@ -416,7 +427,9 @@ def plot_implementation_shares(
     if len(labels) != len(shares):
         raise ValueError(f"{len(labels)} labels for {len(shares)} rows")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 0.55 * len(shares) + 1.6), layout="constrained")
+        fig, ax = plt.subplots(
+            figsize=(FIGURE_WIDTH_IN, 0.55 * len(shares) + 1.6), layout="constrained"
+        )
     else:
         fig = ax.figure
     y = np.arange(len(shares))[::-1]
@@ -446,7 +459,7 @@ def plot_implementation_shares(
     )
     ax.set_yticks(y, labels)
     ax.set_xlim(0, 100)
-    ax.set_xlabel(t("axis_implemented_share", lang))
+    ax.set_xlabel(textwrap.fill(t("axis_implemented_share", lang), TITLE_WIDTH_CHARS))
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
     if title:
@@ -476,7 +489,7 @@ def plot_implementation_vs_effect(
     (fig, ax)
     """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 4.0), layout="constrained")
     else:
         fig = ax.figure
     table = result.table
@@ -500,7 +513,9 @@ def plot_implementation_vs_effect(
         markersize=7,
     )
     for xi, yi, name in zip(x, y, table["municipality"], strict=True):
-        ax.annotate(str(name), (xi, yi), xytext=(6, 6), textcoords="offset points", fontsize=9)
+        ax.annotate(
+            str(name), (xi, yi), xytext=(6, 6), textcoords="offset points", fontsize="small"
+        )
     ax.axvline(
         100 * IMPLEMENTATION_GOAL,
         color=PALETTE["counterfactual"],
@@ -512,6 +527,5 @@ def plot_implementation_vs_effect(
     ax.set_xlim(0, 100)
     ax.set_xlabel(t("axis_implementation", lang, horizon=result.horizon_months))
     ax.set_ylabel(result.effect_label)
-    ax.set_title(title or t("figure_implementation_title", lang))
-    fig.tight_layout()
+    ax.set_title(textwrap.fill(title or t("figure_implementation_title", lang), TITLE_WIDTH_CHARS))
     return fig, ax

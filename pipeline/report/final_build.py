@@ -20,16 +20,15 @@ from .exports import write_implementation_csv, write_workbook
 from .final_report import (
     EFFECTS_FILE,
     POOLED_FILE,
-    TEMPLATE_DIR,
     FinalReport,
     final_report_stem,
     load_inputs,
 )
+from .html import PRINT_STYLESHEET
 from .pdf import html_to_pdf
 from .style import use_report_style
 
 COMPARATIVE_HTML = "comparative_report.html"
-SCREEN_REPORT_PRINT_CSS = TEMPLATE_DIR / "screen_report_print.css"
 
 
 def build_final_report(paths: StudyPaths, lang: str, *, pdf: bool = True) -> list[Path]:
@@ -81,7 +80,7 @@ def print_html_report(html_path: str | Path, base_dir: str | Path) -> Path:
         html_path.read_text("utf-8"),
         html_path.with_suffix(".pdf"),
         base_dir=base_dir,
-        stylesheets=(SCREEN_REPORT_PRINT_CSS.read_text("utf-8"),),
+        stylesheets=(PRINT_STYLESHEET.read_text("utf-8"),),
     )
 
 

@@ -422,7 +422,12 @@ class FinalReport:
                     change,
                     interval,
                     _row_verdict(row, lang),
-                    f"{t('design_' + row['design'], lang)} (SMS {int(row['sms_level'])})",
+                    t(
+                        "design_with_level",
+                        lang,
+                        design=t("design_" + row["design"], lang),
+                        level=int(row["sms_level"]),
+                    ),
                 ]
             )
         return Table(

@@ -2,15 +2,16 @@
 
 Three kinds of finding, in the order a reader asks for them: the programme-level
 result (all target places together), each municipality's confirmatory outcome
-(the study's first indicator at each target place), and each action plan's
-implementation against the programme's goal. The words come from
+(the study's first indicator at each target place) with, in a municipality's
+own report, its perceived safety, and each action plan's implementation against
+the programme's goal. The words come from
 :mod:`pipeline.report.words`, so both reports say the same thing of the same
 estimate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -151,6 +152,40 @@ def effect_finding(
     )
 
 
+def settled_without_adjustment(
+    estimand: str, ci_low: float, ci_high: float, p_value: float, alpha: float = 0.05
+) -> bool:
+    """Whether an estimate's word is the same whatever its family's adjustment makes of ``p_value``.
+
+    An adjustment (Holm, Benjamini-Hochberg) never lowers a p-value, so the word
+    is settled when the interval includes no change ("no certain change") or
+    ``p_value`` is already ``alpha`` or more ("probable"); only a change "clear"
+    before the adjustment needs the adjusted p-value.
+    """
+    ratio = estimand in _PERCENT_ESTIMANDS or estimand in _PLAIN_RATIOS
+    result = verdict(
+        ci_low=ci_low, ci_high=ci_high, p_adjusted=p_value, null=1.0 if ratio else 0.0, alpha=alpha
+    )
+    return result.strength != "clear"
+
+
+def survey_finding(finding: Finding, shares_text: str, lang: str) -> Finding:
+    """A perceived-safety finding as people answered: the share unsafe in target and comparison
+    areas, in percentage points, first; the model's estimate (``finding``'s numbers) after them.
+
+    ``shares_text`` is :func:`pipeline.report.sections.survey_change_text`; without
+    it (a suppressed cell, a single wave) the finding keeps the model's numbers.
+    """
+    if not shares_text:
+        return finding
+    model = t("model_estimate", lang, numbers=finding.numbers)
+    return replace(
+        finding,
+        numbers=keep_together(shares_text.rstrip(".")),
+        note=f"{model} {finding.note}".strip(),
+    )
+
+
 def implementation_finding(row, lang: str) -> Finding:
     """An action plan's share done or started at its last follow-up, against the goal."""
     reached = goal_reached(int(row.k), int(row.n))
@@ -189,8 +224,10 @@ def municipality_findings(
     implementation: pd.DataFrame | None,
     place_name,
     lang: str,
+    perceived_safety: Finding | None = None,
 ) -> tuple[Finding, ...]:
-    """A municipality's confirmatory outcome at each target place, then its implementation."""
+    """A municipality's confirmatory outcome at each target place, its perceived safety when
+    given, then its implementation."""
     findings = [
         effect_finding(
             place_name(row.place_id),
@@ -203,6 +240,8 @@ def municipality_findings(
         )
         for row in family[family["municipality"] == municipality].itertuples(index=False)
     ]
+    if perceived_safety is not None:
+        findings.append(perceived_safety)
     last = last_horizon(implementation, municipality)
     if last is not None:
         findings.append(implementation_finding(last, lang))

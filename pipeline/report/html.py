@@ -22,14 +22,18 @@ import jinja2
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .style import CSS_PX_PER_INCH, smallest_text_pt
+
 TEMPLATE_ROOT = Path(__file__).with_name("templates")
 FRAGMENTS = TEMPLATE_ROOT / "fragments"
 #: The nbconvert template of a report page (``templates/page``).
 PAGE_TEMPLATE = "page"
+#: The report pages' print stylesheet: a browser prints a page with it, and the PDF is made with it.
+PRINT_STYLESHEET = TEMPLATE_ROOT / PAGE_TEMPLATE / "print.css"
 #: Resolution of embedded figures: sharp on high-density screens and in print.
 FIGURE_DPI = 200
 #: CSS pixels per inch: a figure's natural width on screen.
-CSS_DPI = 96
+CSS_DPI = CSS_PX_PER_INCH
 
 
 class Html(str):
@@ -121,13 +125,16 @@ def figure(fig, alt: str, *, caption: str = "") -> Html:
     """A matplotlib figure embedded as PNG at :data:`FIGURE_DPI`, with alternative text; then closed.
 
     The figure is drawn at its own size in inches; on screen it is shown at that
-    size (96 px per inch) or narrower.
+    size (96 px per inch) or narrower. The image carries the size of its
+    smallest text in points (``data-text-pt``), so that how legible it is at
+    the width a browser shows it can be checked (:func:`.style.shown_text_px`).
     """
     if not alt.strip():
         raise ValueError("every figure needs alternative text")
     width_in, height_in = fig.get_size_inches()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=FIGURE_DPI)
+    text_pt = smallest_text_pt(fig)
     plt.close(fig)
     return render(
         "figure",
@@ -137,6 +144,7 @@ def figure(fig, alt: str, *, caption: str = "") -> Html:
         caption=caption,
         width=round(width_in * CSS_DPI),
         height=round(height_in * CSS_DPI),
+        text_pt=f"{text_pt:.2f}" if text_pt != float("inf") else "",
     )
 
 

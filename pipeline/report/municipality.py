@@ -31,7 +31,7 @@ from ..methods.inspection import inspection_change
 from ..results import EFFECT_COLUMNS, effects_frame
 from . import findings as key
 from . import html as h
-from .figures import plot_cumulative_difference, plot_effect
+from .figures import plot_effect_and_cumulative
 from .figures_outcomes import (
     plot_action_timeline,
     plot_implementation_shares,
@@ -197,6 +197,7 @@ class MunicipalityReport:
             study_implementation_shares(self.data),
             lambda place_id: finding_place(self.data, place_id, lang),
             lang,
+            perceived_safety=self.perceived_safety_finding(),
         )
         group = key.FindingGroup(
             t(
@@ -208,6 +209,65 @@ class MunicipalityReport:
             findings,
         )
         return key_findings_box([group], self.data, lang)
+
+    def perceived_safety_finding(self) -> key.Finding | None:
+        """The survey's change in target and comparison areas, in percentage points, with the word
+        its estimate earns in the secondary family; None without a survey estimate.
+
+        The family's adjustment (Benjamini-Hochberg over every secondary row of the
+        study) never lowers a p-value, so the word is settled without it whenever the
+        interval includes no change or the unadjusted p is 0.05 or more: the finding
+        then shows the unadjusted p. Only otherwise is the whole study evaluated, as
+        the study-level step does, for the adjusted p (:meth:`_study_adjusted`).
+        """
+        survey = self.data.study.survey
+        if survey is None:
+            return None
+        effects = self.effects
+        rows = effects[
+            (effects["indicator"] == survey.indicator) & (effects["family"] == "secondary")
+        ]
+        if rows.empty:
+            return None
+        row = rows.iloc[0]
+        p, p_key = row["p_value"], "p_unadjusted_text"
+        if not key.settled_without_adjustment(
+            row["estimand"], row["ci_low"], row["ci_high"], row["p_value"]
+        ):
+            p, p_key = self._study_adjusted(row), "p_adjusted_text"
+        finding = key.effect_finding(
+            t("finding_perceived_safety", self.lang),
+            estimand=row["estimand"],
+            estimate=row["estimate"],
+            ci_low=row["ci_low"],
+            ci_high=row["ci_high"],
+            p_adjusted=p,
+            lang=self.lang,
+            better=self.data.study.indicator(survey.indicator).better,
+            p_key=p_key,
+        )
+        shares = survey_change_text(self._survey_shares(), self.lang)
+        return key.survey_finding(finding, shares, self.lang)
+
+    def _study_adjusted(self, row: pd.Series) -> float:
+        """``row``'s p-value adjusted within its family over the whole study's estimates."""
+        frames = [self.evaluation.to_frame()]
+        for municipality in self.data.study.municipality_names:
+            if municipality != self.municipality:
+                frames.append(evaluate_municipality(self.data, municipality).to_frame())
+        effects = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        adjusted = study_results(self.data, effects, self.data.study.municipality_names).effects
+        match = adjusted[
+            (adjusted["municipality"] == row["municipality"])
+            & (adjusted["indicator"] == row["indicator"])
+            & (adjusted["design"] == row["design"])
+            & (adjusted["estimand"] == row["estimand"])
+            & (
+                adjusted["place_id"].fillna("")
+                == ("" if pd.isna(row["place_id"]) else row["place_id"])
+            )
+        ]
+        return float(match["p_adjusted"].iloc[0]) if len(match) else float("nan")
 
     def places_table(self) -> pd.DataFrame:
         lang = self.lang
@@ -341,19 +401,13 @@ class MunicipalityReport:
             design = t("design_" + effect.design, lang)
             start = pd.Period(place.intervention_start, freq="M")
             with plt.rc_context(FIGURE_STYLE):
-                fig, (top, bottom) = plt.subplots(
-                    2, 1, figsize=(7, 6.4), height_ratios=(3, 2), layout="constrained"
-                )
-                plot_effect(
+                fig, _ = plot_effect_and_cumulative(
                     effect=effect,
                     start=start,
                     shocks=self.data.study.shocks,
                     title=f"{place.name} – {label}",
                     lang=lang,
-                    ax=top,
                 )
-                plot_cumulative_difference(effect=effect, start=start, lang=lang, ax=bottom)
-                bottom.set_xlim(top.get_xlim())
             alt = t(
                 "alt_effect",
                 lang,

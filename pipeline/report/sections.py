@@ -22,6 +22,7 @@ from . import findings as key
 from . import html as h
 from .html import Html, heading, paragraph
 from .i18n import t
+from .style import TEXT_SIZES
 from .words import goal_reached
 
 
@@ -237,13 +238,14 @@ def provenance_record(data: StudyData, parameters: dict) -> dict:
     }
 
 
-#: Type large enough to read when a report's figure is shown 400 px wide.
-FIGURE_STYLE = {"font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10}
+#: Type large enough to read when a report's figure is shown 400 px wide (see :mod:`.style`).
+FIGURE_STYLE = TEXT_SIZES
 
 #: The glossary's terms, in the order a reader meets them.
 GLOSSARY_TERMS = (
     "confidence_interval",
     "p_value",
+    "family",
     "expected",
     "comparison_area",
     "donor_pool",
