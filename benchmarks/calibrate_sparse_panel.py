@@ -36,11 +36,11 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline import calibration as cal  # noqa: E402
 from pipeline.designs.panel import fit_panel  # noqa: E402
 from pipeline.designs.pooled_did import fit_pooled_did  # noqa: E402
 from pipeline.errors import EstimationError  # noqa: E402
 from pipeline.inputs.bra import read_bra_folder  # noqa: E402
+from pipeline.validation import calibration as cal  # noqa: E402
 
 REFERENCE = REPO.parent / "shared" / "reference"
 ALPHA = 0.05
@@ -143,7 +143,7 @@ def _frame(counts, periods):
     return pd.DataFrame({"value": counts.astype(float), "exposure": 1.0}, index=periods)
 
 
-def run_study(study, draws, rng) -> list[dict]:
+def run_study(study, draws, rng, designs=("pooled_did", "panel")) -> list[dict]:
     band, mean, targets, controls = study
     periods = pd.period_range("2000-01", periods=BEFORE + AFTER, freq="M")
     start = periods[BEFORE]
@@ -158,7 +158,7 @@ def run_study(study, draws, rng) -> list[dict]:
             target_frames[name] = _frame(y, periods)
         starts = dict.fromkeys(target_frames, start)
         common = {"band": band, "mean": mean, "truth": truth}
-        for design in ("pooled_did", "panel"):
+        for design in designs:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

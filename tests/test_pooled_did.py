@@ -9,8 +9,10 @@ import statsmodels.api as sm
 
 from pipeline.designs.pooled_did import estimate_pooled_did, fit_pooled_did
 from pipeline.errors import EstimationError
+from pipeline.validation.simulation import SPARSE_START, SparseScenario, pooled_did_coverage
+from pipeline.validation.simulation import sparse_panel as simulated_panel
 
-START = pd.Period("2020-07", freq="M")
+START = SPARSE_START
 
 
 def sparse_panel(
@@ -20,36 +22,12 @@ def sparse_panel(
     months: int = 24,
     start: int = 12,
     rate_ratio: float = 1.0,
-    mean: float = 2.0,
-    overdispersion: float = 0.0,
-    drift: float = 0.0,
     seed: int = 0,
+    **noise,
 ):
-    """Seeded place series: 0.2-3x ``mean`` crimes a month, a season, optional extras.
-
-    ``overdispersion`` is the variance of a gamma frailty per cell; ``drift``
-    the standard deviation of each unit's own random-walk steps on the log
-    scale. Targets' counts from month ``start`` are multiplied by ``rate_ratio``.
-    Returns targets, starts and controls as ``fit_pooled_did`` takes them.
-    """
-    rng = np.random.default_rng(seed)
-    periods = pd.period_range(START - start, periods=months, freq="M")
-    season = 1 + 0.2 * np.sin(2 * np.pi * np.arange(months) / 12)
-    series = {}
-    for i in range(n_targets + n_controls):
-        level = mean * rng.uniform(0.2, 3.0)
-        walk = np.cumsum(rng.normal(0, drift, months)) if drift else 0.0
-        rate = level * season * np.exp(walk)
-        if i < n_targets:
-            rate = rate * np.where(np.arange(months) >= start, rate_ratio, 1.0)
-        if overdispersion:
-            shape = 1 / overdispersion
-            rate = rate * rng.gamma(shape, 1 / shape, months)
-        values = rng.poisson(rate).astype(float)
-        series[i] = pd.DataFrame({"value": values, "exposure": 1.0}, index=periods)
-    targets = {f"t{i}": series[i] for i in range(n_targets)}
-    controls = {f"c{i}": series[n_targets + i] for i in range(n_controls)}
-    return targets, {name: START for name in targets}, controls
+    """Seeded place series (``pipeline.validation.simulation.sparse_panel``) as the fit takes them."""
+    scenario = SparseScenario(n_targets, n_controls, months, start, **noise)
+    return simulated_panel(scenario, rate_ratio=rate_ratio, seed=seed)
 
 
 def statsmodels_ratio(targets, starts, controls) -> float:
@@ -167,19 +145,14 @@ def test_seeded():
 def test_simulated_places_hold_the_level_and_cover(overdispersion, drift):
     """Known truth: 5 targets and 15 areas of 0.4-6 crimes a month, 24 months. Under no
     effect the randomisation test rejects at its level; the interval covers a true 0.7."""
-    rejections, covered, replicates = 0, 0, 100
-    for seed in range(replicates):
-        kwargs = dict(mean=2.0, overdispersion=overdispersion, drift=drift, seed=seed)
-        null = fit_pooled_did(*sparse_panel(5, 15, **kwargs), draws=199, bootstrap=0, seed=seed)
-        rejections += null.p_value < 0.05
-        effect = fit_pooled_did(
-            *sparse_panel(5, 15, rate_ratio=0.7, **kwargs), draws=199, bootstrap=0, seed=seed
-        )
-        covered += effect.ci_low <= 0.7 <= effect.ci_high
-    print(f"pooled DiD: false positives {rejections}/100, coverage {covered}/100")
+    scenario = SparseScenario(overdispersion=overdispersion, drift=drift)
+    null = pooled_did_coverage(scenario, replicates=100, effect=1.0)
+    effect = pooled_did_coverage(scenario, replicates=100, effect=0.7)
+    print(f"pooled DiD: false positives {null['rejection_rate']}, coverage {effect['coverage']}")
+    assert null["failed"] == effect["failed"] == 0
     # Binomial 99 % bounds around 5 % and 95 % with 100 replicates.
-    assert rejections / replicates <= 0.12
-    assert 0.88 <= covered / replicates <= 1.0
+    assert null["rejection_rate"] <= 0.12
+    assert 0.88 <= effect["coverage"] <= 1.0
 
 
 # --------------------------------------------------------------------------- Buenos Aires
@@ -303,5 +276,12 @@ def test_buenos_aires_study_gets_the_published_pooled_decrease(tmp_path, referen
 
     # The study level never meta-pools the outcome-selected survivors (the places' own
     # ratios): count indicators are pooled through one joint model only.
+    # Its programme-level row is the pooled difference-in-differences of all 37 targets
+    # (the panel refuses: 4 months before the start).
     results = study_results(data, effects, ["Buenos Aires"])
     assert not results.pooled["design"].str.startswith("meta").any()
+    programme = results.pooled[results.pooled["indicator"] == "car_theft"]
+    assert programme["design"].tolist() == ["pooled_did"]
+    row = programme.iloc[0]
+    assert row["k"] == 37 and row["estimate"] < 0.5 and row["ci_high"] < 1
+    assert row["p_value"] < 0.01 and "panel of the targets could not be fitted" in row["notes"]

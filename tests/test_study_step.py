@@ -429,6 +429,31 @@ def test_the_default_pool_is_the_panel_of_every_target(demo_data):
     assert pooled == panel_effects(demo_data, "crimes_total", targets)[0]
 
 
+def test_the_pool_is_the_pooled_did_where_the_panel_cannot_be_fitted(demo_data):
+    """Regression: a sparse study whose panel could not be fitted got no programme-level
+    count estimate. With six months before the first start the panel refuses (it needs a
+    year before each target's start); the pooled difference-in-differences of every
+    target takes its place and says why."""
+    from dataclasses import replace
+
+    from pipeline.designs.pooled_did import pooled_did_effect
+    from pipeline.evaluation.study import pool_programme
+
+    targets = demo_data.study.targets()
+    first = min(pd.Period(p.intervention_start, freq="M") for p in targets)
+    short = replace(demo_data, series=demo_data.series[demo_data.series["period"] >= first - 6])
+    pooled = pool_programme(short, "crimes_total", targets)
+    direct = pooled_did_effect(short, "crimes_total", targets)
+    assert pooled.design == "pooled_did" and pooled.place_id == ""
+    assert (pooled.estimate, pooled.ci_low, pooled.p_value) == (
+        direct.estimate,
+        direct.ci_low,
+        direct.p_value,
+    )
+    assert pooled.notes[0].startswith("the panel of the targets could not be fitted: ")
+    assert "12 months before" in pooled.notes[0]
+
+
 # --------------------------------------------------------------------------- simulations
 
 

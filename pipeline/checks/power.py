@@ -110,22 +110,27 @@ def _solve_increase(
     return optimize.brentq(f, 0.0, hi, xtol=1e-12)
 
 
-def _solve_decrease(
-    k: float, tp: float, tq: float, cp: float | None, cq: float | None, phi: float
-) -> float:
-    """Smallest root of ``d = k * SE(-d)``, or NaN when there is none.
+def _decrease_root(k: float, se0: float, post_share: float) -> float:
+    """Smallest log decrease ``d`` with ``d = k * SE(-d)``, or NaN when there is none.
 
-    ``f(d) = d - k * SE(-d)`` is concave (the SE grows like exp(d/2) as the expected
-    post count shrinks), so it has no root or two; the smaller one is the MDE. With
-    very few crimes no decrease, however large, reaches the requested power.
+    A decrease leaves fewer events after the start, so the share ``post_share``
+    of the no-effect variance ``se0**2`` that comes from the target's post-period
+    counts grows by ``exp(d)``: ``SE(-d) = se0 * sqrt(1 + post_share * expm1(d))``.
+    ``f(d) = d - k * SE(-d)`` is then concave, so it has no root or two; the
+    smaller one is the minimum detectable decrease. With very few crimes no
+    decrease, however large, reaches the requested power.
     """
+    if post_share <= 0:
+        return k * se0
+
+    def se(d: float) -> float:
+        return se0 * math.sqrt(1 + post_share * math.expm1(d))
 
     def f(d: float) -> float:
-        return d - k * _se_log(-d, tp, tq, cp, cq, phi)
+        return d - k * se(d)
 
     def slope(d: float) -> float:
-        # d SE(-d)/dd = phi * exp(d) / T_post / (2 * SE(-d))
-        return 1 - k * phi * math.exp(d) / tq / (2 * _se_log(-d, tp, tq, cp, cq, phi))
+        return 1 - k * se0**2 * post_share * math.exp(d) / (2 * se(d))
 
     if slope(0.0) <= 0:
         return float("nan")
@@ -316,7 +321,7 @@ def minimum_detectable_effect(
     if variance_at == "null":
         dec = inc = k * se0
     else:
-        dec = _solve_decrease(k, tp, tq, cp, cq, phi)
+        dec = _decrease_root(k, se0, phi / tq / se0**2)
         inc = _solve_increase(k, tp, tq, cp, cq, phi)
     return MDEResult(
         design="before_after" if cp is None else "controlled",
@@ -417,18 +422,5 @@ def detectable_decrease_from_interval(
     crit = stats.norm.ppf(0.5 + level / 2)
     se = (math.log(ci_high) - math.log(ci_low)) / (2 * crit)
     k = crit + stats.norm.ppf(power)
-    share = min(max(float(post_share), 0.0), 1.0)
-
-    def gap(delta: float) -> float:
-        return delta - k * se * math.sqrt(1 + share * math.expm1(delta))
-
-    top = k * se
-    if gap(top) >= 0:
-        return float(100 * (1 - math.exp(-top)))
-    # gap is concave: search its rising side for a sign change, as _solve_decrease does.
-    grid = top + np.linspace(0, 20, 2001)[1:]
-    values = np.array([gap(d) for d in grid])
-    if not (values >= 0).any():
-        return float("nan")
-    hi = float(grid[np.argmax(values >= 0)])
-    return float(100 * (1 - math.exp(-optimize.brentq(gap, top, hi, xtol=1e-10))))
+    delta = _decrease_root(k, se, min(max(float(post_share), 0.0), 1.0))
+    return float(100 * (1 - math.exp(-delta))) if np.isfinite(delta) else float("nan")

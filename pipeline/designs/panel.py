@@ -256,7 +256,7 @@ class _Series:
         return _Series(self.months[keep], self.values[keep], self.exposure[keep])
 
 
-def _series_of(name: str, frame: pd.DataFrame) -> _Series:
+def checked_series(name: str, frame: pd.DataFrame) -> _Series:
     """Check one series and turn it into arrays; ValueError names the series."""
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"the series of {name!r} must be a DataFrame")
@@ -280,6 +280,26 @@ def _series_of(name: str, frame: pd.DataFrame) -> _Series:
     return _Series(months, values[order], exposure[order])
 
 
+def stack_series(series: Sequence[_Series]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Units x months arrays over the months from the first to the last of any series.
+
+    Returns counts, exposure and ``observed``; a month a series lacks has
+    ``observed`` False, count 0 and exposure 1.
+    """
+    first = min(int(s.months[0]) for s in series if len(s.months))
+    last = max(int(s.months[-1]) for s in series if len(s.months))
+    n, m = len(series), last - first + 1
+    counts = np.zeros((n, m))
+    exposure = np.ones((n, m))
+    observed = np.zeros((n, m), dtype=bool)
+    for i, one in enumerate(series):
+        pos = one.months - first
+        counts[i, pos] = one.values
+        exposure[i, pos] = one.exposure
+        observed[i, pos] = True
+    return counts, exposure, observed
+
+
 def _build(
     targets: Mapping[str, pd.DataFrame],
     starts: Mapping[str, pd.Period | str],
@@ -297,7 +317,7 @@ def _build(
     missing = [str(t) for t in targets if t not in starts]
     if missing:
         raise ValueError(f"no intervention start for target(s) {', '.join(missing)}")
-    target_series = {str(t): _series_of(str(t), f) for t, f in targets.items()}
+    target_series = {str(t): checked_series(str(t), f) for t, f in targets.items()}
     start_of = {}
     for t in targets:
         try:
@@ -319,7 +339,7 @@ def _build(
     excluded = []
     control_series = {}
     for c, frame in controls.items():
-        series = _series_of(str(c), frame).between(first, last)
+        series = checked_series(str(c), frame).between(first, last)
         if not len(series.months):
             excluded.append(f"{c}: no months in the targets' window")
         elif series.values.sum() == 0:
@@ -332,16 +352,8 @@ def _build(
             f"{len(control_series)}" + (f" ({'; '.join(excluded)})" if excluded else "")
         )
     units = (*target_series, *control_series)
-    n, m = len(units), last - first + 1
-    counts = np.zeros((n, m))
-    exposure = np.ones((n, m))
-    observed = np.zeros((n, m), dtype=bool)
-    for i, series in enumerate([*target_series.values(), *control_series.values()]):
-        pos = series.months - first
-        counts[i, pos] = series.values
-        exposure[i, pos] = series.exposure
-        observed[i, pos] = True
-    periods = pd.period_range(pd.Period(ordinal=first, freq="M"), periods=m, freq="M")
+    counts, exposure, observed = stack_series([*target_series.values(), *control_series.values()])
+    periods = pd.period_range(pd.Period(ordinal=first, freq="M"), periods=counts.shape[1], freq="M")
     uncovered = np.flatnonzero(~observed[len(target_series) :].any(axis=0))
     if len(uncovered):
         raise EstimationError(

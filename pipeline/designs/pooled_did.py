@@ -64,6 +64,7 @@ from ..inputs.prepare import StudyData
 from ..inputs.study import Place
 from ..results import Effect
 from .base import cut_before_co_intervention, place_series
+from .panel import checked_series, stack_series
 
 NAME = "pooled_did"
 SMS_LEVEL = 3
@@ -370,33 +371,14 @@ def _build(
             f"the pooled difference-in-differences needs at least {MIN_TARGETS} target and "
             f"{MIN_CONTROLS} comparison area; got {len(targets)} and {len(controls)}"
         )
-    frames = {}
-    for name, frame in [*targets.items(), *controls.items()]:
-        if not isinstance(frame, pd.DataFrame) or not {"value", "exposure"} <= set(frame.columns):
-            raise ValueError(f"the series of {name!r} must be a DataFrame with value and exposure")
-        index = frame.index
-        if not (isinstance(index, pd.PeriodIndex) and index.freqstr == "M"):
-            raise ValueError(f"the series of {name!r} must be indexed by monthly periods")
-        if index.has_duplicates:
-            raise ValueError(f"the series of {name!r} repeats a month")
-        values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float)
-        exposure = pd.to_numeric(frame["exposure"], errors="coerce").to_numpy(dtype=float)
-        if not np.isfinite(values).all() or (values < 0).any():
-            raise ValueError(f"the series of {name!r} has missing or negative counts")
-        if not np.isfinite(exposure).all() or (exposure <= 0).any():
-            raise ValueError(f"the series of {name!r} has missing or non-positive exposure")
-        frames[str(name)] = (index, values, exposure)
-    first = min(int(i.asi8.min()) for i, _, _ in frames.values() if len(i))
-    last = max(int(i.asi8.max()) for i, _, _ in frames.values() if len(i))
-    periods = pd.period_range(pd.Period(ordinal=first, freq="M"), periods=last - first + 1)
-    n, m = len(frames), len(periods)
-    counts, exposure = np.zeros((n, m)), np.ones((n, m))
-    observed = np.zeros((n, m), dtype=bool)
-    for i, (index, values, expo) in enumerate(frames.values()):
-        pos = index.asi8 - first
-        counts[i, pos], exposure[i, pos], observed[i, pos] = values, expo, True
+    names = [str(name) for name in [*targets, *controls]]
+    series = [checked_series(str(n), f) for n, f in [*targets.items(), *controls.items()]]
+    counts, exposure, observed = stack_series(series)
+    first = min(int(one.months[0]) for one in series if len(one.months))
+    n, m = counts.shape
+    periods = pd.period_range(pd.Period(ordinal=first, freq="M"), periods=m, freq="M")
     start = np.full(n, -1)
-    for i, name in enumerate(list(frames)[: len(targets)]):
+    for i, name in enumerate(names[: len(targets)]):
         try:
             month = pd.Period(starts[name], freq="M")
         except (KeyError, TypeError, ValueError) as exc:
@@ -406,7 +388,7 @@ def _build(
         if not ((months < position).any() and (months >= position).any()):
             raise EstimationError(f"target {name!r} has no month before or no month from {month}")
         start[i] = position
-    panel = _Panel(tuple(frames), periods, counts, exposure, observed, start)
+    panel = _Panel(tuple(names), periods, counts, exposure, observed, start)
     months = np.arange(m)
     targets_rows = start >= 0
     after = observed & (months[None, :] >= start[:, None]) & targets_rows[:, None]

@@ -29,7 +29,8 @@ Pooling. Places of one municipality, and usually of the whole study, share
 comparison areas, so their estimates are correlated and a meta-analysis that
 treats them as independent understates the pooled uncertainty. Count
 indicators are therefore pooled through the joint model, the panel of every
-target against every comparison area (:func:`pool_programme`). Survey and
+target against every comparison area, or where the panel cannot be fitted the
+pooled difference-in-differences (:func:`pool_programme`). Survey and
 inspection estimates are independent across municipalities and places and are
 pooled by random-effects meta-analysis, one estimand per pool: rows with other
 estimands form their own pool, never mixed in.
@@ -39,13 +40,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..designs.panel import panel_effects
+from ..designs.pooled_did import pooled_did_effect
 from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..inputs.study import Place, Study
@@ -239,13 +241,31 @@ ProgrammePool = Callable[[StudyData, str, list[Place]], Effect]
 
 
 def pool_programme(data: StudyData, indicator_id: str, targets: list[Place]) -> Effect:
-    """The programme-level estimate of a count indicator: one panel of every target.
+    """The programme-level estimate of a count indicator: one joint model of every target.
 
-    The joint model sees that targets share comparison areas (their estimates'
-    covariance) and weights each target by its expected post-period count.
-    Any pooled design with this signature can take its place.
+    The panel of every target sees that targets share comparison areas (their
+    estimates' covariance) and weights each target by its expected post-period
+    count. Where it cannot be fitted (a target with less than a year before its
+    start, or without events on both sides), the pooled difference-in-differences
+    takes every target whatever its events; the places' own ratios are never
+    meta-pooled, since those that exist are selected on the outcome. Any pooled
+    design with this signature can take its place.
+
+    Raises
+    ------
+    EstimationError
+        Neither joint model can be fitted; the message gives both reasons.
     """
-    return panel_effects(data, indicator_id, targets)[0]
+    try:
+        return panel_effects(data, indicator_id, targets)[0]
+    except EstimationError as exc:
+        refused = str(exc)
+    try:
+        pooled = pooled_did_effect(data, indicator_id, targets)
+    except EstimationError as exc:
+        raise EstimationError(f"panel: {refused}; pooled_did: {exc}") from exc
+    note = f"the panel of the targets could not be fitted: {refused}"
+    return replace(pooled, notes=(note, *pooled.notes))
 
 
 def _pooled_frame(rows: list[dict]) -> pd.DataFrame:

@@ -387,6 +387,45 @@ def _run(
     return frame, n_failed
 
 
+def _calibrate(
+    targets: dict[str, _Series],
+    arguments: Callable[[str, _Series, np.ndarray], tuple[tuple, dict]],
+    estimator,
+    *,
+    rate_ratio: float | None,
+    alpha: float,
+    skipped: list[str],
+    starts,
+    min_pre: int,
+    min_post: int,
+    step: int,
+    seed: int,
+) -> PlaceboResult | PowerResult:
+    """The estimator at every fake start of every target: a placebo run, or a power run.
+
+    ``rate_ratio`` None leaves the counts as they are (placebo); else the
+    target's counts from the start are thinned to it. ``arguments(unit,
+    series, counts)`` gives the estimator's arguments before ``start`` and the
+    extra columns of the unit's rows.
+    """
+
+    def call(unit, series, start, rng):
+        if rate_ratio is None:
+            counts = series.counts.copy()
+        else:
+            counts = _thin_post(series, start, rate_ratio, rng)
+        args, extra = arguments(unit, series, counts)
+        est, err = _call(estimator, (*args, start))
+        return est, err, extra
+
+    frame, n_failed = _run(
+        targets, call, starts=starts, min_pre=min_pre, min_post=min_post, step=step, seed=seed
+    )
+    if rate_ratio is None:
+        return _placebo_result(frame, alpha, n_failed, skipped)
+    return _power_result(frame, rate_ratio, alpha, n_failed, skipped)
+
+
 def _placebo_result(frame: pd.DataFrame, alpha: float, n_failed: int, skipped) -> PlaceboResult:
     frame = frame.assign(rejected=frame["p_value"] < alpha)
     n = len(frame)
@@ -473,6 +512,10 @@ def _big_enough(prepared: dict[str, _Series], min_mean: float, skipped: list[str
 # --------------------------------------------------------------------------- single series
 
 
+def _single_arguments(unit: str, series: _Series, counts: np.ndarray) -> tuple[tuple, dict]:
+    return (counts, series.exposure, series.periods), {}
+
+
 def placebo_rejection_rate(
     series_by_unit: Mapping[str, pd.DataFrame],
     estimator: Estimator,
@@ -516,15 +559,19 @@ def placebo_rejection_rate(
     """
     check_probability(alpha)
     prepared, skipped = _prepare(series_by_unit)
-
-    def call(unit, series, start, rng):
-        est, err = _call(estimator, (series.counts.copy(), series.exposure, series.periods, start))
-        return est, err, {}
-
-    frame, n_failed = _run(
-        prepared, call, starts=starts, min_pre=min_pre, min_post=min_post, step=step, seed=seed
+    return _calibrate(
+        prepared,
+        _single_arguments,
+        estimator,
+        rate_ratio=None,
+        alpha=alpha,
+        skipped=skipped,
+        starts=starts,
+        min_pre=min_pre,
+        min_post=min_post,
+        step=step,
+        seed=seed,
     )
-    return _placebo_result(frame, alpha, n_failed, skipped)
 
 
 def injected_effect_power(
@@ -563,17 +610,19 @@ def injected_effect_power(
     check_probability(alpha)
     _check_ratio(rate_ratio)
     prepared, skipped = _prepare(series_by_unit)
-    prepared = _big_enough(prepared, min_mean, skipped)
-
-    def call(unit, series, start, rng):
-        y = _thin_post(series, start, rate_ratio, rng)
-        est, err = _call(estimator, (y, series.exposure, series.periods, start))
-        return est, err, {}
-
-    frame, n_failed = _run(
-        prepared, call, starts=starts, min_pre=min_pre, min_post=min_post, step=step, seed=seed
+    return _calibrate(
+        _big_enough(prepared, min_mean, skipped),
+        _single_arguments,
+        estimator,
+        rate_ratio=rate_ratio,
+        alpha=alpha,
+        skipped=skipped,
+        starts=starts,
+        min_pre=min_pre,
+        min_post=min_post,
+        step=step,
+        seed=seed,
     )
-    return _power_result(frame, rate_ratio, alpha, n_failed, skipped)
 
 
 # --------------------------------------------------------------------------- controlled
@@ -678,20 +727,23 @@ def _controlled(
     means = {u: float(np.mean(s.counts)) for u, s in prepared.items()}
     controls_of = {u: _pick_controls(means, u, n_controls, pool_factor, (), seed) for u in targets}
 
-    def call(unit, series, start, rng):
+    def arguments(unit, series, counts):
         control = _control_counts(prepared, controls_of[unit], series.periods, pooled)
-        y = series.counts.copy()
-        if rate_ratio is not None:
-            y = _thin_post(series, start, rate_ratio, rng)
-        est, err = _call(estimator, (y, control, series.periods, start))
-        return est, err, {"controls": ", ".join(controls_of[unit])}
+        return (counts, control, series.periods), {"controls": ", ".join(controls_of[unit])}
 
-    frame, n_failed = _run(
-        targets, call, starts=starts, min_pre=min_pre, min_post=min_post, step=step, seed=seed
+    return _calibrate(
+        targets,
+        arguments,
+        estimator,
+        rate_ratio=rate_ratio,
+        alpha=alpha,
+        skipped=skipped,
+        starts=starts,
+        min_pre=min_pre,
+        min_post=min_post,
+        step=step,
+        seed=seed,
     )
-    if rate_ratio is None:
-        return _placebo_result(frame, alpha, n_failed, skipped)
-    return _power_result(frame, rate_ratio, alpha, n_failed, skipped)
 
 
 def controlled_placebo_rejection_rate(

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..designs.base import DesignData
+from ..designs.pooled_did import fit_pooled_did
 from ..errors import EstimationError
 from ..inputs.study import Analysis, Indicator, Place, Shock
 from .demo import (
@@ -281,6 +282,115 @@ def place_coverage(
     n = len(ratios)
     return {
         "design": design.name,
+        "scenario": scenario.label,
+        "truth": effect,
+        "replicates": replicates,
+        "failed": failed,
+        "coverage": covered / n if n else float("nan"),
+        "rejection_rate": rejected / n if n else float("nan"),
+        "median_ratio": float(np.median(ratios)) if n else float("nan"),
+    }
+
+
+# --------------------------------------------------------------------------- sparse panels
+
+#: The month the simulated sparse panels' targets start.
+SPARSE_START = pd.Period("2020-07", freq="M")
+
+
+@dataclass(frozen=True)
+class SparseScenario:
+    """A sparse panel: targets and comparison areas of a few crimes a month, one common start.
+
+    ``overdispersion`` is the variance of a gamma frailty per cell (0: Poisson);
+    ``drift`` the standard deviation of each unit's own random-walk steps in the
+    log level.
+    """
+
+    n_targets: int = 5
+    n_controls: int = 15
+    months: int = 24
+    n_pre: int = 12
+    mean: float = 2.0
+    overdispersion: float = 0.0
+    drift: float = 0.0
+
+    @property
+    def label(self) -> str:
+        noise = "Poisson" if not self.overdispersion else f"overdispersion {self.overdispersion:g}"
+        return (
+            f"{self.n_targets} targets, {self.n_controls} areas, {self.n_pre}+"
+            f"{self.months - self.n_pre} months, {self.mean:g}/month, {noise}"
+            + (f", drift {self.drift:g}" if self.drift else "")
+        )
+
+
+def sparse_panel(scenario: SparseScenario, *, rate_ratio: float = 1.0, seed: int = 0):
+    """Seeded place series: 0.2-3 times ``scenario.mean`` crimes a month, with a season.
+
+    Every unit draws its own level, so targets and areas are exchangeable (the
+    assumption the randomisation rests on). The targets' rates from month
+    ``scenario.n_pre`` on are multiplied by ``rate_ratio``.
+
+    Returns
+    -------
+    tuple
+        targets, starts and controls as
+        :func:`~pipeline.designs.pooled_did.fit_pooled_did` takes them.
+    """
+    s = scenario
+    rng = np.random.default_rng(seed)
+    periods = pd.period_range(SPARSE_START - s.n_pre, periods=s.months, freq="M")
+    season = 1 + 0.2 * np.sin(2 * np.pi * np.arange(s.months) / 12)
+    series = {}
+    for i in range(s.n_targets + s.n_controls):
+        level = s.mean * rng.uniform(0.2, 3.0)
+        walk = np.cumsum(rng.normal(0, s.drift, s.months)) if s.drift else 0.0
+        rate = level * season * np.exp(walk)
+        if i < s.n_targets:
+            rate = rate * np.where(np.arange(s.months) >= s.n_pre, rate_ratio, 1.0)
+        if s.overdispersion:
+            shape = 1 / s.overdispersion
+            rate = rate * rng.gamma(shape, 1 / shape, s.months)
+        values = rng.poisson(rate).astype(float)
+        series[i] = pd.DataFrame({"value": values, "exposure": 1.0}, index=periods)
+    targets = {f"t{i}": series[i] for i in range(s.n_targets)}
+    controls = {f"c{i}": series[s.n_targets + i] for i in range(s.n_controls)}
+    return targets, dict.fromkeys(targets, SPARSE_START), controls
+
+
+def pooled_did_coverage(
+    scenario: SparseScenario,
+    *,
+    replicates: int = 200,
+    effect: float = 1.0,
+    draws: int = 199,
+    seed: int = 0,
+) -> dict:
+    """Rejection rate and interval coverage of the pooled difference-in-differences.
+
+    Returns
+    -------
+    dict
+        ``scenario``, ``truth``, ``replicates``, ``failed`` (refused fits),
+        ``coverage`` of ``effect`` by the 95 % interval, ``rejection_rate``
+        (p < 0.05, on the side of the truth when ``effect`` is not 1) and
+        ``median_ratio`` (the interval's upper/lower ratio).
+    """
+    covered, rejected, ratios, failed = 0, 0, [], 0
+    for replicate in range(replicates):
+        data = sparse_panel(scenario, rate_ratio=effect, seed=seed + replicate)
+        try:
+            fit = fit_pooled_did(*data, draws=draws, bootstrap=0, seed=seed + replicate)
+        except EstimationError:
+            failed += 1
+            continue
+        covered += fit.ci_low <= effect <= fit.ci_high
+        right_side = effect == 1.0 or (fit.ratio < 1) == (effect < 1)
+        rejected += fit.p_value < 0.05 and right_side
+        ratios.append(fit.ci_high / fit.ci_low)
+    n = len(ratios)
+    return {
         "scenario": scenario.label,
         "truth": effect,
         "replicates": replicates,
