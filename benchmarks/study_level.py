@@ -103,11 +103,16 @@ def null_programme(
     for k in sizes:
         municipalities.append(shuffled[at : at + k])
         at += k
+    # The programme's panel knows which pseudo-municipality each place is in.
+    municipality_of = {n: f"m{k}" for k, places in enumerate(municipalities) for n in places}
     p_values = []
     for places in [*municipalities, members]:
         try:
             fit = fit_panel(
-                {n: series[n] for n in places}, {n: starts[n] for n in places}, controls
+                {n: series[n] for n in places},
+                {n: starts[n] for n in places},
+                controls,
+                municipalities=municipality_of,
             )
             p_values.append(fit.p_value)
         except EstimationError:
