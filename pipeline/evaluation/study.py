@@ -29,7 +29,9 @@ Pooling. Places of one municipality, and usually of the whole study, share
 comparison areas, so their estimates are correlated and a meta-analysis that
 treats them as independent understates the pooled uncertainty. Count
 indicators are therefore pooled through the joint model, the panel of every
-target against every comparison area (:func:`pool_programme`). Survey and
+target against every comparison area (:func:`pool_programme`), which nests the
+places in their municipalities (a variance component between municipalities,
+so the programme's interval holds for municipalities whose effects differ). Survey and
 inspection estimates are independent across municipalities and places and are
 pooled by random-effects meta-analysis, one estimand per pool: rows with other
 estimands form their own pool, never mixed in.
@@ -242,7 +244,8 @@ def pool_programme(data: StudyData, indicator_id: str, targets: list[Place]) -> 
     """The programme-level estimate of a count indicator: one panel of every target.
 
     The joint model sees that targets share comparison areas (their estimates'
-    covariance) and weights each target by its expected post-period count.
+    covariance), weights each target by its expected post-period count and adds
+    the variance between the targets' municipalities.
     Any pooled design with this signature can take its place.
     """
     return panel_effects(data, indicator_id, targets)[0]
