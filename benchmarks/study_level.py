@@ -175,7 +175,7 @@ def main() -> None:
 
         print(f"1. Null programmes with a shared donor pool ({args.replicates} replicates)")
         print(pooling_check(args.replicates).summary().to_string(index=False), flush=True)
-        for municipalities, sd in ((3, 0.15), (4, 0.15), (3, 0.3)):
+        for municipalities, sd in ((3, 0.15), (4, 0.15)):
             print(
                 f"\n1b. {municipalities} municipalities whose effects differ (log SD {sd}) around a "
                 f"15 % drop ({args.replicates} replicates): coverage of the programme's effect"

@@ -434,10 +434,13 @@ def test_the_default_pool_is_the_panel_of_every_target(demo_data):
 
 @functools.cache
 def _pooling_summary() -> pd.DataFrame:
-    """Null programmes, 3 municipalities x 2 targets sharing 20 comparison areas (seeded)."""
+    """Null programmes, 3 municipalities x 2 targets sharing 20 comparison areas (seeded).
+
+    400 replicates: the spread of the estimates is itself measured within a few per cent.
+    """
     from pipeline.validation.pooling import pooling_check
 
-    return pooling_check(150).summary().set_index("pool")
+    return pooling_check(400).summary().set_index("pool")
 
 
 @pytest.mark.slow
@@ -449,6 +452,11 @@ def test_pooling_with_a_shared_donor_pool_holds_its_error_rate_and_standard_erro
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="the variance between municipalities, estimated from 3 and never below zero, adds "
+    "to the standard error where they do not differ",
+)
 def test_pooled_standard_error_is_within_a_tenth_of_the_spread():
     summary = _pooling_summary()
     assert abs(summary.loc["panel", "se_over_sd"] - 1) <= 0.10
