@@ -4,7 +4,8 @@ real series, and the demo's ground truth.
 1. Simulation (``pipeline.validation.pooling``): null programmes, 3 municipalities x 2
    targets sharing 20 comparison areas, municipality-level shocks; the panel's pooled
    false-positive rate and its standard error against the spread of its estimates, beside a
-   flat meta-analysis of the same places.
+   flat meta-analysis of the same places. Then municipalities whose effects differ: the
+   coverage of the programme's effect.
 2. Real series: pseudo-programmes from Brå's monthly totals (2013-2016). Each takes 4
    "municipalities" of 2-3 neighbouring Brå municipalities (by size) as their target places,
    with seeded staggered fake starts, and the 25 municipalities nearest in size outside the
@@ -103,11 +104,16 @@ def null_programme(
     for k in sizes:
         municipalities.append(shuffled[at : at + k])
         at += k
+    # The programme's panel knows which pseudo-municipality each place is in.
+    municipality_of = {n: f"m{k}" for k, places in enumerate(municipalities) for n in places}
     p_values = []
     for places in [*municipalities, members]:
         try:
             fit = fit_panel(
-                {n: series[n] for n in places}, {n: starts[n] for n in places}, controls
+                {n: series[n] for n in places},
+                {n: starts[n] for n in places},
+                controls,
+                municipalities=municipality_of,
             )
             p_values.append(fit.p_value)
         except EstimationError:
@@ -169,6 +175,18 @@ def main() -> None:
 
         print(f"1. Null programmes with a shared donor pool ({args.replicates} replicates)")
         print(pooling_check(args.replicates).summary().to_string(index=False), flush=True)
+        for municipalities, sd in ((3, 0.15), (4, 0.15)):
+            print(
+                f"\n1b. {municipalities} municipalities whose effects differ (log SD {sd}) around a "
+                f"15 % drop ({args.replicates} replicates): coverage of the programme's effect"
+            )
+            check = pooling_check(
+                args.replicates,
+                effect=0.85,
+                municipality_effect_sd=sd,
+                municipalities=municipalities,
+            )
+            print(check.summary().to_string(index=False), flush=True)
 
     if args.data.is_dir():
         print(f"\n2. Null pseudo-programmes on Brå's series ({args.programmes}): 4 municipalities")

@@ -328,6 +328,26 @@ def test_drift_shared_by_the_targets_widens_the_pooled_interval():
     assert "joint drift at" in fit.inference
 
 
+def test_municipalities_that_differ_widen_the_pooled_interval():
+    rng = np.random.default_rng(15)
+    effects, levels, starts = (0.6, 0.65, 1.0, 1.05), (12.0, 9.0, 16.0, 11.0), (40, 48, 57, 44)
+    targets, starts, controls, _ = simulate(rng, effects=effects, levels=levels, starts=starts)
+    apart = {"t0": "A", "t1": "A", "t2": "B", "t3": "B"}
+    mixed = {"t0": "A", "t1": "B", "t2": "A", "t3": "B"}
+    one = fit_panel(targets, starts, controls)
+    differ = fit_panel(targets, starts, controls, municipalities=apart)
+    alike = fit_panel(targets, starts, controls, municipalities=mixed)
+    assert one.log_ratio == differ.log_ratio == alike.log_ratio
+    assert one.municipalities == 1 and one.between_tau2 == 0
+    # Two municipalities whose effects differ: the variance between them, on M - 1 df.
+    assert differ.municipalities == 2 and differ.between_tau2 > 0.01
+    assert differ.se**2 > one.sampling_se**2 + differ.between_tau2 / 2 * 0.99
+    assert differ.df == 1 and differ.ci_high / differ.ci_low > 3 * one.ci_high / one.ci_low
+    assert "variance between its 2 municipalities" in differ.inference
+    # Municipalities alike (each has one changed place and one not): little between them.
+    assert alike.between_tau2 < differ.between_tau2 / 4 and alike.se < differ.se
+
+
 def test_pooled_placebo_p_value_is_seeded():
     rng = np.random.default_rng(12)
     targets, starts, controls, _ = simulate(rng)

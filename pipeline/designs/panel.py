@@ -47,13 +47,23 @@ estimates, ``tau2 = max(0, mean(b^2) - mean(s^2))``:
   (same months, same start) and estimated against the other controls, a
   placebo in space as in ``designs/donor.py``; t reference on as many df as
   placebo controls;
-- the pooled estimate: the larger of two measurements. Pseudo-studies of
-  controls, as many at once as there are targets, share the remaining
-  comparison as the targets share theirs, so they carry its drift into every
-  target alike; and the targets themselves, all given the same fake start at
-  every month of their common pre-period that leaves 12 months before and 6
-  after, show drift they share with each other and no control shows (one
-  town, one police district).
+- the pooled estimate: pseudo-studies of controls, as many at once as there
+  are targets, share the remaining comparison as the targets share theirs, so
+  they carry its drift into every target alike. Targets may also share drift
+  with each other that no control shows (one town, one police district), and
+  the measures may work differently in different municipalities. With targets
+  in several municipalities both show as a spread of the municipalities'
+  estimates beyond what sampling and drift explain: a variance component
+  between municipalities, by the method of moments for correlated estimates,
+  measured over the real post-periods; once it is positive the pooled estimate
+  takes a t reference on M - 1 df (M municipalities), as Hartung-Knapp's in a
+  meta-analysis. Places are thus nested in municipalities, and the programme
+  estimate is of the effect in municipalities like these, not only of these
+  places. With one municipality there is no such spread, and the targets' own
+  pre-period stands in: all given the same fake start at every month of their
+  common pre-period that leaves 12 months before and 6 after; the larger of
+  the two measurements is kept. Those fake post-periods are shorter than the
+  real ones, so for passing shocks this is conservative.
 
 On Brå's monthly totals (groups of 3 municipalities with staggered fake starts
 and the 25 nearest in size as controls, ``benchmarks/calibrate_panel.py``)
@@ -207,6 +217,11 @@ class PanelFit:
         the targets' weights) and ``se`` (its sampling standard error).
     excluded : tuple of str
         Controls left out, with the reason.
+    between_tau2 : float
+        Variance between municipalities on the log scale (0 with one
+        municipality); the pooled standard error includes it.
+    municipalities : int
+        How many municipalities the targets are in.
     """
 
     ratio: float
@@ -225,6 +240,8 @@ class PanelFit:
     placebos: pd.DataFrame
     pooled_placebos: pd.DataFrame
     excluded: tuple[str, ...] = ()
+    between_tau2: float = 0.0
+    municipalities: int = 1
 
 
 # --------------------------------------------------------------------------- input
@@ -653,6 +670,56 @@ def _joint_time_placebos(
     return pooled[usable], variance[usable]
 
 
+@dataclass(frozen=True)
+class _Between:
+    """The variance component between municipalities and what it adds to the pooled estimate."""
+
+    tau2: float  # between municipalities, on the log scale
+    variance: float  # what it adds to the pooled estimate's variance
+    df: float
+    municipalities: int
+
+
+def _municipality_groups(
+    panel: _Panel, municipalities: Mapping[str, str] | None
+) -> list[np.ndarray]:
+    """The targets' positions per municipality, in order of first appearance."""
+    names = [str((municipalities or {}).get(t, "")) for t in panel.units[: panel.n_targets]]
+    return [np.flatnonzero(np.array(names) == name) for name in dict.fromkeys(names)]
+
+
+def _between_municipalities(
+    log_ratio: np.ndarray,
+    weights: np.ndarray,
+    covariance: np.ndarray,
+    groups: list[np.ndarray],
+) -> _Between:
+    """Method-of-moments variance between municipalities, for correlated estimates.
+
+    Each municipality's estimate ``b_m`` is its targets' weighted mean, with
+    weight ``W_m`` (its targets' share of the pooled estimate). The weighted
+    spread ``Q = sum_m W_m (b_m - b)^2`` around the pooled ``b`` has expectation
+    ``tr(A S) + tau2 (1 - sum W_m^2)`` with ``A = diag(W) - W W'`` and ``S`` the
+    municipality estimates' covariance within the model (sampling and each
+    target's drift), so ``tau2 = max(0, (Q - tr(A S)) / (1 - sum W_m^2))``: the
+    generalised method of moments of DerSimonian & Kacker (2007, *Contemporary
+    Clinical Trials* 28(2)). Drift common to every target (the comparison's)
+    cancels in ``Q``. The pooled estimate gains ``tau2 sum W_m^2``, measured on
+    ``M - 1`` degrees of freedom.
+    """
+    share = np.zeros((len(groups), len(weights)))
+    for m, members in enumerate(groups):
+        share[m, members] = weights[members] / weights[members].sum()
+    big = np.array([weights[members].sum() for members in groups])
+    estimates = share @ log_ratio
+    within = share @ covariance @ share.T
+    spread = float(big @ (estimates - big @ estimates) ** 2)
+    a = np.diag(big) - np.outer(big, big)
+    scale = 1.0 - float(big @ big)
+    tau2 = max(0.0, (spread - float(np.trace(a @ within))) / scale)
+    return _Between(tau2, tau2 * float(big @ big), float(len(groups) - 1), len(groups))
+
+
 def _collect(panel, masks, units, cells, labels, owner, kind: str) -> _Placebos:
     """Fit the placebos; each target's drift variance from those that copy it.
 
@@ -701,6 +768,7 @@ def fit_panel(
     starts: Mapping[str, pd.Period | str],
     controls: Mapping[str, pd.DataFrame],
     *,
+    municipalities: Mapping[str, str] | None = None,
     inference: Inference = "placebo_space",
     level: float = 0.95,
     seed: int = 0,
@@ -720,6 +788,10 @@ def fit_panel(
         Control id -> series of the same form: never-treated comparison areas.
         Only their months inside the targets' window are used; controls
         without events there are left out.
+    municipalities
+        Target id -> municipality. With targets in several municipalities the
+        pooled estimate carries the variance between municipalities (see the
+        module docstring); omitted, all targets are one municipality's.
     inference
         ``"placebo_space"`` (default), ``"placebo_time"``, ``"quasipoisson"``
         or ``"cluster"``; see ``INFERENCE`` and the module docstring.
@@ -782,6 +854,8 @@ def fit_panel(
     pooled_drift = float(weights**2 @ drift)
     pooled_df = _pooled_df(weights, covariance, drift, df)
     history = (np.empty(0), np.empty(0))
+    groups = _municipality_groups(panel, municipalities)
+    between = _Between(0.0, 0.0, np.inf, len(groups))
     if inference == "placebo_space" and n_t > 1:
         # The targets share one comparison, whose own drift moves them together:
         # measured on pseudo-studies of controls that share theirs in the same way.
@@ -789,13 +863,25 @@ def fit_panel(
         if len(joint[0]) >= MIN_PLACEBOS:
             pooled_drift = max(0.0, float(np.mean(joint[0] ** 2) - np.mean(joint[1])))
             pooled_df = float(np.min(df))
-        # Drift the targets share with each other (one town, one police district) no
-        # control shows; their own pre-period may. Keep the larger measurement.
-        history = _joint_time_placebos(panel, base, weights)
-        if len(history[0]):
-            own = float(np.mean(history[0] ** 2) - np.mean(history[1]))
-            pooled_drift = max(pooled_drift, own)
-    pooled_se = float(np.sqrt(weights @ covariance @ weights + pooled_drift))
+        if len(groups) > 1:
+            # What targets of one municipality share and no control shows (one town, one
+            # police district), and how much municipalities' effects differ: the spread
+            # between municipalities, over the real post-periods.
+            between = _between_municipalities(log_ratio, weights, sampling + np.diag(drift), groups)
+        else:
+            # One municipality: drift its targets share and no control shows can only be
+            # seen in their own pre-period. Keep the larger measurement.
+            history = _joint_time_placebos(panel, base, weights)
+            if len(history[0]):
+                own = float(np.mean(history[0] ** 2) - np.mean(history[1]))
+                pooled_drift = max(pooled_drift, own)
+    pooled_variance = float(weights @ covariance @ weights + pooled_drift)
+    if between.variance > 0:
+        # Once municipalities differ, the pooled uncertainty rests on their M estimates:
+        # t(M - 1), as Hartung-Knapp's reference (Welch-Satterthwaite undercovers here).
+        pooled_df = min(pooled_df, between.df)
+        pooled_variance += between.variance
+    pooled_se = float(np.sqrt(pooled_variance))
     pooled_crit = stats.t.ppf(0.5 + level / 2, pooled_df)
     pooled_p = float(2 * stats.t.sf(abs(pooled / pooled_se), pooled_df))
 
@@ -873,11 +959,14 @@ def fit_panel(
             len(panel.units) - n_t,
             len(joint[0]),
             len(history[0]),
+            between,
         ),
         level=level,
         placebos=placebos,
         pooled_placebos=pd.DataFrame({"log_ratio": joint[0], "se": np.sqrt(joint[1])}),
         excluded=tuple(excluded),
+        between_tau2=between.tau2,
+        municipalities=between.municipalities,
     )
 
 
@@ -893,7 +982,7 @@ def _pooled_df(weights, covariance, drift, df) -> float:
     return float(min(total**2 / np.sum(parts**2 / df), np.max(df)))
 
 
-def _label(inference, drift, df, pooled_df, n_controls, n_pseudo, n_history) -> str:
+def _label(inference, drift, df, pooled_df, n_controls, n_pseudo, n_history, between) -> str:
     """The inference in words, for ``PanelFit.inference`` and the method line."""
     if inference == "placebo_space":
         text = (
@@ -904,6 +993,11 @@ def _label(inference, drift, df, pooled_df, n_controls, n_pseudo, n_history) -> 
             text += f"; for the pooled estimate from {n_pseudo} pseudo-studies of controls"
         if n_history:
             text += f" or, if larger, the targets' joint drift at {n_history} earlier fake starts"
+        if between.municipalities > 1:
+            text += (
+                f", plus the variance between its {between.municipalities} municipalities "
+                f"(tau {np.sqrt(between.tau2):.3f})"
+            )
         return text + f", t({pooled_df:.0f})"
     if inference == "placebo_time":
         return (
@@ -957,8 +1051,16 @@ def estimate_panel(
         The pooled estimate first (``place_id`` ``""``, ``n_pre``/``n_post``
         the targets' means rounded), then one per target in the order given.
     """
-    fit = fit_panel(targets, starts, controls, inference=inference, level=level, seed=seed)
     municipalities = dict(municipalities or {})
+    fit = fit_panel(
+        targets,
+        starts,
+        controls,
+        municipalities=municipalities,
+        inference=inference,
+        level=level,
+        seed=seed,
+    )
     target_notes = {str(t): tuple(n) for t, n in (target_notes or {}).items()}
     k, g = len(fit.controls), len(fit.targets)
     method = (

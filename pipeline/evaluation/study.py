@@ -29,8 +29,11 @@ Pooling. Places of one municipality, and usually of the whole study, share
 comparison areas, so their estimates are correlated and a meta-analysis that
 treats them as independent understates the pooled uncertainty. Count
 indicators are therefore pooled through the joint model, the panel of every
-target against every comparison area, or where the panel cannot be fitted the
-pooled difference-in-differences (:func:`pool_programme`). Survey and
+target against every comparison area, which nests the places in their
+municipalities (a variance component between municipalities, so the programme's
+interval holds for municipalities whose effects differ), or where the panel
+cannot be fitted the pooled difference-in-differences (:func:`pool_programme`).
+Survey and
 inspection estimates are independent across municipalities and places and are
 pooled by random-effects meta-analysis, one estimand per pool: rows with other
 estimands form their own pool, never mixed in.
@@ -245,7 +248,8 @@ def pool_programme(data: StudyData, indicator_id: str, targets: list[Place]) -> 
 
     The panel of every target sees that targets share comparison areas (their
     estimates' covariance) and weights each target by its expected post-period
-    count. Where it cannot be fitted (a target with less than a year before its
+    count, and adds the variance between the targets' municipalities.
+    Where it cannot be fitted (a target with less than a year before its
     start, or without events on both sides), the pooled difference-in-differences
     takes every target whatever its events; the places' own ratios are never
     meta-pooled, since those that exist are selected on the outcome. Any pooled

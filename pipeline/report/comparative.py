@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..evaluation.study import municipality_primaries
 from ..format import number, p_text
 from ..inputs.prepare import StudyData, load_processed
 from ..methods.implementation import TOTAL, implementation_shares, implementation_vs_effect
@@ -36,6 +37,7 @@ from .figures_outcomes import (
     TITLE_WIDTH_CHARS,
     plot_implementation_shares,
 )
+from .figures_pooling import programme_forest_plot
 from .html import Html, details, heading, paragraph, table
 from .i18n import check_language, t
 from .sections import (
@@ -323,6 +325,8 @@ class ComparativeReport:
                         + f" {family}: {word}."
                     )
                 )
+                if row.family == "confirmatory":
+                    parts += self._forest(row, label)
             elif row.design == "meta_random":
                 pi = (
                     f"{number(row.pi_low, lang)}–{number(row.pi_high, lang)}"
@@ -354,6 +358,46 @@ class ComparativeReport:
                     )
                 )
         return parts
+
+    def _forest(self, pooled, label: str) -> list:
+        """The programme's pool beside each municipality's primary estimate, as the step wrote them."""
+        lang = self.lang
+        found = municipality_primaries(self.effects, self.data.study, pooled.indicator)
+        rows, left_out = [], []
+        for municipality, row in found.items():
+            estimate = None if isinstance(row, str) else self.effects.loc[row]
+            if estimate is None or estimate["estimand"] != pooled.estimand:
+                reason = row if isinstance(row, str) else t(f"measure_{estimate['estimand']}", lang)
+                left_out.append(f"{municipality} ({reason})")
+            elif np.isfinite(estimate[["estimate", "ci_low", "ci_high"]].astype(float)).all():
+                rows.append({"label": municipality, **estimate[["estimate", "ci_low", "ci_high"]]})
+            else:
+                left_out.append(f"{municipality} ({t('not_defined', lang)})")
+        if not rows:
+            return []
+        frame = pd.DataFrame(rows)
+        with plt.rc_context(FIGURE_STYLE):
+            fig, _ = programme_forest_plot(
+                frame,
+                pooled,
+                xlabel=t(f"measure_{pooled.estimand}", lang),
+                pooled_label=t("forest_pool_label", lang, k=int(pooled.k)),
+                lang=lang,
+            )
+        items = [
+            f"{r.label} {number(r.estimate, lang)} ({number(r.ci_low, lang)}–"
+            f"{number(r.ci_high, lang)})"
+            for r in frame.itertuples(index=False)
+        ]
+        items.append(
+            f"{t('forest_pool_label', lang, k=int(pooled.k))} {number(pooled.estimate, lang)} "
+            f"({number(pooled.ci_low, lang)}–{number(pooled.ci_high, lang)})"
+        )
+        caption = t("forest_caption", lang)
+        if left_out:
+            caption += " " + t("forest_left_out", lang, items="; ".join(left_out))
+        alt = t("alt_programme_forest", lang, indicator=label, items="; ".join(items))
+        return [figure_html(fig, alt, caption)]
 
     def _implementation(self) -> pd.DataFrame | None:
         settings = self.data.study.action_plan

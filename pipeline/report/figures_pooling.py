@@ -212,3 +212,101 @@ def _plain_ratio_ticks(ax, lang: str = "en") -> None:
     ax.xaxis.set_major_formatter(
         FuncFormatter(lambda x, _pos: f"{x:g}".replace(".", "," if lang == "sv" else "."))
     )
+
+
+def programme_forest_plot(
+    rows,
+    pooled,
+    *,
+    xlabel: str,
+    pooled_label: str,
+    lang: str = "en",
+):
+    """Forest plot of each municipality's estimate and the programme's pool, as the study wrote them.
+
+    Drawn to be read at 400 px: a narrow figure, each row's interval written
+    under its name, the pool as a diamond below a rule, ratios on a log axis
+    with the line of no change at 1.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per municipality: ``label``, ``estimate``, ``ci_low``,
+        ``ci_high`` (rate ratios).
+    pooled : object with ``estimate``, ``ci_low`` and ``ci_high``
+        The programme's pooled rate ratio and its interval.
+    xlabel : str
+        Label of the x axis.
+    pooled_label : str
+        Name of the pool's row.
+    lang : {"en", "sv"}, default "en"
+        The language of the numbers (decimal comma in Swedish).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    ax : matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        No row, or a ratio or interval bound that is not positive and finite.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon
+
+    if len(rows) == 0:
+        raise ValueError("the forest plot needs at least one municipality's estimate")
+    values = np.array(
+        [
+            *rows[["estimate", "ci_low", "ci_high"]].to_numpy(dtype=float).ravel(),
+            pooled.estimate,
+            pooled.ci_low,
+            pooled.ci_high,
+        ],
+        dtype=float,
+    )
+    if not (np.isfinite(values).all() and (values > 0).all()):
+        raise ValueError("every ratio and interval bound must be positive and finite")
+
+    def text(estimate: float, low: float, high: float) -> str:
+        return f"{number(estimate, lang)} ({number(low, lang)}–{number(high, lang)})"
+
+    k = len(rows)
+    fig, ax = plt.subplots(figsize=(4.6, 1.3 + 0.62 * (k + 1)), layout="constrained")
+    ys = -np.arange(k, dtype=float)
+    ax.hlines(ys, rows["ci_low"], rows["ci_high"], color=PALETTE["observed"], lw=1.6)
+    ax.scatter(rows["estimate"], ys, s=55, marker="s", color=PALETTE["observed"], zorder=3)
+    labels = [
+        f"{textwrap.shorten(str(r.label), width=22, placeholder=' …')}\n"
+        f"{text(r.estimate, r.ci_low, r.ci_high)}"
+        for r in rows.itertuples(index=False)
+    ]
+    y_pool = -(k + 0.4)
+    lo, mid, hi = pooled.ci_low, pooled.estimate, pooled.ci_high
+    ax.add_patch(
+        Polygon(
+            [(lo, y_pool), (mid, y_pool + 0.3), (hi, y_pool), (mid, y_pool - 0.3)],
+            closed=True,
+            facecolor=PALETTE["target"],
+            edgecolor=PALETTE["observed"],
+            lw=0.8,
+            zorder=3,
+        )
+    )
+    labels.append(f"{pooled_label}\n{text(mid, lo, hi)}")
+    ax.axhline(-(k - 0.3), color=PALETTE["neutral"], lw=0.6)
+    ax.axvline(1.0, color=PALETTE["neutral"], ls="--", lw=1, zorder=1)
+    ax.set_xscale("log")
+    low, high = float(values.min()), float(values.max())
+    pad = (np.log(high) - np.log(low)) * 0.08 + 0.02
+    ax.set_xlim(min(low, 1.0) * np.exp(-pad), max(high, 1.0) * np.exp(pad))
+    _plain_ratio_ticks(ax, lang)
+    ax.set_yticks([*ys, y_pool])
+    ax.set_yticklabels(labels)
+    ax.set_ylim(y_pool - 0.7, 0.7)
+    ax.set_xlabel(xlabel)
+    ax.tick_params(axis="y", length=0)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    return fig, ax

@@ -1,14 +1,18 @@
-"""Pooling places that share a donor pool: error rate and standard error against the spread.
+"""Pooling places that share a donor pool: error rate, standard error against the spread, coverage.
 
-Simulates a programme under the null (no effect anywhere): several
-municipalities with a few targets each, staggered starts, and one pool of
-never-treated comparison areas that every target shares. Every area carries a
-monthly shock common to the study, a shock common to its municipality (one
-town, one police district), its own slow drift and overdispersed counts.
-Each replicate is pooled two ways:
+Simulates a programme: several municipalities with a few targets each,
+staggered starts, and one pool of never-treated comparison areas that every
+target shares. Every area carries a monthly shock common to the study, a shock
+common to its municipality (one town, one police district), its own slow drift
+and overdispersed counts. The programme's effect is ``effect`` (1: the null);
+with ``municipality_effect_sd`` each municipality's targets share their own
+effect, log-normal around it, so the programme estimate must carry the
+variance between municipalities to cover ``effect``. Each replicate is pooled
+two ways:
 
 - the study-level step's pool: the panel of every target against the shared
-  pool (``designs/panel.py``), which sees the shared comparison;
+  pool (``designs/panel.py``), which sees the shared comparison and the
+  municipalities the targets are nested in;
 - for contrast, a random-effects meta-analysis of the targets' own estimates
   as if they were independent (what a flat pooling of ``effects.csv`` does).
 
@@ -45,6 +49,7 @@ def shared_donor_study(
     targets_each: int = 2,
     n_controls: int = 20,
     effect: float = 1.0,
+    municipality_effect_sd: float = 0.0,
     study_shock_sd: float = 0.07,
     town_shock_sd: float = 0.04,
     drift_sd: float = 0.01,
@@ -62,7 +67,9 @@ def shared_donor_study(
     study = _ar1(rng, study_shock_sd, m)
     towns = [_ar1(rng, town_shock_sd, m) for _ in range(municipalities)]
 
-    def draw(level: float, town: np.ndarray, start: int = m) -> pd.DataFrame:
+    effects = effect * np.exp(rng.normal(0, municipality_effect_sd, municipalities))
+
+    def draw(level: float, town: np.ndarray, start: int = m, effect: float = 1.0) -> pd.DataFrame:
         walk = np.cumsum(rng.normal(0, drift_sd, m))
         mu = level * np.exp(_SEASON + study + town + walk - walk.mean()) * _DAYS / 30.44
         mu = mu * np.where(np.arange(m) >= start, effect, 1.0)
@@ -74,7 +81,8 @@ def shared_donor_study(
         for j in range(targets_each):
             name = f"m{k}_t{j}"
             start = int(rng.integers(40, 60))
-            targets[name] = draw(float(rng.choice([8.0, 12.0, 16.0])), towns[k], start)
+            level = float(rng.choice([8.0, 12.0, 16.0]))
+            targets[name] = draw(level, towns[k], start, float(effects[k]))
             starts[name] = PERIODS[start]
             municipality_of[name] = f"m{k}"
     controls = {
@@ -86,7 +94,7 @@ def shared_donor_study(
 
 @dataclass(frozen=True)
 class PoolingCheck:
-    """Per replicate: the pooled log ratio, its standard error and p-value, both ways."""
+    """Per replicate: the pooled log ratio, its standard error, p-value and coverage, both ways."""
 
     table: pd.DataFrame
 
@@ -102,18 +110,37 @@ class PoolingCheck:
                     "mean_se": float(self.table[f"{way}_se"].mean()),
                     "empirical_sd": float(estimate.std(ddof=1)),
                     "se_over_sd": float(self.table[f"{way}_se"].mean() / estimate.std(ddof=1)),
+                    "coverage": float(self.table[f"{way}_covers"].mean()),
                 }
             )
-        return pd.DataFrame(rows)
+        summary = pd.DataFrame(rows)
+        # The panel's standard error without its variance between municipalities.
+        within = self.table["panel_se_within"].mean() / self.table["panel_log_ratio"].std(ddof=1)
+        summary["se_within_over_sd"] = [within, np.nan]
+        return summary
 
 
 def pooling_check(replicates: int, seed: int = 20261130, **study) -> PoolingCheck:
-    """Pool ``replicates`` null programmes with a shared donor pool, both ways (seeded)."""
+    """Pool ``replicates`` programmes with a shared donor pool, both ways (seeded).
+
+    ``study`` goes to :func:`shared_donor_study` (null by default); coverage is
+    of the programme's log effect, ``log(effect)``.
+    """
     rng = np.random.default_rng(seed)
+    truth = np.log(study.get("effect", 1.0))
     rows = []
     for _ in range(replicates):
-        targets, starts, controls, _ = shared_donor_study(rng, **study)
-        fit = fit_panel(targets, starts, controls, seed=int(rng.integers(2**31)))
+        targets, starts, controls, municipality_of = shared_donor_study(rng, **study)
+        fit = fit_panel(
+            targets,
+            starts,
+            controls,
+            municipalities=municipality_of,
+            seed=int(rng.integers(2**31)),
+        )
+        weights = pd.Series({t.target: t.weight for t in fit.targets})
+        shares = weights.groupby(pd.Series(municipality_of)).sum().to_numpy()
+        between = fit.between_tau2 * float(shares @ shares)
         own = np.array([t.log_ratio for t in fit.targets])
         own_se = np.array([t.se for t in fit.targets])
         flat = meta_analyse(own, own_se).random
@@ -122,15 +149,19 @@ def pooling_check(replicates: int, seed: int = 20261130, **study) -> PoolingChec
                 "panel_log_ratio": fit.log_ratio,
                 "panel_se": fit.se,
                 "panel_p": fit.p_value,
+                "panel_covers": np.log(fit.ci_low) <= truth <= np.log(fit.ci_high),
+                "panel_tau2": fit.between_tau2,
+                "panel_se_within": float(np.sqrt(fit.se**2 - between)),
                 "flat_meta_log_ratio": flat.estimate,
                 "flat_meta_se": flat.std_error,
                 "flat_meta_p": flat.p_value,
+                "flat_meta_covers": flat.ci_low <= truth <= flat.ci_high,
             }
         )
     return PoolingCheck(pd.DataFrame(rows))
 
 
-def main(replicates: int = 400) -> PoolingCheck:
-    check = pooling_check(replicates)
+def main(replicates: int = 400, **study) -> PoolingCheck:
+    check = pooling_check(replicates, **study)
     print(check.summary().to_string(index=False))
     return check
