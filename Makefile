@@ -88,7 +88,7 @@ data: $(MANIFEST) ## Validate STUDY and write data/processed/<study>
 $(MANIFEST): $(ENV_STAMP) $(STUDY_INPUTS) $(wildcard pipeline/inputs/*.py) pipeline/errors.py
 	$(VPY) -m pipeline validate $(STUDY_ARGS)
 
-evaluate: $(STATUS) ## Run one evaluation notebook per municipality (JOBS in parallel)
+evaluate: $(STATUS) ## Compute each municipality (JOBS processes), the study level, then one notebook each
 	@$(VPY) -m pipeline status $(RUN_ARGS)
 
 # A run with failed municipalities still writes the status (and the report lists
