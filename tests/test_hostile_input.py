@@ -287,7 +287,8 @@ CASES = [
     ),
     Case(
         "survey_weight_of_1e15",
-        lambda s: _edit_text(s, "survey.csv", ",2,11.00\n", ",2,1e15\n"),
+        # Every row of a weight: a respondent's weight is the same for all their questions.
+        lambda s: _edit_text(s, "survey.csv", ",11.00\n", ",1e15\n", count=-1),
         "survey.csv",
         "implausibly large weight 1e+15",
         column="weight",
