@@ -20,7 +20,6 @@ from ..designs.base import DesignData
 from ..errors import EstimationError
 from ..inputs.study import Analysis, Indicator, Place, Shock
 from .demo import (
-    CATEGORIES,
     FIRST_PERIOD,
     LAST_PERIOD,
     OVERDISPERSION_SHAPE,
@@ -28,6 +27,7 @@ from .demo import (
     expected_counts,
     place_drift,
 )
+from .demo_places import CATEGORIES
 
 COVID = Shock(
     id="covid19",
