@@ -16,13 +16,19 @@ from pipeline.inputs.survey import read_survey
 from pipeline.methods.implementation import implementation_shares
 from pipeline.methods.inspection import inspection_changes, sign_flip_p_value
 from pipeline.run.provenance import REPO_ROOT
-from pipeline.validation import demo as gen
-from pipeline.validation import demo_problems
-from pipeline.validation.demo import DEMO_SEED, PLACES, covid_factor, generate_demo
+from pipeline.validation import demo_actions, demo_inspections, demo_problems, demo_survey
+from pipeline.validation.demo import (
+    DEMO_SEED,
+    INSPECTION_STREAM,
+    SURVEY_STREAM,
+    covid_factor,
+    generate_demo,
+)
+from pipeline.validation.demo_places import PLACES
 from pipeline.validation.survey_respondents import controlled_comparison
 
 DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
-BEFORE, AFTER = gen.SURVEY_WAVES
+BEFORE, AFTER = demo_survey.SURVEY_WAVES
 # The demo's series.csv before footfall, women's share and vacant premises were added.
 CRIME_SERIES_SHA256 = "a60697cc2cd2936e007b3f935d599c97d438dbf3fab40476c4f80510bb59c958"
 
@@ -60,7 +66,9 @@ def all_questions(study):
 @pytest.fixture(scope="module")
 def survey(all_questions):
     """The safety question's rows (the local problems questions follow them)."""
-    return all_questions[all_questions["question"] == gen.SURVEY_QUESTION].reset_index(drop=True)
+    return all_questions[all_questions["question"] == demo_survey.SURVEY_QUESTION].reset_index(
+        drop=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +76,7 @@ def inspections(study):
     return read_inspections(
         DEMO_DIR / "inspections.csv",
         places=_place_municipality(study),
-        aspects=gen.INSPECTION_ASPECTS,
+        aspects=demo_inspections.INSPECTION_ASPECTS,
     )
 
 
@@ -202,7 +210,7 @@ def test_study_names_the_survey_inspections_and_action_plan(study):
     assert families["unsafe_evening"] == "proportion"
     assert families["inspection_score"] == "score"
     assert study.survey.indicator == "unsafe_evening"
-    assert study.survey.question == gen.SURVEY_QUESTION
+    assert study.survey.question == demo_survey.SURVEY_QUESTION
     assert study.survey.unsafe_answers == (3, 4)
     assert [str(w) for w in study.survey.before] == [BEFORE]
     assert [str(w) for w in study.survey.after] == [AFTER]
@@ -252,7 +260,7 @@ def test_survey_answers_shares_and_weights_are_realistic(study, survey):
     assert cv.between(0.25, 0.6).all()
     # Expansion weights: each area's respondents add up to its residents, every wave.
     totals = survey.groupby(["wave", "place_id"])["weight"].sum().groupby("place_id").mean()
-    residents = pd.Series({a: s["residents"] for a, s in gen.SURVEY_AREAS.items()})
+    residents = pd.Series({a: s["residents"] for a, s in demo_survey.SURVEY_AREAS.items()})
     assert np.allclose(totals.sort_index(), residents.sort_index(), rtol=1e-3)
     # Women and older people answer more often and feel less safe, so the unweighted
     # share overstates the weighted one, a little.
@@ -262,7 +270,7 @@ def test_survey_answers_shares_and_weights_are_realistic(study, survey):
 
 def test_survey_controlled_comparison_recovers_the_true_log_odds_ratios(study, survey):
     truth = pd.read_csv(DEMO_DIR / "ground_truth_survey.csv").set_index("municipality")
-    assert truth["true_log_odds_ratio"].to_dict() == gen.SURVEY_EFFECTS
+    assert truth["true_log_odds_ratio"].to_dict() == demo_survey.SURVEY_EFFECTS
     # Averaging over sex and age shrinks the odds ratio, but far less than its uncertainty.
     assert np.allclose(truth["marginal_log_odds_ratio"], truth["true_log_odds_ratio"], atol=0.01)
     for municipality in study.municipality_names:
@@ -275,7 +283,7 @@ def test_survey_controlled_comparison_recovers_the_true_log_odds_ratios(study, s
             group_col="place_id",
             before=BEFORE,
             after=AFTER,
-            question=gen.SURVEY_QUESTION,
+            question=demo_survey.SURVEY_QUESTION,
         )
         low, high = np.log(result.ci_low), np.log(result.ci_high)
         assert low < true < high, (municipality, low, high)
@@ -287,12 +295,12 @@ def test_survey_intervals_cover_the_truth_over_replicates(study, tmp_path):
     path = tmp_path / "survey.csv"
     covered = []
     for replicate in range(200):
-        rng = np.random.default_rng([DEMO_SEED, gen.SURVEY_STREAM, replicate])
-        gen.demo_survey(rng).to_csv(path, index=False, lineterminator="\n")
+        rng = np.random.default_rng([DEMO_SEED, SURVEY_STREAM, replicate])
+        demo_survey.demo_survey(rng).to_csv(path, index=False, lineterminator="\n")
         data = read_survey(
             path, municipalities=study.municipality_names, places=_place_municipality(study)
         )
-        for municipality, true in gen.SURVEY_EFFECTS.items():
+        for municipality, true in demo_survey.SURVEY_EFFECTS.items():
             targets, controls = _survey_groups(study, municipality)
             result = controlled_comparison(
                 data,
@@ -346,9 +354,9 @@ def test_inspection_mean_change_is_recovered_within_its_sign_flip_uncertainty(in
 def test_inspection_sign_flip_intervals_cover_the_truth_over_replicates():
     covered = []
     for replicate in range(200):
-        rng = np.random.default_rng([DEMO_SEED, gen.INSPECTION_STREAM, replicate])
-        data = gen.demo_inspections(rng)
-        for place, spec in gen.INSPECTIONS.items():
+        rng = np.random.default_rng([DEMO_SEED, INSPECTION_STREAM, replicate])
+        data = demo_inspections.demo_inspections(rng)
+        for place, spec in demo_inspections.INSPECTIONS.items():
             of_place = data[data["place_id"] == place]
             before = of_place.loc[of_place["date"] == spec["before"], "score"].to_numpy()
             after = of_place.loc[of_place["date"] == spec["after"], "score"].to_numpy()
@@ -379,7 +387,9 @@ def test_implementation_shares_mirror_the_pilots_follow_ups(actions):
 def test_action_statuses_only_move_forward(study, actions):
     rank = {"planned": 0, "started": 1, "done": 2}
     for (_, _), measure in actions.groupby(["municipality", "measure_id"]):
-        assert list(measure["followup_date"].dt.strftime("%Y-%m-%d")) == list(gen.ACTION_FOLLOWUPS)
+        assert list(measure["followup_date"].dt.strftime("%Y-%m-%d")) == list(
+            demo_actions.ACTION_FOLLOWUPS
+        )
         first, last = measure["status"]
         if first == "cancelled":
             assert last == "cancelled"
@@ -404,10 +414,10 @@ def test_action_statuses_only_move_forward(study, actions):
 def test_every_respondent_answers_the_problem_questions_after_the_safety_question(
     study, survey, all_questions
 ):
-    problems = all_questions[all_questions["question"] != gen.SURVEY_QUESTION]
-    assert list(all_questions["question"].iloc[: len(survey)]) == [gen.SURVEY_QUESTION] * len(
-        survey
-    )
+    problems = all_questions[all_questions["question"] != demo_survey.SURVEY_QUESTION]
+    assert list(all_questions["question"].iloc[: len(survey)]) == [
+        demo_survey.SURVEY_QUESTION
+    ] * len(survey)
     index = study.survey.problems_index
     assert set(problems["question"]) == set(index.questions) == set(demo_problems.PROBLEM_QUESTIONS)
     per_respondent = problems.groupby(["respondent_id", "wave"]).size()

@@ -301,7 +301,7 @@ def test_implementation_csv_and_workbook(demo_results):
 
 def test_final_report_without_results_is_a_clear_error(tmp_path):
     from pipeline.inputs.prepare import prepare_study
-    from pipeline.report.final_report import load_inputs
+    from pipeline.report.final_inputs import load_inputs
 
     paths = StudyPaths.for_study(DEMO, tmp_path / "processed", tmp_path / "reports")
     prepare_study(paths.study_dir, paths.processed_dir)
@@ -412,7 +412,7 @@ def test_a_screen_report_prints_on_a4_landscape_within_the_margins(tmp_path):
 
 def test_changes_read_as_what_they_are():
     """An interval bound just below no change reads −0,2 %, not ±0 %; an odds ratio stays one."""
-    from pipeline.report.final_report import change_and_interval
+    from pipeline.report.final_wording import change_and_interval
 
     change, interval = change_and_interval("rate_ratio", 0.88, 0.78, 0.998, "sv")
     assert (change, interval) == ("−12\xa0%", "−22\xa0% till −0,2\xa0%")

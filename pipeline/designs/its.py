@@ -14,6 +14,10 @@ pre-period trend and season do not predict. What it cannot: separate the
 intervention from anything else that changed at the same time in the same
 place (SMS level 2). Declared shocks (COVID-19) get their own step, which
 helps only as far as the shock's shape is a step.
+
+The fit, its placebo fits at fake starts and the design's variants (the rank
+test, the slope change) stay in one module (over 500 lines): the variants share
+the design matrix, the fit and the placebo fits.
 """
 
 from __future__ import annotations

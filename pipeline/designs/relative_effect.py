@@ -48,7 +48,7 @@ import pandas as pd
 from scipy import stats
 
 from ..format import summary_html
-from ..methods.arguments import check_pair
+from ..methods.arguments import check_at_least, check_pair, check_probability
 
 __all__ = ["RelativeEffectResult", "dispersion_from_monthly", "relative_effect_size"]
 
@@ -218,21 +218,13 @@ def relative_effect_size(
     """
     a, b = _nonzero_pair(target, "target")
     c, d = _nonzero_pair(control, "control")
-    try:
-        dispersion = float(dispersion)
-    except (TypeError, ValueError):
-        raise ValueError(f"dispersion must be a number >= 1, got {dispersion!r}") from None
-    if not math.isfinite(dispersion) or dispersion < 1:
-        raise ValueError(
-            f"dispersion must be a finite number >= 1, got {dispersion!r} "
-            "(values below 1 would claim more precision than a Poisson count has)"
-        )
-    try:
-        alpha = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    dispersion = check_at_least(
+        dispersion,
+        "dispersion",
+        1,
+        "values below 1 would claim more precision than a Poisson count has",
+    )
+    alpha = check_probability(alpha)
 
     log_res = math.log(a) + math.log(d) - math.log(b) - math.log(c)
     var_poisson = 1 / a + 1 / b + 1 / c + 1 / d
@@ -298,12 +290,7 @@ def dispersion_from_monthly(*series: Sequence[float], floor: float = 1.0) -> flo
     """
     if not series:
         raise ValueError("dispersion_from_monthly needs at least one series of monthly counts")
-    try:
-        floor = float(floor)
-    except (TypeError, ValueError):
-        raise ValueError(f"floor must be a number >= 0, got {floor!r}") from None
-    if not math.isfinite(floor) or floor < 0:
-        raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
+    floor = check_at_least(floor, "floor", 0)
     pearson = 0.0
     df = 0
     for i, s in enumerate(series, start=1):

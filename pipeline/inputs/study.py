@@ -4,7 +4,11 @@ A study is a folder holding ``study.yml`` and ``series.csv``. This module owns
 ``study.yml``; :mod:`pipeline.inputs.series` owns the series file. The schema is
 declared with pydantic so that every field error comes back with its location,
 which we translate into the file/row/column language of
-:class:`~pipeline.errors.ValidationError`.
+:class:`~pipeline.errors.ValidationError`. The file itself is read by
+:mod:`.text_files` (UTF-8, YAML within limits, each key's line).
+
+The schema and its cross-checks stay in one module (over 500 lines): the
+cross-checks walk the schema's own models and name their lines.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import PipelineError, Problem, ValidationError
 from ..run.paths import folder_name
+from .text_files import (
+    MAX_YAML_BYTES,
+    YamlLimitError,
+    key_lines,
+    line_for,
+    parse_yaml,
+    read_utf8,
+)
 
 STUDY_FILE = "study.yml"
 SERIES_FILE = "series.csv"
@@ -311,110 +323,6 @@ class Study(_Strict):
         return [m.name for m in self.municipalities]
 
 
-#: Limits on study.yml: a study description is small, and YAML's aliases can
-#: make a small file expand into billions of nodes ("billion laughs").
-MAX_YAML_BYTES = 2_000_000
-MAX_YAML_DEPTH = 40
-MAX_YAML_NODES = 200_000
-
-
-class _YamlLimitError(yaml.YAMLError):
-    """study.yml breaks a limit or repeats a key; carries the line it is found on."""
-
-    def __init__(self, message: str, mark: yaml.Mark | None):
-        super().__init__(message)
-        self.message = message
-        self.problem_mark = mark
-
-
-class _StudyLoader(yaml.SafeLoader):
-    """Safe YAML loading with limits, no repeated keys, and numbers with a leading zero as text."""
-
-    def compose_node(self, parent, index):
-        # The composer recurses once per level of nesting: bound it before Python's stack.
-        self._depth = getattr(self, "_depth", 0) + 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                raise _YamlLimitError(
-                    f"nested more than {MAX_YAML_DEPTH} levels deep", self.peek_event().start_mark
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node, deep=False):
-        # YAML keeps the last of two equal keys; a study must not change without a word.
-        seen: dict[object, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
-                key_node, yaml.ScalarNode
-            ):
-                continue
-            key = key_node.value
-            if key in seen:
-                raise _YamlLimitError(
-                    f"key '{key}' appears twice in the same mapping (first on row {seen[key]}); "
-                    "YAML would silently keep only the last",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-
-def _expanded_size(root: yaml.Node) -> int:
-    """How many nodes the document has once every alias is expanded (counted, not built)."""
-    sizes: dict[int, int] = {}
-
-    def size(node: yaml.Node) -> int:
-        if id(node) not in sizes:
-            if isinstance(node, yaml.MappingNode):
-                children = [n for pair in node.value for n in pair]
-            elif isinstance(node, yaml.SequenceNode):
-                children = node.value
-            else:
-                children = []
-            sizes[id(node)] = 1 + sum(size(child) for child in children)
-        return sizes[id(node)]
-
-    return size(root)
-
-
-def _parse_yaml(text: str) -> tuple[yaml.Node | None, object]:
-    """The composed document (for line numbers) and its Python value, within the limits.
-
-    Raises
-    ------
-    yaml.YAMLError
-        Malformed YAML, a repeated key, or a limit broken.
-    """
-    loader = _StudyLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, None
-        if (n := _expanded_size(root)) > MAX_YAML_NODES:
-            raise _YamlLimitError(
-                f"the document expands to {n:,} values (more than {MAX_YAML_NODES:,}): "
-                "are aliases (*name) repeating large parts?",
-                None,
-            )
-        return root, loader.construct_document(root)
-    finally:
-        loader.dispose()
-
-
-def _int_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | str:
-    # YAML 1.1 reads an unquoted 0114 as the octal number 76, which would turn the
-    # municipality code 0114 into 0076. Keep it as the text the user wrote.
-    text = loader.construct_scalar(node)
-    if re.fullmatch(r"[-+]?0[0-7_]+", text):
-        return text
-    return loader.construct_yaml_int(node)
-
-
-_StudyLoader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
-
-
 def _location(study_raw: dict, loc: tuple) -> str:
     """Turn a pydantic location like ('places', 3, 'role') into 'places[3] (id=x).role'."""
     parts: list[str] = []
@@ -432,37 +340,6 @@ def _location(study_raw: dict, loc: tuple) -> str:
             parts.append(("." if parts else "") + str(key))
             node = node.get(key) if isinstance(node, dict) else None
     return "".join(parts)
-
-
-def _key_lines(root: yaml.Node | None) -> dict[tuple, int]:
-    """Map YAML paths to line numbers, so errors can name the row in study.yml."""
-    lines: dict[tuple, int] = {}
-    seen: set[int] = set()
-
-    def walk(node: yaml.Node, path: tuple) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if id(node) in seen:  # an alias: its lines are those of the anchor, already walked
-            return
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                child = (*path, key_node.value)
-                lines[child] = key_node.start_mark.line + 1
-                walk(value_node, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                walk(item, (*path, index))
-
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
-def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
-    for cut in range(len(loc), -1, -1):
-        if tuple(loc[:cut]) in lines:
-            return lines[tuple(loc[:cut])]
-    return None
 
 
 def load_study(folder: str | Path) -> Study:
@@ -494,17 +371,10 @@ def load_study(folder: str | Path) -> Study:
             f"the file is {size:,} bytes, more than a study description needs "
             f"(at most {MAX_YAML_BYTES:,})",
         )
-    raw_bytes = path.read_bytes()
+    text = read_utf8(path, name)
     try:
-        text = raw_bytes.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        row = raw_bytes[: exc.start].count(b"\n") + 1
-        raise ValidationError.single(
-            name, "not valid UTF-8 (save the file as UTF-8)", row=row
-        ) from None
-    try:
-        root, raw = _parse_yaml(text)
-    except _YamlLimitError as exc:
+        root, raw = parse_yaml(text)
+    except YamlLimitError as exc:
         row = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise ValidationError.single(name, exc.message, row=row) from None
     except yaml.YAMLError as exc:
@@ -516,7 +386,7 @@ def load_study(folder: str | Path) -> Study:
     if not isinstance(raw, dict):
         raise ValidationError.single(name, "expected a mapping of study fields at the top level")
 
-    lines = _key_lines(root)
+    lines = key_lines(root)
     try:
         study = Study.model_validate(raw)
     except PydanticValidationError as exc:
@@ -524,7 +394,7 @@ def load_study(folder: str | Path) -> Study:
             Problem(
                 name,
                 f"{_location(raw, err['loc'])}: {err['msg']}",
-                row=_line_for(lines, err["loc"]),
+                row=line_for(lines, err["loc"]),
                 column=str(err["loc"][-1]) if err["loc"] else None,
             )
             for err in exc.errors()
@@ -543,7 +413,7 @@ def _cross_check(study: Study, name: str, lines: dict[tuple, int]) -> list[Probl
 
     def add(loc: tuple, message: str) -> None:
         column = next((str(part) for part in reversed(loc) if isinstance(part, str)), None)
-        problems.append(Problem(name, message, row=_line_for(lines, loc), column=column))
+        problems.append(Problem(name, message, row=line_for(lines, loc), column=column))
 
     for section, key in (
         ("municipalities", "name"),

@@ -48,6 +48,14 @@ def check_pair(
     return out[0], out[1]
 
 
+def _number(value, message: str) -> float:
+    """``value`` as a float; ``message`` and the value in the error otherwise."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{message}, got {value!r}") from None
+
+
 def check_positive(value: float, name: str) -> float:
     """Check a finite number > 0.
 
@@ -61,12 +69,32 @@ def check_positive(value: float, name: str) -> float:
     -------
     float
     """
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    value = _number(value, f"{name} must be a number")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def check_at_least(value: float, name: str, minimum: float, why: str = "") -> float:
+    """Check a finite number >= ``minimum``.
+
+    Parameters
+    ----------
+    value : float
+    name : str
+        The argument's name, for the error message.
+    minimum : float
+    why : str, optional
+        Why smaller values are refused, added to the error message in brackets.
+
+    Returns
+    -------
+    float
+    """
+    value = _number(value, f"{name} must be a number >= {minimum:g}")
+    if not math.isfinite(value) or value < minimum:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}{reason}")
     return value
 
 
@@ -83,10 +111,7 @@ def check_probability(value: float, name: str = "alpha") -> float:
     -------
     float
     """
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}") from None
+    value = _number(value, f"{name} must be a number in (0, 1)")
     if not 0 < value < 1:
         raise ValueError(f"{name} must be in (0, 1), got {value!r}")
     return value

@@ -26,6 +26,10 @@ sandwich covariance summed over respondents, and a test that they are equal.
 A shift common to every answer (such as an area-by-wave shock under
 proportional odds) moves every cut alike and cancels from the differences, so
 respondent-level variance is enough for this test.
+
+The difference-in-differences, the ordinal model's error and the check stay in
+one module (over 500 lines): each takes the areas as the unit of inference and
+shares their weighted sums and spread.
 """
 
 from __future__ import annotations

@@ -15,15 +15,10 @@ from pathlib import Path
 from ..errors import PipelineError
 from ..inputs.prepare import load_processed
 from ..outputs import read_csv, write_text
-from ..run.paths import StudyPaths
+from ..run.paths import EFFECTS_FILE, POOLED_FILE, StudyPaths
 from .exports import write_implementation_csv, write_workbook
-from .final_report import (
-    EFFECTS_FILE,
-    POOLED_FILE,
-    FinalReport,
-    final_report_stem,
-    load_inputs,
-)
+from .final_inputs import final_report_stem, load_inputs
+from .final_report import FinalReport
 from .html import PRINT_STYLESHEET
 from .pdf import html_to_pdf
 from .style import use_report_style

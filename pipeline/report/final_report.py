@@ -4,21 +4,23 @@ The report follows the structure a Swedish innovation agency asks for:
 summary (with a short English summary in a Swedish report), background, aims
 and goals, implementation, results and goal fulfilment, conclusions and next
 steps, dissemination and use, limitations and a methods appendix. The project
-writes its parts in a Markdown file in the study folder (:mod:`.texts`) and
+writes its parts in a Markdown file in the study folder (:mod:`.final_texts`) and
 its metadata in ``study.yml``'s ``report`` section; everything that is a
 result (estimates, intervals, goal fulfilment, figures) is computed here from
-the study's ``effects.csv``, ``pooled_effects.csv``, the processed data and the
-action plans.
+what :mod:`.final_inputs` reads (the study's ``effects.csv``,
+``pooled_effects.csv``, the processed data and the action plans) and written
+in the words of :mod:`.final_wording`.
 
 The HTML comes from a jinja2 template with autoescaping, so every text the
 study supplies is escaped by construction; :mod:`.pdf` prints it.
+
+:class:`FinalReport` stays one class in one module (over 500 lines): its
+sections draw on the same look-ups (primary estimates, pools, labels, the
+goal's horizon) and the template receives them together from ``context``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,36 +30,28 @@ import pandas as pd
 from markupsafe import Markup
 
 from ..designs.survey import survey_areas
-from ..errors import PipelineError
 from ..format import number, p_text
-from ..inputs.prepare import StudyData, load_processed
 from ..inputs.study import Study
 from ..methods.implementation import TOTAL, implementation_shares
 from ..methods.survey import share_unsafe
-from ..outputs import read_csv
-from ..run.paths import RUN_STATUS_FILE, StudyPaths
 from ..run.provenance import code_version, package_versions, portable_path, sha256_file
 from .final_figures import Image, plot_goal_fulfilment, plot_headline_effects, svg_image
-from .final_texts import ReportTexts, read_texts, section_title, sections_for
-from .i18n import check_language, t
-from .words import goal_judgement, verdict, verdict_text
+from .final_inputs import FinalReportInputs
+from .final_texts import section_title, sections_for
+from .final_wording import (
+    change_and_interval,
+    is_missing,
+    iso_date,
+    percent,
+    row_verdict,
+    signed,
+)
+from .i18n import t
+from .words import goal_judgement
 
-EFFECTS_FILE = "effects.csv"
-POOLED_FILE = "pooled_effects.csv"
 TEMPLATE_DIR = Path(__file__).with_name("templates") / "final"
 TEMPLATE = "final_report.html.j2"
 STYLESHEET = "print.css"
-
-#: Estimands read as ratios (no change = 1); the others are differences (no change = 0).
-RATIO_ESTIMANDS = frozenset(
-    {"rate_ratio", "relative_effect_size", "odds_ratio", "cumulative_odds_ratio"}
-)
-ODDS_ESTIMANDS = frozenset({"odds_ratio", "cumulative_odds_ratio"})
-
-
-def final_report_stem(lang: str) -> str:
-    """The file name, without suffix, of the final report in ``lang``."""
-    return f"final_report.{check_language(lang)}"
 
 
 @dataclass(frozen=True)
@@ -76,168 +70,6 @@ class Figure:
 
     image: Image
     caption: str
-
-
-@dataclass(frozen=True)
-class FinalReportInputs:
-    """Everything the final report is computed from."""
-
-    paths: StudyPaths
-    data: StudyData
-    effects: pd.DataFrame
-    pooled: pd.DataFrame
-    status: list[dict]
-    texts: ReportTexts
-    lang: str
-
-    @property
-    def study(self) -> Study:
-        return self.data.study
-
-    @property
-    def input_files(self) -> dict[str, Path]:
-        """The files read besides the processed data, by label (for provenance)."""
-        reports = self.paths.reports_dir
-        return {
-            EFFECTS_FILE: reports / EFFECTS_FILE,
-            POOLED_FILE: reports / POOLED_FILE,
-            RUN_STATUS_FILE: reports / RUN_STATUS_FILE,
-            self.texts.path.name: self.texts.path,
-        }
-
-
-def load_inputs(paths: StudyPaths, lang: str) -> FinalReportInputs:
-    """Read the processed study, its results and the project's texts.
-
-    Raises
-    ------
-    PipelineError
-        When the study has no ``report`` section or its results are missing.
-    ValidationError
-        When the texts file is missing or malformed.
-    """
-    check_language(lang)
-    data = load_processed(paths.processed_dir)
-    info = data.study.report
-    if info is None:
-        raise PipelineError(
-            f"{paths.study_dir / 'study.yml'}: no 'report' section; the final report needs its "
-            "authors, date, funder, coordinator and project period (see the README)"
-        )
-    if lang not in info.texts:
-        raise PipelineError(
-            f"{paths.study_dir / 'study.yml'}: report.texts names no file for language '{lang}'"
-        )
-    reports = paths.reports_dir
-    for name in (EFFECTS_FILE, POOLED_FILE, RUN_STATUS_FILE):
-        if not (reports / name).is_file():
-            raise PipelineError(f"{reports / name} is missing: run 'make report' (or report) first")
-    texts = read_texts(paths.study_dir / info.texts[lang], lang)
-    status = json.loads((reports / RUN_STATUS_FILE).read_text("utf-8"))["municipalities"]
-    return FinalReportInputs(
-        paths=paths,
-        data=data,
-        effects=read_csv(reports / EFFECTS_FILE),
-        pooled=read_csv(reports / POOLED_FILE),
-        status=status,
-        texts=texts,
-        lang=lang,
-    )
-
-
-# ---------------------------------------------------------------------------
-# Formatting
-# ---------------------------------------------------------------------------
-
-
-def _missing(value: float) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-# A no-break space keeps "95 %" on one line.
-NBSP = "\u00a0"
-
-
-def _percent(value: float, lang: str, digits: int = 0) -> str:
-    return f"{number(100 * value, lang, digits)}{NBSP}%"
-
-
-def _signed_percent_change(ratio: float, lang: str) -> str:
-    change = 100 * (ratio - 1)
-    # A change that rounds to 0 % but is not 0 keeps a decimal, so an interval that
-    # barely excludes no change never reads "to ±0 %".
-    digits = 0 if abs(change) >= 0.5 or change == 0 else 1
-    text = number(abs(change), lang, digits)
-    if float(text.replace(",", ".")) == 0:
-        return f"±0{NBSP}%"
-    return ("+" if change > 0 else "−") + text + f"{NBSP}%"
-
-
-def _signed(value: float, lang: str, digits: int) -> str:
-    text = number(abs(value), lang, digits)
-    if float(text.replace(",", ".")) == 0:
-        return "±" + text
-    return ("+" if value > 0 else "−") + text
-
-
-def change_and_interval(estimand: str, estimate: float, low: float, high: float, lang: str):
-    """The estimate as a change a reader takes in, and its interval in the same unit."""
-    if estimand in ODDS_ESTIMANDS:
-        # An odds ratio is shown as it is: a per cent change in the odds reads as a
-        # change in the share, which it is not.
-        return (
-            t("final_odds_ratio", lang, value=number(estimate, lang)),
-            "–"
-            if _missing(low)
-            else t("final_interval", lang, low=number(low, lang), high=number(high, lang)),
-        )
-    if estimand in RATIO_ESTIMANDS:
-        change = _signed_percent_change(estimate, lang)
-        interval = (
-            "–"
-            if _missing(low)
-            else t(
-                "final_interval",
-                lang,
-                low=_signed_percent_change(low, lang),
-                high=_signed_percent_change(high, lang),
-            )
-        )
-        return change, interval
-    unit = {"share_difference_pp": "final_unit_pp", "mean_score_change": "final_unit_points"}
-    key = unit.get(estimand, "final_unit_none")
-    return (
-        t(key, lang, value=_signed(estimate, lang, 1)),
-        # The unit once, beside the change: the interval's bounds are in the same unit.
-        "–"
-        if _missing(low)
-        else t("final_interval", lang, low=_signed(low, lang, 1), high=_signed(high, lang, 1)),
-    )
-
-
-def _null(estimand: str) -> float:
-    return 1.0 if estimand in RATIO_ESTIMANDS else 0.0
-
-
-def _row_verdict(row, lang: str, *, adjusted: bool = True) -> str:
-    """The row's verdict in the words both reports use (:mod:`pipeline.report.words`).
-
-    ``adjusted=False`` for an estimate that answers a single question of its own (the
-    pooled estimates): its own p-value decides, not one adjusted for a family.
-    """
-    column = "p_adjusted" if adjusted else "p_value"
-    p = row[column] if column in row and not _missing(row[column]) else math.nan
-    result = verdict(
-        ci_low=float(row["ci_low"]),
-        ci_high=float(row["ci_high"]),
-        p_adjusted=float(p),
-        null=_null(row["estimand"]),
-    )
-    return verdict_text(result, lang)
-
-
-def _iso(value: dt.date | str) -> str:
-    return pd.Timestamp(value).date().isoformat()
 
 
 # ---------------------------------------------------------------------------
@@ -331,20 +163,20 @@ class FinalReport:
                     name,
                     t("final_months", lang, months=int(row.horizon_months)),
                     t("final_k_of_n", lang, k=int(row.k), n=int(row.n)),
-                    "–" if _missing(row.share) else _percent(row.share, lang),
+                    "–" if is_missing(row.share) else percent(row.share, lang),
                     "–"
-                    if _missing(row.wilson_lower)
+                    if is_missing(row.wilson_lower)
                     else t(
                         "final_interval",
                         lang,
-                        low=_percent(row.wilson_lower, lang),
-                        high=_percent(row.wilson_upper, lang),
+                        low=percent(row.wilson_lower, lang),
+                        high=percent(row.wilson_upper, lang),
                     ),
                     t(f"final_goal_{judgement}", lang),
                 ]
             )
         return Table(
-            caption=t("final_goal_table_caption", lang, goal=_percent(goal, lang)),
+            caption=t("final_goal_table_caption", lang, goal=percent(goal, lang)),
             header=[
                 t("final_col_municipality", lang),
                 t("final_col_horizon", lang),
@@ -365,7 +197,7 @@ class FinalReport:
         fig, _ = plot_goal_fulfilment(
             table=table[table["municipality"] != TOTAL], goal=goal, lang=lang
         )
-        caption = t("final_goal_figure_caption", lang, goal=_percent(goal, lang))
+        caption = t("final_goal_figure_caption", lang, goal=percent(goal, lang))
         return Figure(svg_image(fig, caption), caption)
 
     def goal_sentences(self) -> list[str]:
@@ -392,9 +224,9 @@ class FinalReport:
                     k=int(row.k),
                     n=int(row.n),
                     months=horizon,
-                    share=_percent(row.share, lang),
-                    low=_percent(row.wilson_lower, lang),
-                    high=_percent(row.wilson_upper, lang),
+                    share=percent(row.share, lang),
+                    low=percent(row.wilson_lower, lang),
+                    high=percent(row.wilson_upper, lang),
                     judgement=t(f"final_goal_{judgement}", lang),
                 )
             )
@@ -421,7 +253,7 @@ class FinalReport:
                     self.study.place(row["place_id"]).name,
                     change,
                     interval,
-                    _row_verdict(row, lang),
+                    row_verdict(row, lang),
                     t(
                         "design_with_level",
                         lang,
@@ -478,7 +310,7 @@ class FinalReport:
                     change=change,
                     interval=interval,
                     p=p_text(meta["p_value"], lang),
-                    verdict=_row_verdict(meta, lang, adjusted=False),
+                    verdict=row_verdict(meta, lang, adjusted=False),
                 )
             )
         panel = self.pooled_row(indicator.id, "panel")
@@ -494,7 +326,7 @@ class FinalReport:
                     change=change,
                     interval=interval,
                     p=p_text(panel["p_value"], lang),
-                    verdict=_row_verdict(panel, lang, adjusted=False),
+                    verdict=row_verdict(panel, lang, adjusted=False),
                 )
             )
         return sentences
@@ -514,7 +346,7 @@ class FinalReport:
                     "final_finding_place",
                     lang,
                     place=self._place_label(row),
-                    verdict=_row_verdict(row, lang),
+                    verdict=row_verdict(row, lang),
                     change=change,
                     interval=interval,
                 )
@@ -538,7 +370,7 @@ class FinalReport:
                     str(int(row["k"])),
                     change,
                     interval,
-                    _row_verdict(row, lang, adjusted=False),
+                    row_verdict(row, lang, adjusted=False),
                 ]
             )
         if not rows:
@@ -586,12 +418,12 @@ class FinalReport:
                     [
                         municipality,
                         t(f"area_{area}", lang),
-                        _percent(a["share"], lang, 1) if not a["suppressed"] else "< 5",
-                        _percent(b["share"], lang, 1) if not b["suppressed"] else "< 5",
+                        percent(a["share"], lang, 1) if not a["suppressed"] else "< 5",
+                        percent(b["share"], lang, 1) if not b["suppressed"] else "< 5",
                         t(
                             "final_unit_pp",
                             lang,
-                            value=_signed(100 * (b["share"] - a["share"]), lang, 1),
+                            value=signed(100 * (b["share"] - a["share"]), lang, 1),
                         )
                         if shown
                         else "–",
@@ -643,7 +475,7 @@ class FinalReport:
                     t(f"measure_{row['estimand']}", lang),
                     estimate,
                     interval,
-                    _row_verdict(row, lang),
+                    row_verdict(row, lang),
                 ]
             )
         return Table(
@@ -679,7 +511,7 @@ class FinalReport:
         for municipality in self.study.municipality_names:
             places = [p for p in self.study.places if p.municipality == municipality]
             targets = "; ".join(
-                f"{p.name} ({_iso(p.intervention_start)})" for p in places if p.role == "target"
+                f"{p.name} ({iso_date(p.intervention_start)})" for p in places if p.role == "target"
             )
             controls = str(sum(p.role == "control" for p in places))
             buffers = str(sum(p.role == "buffer" for p in places))
@@ -816,16 +648,16 @@ class FinalReport:
             "period": t(
                 "final_period",
                 lang,
-                start=_iso(info.project_period.start),
-                end=_iso(info.project_period.end),
+                start=iso_date(info.project_period.start),
+                end=iso_date(info.project_period.end),
             ),
-            "date": _iso(info.date),
+            "date": iso_date(info.date),
             "synthetic": self.study.synthetic,
             "sections": sections,
             "missing": [section_title(s, lang) for s in self.inputs.texts.missing(lang)],
             "texts_file": self.inputs.texts.path.name,
             "key_findings": self.key_findings(),
-            "goal_statement": t("final_goal_statement", lang, goal=_percent(info.goal_share, lang)),
+            "goal_statement": t("final_goal_statement", lang, goal=percent(info.goal_share, lang)),
             "overview": self.implementation_overview(),
             "goal_table": self.goal_table(),
             "goal_figure": self.goal_figure(),

@@ -23,6 +23,7 @@ import mistune
 
 from ..errors import Problem, ValidationError
 from ..inputs.study import STUDY_FILE, load_study
+from ..inputs.text_files import read_utf8
 from .i18n import t
 
 #: The sections a project writes, in the report's order. ``english_summary`` is the
@@ -173,14 +174,7 @@ def read_texts(path: str | Path, lang: str) -> ReportTexts:
         raise ValidationError.single(
             name, "file not found: the final report's own texts (see report.texts in study.yml)"
         )
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        row = raw[: exc.start].count(b"\n") + 1
-        raise ValidationError.single(
-            name, "not valid UTF-8 (save the file as UTF-8)", row=row
-        ) from None
+    text = read_utf8(path, name)
     sections = split_sections(text, lang, name)
     return ReportTexts(
         path, {s: render_markdown(body) for s, (_, body) in sections.items() if body}

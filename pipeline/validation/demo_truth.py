@@ -22,7 +22,8 @@ from ..evaluation.municipality import evaluate_target
 from ..evaluation.study import assign_families, certainty, study_results
 from ..inputs.prepare import StudyData, read_study
 from ..results import effects_frame
-from .demo import PLACES, generate_demo
+from .demo import generate_demo
+from .demo_places import PLACES
 
 
 def confirmatory_effects(data: StudyData, indicator: str) -> pd.DataFrame:

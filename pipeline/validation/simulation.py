@@ -21,7 +21,6 @@ from ..designs.pooled_did import fit_pooled_did
 from ..errors import EstimationError
 from ..inputs.study import Analysis, Indicator, Place, Shock
 from .demo import (
-    CATEGORIES,
     FIRST_PERIOD,
     LAST_PERIOD,
     OVERDISPERSION_SHAPE,
@@ -29,6 +28,7 @@ from .demo import (
     expected_counts,
     place_drift,
 )
+from .demo_places import CATEGORIES
 
 COVID = Shock(
     id="covid19",
