@@ -155,6 +155,7 @@ def test_demo_series_passes(demo_frame: pd.DataFrame, study: Study) -> None:
     assert set(frame["place_id"]) == {p.id for p in study.places}
     # Indicators measured by the survey or the inspections have no monthly series.
     elsewhere = {s.indicator for s in (study.survey, study.inspections) if s is not None}
+    elsewhere.add(study.survey.problems_index.indicator)
     assert set(demo_frame["indicator"]) == {i.id for i in study.indicators} - elsewhere
     assert (frame.groupby(["place_id", "indicator"]).size() == 84).all()
     assert frame["value"].dtype == float
