@@ -114,6 +114,7 @@ def null_programme(
                 {n: starts[n] for n in places},
                 controls,
                 municipalities=municipality_of,
+                nested=False,  # the confirmatory question: these places
             )
             p_values.append(fit.p_value)
         except EstimationError:

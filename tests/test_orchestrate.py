@@ -222,7 +222,7 @@ def test_demo_end_to_end(tmp_path):
         assert section in comparative
     _assert_no_survey_microdata(reports)
     pooled = pd.read_csv(reports / "pooled_effects.csv")
-    assert {"meta_random", "meta_fixed", "panel"} == set(pooled["design"])
+    assert {"meta_random", "meta_fixed", "panel", "panel_nested"} == set(pooled["design"])
     assert set(pooled.loc[pooled["design"] == "panel", "k"]) == {10}
     # Odds ratios and inspection points are never pooled together.
     assert pooled.groupby(["indicator", "design"])["estimand"].nunique().max() == 1

@@ -57,9 +57,12 @@ estimates, ``tau2 = max(0, mean(b^2) - mean(s^2))``:
   between municipalities, by the method of moments for correlated estimates,
   measured over the real post-periods; once it is positive the pooled estimate
   takes a t reference on M - 1 df (M municipalities), as Hartung-Knapp's in a
-  meta-analysis. Places are thus nested in municipalities, and the programme
-  estimate is of the effect in municipalities like these, not only of these
-  places. With one municipality there is no such spread, and the targets' own
+  meta-analysis (``nested=True``). Places are thus nested in municipalities,
+  and that estimate is of the effect in municipalities like these. With
+  ``nested=False`` the estimate is of the effect at these places: drift that
+  one municipality's targets share is independent between municipalities, so
+  with several of them the comparison's drift from pseudo-studies of controls
+  is the pooled drift. With one municipality there is no such spread, and the targets' own
   pre-period stands in: all given the same fake start at every month of their
   common pre-period that leaves 12 months before and 6 after; the larger of
   the two measurements is kept. Those fake post-periods are shorter than the
@@ -769,6 +772,7 @@ def fit_panel(
     controls: Mapping[str, pd.DataFrame],
     *,
     municipalities: Mapping[str, str] | None = None,
+    nested: bool = True,
     inference: Inference = "placebo_space",
     level: float = 0.95,
     seed: int = 0,
@@ -792,6 +796,13 @@ def fit_panel(
         Target id -> municipality. With targets in several municipalities the
         pooled estimate carries the variance between municipalities (see the
         module docstring); omitted, all targets are one municipality's.
+    nested
+        With targets in several municipalities: True estimates the effect in
+        municipalities like these (the variance between municipalities added,
+        t on M - 1 df); False the effect at these places, whose pooled drift is
+        the comparison's alone (measured on pseudo-studies of controls), since
+        drift that one municipality's targets share is independent between
+        municipalities and already spreads their estimates.
     inference
         ``"placebo_space"`` (default), ``"placebo_time"``, ``"quasipoisson"``
         or ``"cluster"``; see ``INFERENCE`` and the module docstring.
@@ -864,10 +875,13 @@ def fit_panel(
             pooled_drift = max(0.0, float(np.mean(joint[0] ** 2) - np.mean(joint[1])))
             pooled_df = float(np.min(df))
         if len(groups) > 1:
-            # What targets of one municipality share and no control shows (one town, one
-            # police district), and how much municipalities' effects differ: the spread
-            # between municipalities, over the real post-periods.
-            between = _between_municipalities(log_ratio, weights, sampling + np.diag(drift), groups)
+            if nested:
+                # What targets of one municipality share and no control shows (one town, one
+                # police district), and how much municipalities' effects differ: the spread
+                # between municipalities, over the real post-periods.
+                between = _between_municipalities(
+                    log_ratio, weights, sampling + np.diag(drift), groups
+                )
         else:
             # One municipality: drift its targets share and no control shows can only be
             # seen in their own pre-period. Keep the larger measurement.
@@ -1020,6 +1034,7 @@ def estimate_panel(
     indicator: str = "",
     municipality: str = "",
     municipalities: Mapping[str, str] | None = None,
+    nested: bool = True,
     notes: Sequence[str] = (),
     target_notes: Mapping[str, Sequence[str]] | None = None,
     inference: Inference = "placebo_space",
@@ -1030,7 +1045,7 @@ def estimate_panel(
 
     Parameters
     ----------
-    targets, starts, controls, inference, level, seed
+    targets, starts, controls, nested, inference, level, seed
         As in :func:`fit_panel`.
     indicator
         Indicator id written on every row.
@@ -1057,6 +1072,7 @@ def estimate_panel(
         starts,
         controls,
         municipalities=municipalities,
+        nested=nested,
         inference=inference,
         level=level,
         seed=seed,
@@ -1141,7 +1157,9 @@ def _series(data: StudyData, place_id: str, indicator_id: str) -> pd.DataFrame:
     )
 
 
-def panel_effects(data: StudyData, indicator_id: str, targets: list[Place]) -> list[Effect]:
+def panel_effects(
+    data: StudyData, indicator_id: str, targets: list[Place], *, nested: bool = True
+) -> list[Effect]:
     """The panel design for a study's targets against every control area of the study.
 
     Each target's series is cut before its first co-intervention after the
@@ -1157,6 +1175,10 @@ def panel_effects(data: StudyData, indicator_id: str, targets: list[Place]) -> l
         A count indicator of the study.
     targets
         Places with role ``target`` (at least 2 with data).
+    nested
+        With targets in several municipalities, whether the pooled estimate is
+        of the effect in municipalities like these (True) or at these places
+        (False); see :func:`fit_panel`.
 
     Returns
     -------
@@ -1225,6 +1247,7 @@ def panel_effects(data: StudyData, indicator_id: str, targets: list[Place]) -> l
         indicator=indicator_id,
         municipality=names[0] if len(names) == 1 else "",
         municipalities=municipality_of,
+        nested=nested,
         notes=notes,
         target_notes=cut_notes,
     )

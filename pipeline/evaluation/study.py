@@ -248,7 +248,9 @@ def pool_programme(data: StudyData, indicator_id: str, targets: list[Place]) -> 
 
     The panel of every target sees that targets share comparison areas (their
     estimates' covariance) and weights each target by its expected post-period
-    count, and adds the variance between the targets' municipalities.
+    count. It answers the programme's question for its own places: did they
+    get safer? (The effect in municipalities like these, with the variance
+    between municipalities, is :func:`pool_municipalities_like_these`.)
     Where it cannot be fitted (a target with less than a year before its
     start, or without events on both sides), the pooled difference-in-differences
     takes every target whatever its events; the places' own ratios are never
@@ -261,7 +263,7 @@ def pool_programme(data: StudyData, indicator_id: str, targets: list[Place]) -> 
         Neither joint model can be fitted; the message gives both reasons.
     """
     try:
-        return panel_effects(data, indicator_id, targets)[0]
+        return panel_effects(data, indicator_id, targets, nested=False)[0]
     except EstimationError as exc:
         refused = str(exc)
     try:
@@ -270,6 +272,23 @@ def pool_programme(data: StudyData, indicator_id: str, targets: list[Place]) -> 
         raise EstimationError(f"panel: {refused}; pooled_did: {exc}") from exc
     note = f"the panel of the targets could not be fitted: {refused}"
     return replace(pooled, notes=(note, *pooled.notes))
+
+
+#: The design name of the programme's pool that nests places in municipalities.
+NESTED_PANEL = "panel_nested"
+
+
+def pool_municipalities_like_these(
+    data: StudyData, indicator_id: str, targets: list[Place]
+) -> Effect:
+    """The programme's effect in municipalities like these: the panel of every target with the
+    variance between the targets' municipalities added (t on M - 1 df once it is positive).
+
+    It is wider than :func:`pool_programme` when municipalities' effects differ, and reported
+    beside it as a descriptive row: the confirmatory question is about the programme's places.
+    """
+    effect = panel_effects(data, indicator_id, targets, nested=True)[0]
+    return replace(effect, design=NESTED_PANEL)
 
 
 def _pooled_frame(rows: list[dict]) -> pd.DataFrame:
@@ -315,23 +334,35 @@ def _count_pools(
         except EstimationError as exc:
             rows.append(_not_estimated(indicator.id, "panel", "rate_ratio", family, str(exc)))
             continue
-        rows.append(
-            {
-                "municipality": "",
-                "indicator": indicator.id,
-                "design": effect.design,
-                "estimand": effect.estimand,
-                "estimate": effect.estimate,
-                "ci_low": effect.ci_low,
-                "ci_high": effect.ci_high,
-                "p_value": effect.p_value,
-                "k": len(with_series),
-                "family": family,
-                "method": effect.method,
-                "notes": " | ".join(effect.notes),
-            }
-        )
+        rows.append(_pool_record(indicator.id, effect, len(with_series), family))
+        if family == "confirmatory" and len({p.municipality for p in with_series}) > 1:
+            try:
+                nested = pool_municipalities_like_these(data, indicator.id, with_series)
+            except EstimationError as exc:
+                reason = str(exc)
+                rows.append(
+                    _not_estimated(indicator.id, NESTED_PANEL, "rate_ratio", "descriptive", reason)
+                )
+            else:
+                rows.append(_pool_record(indicator.id, nested, len(with_series), "descriptive"))
     return rows
+
+
+def _pool_record(indicator: str, effect: Effect, k: int, family: str) -> dict:
+    return {
+        "municipality": "",
+        "indicator": indicator,
+        "design": effect.design,
+        "estimand": effect.estimand,
+        "estimate": effect.estimate,
+        "ci_low": effect.ci_low,
+        "ci_high": effect.ci_high,
+        "p_value": effect.p_value,
+        "k": k,
+        "family": family,
+        "method": effect.method,
+        "notes": " | ".join(effect.notes),
+    }
 
 
 def _standard_errors(frame: pd.DataFrame, ratio: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -309,11 +309,11 @@ class ComparativeReport:
                 parts.append(
                     paragraph(t("synthesis_not_estimated", lang, indicator=label, reason=row.notes))
                 )
-            elif row.design == "panel":
+            elif row.design in ("panel", "panel_nested"):
                 parts.append(
                     paragraph(
                         t(
-                            "panel_sentence",
+                            f"{row.design}_sentence",
                             lang,
                             indicator=label,
                             k=int(row.k),

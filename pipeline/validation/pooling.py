@@ -8,11 +8,13 @@ and overdispersed counts. The programme's effect is ``effect`` (1: the null);
 with ``municipality_effect_sd`` each municipality's targets share their own
 effect, log-normal around it, so the programme estimate must carry the
 variance between municipalities to cover ``effect``. Each replicate is pooled
-two ways:
+three ways:
 
-- the study-level step's pool: the panel of every target against the shared
-  pool (``designs/panel.py``), which sees the shared comparison and the
-  municipalities the targets are nested in;
+- the study-level step's confirmatory pool: the panel of every target against
+  the shared pool (``designs/panel.py``), which sees the shared comparison, for
+  the effect at these places;
+- the same panel nested in municipalities (the variance between municipalities
+  added), for the effect in municipalities like these;
 - for contrast, a random-effects meta-analysis of the targets' own estimates
   as if they were independent (what a flat pooling of ``effects.csv`` does).
 
@@ -94,13 +96,14 @@ def shared_donor_study(
 
 @dataclass(frozen=True)
 class PoolingCheck:
-    """Per replicate: the pooled log ratio, its standard error, p-value and coverage, both ways."""
+    """Per replicate: the pooled log ratio, its standard error, p-value and coverage, for the
+    panel at these places, the panel nested in municipalities and the flat meta-analysis."""
 
     table: pd.DataFrame
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         rows = []
-        for way in ("panel", "flat_meta"):
+        for way in ("panel", "panel_nested", "flat_meta"):
             estimate = self.table[f"{way}_log_ratio"]
             rows.append(
                 {
@@ -113,11 +116,7 @@ class PoolingCheck:
                     "coverage": float(self.table[f"{way}_covers"].mean()),
                 }
             )
-        summary = pd.DataFrame(rows)
-        # The panel's standard error without its variance between municipalities.
-        within = self.table["panel_se_within"].mean() / self.table["panel_log_ratio"].std(ddof=1)
-        summary["se_within_over_sd"] = [within, np.nan]
-        return summary
+        return pd.DataFrame(rows)
 
 
 def pooling_check(replicates: int, seed: int = 20261130, **study) -> PoolingCheck:
@@ -131,33 +130,29 @@ def pooling_check(replicates: int, seed: int = 20261130, **study) -> PoolingChec
     rows = []
     for _ in range(replicates):
         targets, starts, controls, municipality_of = shared_donor_study(rng, **study)
-        fit = fit_panel(
-            targets,
-            starts,
-            controls,
-            municipalities=municipality_of,
-            seed=int(rng.integers(2**31)),
-        )
-        weights = pd.Series({t.target: t.weight for t in fit.targets})
-        shares = weights.groupby(pd.Series(municipality_of)).sum().to_numpy()
-        between = fit.between_tau2 * float(shares @ shares)
+        seed_ = int(rng.integers(2**31))
+        row = {}
+        for way, nested in (("panel", False), ("panel_nested", True)):
+            fit = fit_panel(
+                targets, starts, controls, municipalities=municipality_of, nested=nested, seed=seed_
+            )
+            row |= {
+                f"{way}_log_ratio": fit.log_ratio,
+                f"{way}_se": fit.se,
+                f"{way}_p": fit.p_value,
+                f"{way}_covers": np.log(fit.ci_low) <= truth <= np.log(fit.ci_high),
+            }
+        row["panel_nested_tau2"] = fit.between_tau2
         own = np.array([t.log_ratio for t in fit.targets])
         own_se = np.array([t.se for t in fit.targets])
         flat = meta_analyse(own, own_se).random
-        rows.append(
-            {
-                "panel_log_ratio": fit.log_ratio,
-                "panel_se": fit.se,
-                "panel_p": fit.p_value,
-                "panel_covers": np.log(fit.ci_low) <= truth <= np.log(fit.ci_high),
-                "panel_tau2": fit.between_tau2,
-                "panel_se_within": float(np.sqrt(fit.se**2 - between)),
-                "flat_meta_log_ratio": flat.estimate,
-                "flat_meta_se": flat.std_error,
-                "flat_meta_p": flat.p_value,
-                "flat_meta_covers": flat.ci_low <= truth <= flat.ci_high,
-            }
-        )
+        row |= {
+            "flat_meta_log_ratio": flat.estimate,
+            "flat_meta_se": flat.std_error,
+            "flat_meta_p": flat.p_value,
+            "flat_meta_covers": flat.ci_low <= truth <= flat.ci_high,
+        }
+        rows.append(row)
     return PoolingCheck(pd.DataFrame(rows))
 
 
