@@ -212,9 +212,18 @@ def test_demo_end_to_end(tmp_path):
     _assert_tables_agree_with_the_comparative_report(reports, municipalities)
     # The same place gets the same words in its municipality's report and the comparative one.
     key_findings = _key_findings(comparative)
+    every_item = re.findall(r"<li>(.*?)</li>", comparative, re.S)
     for municipality in ("Avesta", "Falun", "Hallstahammar", "Sala"):
         own = _key_findings(_html_text(reports / municipality / "evaluation.html"))
+        survey = [item for item in own if item.startswith("Upplevd trygghet:")]
+        assert len(survey) == 1, municipality  # perceived safety: the municipality's own report
+        own = [item for item in own if item not in survey]
         assert own and set(own) <= set(key_findings), municipality
+        # ... with the same shares and the same word as the comparative report's summary.
+        word, shares = re.search(
+            r'(<span class="verdict">.*?</span>) (<span class="numbers">.*?</span>)', survey[0]
+        ).groups()
+        assert any(word in item and shares in item for item in every_item), municipality
     for link in re.findall(r'href="([^"#]+)"', comparative):
         assert (reports / link).is_file(), link
     assert comparative.count("data:image/png;base64") >= 1
