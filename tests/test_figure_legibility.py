@@ -94,9 +94,7 @@ def _report_figures(data, lang):
     last = shares[shares["horizon_months"] == shares["horizon_months"].max()]
     last = last[last["municipality"].isin(data.study.municipality_names)]
     paired = ImplementationVsEffect(
-        table=last.assign(
-            estimate=[-3.0, 1.5, -6.0, 0.5][: len(last)], ci_lower=-9.0, ci_upper=4.0
-        ),
+        table=last.assign(estimate=[-3.0, 1.5, -6.0, 0.5][: len(last)], ci_low=-9.0, ci_high=4.0),
         text="",
         horizon_months=24,
         effect_label="procentenheter",
