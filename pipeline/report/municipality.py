@@ -214,11 +214,12 @@ class MunicipalityReport:
         """The survey's change in target and comparison areas, in percentage points, with the word
         its estimate earns in the secondary family; None without a survey estimate.
 
-        The family's adjustment (Benjamini-Hochberg over every secondary row of the
-        study) never lowers a p-value, so the word is settled without it whenever the
-        interval includes no change or the unadjusted p is 0.05 or more: the finding
-        then shows the unadjusted p. Only otherwise is the whole study evaluated, as
-        the study-level step does, for the adjusted p (:meth:`_study_adjusted`).
+        The adjusted p-value is the study-level step's. A notebook opened alone has
+        none; the family's adjustment (Benjamini-Hochberg over every secondary row of
+        the study) never lowers a p-value, so the word is settled without it whenever
+        the interval includes no change or the unadjusted p is 0.05 or more: the
+        finding then shows the unadjusted p. Only otherwise is the whole study
+        evaluated, as the study-level step does (:meth:`_study_adjusted`).
         """
         survey = self.data.study.survey
         if survey is None:
@@ -231,7 +232,9 @@ class MunicipalityReport:
             return None
         row = rows.iloc[0]
         p, p_key = row["p_value"], "p_unadjusted_text"
-        if not key.settled_without_adjustment(
+        if self.adjusted is not None:  # the study-level step's own adjusted p-value
+            p, p_key = row["p_adjusted"], "p_adjusted_text"
+        elif not key.settled_without_adjustment(
             row["estimand"], row["ci_low"], row["ci_high"], row["p_value"]
         ):
             p, p_key = self._study_adjusted(row), "p_adjusted_text"
