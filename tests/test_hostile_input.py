@@ -40,6 +40,7 @@ from pipeline.run.paths import (
     study_folder_name,
     study_lock,
 )
+from pipeline.validation.demo_survey import SURVEY_QUESTION
 
 DEMO = DEFAULT_STUDY
 NAME = "hostile_study"
@@ -713,7 +714,8 @@ def _hostile_study(tmp_path: Path) -> tuple[Path, str]:
         frame = pd.read_csv(study / file, dtype=str, keep_default_na=False)
         frame.loc[frame[column] == "Sala", column] = value
         if file == "survey.csv":
-            frame["question"] = question
+            # The safety question's rows; the local problems questions keep their codes.
+            frame.loc[frame["question"] == SURVEY_QUESTION, "question"] = question
         else:
             frame["description"] = _hostile("action") + frame["description"]
         frame.to_csv(study / file, index=False)
