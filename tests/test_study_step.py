@@ -341,6 +341,11 @@ def test_count_indicators_are_pooled_through_the_programme_pool(demo_data):
         demo_data, _study_effects(), list(MUNICIPALITIES), pool=_fake_pool(0.01)
     )
     counts = results.pooled[results.pooled["indicator"].str.startswith("crimes_")]
+    # Beside the confirmatory pool, the descriptive pool nested in municipalities.
+    nested = counts[counts["design"] == "panel_nested"]
+    assert list(nested["indicator"]) == ["crimes_total"]
+    assert list(nested["family"]) == ["descriptive"]
+    counts = counts[counts["design"] != "panel_nested"]
     assert set(counts["design"]) == {"panel"}
     assert (counts["k"] == 10).all()
     family = dict(zip(counts["indicator"], counts["family"], strict=True))
@@ -422,11 +427,16 @@ def test_the_step_before_any_evaluation_is_a_clear_error(tmp_path, capsys):
 
 def test_the_default_pool_is_the_panel_of_every_target(demo_data):
     from pipeline.designs.panel import panel_effects
-    from pipeline.evaluation.study import pool_programme
+    from pipeline.evaluation.study import pool_municipalities_like_these, pool_programme
 
     targets = demo_data.study.targets()
     pooled = pool_programme(demo_data, "crimes_total", targets)
-    assert pooled == panel_effects(demo_data, "crimes_total", targets)[0]
+    assert pooled == panel_effects(demo_data, "crimes_total", targets, nested=False)[0]
+    # Nested in municipalities, the same estimate answers for municipalities like these:
+    # its interval is never narrower.
+    nested = pool_municipalities_like_these(demo_data, "crimes_total", targets)
+    assert nested.design == "panel_nested" and nested.estimate == pytest.approx(pooled.estimate)
+    assert np.log(nested.ci_high / nested.ci_low) >= np.log(pooled.ci_high / pooled.ci_low)
 
 
 def test_the_pool_is_the_pooled_did_where_the_panel_cannot_be_fitted(demo_data):
