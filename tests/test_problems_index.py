@@ -13,7 +13,7 @@ from scipy import stats
 from pipeline.errors import EstimationError, ValidationError
 from pipeline.inputs.prepare import read_study
 from pipeline.inputs.study import load_study
-from pipeline.methods.survey_areas import area_mean_difference_in_differences, respondent_index
+from pipeline.methods.survey_index import area_mean_difference_in_differences, respondent_index
 
 BEFORE, AFTER = "2019-10-01", "2022-10-01"
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"

@@ -39,6 +39,9 @@ rule out that something else happened to the target alone at that date, or
 help when the donors were treated too (keep other treated units out of the
 pool). Declared shocks are not modelled: they hit the donors as well and
 cancel in ``d`` as far as they hit them alike.
+
+The step fits, the donors' random-effects combination and the result class stay in one
+module (over 500 lines): they share one step model and its design matrix.
 """
 
 from __future__ import annotations

@@ -47,6 +47,9 @@ weighted by their expected counts (SMS level 3). What it cannot: an effect per
 target; that areas not chosen are exchangeable with the targets is the
 assumption the randomisation rests on, so comparison areas should resemble the
 targets (the same kind of place, the same town).
+
+The fit, the randomisation over units and the cluster bootstrap stay in one module (over
+500 lines): all three refit the same stacked panel.
 """
 
 from __future__ import annotations

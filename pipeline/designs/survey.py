@@ -32,13 +32,12 @@ from ..methods.survey import SurveyShares, share_change
 from ..methods.survey_areas import (
     area_difference_in_differences,
     area_log_odds_standard_error,
-    area_mean_difference_in_differences,
     proportional_odds_check,
-    respondent_index,
     shares_change,
     shares_difference_in_differences,
     t_inference,
 )
+from ..methods.survey_index import area_mean_difference_in_differences, respondent_index
 from ..methods.survey_microdata import suppress_small_cells
 from ..methods.survey_ordinal import ordinal_model
 from ..results import Effect

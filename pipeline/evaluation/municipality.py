@@ -1,4 +1,8 @@
-"""Run every applicable design for every target and indicator of a municipality."""
+"""Run every applicable design for every target and indicator of a municipality.
+
+One module (just over 500 lines): building each design's inputs, running the designs, the
+parts a run spreads over worker processes, and the stored evaluation those parts make.
+"""
 
 from __future__ import annotations
 

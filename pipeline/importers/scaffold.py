@@ -6,6 +6,9 @@ Excel workbook with a sheet per input (series, survey, inspections, action
 plan) and a sheet explaining every column in Swedish and English, and a README with the steps. :func:`missing_steps` reads a study
 folder and lists, first thing first, what is still to do; ``validate`` prints
 that list instead of a wall of errors while the study is unfinished.
+
+Most of its length (over 500 lines) is the declarative description of every template's
+columns in Swedish and English.
 """
 
 from __future__ import annotations

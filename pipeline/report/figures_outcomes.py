@@ -3,6 +3,9 @@
 Every function takes keyword arguments, returns ``(fig, ax)`` and never shows
 the figure; colours come from :mod:`pipeline.report.style`. Each is drawn in
 the language ``lang`` it is given (English by default), numbers included.
+
+One function a figure; they stay in one module (over 500 lines) because they share the
+language handling and wrapping of the non-count figures.
 """
 
 from __future__ import annotations

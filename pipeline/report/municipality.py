@@ -3,6 +3,9 @@
 The notebook stays thin: a parameters cell, then one call per section. Every section returns an
 object a notebook displays by itself (an :class:`Html` fragment, a DataFrame or a matplotlib
 figure), and nothing here prints.
+
+One class with one method a report section (over 500 lines): a section's code sits where the
+notebook calls it.
 """
 
 from __future__ import annotations

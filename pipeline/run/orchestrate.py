@@ -20,6 +20,9 @@ study's reports, which replaces the reports folder only when every notebook has 
 notebook and its HTML are moved into place only once complete. A killed run therefore leaves
 the previous complete results (or nothing). Every step holds the study's lock, so a second run
 of the same study is refused with a message instead of writing the same files.
+
+The phases stay in one module (over 500 lines): they share the staging folder, the lock and
+the run status that make a run all or nothing.
 """
 
 from __future__ import annotations
@@ -31,15 +34,12 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import nbformat
-import papermill
-from nbconvert import HTMLExporter
-from papermill.exceptions import PapermillExecutionError
 
-from ..errors import ParameterError, PipelineError
+from ..errors import PipelineError
 from ..evaluation.municipality import (
     Part,
     assemble,
@@ -51,8 +51,15 @@ from ..evaluation.municipality import (
 from ..evaluation.study import run_study_step
 from ..inputs.prepare import MANIFEST_FILE, load_processed, prepare_study
 from ..report.final_texts import check_report_texts
-from ..report.i18n import check_language, t
+from ..report.i18n import t
 from . import cache
+from .notebooks import (
+    KERNEL_NAME,
+    NotebookRun,
+    check_parameters,
+    ensure_kernel,
+    execute_notebook,
+)
 from .paths import (
     EFFECTS_FILE,
     REPO_ROOT,
@@ -67,7 +74,6 @@ from .paths import (
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
 COMPARATIVE_NOTEBOOK = NOTEBOOK_DIR / "comparative_report.ipynb"
-TEMPLATE_DIR = Path(__file__).parents[1] / "report" / "templates"
 #: What the comparative report writes into the study's reports folder; an
 #: evaluation run drops them, since they no longer describe its results.
 COMPARATIVE_OUTPUTS = (
@@ -77,68 +83,6 @@ COMPARATIVE_OUTPUTS = (
     "effects.provenance.json",
     "pooled_effects.csv",
 )
-PAGE_TEMPLATE = "page"
-KERNEL_NAME = "trygga-platser"
-EXECUTION_TIMEOUT = 900  # seconds per cell; a hung kernel must not hang CI
-
-
-@dataclass(frozen=True)
-class NotebookRun:
-    """How one notebook run ended."""
-
-    municipality: str
-    status: str  # "ok" or "failed"
-    notebook: str | None  # None when the computation failed before the notebook
-    html: str | None
-    seconds: float
-    failed_cell: int | None = None
-    error: str | None = None
-    reused: bool = False  # nothing it displays changed: the last results stand
-    computed: bool = False  # its evaluation was computed in this run (else the stored one)
-    stage: str | None = None  # where it failed: "computation" or "notebook"
-
-
-def ensure_kernel(name: str = KERNEL_NAME) -> str:
-    """The Jupyter kernel of this environment, registered in it if missing.
-
-    `make env` registers it; an environment made another way (conda, a plain pip install)
-    gets it on its first run, inside its own prefix, so that the notebooks run with the
-    interpreter and packages of the environment that runs the pipeline.
-    """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        spec = KernelSpecManager().get_kernel_spec(name)
-    except NoSuchKernel:
-        spec = None
-    if spec is None or not _same_interpreter(spec.argv[0]):
-        from ipykernel.kernelspec import install
-
-        install(kernel_name=name, display_name=f"Python ({name})", prefix=sys.prefix)
-        _log(f"registered the Jupyter kernel '{name}' for {sys.executable}")
-    return name
-
-
-def _same_interpreter(command: str) -> bool:
-    try:
-        return Path(command).resolve() == Path(sys.executable).resolve()
-    except OSError:
-        return False
-
-
-def check_parameters(notebook: Path, parameters: dict) -> None:
-    """Raise ParameterError unless ``parameters`` are exactly the notebook's declared ones."""
-    declared = set(papermill.inspect_notebook(str(notebook)))
-    given = set(parameters)
-    problems = []
-    if unknown := sorted(given - declared):
-        problems.append(f"unknown parameters {unknown}")
-    if missing := sorted(declared - given):
-        problems.append(f"missing parameters {missing}")
-    if problems:
-        raise ParameterError(
-            f"{notebook.name}: " + "; ".join(problems) + f" (declared: {sorted(declared)})"
-        )
 
 
 def municipality_parameters(
@@ -164,105 +108,6 @@ def report_parameters(paths: StudyPaths, lang: str) -> dict[str, str]:
         "reports_dir": str(paths.reports_dir),
         "lang": lang,
     }
-
-
-def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str) -> Path:
-    """Render an executed notebook to a report page: its outputs only, with ``title`` and
-    ``lang`` on the page, the project's one stylesheet and no script."""
-    exporter = HTMLExporter(
-        template_name=PAGE_TEMPLATE,
-        extra_template_basedirs=[str(TEMPLATE_DIR)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        exclude_markdown=True,
-        embed_images=True,
-    )
-    body, _ = exporter.from_notebook_node(
-        nbformat.read(notebook_path, as_version=4),
-        resources={"report_title": title, "report_lang": check_language(lang)},
-    )
-    tmp = html_path.with_suffix(".html.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(html_path)
-    return html_path
-
-
-def execute_notebook(
-    label: str,
-    template: Path,
-    output_dir: Path,
-    stem: str,
-    parameters: dict,
-    kernel_name: str = KERNEL_NAME,
-    *,
-    title: str,
-) -> NotebookRun:
-    """Execute one notebook with papermill and render it; notebook errors are returned, not raised.
-
-    The notebook and its HTML are written in a hidden folder inside
-    ``output_dir`` and moved into place when both are complete.
-    """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in output_dir.glob(f".{stem}-*"):  # of a run that was killed (runs hold the lock)
-        shutil.rmtree(leftover, ignore_errors=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{stem}-", dir=output_dir))
-    try:
-        return _execute_in(label, template, work, output_dir, stem, parameters, kernel_name, title)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _execute_in(
-    label: str,
-    template: Path,
-    work: Path,
-    output_dir: Path,
-    stem: str,
-    parameters: dict,
-    kernel_name: str,
-    title: str,
-) -> NotebookRun:
-    ipynb = work / f"{stem}.ipynb"
-    html = work / f"{stem}.html"
-    started = time.perf_counter()
-    failed_cell = error = None
-    try:
-        papermill.execute_notebook(
-            str(template),
-            str(ipynb),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            cwd=str(REPO_ROOT),
-            progress_bar=False,
-            execution_timeout=EXECUTION_TIMEOUT,
-            # The kernel's start-up chatter (transport warnings) is noise in a batch log;
-            # cell errors still reach the executed notebook and the run status.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
-    except PapermillExecutionError as exc:
-        failed_cell, error = exc.exec_count, f"{exc.ename}: {exc.evalue}"
-    except (
-        Exception
-    ) as exc:  # a kernel that dies or cannot start: report it as this notebook's failure
-        error = f"{type(exc).__name__}: {exc}"
-    rendered = None
-    if ipynb.is_file():
-        render_html(ipynb, html, title=title, lang=parameters["lang"])
-        html.replace(output_dir / html.name)
-        rendered = str(output_dir / html.name)
-    if ipynb.is_file():
-        ipynb.replace(output_dir / ipynb.name)
-    return NotebookRun(
-        municipality=label,
-        status="ok" if error is None else "failed",
-        notebook=str(output_dir / ipynb.name),
-        html=rendered,
-        seconds=round(time.perf_counter() - started, 2),
-        failed_cell=failed_cell,
-        error=error,
-        stage=None if error is None else "notebook",
-    )
 
 
 def _log(message: str) -> None:
