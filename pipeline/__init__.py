@@ -4,4 +4,4 @@ The package holds all logic; notebooks only call into it. See ARCHITECTURE.md
 for the module map.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
