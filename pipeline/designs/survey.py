@@ -142,29 +142,7 @@ def survey_effects(
                 f"t on {did.df} degrees of freedom (areas - 2) from the spread of the areas' own "
                 "changes, which carries the area-by-wave variation and repeated respondents"
             )
-            notes = [*did.arm_texts(), *([did.reason] if did.reason else []), *did.notes]
-            effects.append(
-                row(
-                    "survey_did",
-                    "share_difference_pp",
-                    3,
-                    "change in the weighted share unsafe in the target areas minus the change in "
-                    f"the comparison areas, percentage points; {inference}",
-                    did.values("share_difference_pp"),
-                    notes,
-                )
-            )
-            effects.append(
-                row(
-                    "survey_did_odds",
-                    "odds_ratio",
-                    3,
-                    "ratio of the target and comparison areas' before/after odds ratios of feeling "
-                    f"unsafe (weighted shares); {inference}",
-                    did.values("odds_ratio"),
-                    notes,
-                )
-            )
+            effects.extend(_did_effects(row, did, inference, "weighted"))
         except EstimationError as exc:
             skipped.append(("survey_did", str(exc)))
     target_rows = frame[frame["place_id"].isin(targets)].assign(area="target")
@@ -301,29 +279,7 @@ def _reported_share_effects(
                 f"t on {did.df} degrees of freedom (areas - 2) from the spread of the areas' own "
                 "changes in the reported shares"
             )
-            notes = [*did.arm_texts(), *([did.reason] if did.reason else []), *did.notes]
-            effects.append(
-                row(
-                    "survey_did",
-                    "share_difference_pp",
-                    3,
-                    "change in the reported weighted share unsafe in the target areas minus the "
-                    f"change in the comparison areas, percentage points; {inference}",
-                    did.values("share_difference_pp"),
-                    notes,
-                )
-            )
-            effects.append(
-                row(
-                    "survey_did_odds",
-                    "odds_ratio",
-                    3,
-                    "ratio of the target and comparison areas' before/after odds ratios of feeling "
-                    f"unsafe (reported shares); {inference}",
-                    did.values("odds_ratio"),
-                    notes,
-                )
-            )
+            effects.extend(_did_effects(row, did, inference, "reported"))
         except EstimationError as exc:
             skipped.append(("survey_did", str(exc)))
     try:
@@ -492,3 +448,33 @@ def problems_index_effects(
         notes=tuple(notes),
     )
     return [_mark_primary(effect, INDEX_PRIMARY_RULE)], []
+
+
+def _did_effects(row, did, inference: str, source: str) -> list[Effect]:
+    """The area-level difference-in-differences in points (primary) and as an odds ratio.
+
+    ``source`` is ``"weighted"`` (shares from microdata) or ``"reported"`` (a
+    survey report's shares); it names the shares in each row's method.
+    """
+    notes = [*did.arm_texts(), *([did.reason] if did.reason else []), *did.notes]
+    share = "weighted share" if source == "weighted" else "reported weighted share"
+    return [
+        row(
+            "survey_did",
+            "share_difference_pp",
+            3,
+            f"change in the {share} unsafe in the target areas minus the change in the "
+            f"comparison areas, percentage points; {inference}",
+            did.values("share_difference_pp"),
+            notes,
+        ),
+        row(
+            "survey_did_odds",
+            "odds_ratio",
+            3,
+            "ratio of the target and comparison areas' before/after odds ratios of feeling "
+            f"unsafe ({source} shares); {inference}",
+            did.values("odds_ratio"),
+            notes,
+        ),
+    ]
