@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.designs.survey import NEEDS_MICRODATA, reported_area_shares, survey_effects
@@ -21,6 +22,8 @@ from pipeline.methods.survey_areas import (
     shares_change,
     shares_difference_in_differences,
 )
+from pipeline.report.final_inputs import FinalReportInputs
+from pipeline.report.final_report import FinalReport
 from pipeline.validation.shares_simulation import shares_inference_study
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"
@@ -242,3 +245,25 @@ def test_the_local_problems_index_needs_microdata(shares_study, tmp_path):
     shutil.copy(DEMO_DIR / "study.yml", shares_study / "study.yml")
     with pytest.raises(ValidationError, match="needs every respondent's answers"):
         read_study(shares_study)
+
+
+def test_the_final_report_tables_reported_shares_as_it_tables_microdata(demo):
+    shares = shares_from_microdata(demo.survey, demo.study.survey.unsafe_answers)
+    reported = dataclasses.replace(demo, survey=None, survey_shares=shares)
+
+    def survey_table(data):
+        inputs = FinalReportInputs(
+            paths=None,
+            data=data,
+            effects=pd.DataFrame(),
+            pooled=pd.DataFrame(),
+            status=[],
+            texts=None,
+            lang="en",
+        )
+        return FinalReport(inputs).survey_table()
+
+    micro, table = survey_table(demo), survey_table(reported)
+    assert micro is not None and table is not None
+    assert len(table.rows) == 8  # four municipalities, target and comparison areas
+    assert table.rows == micro.rows

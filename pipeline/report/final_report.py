@@ -29,11 +29,9 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from ..designs.survey import survey_areas
 from ..format import number, p_text
 from ..inputs.study import Study
 from ..methods.implementation import TOTAL, implementation_shares
-from ..methods.survey import share_unsafe
 from ..run.provenance import code_version, package_versions, portable_path, sha256_file
 from .final_figures import Image, plot_goal_fulfilment, plot_headline_effects, svg_image
 from .final_inputs import FinalReportInputs
@@ -47,6 +45,7 @@ from .final_wording import (
     signed,
 )
 from .i18n import t
+from .sections import survey_shares
 from .words import goal_judgement
 
 TEMPLATE_DIR = Path(__file__).with_name("templates") / "final"
@@ -394,20 +393,19 @@ class FinalReport:
         Aggregates only: a cell of fewer than 5 respondents is suppressed.
         """
         data, settings, lang = self.inputs.data, self.study.survey, self.lang
-        if data.survey is None or settings is None:
+        if settings is None:
             return None
         before, after = set(settings.before), set(settings.after)
         rows = []
         for municipality in self.study.municipality_names:
-            frame = survey_areas(data, municipality)
-            if frame.empty:
+            # From microdata or from a survey report's shares, whichever the study has.
+            shares = survey_shares(data, municipality, lang)
+            if shares is None:
                 continue
-            shares = share_unsafe(
-                frame, question=settings.question, by="area", unsafe=settings.unsafe_answers
-            ).table
-            waves = pd.to_datetime(shares["wave"]).dt.date
+            table = shares.table
+            waves = pd.to_datetime(table["wave"]).dt.date
             for area in ("target", "comparison"):
-                part = shares[shares["area"] == area]
+                part = table[table["area"] == t(f"area_{area}", lang)]
                 pre = part[waves[part.index].isin(before)]
                 post = part[waves[part.index].isin(after)]
                 if pre.empty or post.empty:
