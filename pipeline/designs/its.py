@@ -70,7 +70,7 @@ class ItsFit:
     ci_low: float
     ci_high: float
     p_value: float
-    se_log: float
+    std_error_log: float
     dispersion: float
     inference: str
     params: pd.Series
@@ -169,7 +169,7 @@ def placebo_steps(
         before=before,
         after=after,
     )
-    return [(f.coef, f.se) for f in fits]
+    return [(f.coef, f.std_error) for f in fits]
 
 
 def drift_variance(steps: list[tuple[float, float]]) -> float:
@@ -371,7 +371,7 @@ def fit_its(
             before=placebo_before,
             effective=drift_method != "random_walk",
         )
-        placebo_p, placebo_p_min = rank_p_value(coef / se, [f.coef / f.se for f in fits])
+        placebo_p, placebo_p_min = rank_p_value(coef / se, [f.coef / f.std_error for f in fits])
     measured = (
         drift_method != "random_walk" and bool(fits) and n_effective >= MIN_EFFECTIVE_PLACEBOS
     )
@@ -428,7 +428,7 @@ def fit_its(
         ci_low=float(bounds[1]),
         ci_high=float(bounds[2]),
         p_value=p_value,
-        se_log=se,
+        std_error_log=se,
         dispersion=dispersion,
         inference=label,
         placebo_p_value=placebo_p,
@@ -555,9 +555,9 @@ class InterruptedTimeSeriesRank:
             effective=False,
         )
         coef = float(np.log(fit.rate_ratio))
-        z = [f.coef / f.se for f in fits]
-        p_value, p_min = rank_p_value(coef / fit.se_log, z)
-        interval = rank_interval(coef, fit.se_log, z, self.alpha)
+        z = [f.coef / f.std_error for f in fits]
+        p_value, p_min = rank_p_value(coef / fit.std_error_log, z)
+        interval = rank_interval(coef, fit.std_error_log, z, self.alpha)
         if interval is None:
             raise EstimationError(self._too_few(needed, len(fits)))
         return data.effect(
