@@ -148,27 +148,13 @@ def placebo_fits(
 
 
 def placebo_steps(
-    counts: np.ndarray,
-    periods: pd.PeriodIndex,
-    start: pd.Period,
-    *,
-    exposure: np.ndarray | None = None,
-    harmonic_pairs: int = 2,
-    shocks: tuple[Shock, ...] = (),
-    before: int = PLACEBO_BEFORE,
-    after: int = PLACEBO_AFTER,
+    counts: np.ndarray, periods: pd.PeriodIndex, start: pd.Period, **options
 ) -> list[tuple[float, float]]:
-    """``(log step, quasi-Poisson standard error)`` at every fake start (see :func:`placebo_fits`)."""
-    fits, _ = placebo_fits(
-        counts,
-        periods,
-        start,
-        exposure=exposure,
-        harmonic_pairs=harmonic_pairs,
-        shocks=shocks,
-        before=before,
-        after=after,
-    )
+    """``(log step, quasi-Poisson standard error)`` at every fake start.
+
+    Takes the keyword arguments of :func:`placebo_fits` (but ``effective``).
+    """
+    fits, _ = placebo_fits(counts, periods, start, effective=False, **options)
     return [(f.coef, f.std_error) for f in fits]
 
 
@@ -536,24 +522,14 @@ class InterruptedTimeSeriesRank:
         if possible < needed:
             raise EstimationError(self._too_few(needed, max(possible, 0)))
         counts = data.target["value"].to_numpy()
-        exposure = data.target["exposure"].to_numpy()
-        fit = fit_its(
-            counts,
-            data.periods,
-            data.start,
-            exposure=exposure,
-            shocks=data.shocks,
-            harmonic_pairs=settings.harmonic_pairs,
-        )
-        fits, _ = placebo_fits(
-            counts,
-            data.periods,
-            data.start,
-            exposure=exposure,
-            harmonic_pairs=settings.harmonic_pairs,
-            shocks=data.shocks,
-            effective=False,
-        )
+        # The placebo steps are refitted with the model of the real step.
+        model = {
+            "exposure": data.target["exposure"].to_numpy(),
+            "shocks": data.shocks,
+            "harmonic_pairs": settings.harmonic_pairs,
+        }
+        fit = fit_its(counts, data.periods, data.start, **model)
+        fits, _ = placebo_fits(counts, data.periods, data.start, effective=False, **model)
         coef = float(np.log(fit.rate_ratio))
         z = [f.coef / f.std_error for f in fits]
         p_value, p_min = rank_p_value(coef / fit.std_error_log, z)
