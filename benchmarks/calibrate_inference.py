@@ -149,7 +149,7 @@ def its_drift_satterthwaite(counts, exposure, periods, start):
     ``df_resid`` df, the placebos' mean square ``k``.
     """
     fit = fit_its(counts, periods, start, exposure=exposure)
-    coef, se = float(np.log(fit.rate_ratio)), fit.se_log
+    coef, se = float(np.log(fit.rate_ratio)), fit.std_error_log
     steps = placebo_steps(counts, periods, start, exposure=exposure)
     df_resid = len(counts) - its_design_matrix(periods, start).shape[1]
     tau2 = drift_variance(steps)
@@ -185,7 +185,7 @@ def its_inflation_pooled(prior_weight: float = 10.0):
         k = len(own)
         own_factor = float(np.mean([(b / s) ** 2 for b, s in own])) if k else 1.0
         factor = max(1.0, (k * own_factor + prior_weight * np.mean(pooled)) / (k + prior_weight))
-        se = fit.se_log * np.sqrt(factor)
+        se = fit.std_error_log * np.sqrt(factor)
         df = k + prior_weight
         crit = stats.t.ppf(1 - ALPHA / 2, df)
         return interval(coef, se, 2 * stats.t.sf(abs(coef) / se, df), crit)

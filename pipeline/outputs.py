@@ -13,12 +13,16 @@ is a number, not a formula). Every cell is quoted where the CSV format needs
 it, and the file replaces its predecessor only once complete.
 
 Every file the pipeline writes (tables, workbooks, reports) goes through
-:func:`write_atomically`, so a reader never sees one half-written.
+:func:`write_atomically`, so a reader never sees one half-written. A date a
+file format stores inside the file (a workbook's properties and zip entries)
+is :func:`output_timestamp`, never the clock, so two runs on the same inputs
+write the same bytes.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 import tempfile
 from collections.abc import Callable
@@ -26,15 +30,21 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import PipelineError
+
 __all__ = [
     "FORMULA_TRIGGERS",
     "neutralise",
     "neutralise_frame",
+    "output_timestamp",
     "read_csv",
     "write_atomically",
     "write_csv",
     "write_text",
 ]
+
+#: The date written into files when ``SOURCE_DATE_EPOCH`` is not set.
+FIXED_TIMESTAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 #: First characters that make a spreadsheet read a cell as a formula or command.
 FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
@@ -99,6 +109,34 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, index: bool = False) -> 
             safe.to_csv(stream, index=index, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
 
     return write_atomically(path, write)
+
+
+def output_timestamp() -> dt.datetime:
+    """The date written into a file's own metadata, in UTC.
+
+    ``SOURCE_DATE_EPOCH`` (seconds since 1970, the reproducible-builds
+    convention) when set, else :data:`FIXED_TIMESTAMP`: never the time of the
+    run, so the same inputs give the same bytes.
+
+    Returns
+    -------
+    datetime.datetime
+        Timezone-aware (UTC).
+
+    Raises
+    ------
+    PipelineError
+        When ``SOURCE_DATE_EPOCH`` is not a whole number of seconds.
+    """
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return FIXED_TIMESTAMP
+    try:
+        return dt.datetime.fromtimestamp(int(text), tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise PipelineError(
+            f"SOURCE_DATE_EPOCH must be whole seconds since 1970-01-01, got {text!r}"
+        ) from None
 
 
 def write_atomically(target: str | Path, write: Callable[[Path], object]) -> Path:

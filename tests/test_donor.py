@@ -88,7 +88,7 @@ def test_step_fits_equal_statsmodels_quasi_poisson():
         if res.scale < 1:
             res = model.fit(scale=1.0)
         assert fits.params[j] == pytest.approx(res.params, abs=1e-9)
-        assert fits.se[j] == pytest.approx(res.bse, rel=1e-7)
+        assert fits.std_error[j] == pytest.approx(res.bse, rel=1e-7)
 
 
 def test_matches_the_random_effects_reference_calls():
@@ -109,7 +109,7 @@ def test_matches_the_random_effects_reference_calls():
     d = b_t - re.mean_effect_re
     se = np.sqrt(s_t**2 + re.tau2 + re.var_eff_w_re)
     assert np.log(fit.ratio) == pytest.approx(d, abs=1e-9)
-    assert fit.se == pytest.approx(se, rel=1e-7)
+    assert fit.std_error == pytest.approx(se, rel=1e-7)
     assert fit.tau2 == pytest.approx(re.tau2, rel=1e-6, abs=1e-12)
     assert fit.df == 10
     assert fit.donors["weight"].sum() == pytest.approx(1.0)
@@ -133,8 +133,8 @@ def test_dersimonian_laird_tau2_is_truncated_at_zero():
     fit = fit_donor_comparison(y[:, 0], y[:, 1:], PERIODS, START, tau2_method="chi2")
     assert fit.tau2 == 0.0
     var_mean = 1 / np.sum(1 / rest[:, 1] ** 2)
-    assert fit.se == pytest.approx(np.sqrt(fit.target_se**2 + var_mean), rel=1e-7)
-    assert fit.se > fit.target_se
+    assert fit.std_error == pytest.approx(np.sqrt(fit.target_std_error**2 + var_mean), rel=1e-7)
+    assert fit.std_error > fit.target_std_error
 
 
 def test_array_and_dict_donors_agree():

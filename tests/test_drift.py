@@ -87,7 +87,7 @@ def test_step_correlation_matches_simulated_placebo_steps():
     for _ in range(300):
         counts = rng.poisson(25.0, 30).astype(float)
         fits, _ = placebo_fits(counts, periods, after)
-        z.append([f.coef / f.se for f in fits])
+        z.append([f.coef / f.std_error for f in fits])
     z = np.asarray(z)
     fits, n_effective = placebo_fits(np.full(30, 25.0), periods, after)
     model = step_correlation(fits, np.full(30, 25.0))

@@ -166,8 +166,8 @@ def test_default_drift_term_is_the_random_walk_of_the_log_level():
     mu = np.asarray(plain.fitted["fitted"])
     load = random_walk_load(exog.to_numpy(), mu, list(exog.columns).index("post"))
     assert calibrated.rate_ratio == pytest.approx(plain.rate_ratio)
-    assert calibrated.se_log**2 == pytest.approx(
-        plain.se_log**2 + RANDOM_WALK_VARIANCE * load, rel=1e-6
+    assert calibrated.std_error_log**2 == pytest.approx(
+        plain.std_error_log**2 + RANDOM_WALK_VARIANCE * load, rel=1e-6
     )
     assert "random walk of the log level" in calibrated.inference
     assert 0 < calibrated.placebo_p_value <= 1
@@ -197,7 +197,7 @@ def test_long_series_measure_their_own_drift():
     steps = placebo_steps(counts, periods, periods[204])
     factor = max(1.0, np.mean([(b / s) ** 2 for b, s in steps]))
     plain = fit_its(counts, periods, periods[204])
-    assert fit.se_log == pytest.approx(plain.se_log * np.sqrt(factor))
+    assert fit.std_error_log == pytest.approx(plain.std_error_log * np.sqrt(factor))
 
 
 def test_drift_summaries_of_placebo_steps():

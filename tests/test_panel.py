@@ -245,14 +245,14 @@ def test_sampling_variance_is_the_delta_method_of_the_poisson_fit():
         assert expected == pytest.approx(target.expected_post, rel=1e-7)
         observed = frame["value"][frame.index >= starts[target.target]].sum()
         variance = 1 / observed + grad @ result.cov_params() @ grad
-        assert target.sampling_se**2 == pytest.approx(variance, rel=1e-5)
+        assert target.sampling_std_error**2 == pytest.approx(variance, rel=1e-5)
         grads.append(grad)
     # Targets share the month effects: the pooled variance carries their covariance.
     g = np.array(grads)
     w = np.array([t.weight for t in fit.targets])
     own = np.array([1 / t.observed_post for t in fit.targets])
     pooled = w @ (g @ result.cov_params() @ g.T + np.diag(own)) @ w
-    assert fit.sampling_se**2 == pytest.approx(pooled, rel=1e-5)
+    assert fit.sampling_std_error**2 == pytest.approx(pooled, rel=1e-5)
 
 
 def test_cluster_robust_option_matches_statsmodels():
@@ -276,10 +276,10 @@ def test_cluster_robust_option_matches_statsmodels():
             periods,
         )
         variance = grad @ result.cov_params() @ grad * clusters / (clusters - 1)
-        assert target.se**2 == pytest.approx(variance, rel=1e-4)
+        assert target.std_error**2 == pytest.approx(variance, rel=1e-4)
         assert target.df == clusters - 1
         # Blind to the target's own noise: far below the sampling variance.
-        assert target.se < target.sampling_se
+        assert target.std_error < target.sampling_std_error
 
 
 # --------------------------------------------------------------------------- inference
@@ -302,7 +302,7 @@ def test_fit_reports_every_inference_with_the_same_point_estimate():
     assert len(space.pooled_placebos) >= 25
     # The drift variance only widens the intervals.
     for with_drift, without in zip(space.targets, fits["quasipoisson"].targets, strict=True):
-        assert with_drift.se >= without.se
+        assert with_drift.std_error >= without.std_error
     time_fit = fits["placebo_time"]
     assert all(t.df > 10 for t in time_fit.targets)
     assert set(time_fit.placebos["unit"]) == set(targets)
@@ -324,7 +324,9 @@ def test_drift_shared_by_the_targets_widens_the_pooled_interval():
     fit = fit_panel(shared, starts, controls)
     independent = sum(t.weight**2 * t.drift_variance for t in fit.targets)
     # The controls show no drift, the targets' common pre-period does.
-    assert fit.se**2 - fit.sampling_se**2 > max(2 * independent, 0.5 * fit.sampling_se**2)
+    assert fit.std_error**2 - fit.sampling_std_error**2 > max(
+        2 * independent, 0.5 * fit.sampling_std_error**2
+    )
     assert "joint drift at" in fit.inference
 
 
@@ -341,11 +343,11 @@ def test_municipalities_that_differ_widen_the_pooled_interval():
     assert one.municipalities == 1 and one.between_tau2 == 0
     # Two municipalities whose effects differ: the variance between them, on M - 1 df.
     assert differ.municipalities == 2 and differ.between_tau2 > 0.01
-    assert differ.se**2 > one.sampling_se**2 + differ.between_tau2 / 2 * 0.99
+    assert differ.std_error**2 > one.sampling_std_error**2 + differ.between_tau2 / 2 * 0.99
     assert differ.df == 1 and differ.ci_high / differ.ci_low > 3 * one.ci_high / one.ci_low
     assert "variance between its 2 municipalities" in differ.inference
     # Municipalities alike (each has one changed place and one not): little between them.
-    assert alike.between_tau2 < differ.between_tau2 / 4 and alike.se < differ.se
+    assert alike.between_tau2 < differ.between_tau2 / 4 and alike.std_error < differ.std_error
 
 
 def test_pooled_placebo_p_value_is_seeded():

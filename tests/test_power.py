@@ -56,7 +56,7 @@ def test_closed_form_by_hand():
     # delta = 2.801585 * 0.141421 = 0.396203: decrease 1 - exp(-delta) = 32.71 %,
     # increase exp(delta) - 1 = 48.62 %.
     r = minimum_detectable_effect(100, 100, variance_at="null")
-    assert r.se_log_null == pytest.approx(math.sqrt(0.02))
+    assert r.std_error_log_null == pytest.approx(math.sqrt(0.02))
     assert r.log_mde_decrease == pytest.approx(K * math.sqrt(0.02))
     assert r.decrease_pct == pytest.approx(32.713, abs=1e-3)
     assert r.increase_pct == pytest.approx(48.617, abs=1e-3)
@@ -76,7 +76,7 @@ def test_default_solves_the_equation_at_the_alternative_counts():
     assert d == pytest.approx(K * math.sqrt(1 / 100 + 1 / (100 * math.exp(-d))), rel=1e-9)
     assert u == pytest.approx(K * math.sqrt(1 / 100 + 1 / (100 * math.exp(u))), rel=1e-9)
     # Fewer crimes after a decrease: a larger log effect is needed than for an increase.
-    assert d > r.se_log_null * K > u
+    assert d > r.std_error_log_null * K > u
     assert r.decrease_pct == pytest.approx(36.16, abs=0.01)
     assert r.increase_pct == pytest.approx(44.01, abs=0.01)
     # Its power, by the same normal approximation, is the requested 0.8 (plus the

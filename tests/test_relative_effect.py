@@ -57,7 +57,7 @@ def test_hand_calculation():
     assert r.res == pytest.approx(32913 / 16940, rel=1e-12)
     var = Fraction(1, 207) + Fraction(1, 110) + Fraction(1, 308) + Fraction(1, 318)
     assert r.var_log_res_poisson == pytest.approx(float(var), rel=1e-12)
-    assert r.se_log_res == pytest.approx(math.sqrt(float(var)))
+    assert r.std_error_log_res == pytest.approx(math.sqrt(float(var)))
     z = math.log(32913 / 16940) / math.sqrt(float(var))
     assert r.z == pytest.approx(z)
     assert r.p_value == pytest.approx(2 * stats.norm.sf(abs(z)))
@@ -89,14 +89,14 @@ def test_matches_poisson_loglinear_interaction(dispersion):
     )
     # The interaction is log((b/a)/(d/c)) = -log RES (equal up to the IRLS tolerance).
     assert r.log_res == pytest.approx(-fit.params["treated_after"], rel=1e-6)
-    assert r.se_log_res == pytest.approx(fit.bse["treated_after"], rel=1e-6)
+    assert r.std_error_log_res == pytest.approx(fit.bse["treated_after"], rel=1e-6)
 
 
 def test_dispersion_widens_interval_by_its_square_root():
     plain = relative_effect_size((120, 90), (300, 310))
     wide = relative_effect_size((120, 90), (300, 310), dispersion=4)
     assert wide.res == plain.res
-    assert wide.se_log_res == pytest.approx(2 * plain.se_log_res)
+    assert wide.std_error_log_res == pytest.approx(2 * plain.std_error_log_res)
     assert wide.p_value > plain.p_value
 
 

@@ -419,3 +419,41 @@ def test_a_file_mixing_utf8_and_windows_1252_is_refused(tmp_path):
     whole = tmp_path / "whole.csv"
     whole.write_bytes("place_id;period;value\nVästerås;2021-04;2\n".encode("cp1252"))
     assert read(whole).encoding == "cp1252"
+
+
+def test_a_row_records_every_failed_check_and_keeps_the_good_cells(tmp_path):
+    path = write(
+        tmp_path,
+        "municipality;place_id;day;kind;amount;note;extra\n"
+        "Sala;p1;2024-02-30;LAMP;0;;\n"
+        "falun;;2024-03-01;Bench;1,5;ok;2\n",
+    )
+    table = tb.read_table(
+        path,
+        required=("municipality", "day", "kind", "amount"),
+        optional=("place_id", "note", "extra"),
+    )
+    known = tb.canonical(["Sala", "Falun"])
+    checked = []
+    for row in table.rows():
+        municipality, place = row.municipality_and_place(known, tb.place_lookup(["p1"]))
+        values = (
+            municipality,
+            place,
+            row.date("day"),
+            row.choice("kind", ("lamp", "bench")),
+            row.positive_number("amount"),
+            row.text("note"),
+            row.positive_number("extra", optional=True),
+        )
+        checked.append((row.line, row.ok, values))
+    assert checked == [
+        (2, False, ("Sala", "p1", None, "lamp", None, None, None)),
+        (3, True, ("Falun", None, date(2024, 3, 1), "bench", 1.5, "ok", 2.0)),
+    ]
+    assert [(p.row, p.column, p.message) for p in table.problems] == [
+        (2, "day", "'2024-02-30' is not a date written YYYY-MM-DD"),
+        (2, "amount", "amount '0' is not a positive number"),
+        (2, "note", "note is blank"),
+    ]
+    assert {p.file for p in table.problems} == {str(path)}

@@ -88,7 +88,7 @@ def _counts(
     )
 
 
-def _se_log(
+def _std_error_log(
     log_effect: float, tp: float, tq: float, cp: float | None, cq: float | None, phi: float
 ) -> float:
     """SE of the log ratio when the target's post count is ``tq * exp(log_effect)``."""
@@ -104,9 +104,9 @@ def _solve_increase(
     """Root of ``d = k * SE(+d)``: unique, as the SE falls while d grows."""
 
     def f(d: float) -> float:
-        return d - k * _se_log(d, tp, tq, cp, cq, phi)
+        return d - k * _std_error_log(d, tp, tq, cp, cq, phi)
 
-    hi = k * _se_log(0.0, tp, tq, cp, cq, phi) + 1.0  # f(hi) > 0 since SE(+d) < SE(0)
+    hi = k * _std_error_log(0.0, tp, tq, cp, cq, phi) + 1.0  # f(hi) > 0 since SE(+d) < SE(0)
     return optimize.brentq(f, 0.0, hi, xtol=1e-12)
 
 
@@ -157,7 +157,7 @@ class MDEResult:
     dispersion, alpha, power : float
     variance_at : str
         ``"alternative"`` or ``"null"`` (see the module docstring).
-    se_log_null : float
+    std_error_log_null : float
         SE of the log ratio at the no-effect counts.
     log_mde_decrease, log_mde_increase : float
         Detectable effects on the log scale (both positive magnitudes);
@@ -173,7 +173,7 @@ class MDEResult:
     alpha: float
     power: float
     variance_at: str
-    se_log_null: float
+    std_error_log_null: float
     log_mde_decrease: float
     log_mde_increase: float
 
@@ -213,7 +213,7 @@ class MDEResult:
                     "rate_ratio": rr,
                     "change_pct": pct,
                     "log_effect": log_mde,
-                    "se_log": _se_log(
+                    "se_log": _std_error_log(
                         log_mde,
                         self.target_pre,
                         self.target_post,
@@ -222,7 +222,7 @@ class MDEResult:
                         self.dispersion,
                     )
                     if self.variance_at == "alternative"
-                    else self.se_log_null,
+                    else self.std_error_log_null,
                     "design": self.design,
                     "dispersion": self.dispersion,
                     "alpha": self.alpha,
@@ -317,7 +317,7 @@ def minimum_detectable_effect(
     tp, tq, cp, cq = _counts(target_pre, target_post, control_pre, control_post)
     phi, alpha, power = _check_common(dispersion, alpha, power, variance_at)
     k = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    se0 = _se_log(0.0, tp, tq, cp, cq, phi)
+    se0 = _std_error_log(0.0, tp, tq, cp, cq, phi)
     if variance_at == "null":
         dec = inc = k * se0
     else:
@@ -333,7 +333,7 @@ def minimum_detectable_effect(
         alpha=alpha,
         power=power,
         variance_at=variance_at,
-        se_log_null=se0,
+        std_error_log_null=se0,
         log_mde_decrease=dec,
         log_mde_increase=inc,
     )
@@ -374,7 +374,7 @@ def power_for_effect(
     tp, tq, cp, cq = _counts(target_pre, target_post, control_pre, control_post)
     phi, alpha, _ = _check_common(dispersion, alpha, None, variance_at)
     delta = math.log(rate_ratio)
-    se = _se_log(delta if variance_at == "alternative" else 0.0, tp, tq, cp, cq, phi)
+    se = _std_error_log(delta if variance_at == "alternative" else 0.0, tp, tq, cp, cq, phi)
     z = stats.norm.ppf(1 - alpha / 2)
     return float(stats.norm.sf(z - delta / se) + stats.norm.cdf(-z - delta / se))
 

@@ -135,7 +135,7 @@ def fit_conditional_binomial(
     fits, n_effective = [], 0.0
     if drift and placebo:
         fits, n_effective = _placebo_fits(target, control, post, offset, trend)
-    placebo_p, placebo_p_min = rank_p_value(coef / se, [f.coef / f.se for f in fits])
+    placebo_p, placebo_p_min = rank_p_value(coef / se, [f.coef / f.std_error for f in fits])
     measured = bool(fits) and n_effective >= MIN_EFFECTIVE_PLACEBOS
     if measured:
         tau2 = excess_variance(fits)

@@ -85,14 +85,14 @@ class DonorFit:
         Donors used.
     tau2 : float
         Between-donor variance of the steps beyond their sampling variance.
-    target_step, target_se : float
+    target_step, target_std_error : float
         The target's log step and its quasi-Poisson standard error.
-    donor_mean_step, donor_mean_se : float
+    donor_mean_step, donor_mean_std_error : float
         Random-effects mean of the donors' steps (``mu``) and its standard error.
-    se : float
+    std_error : float
         Standard error of ``d = target_step - donor_mean_step``.
     statistic : float
-        ``d / se``.
+        ``d / std_error``.
     df : int
         Degrees of freedom of the t reference, ``k - 2``.
     level : float
@@ -102,7 +102,7 @@ class DonorFit:
     tau2_method : str
         ``"iterated"`` (Paule-Mandel) or ``"chi2"`` (DerSimonian-Laird).
     donors : pandas.DataFrame
-        One row per donor used: ``donor``, ``step``, ``se``, ``rate_ratio``
+        One row per donor used: ``donor``, ``step``, ``std_error``, ``rate_ratio``
         (``exp(step)``), ``dispersion``, ``weight`` (share in the random-effects
         mean), ``placebo_statistic`` (the donor against the other ``k - 1``).
     fitted : pandas.DataFrame
@@ -122,10 +122,10 @@ class DonorFit:
     k: int
     tau2: float
     target_step: float
-    target_se: float
+    target_std_error: float
     donor_mean_step: float
-    donor_mean_se: float
-    se: float
+    donor_mean_std_error: float
+    std_error: float
     statistic: float
     df: int
     level: float
@@ -166,7 +166,7 @@ def step_design_matrix(
 @dataclass(frozen=True)
 class _StepFits:
     params: np.ndarray  # series x columns
-    se: np.ndarray  # series x columns, quasi-Poisson
+    std_error: np.ndarray  # series x columns, quasi-Poisson
     dispersion: np.ndarray  # series, floored at 1
     converged: np.ndarray  # series, bool
 
@@ -217,7 +217,7 @@ def _poisson_fits(y: np.ndarray, x: np.ndarray, offset: np.ndarray) -> _StepFits
         dispersion = np.maximum(pearson, 1.0)
         se = np.sqrt(dispersion[:, None] * np.diagonal(cov, axis1=1, axis2=2))
     ok = fine & np.isfinite(beta).all(axis=1) & np.isfinite(se).all(axis=1)
-    return _StepFits(params=beta, se=se, dispersion=dispersion, converged=ok)
+    return _StepFits(params=beta, std_error=se, dispersion=dispersion, converged=ok)
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -415,9 +415,9 @@ def fit_donor_comparison(
         )
 
     col = list(exog.columns).index("post")
-    b_t, s_t = float(fits.params[0, col]), float(fits.se[0, col])
+    b_t, s_t = float(fits.params[0, col]), float(fits.std_error[0, col])
     b_c = fits.params[1:, col][good]
-    s_c = fits.se[1:, col][good]
+    s_c = fits.std_error[1:, col][good]
     re = _random_effects(b_c, s_c**2, tau2_method)
     d = b_t - re.mean
     se = float(np.sqrt(s_t**2 + re.tau2 + re.var_mean))
@@ -450,7 +450,7 @@ def fit_donor_comparison(
         {
             "donor": used,
             "step": b_c,
-            "se": s_c,
+            "std_error": s_c,
             "rate_ratio": np.exp(b_c),
             "dispersion": fits.dispersion[1:][good],
             "weight": re.weights,
@@ -466,10 +466,10 @@ def fit_donor_comparison(
         k=k,
         tau2=re.tau2,
         target_step=b_t,
-        target_se=s_t,
+        target_std_error=s_t,
         donor_mean_step=re.mean,
-        donor_mean_se=float(np.sqrt(re.var_mean)),
-        se=se,
+        donor_mean_std_error=float(np.sqrt(re.var_mean)),
+        std_error=se,
         statistic=float(statistic),
         df=df,
         level=level,

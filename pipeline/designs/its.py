@@ -70,7 +70,7 @@ class ItsFit:
     ci_low: float
     ci_high: float
     p_value: float
-    se_log: float
+    std_error_log: float
     dispersion: float
     inference: str
     params: pd.Series
@@ -148,28 +148,14 @@ def placebo_fits(
 
 
 def placebo_steps(
-    counts: np.ndarray,
-    periods: pd.PeriodIndex,
-    start: pd.Period,
-    *,
-    exposure: np.ndarray | None = None,
-    harmonic_pairs: int = 2,
-    shocks: tuple[Shock, ...] = (),
-    before: int = PLACEBO_BEFORE,
-    after: int = PLACEBO_AFTER,
+    counts: np.ndarray, periods: pd.PeriodIndex, start: pd.Period, **options
 ) -> list[tuple[float, float]]:
-    """``(log step, quasi-Poisson standard error)`` at every fake start (see :func:`placebo_fits`)."""
-    fits, _ = placebo_fits(
-        counts,
-        periods,
-        start,
-        exposure=exposure,
-        harmonic_pairs=harmonic_pairs,
-        shocks=shocks,
-        before=before,
-        after=after,
-    )
-    return [(f.coef, f.se) for f in fits]
+    """``(log step, quasi-Poisson standard error)`` at every fake start.
+
+    Takes the keyword arguments of :func:`placebo_fits` (but ``effective``).
+    """
+    fits, _ = placebo_fits(counts, periods, start, effective=False, **options)
+    return [(f.coef, f.std_error) for f in fits]
 
 
 def drift_variance(steps: list[tuple[float, float]]) -> float:
@@ -371,7 +357,7 @@ def fit_its(
             before=placebo_before,
             effective=drift_method != "random_walk",
         )
-        placebo_p, placebo_p_min = rank_p_value(coef / se, [f.coef / f.se for f in fits])
+        placebo_p, placebo_p_min = rank_p_value(coef / se, [f.coef / f.std_error for f in fits])
     measured = (
         drift_method != "random_walk" and bool(fits) and n_effective >= MIN_EFFECTIVE_PLACEBOS
     )
@@ -428,7 +414,7 @@ def fit_its(
         ci_low=float(bounds[1]),
         ci_high=float(bounds[2]),
         p_value=p_value,
-        se_log=se,
+        std_error_log=se,
         dispersion=dispersion,
         inference=label,
         placebo_p_value=placebo_p,
@@ -536,28 +522,18 @@ class InterruptedTimeSeriesRank:
         if possible < needed:
             raise EstimationError(self._too_few(needed, max(possible, 0)))
         counts = data.target["value"].to_numpy()
-        exposure = data.target["exposure"].to_numpy()
-        fit = fit_its(
-            counts,
-            data.periods,
-            data.start,
-            exposure=exposure,
-            shocks=data.shocks,
-            harmonic_pairs=settings.harmonic_pairs,
-        )
-        fits, _ = placebo_fits(
-            counts,
-            data.periods,
-            data.start,
-            exposure=exposure,
-            harmonic_pairs=settings.harmonic_pairs,
-            shocks=data.shocks,
-            effective=False,
-        )
+        # The placebo steps are refitted with the model of the real step.
+        model = {
+            "exposure": data.target["exposure"].to_numpy(),
+            "shocks": data.shocks,
+            "harmonic_pairs": settings.harmonic_pairs,
+        }
+        fit = fit_its(counts, data.periods, data.start, **model)
+        fits, _ = placebo_fits(counts, data.periods, data.start, effective=False, **model)
         coef = float(np.log(fit.rate_ratio))
-        z = [f.coef / f.se for f in fits]
-        p_value, p_min = rank_p_value(coef / fit.se_log, z)
-        interval = rank_interval(coef, fit.se_log, z, self.alpha)
+        z = [f.coef / f.std_error for f in fits]
+        p_value, p_min = rank_p_value(coef / fit.std_error_log, z)
+        interval = rank_interval(coef, fit.std_error_log, z, self.alpha)
         if interval is None:
             raise EstimationError(self._too_few(needed, len(fits)))
         return data.effect(

@@ -143,9 +143,9 @@ class TargetFit:
     ratio, ci_low, ci_high, p_value : float
         Rate ratio (observed post-period count over the imputed count without
         the measures), its interval and two-sided p-value.
-    log_ratio, se : float
+    log_ratio, std_error : float
         The log rate ratio and its standard error (sampling and drift).
-    sampling_se : float
+    sampling_std_error : float
         The standard error without the drift term.
     drift_variance : float
         The drift variance added (0 without it).
@@ -175,8 +175,8 @@ class TargetFit:
     ci_high: float
     p_value: float
     log_ratio: float
-    se: float
-    sampling_se: float
+    std_error: float
+    sampling_std_error: float
     drift_variance: float
     df: float
     weight: float
@@ -196,7 +196,7 @@ class PanelFit:
     ratio, ci_low, ci_high, p_value : float
         Pooled rate ratio (the targets' log rate ratios averaged with their
         expected post-period counts as weights), its interval and p-value.
-    log_ratio, se, sampling_se, df : float
+    log_ratio, std_error, sampling_std_error, df : float
         Pooled log rate ratio, its standard error with and without drift, and
         the degrees of freedom of its t reference.
     placebo_p_value : float
@@ -213,11 +213,11 @@ class PanelFit:
         Confidence level.
     placebos : pandas.DataFrame
         The placebo estimates behind the drift variance: ``target`` (whose
-        start or window they copy), ``unit``, ``start``, ``log_ratio``, ``se``.
+        start or window they copy), ``unit``, ``start``, ``log_ratio``, ``std_error``.
     pooled_placebos : pandas.DataFrame
         The pseudo-studies behind the pooled drift variance (``placebo_space``
         with several targets): ``log_ratio`` (the pseudo-pooled estimate with
-        the targets' weights) and ``se`` (its sampling standard error).
+        the targets' weights) and ``std_error`` (its sampling standard error).
     excluded : tuple of str
         Controls left out, with the reason.
     between_tau2 : float
@@ -232,8 +232,8 @@ class PanelFit:
     ci_high: float
     p_value: float
     log_ratio: float
-    se: float
-    sampling_se: float
+    std_error: float
+    sampling_std_error: float
     df: float
     placebo_p_value: float
     targets: tuple[TargetFit, ...]
@@ -759,7 +759,7 @@ def _collect(panel, masks, units, cells, labels, owner, kind: str) -> _Placebos:
             rows.append(
                 (panel.units[g], panel.units[labels[i][1]], panel.periods[fake], coef[i], se[i])
             )
-    frame = pd.DataFrame(rows, columns=["target", "unit", "start", "log_ratio", "se"])
+    frame = pd.DataFrame(rows, columns=["target", "unit", "start", "log_ratio", "std_error"])
     return _Placebos(frame, drift, df, groups)
 
 
@@ -849,7 +849,7 @@ def fit_panel(
     pooled = float(weights @ log_ratio)
 
     drift, df = np.zeros(n_t), np.full(n_t, np.inf)
-    placebos = pd.DataFrame(columns=["target", "unit", "start", "log_ratio", "se"])
+    placebos = pd.DataFrame(columns=["target", "unit", "start", "log_ratio", "std_error"])
     found = None
     joint = (np.empty(0), np.empty(0))
     if inference in ("placebo_space", "placebo_time"):
@@ -903,7 +903,7 @@ def fit_panel(
     pooled_placebo_p = float("nan")
     if found is not None:
         b_all = placebos["log_ratio"].to_numpy(float)
-        s_all = placebos["se"].to_numpy(float)
+        s_all = placebos["std_error"].to_numpy(float)
         for g in range(n_t):
             rows = found.groups[g]
             z = np.abs(b_all[rows]) / np.sqrt(s_all[rows] ** 2 + drift[g])
@@ -941,8 +941,8 @@ def fit_panel(
                 ci_high=float(np.exp(log_ratio[g] + crit[g] * se[g])),
                 p_value=float(p_values[g]),
                 log_ratio=float(log_ratio[g]),
-                se=float(se[g]),
-                sampling_se=float(np.sqrt(sampling[g, g])),
+                std_error=float(se[g]),
+                sampling_std_error=float(np.sqrt(sampling[g, g])),
                 drift_variance=float(drift[g]),
                 df=float(df[g]),
                 weight=float(weights[g]),
@@ -959,8 +959,8 @@ def fit_panel(
         ci_high=float(np.exp(pooled + pooled_crit * pooled_se)),
         p_value=pooled_p,
         log_ratio=pooled,
-        se=pooled_se,
-        sampling_se=float(np.sqrt(weights @ sampling @ weights)),
+        std_error=pooled_se,
+        sampling_std_error=float(np.sqrt(weights @ sampling @ weights)),
         df=float(pooled_df),
         placebo_p_value=pooled_placebo_p,
         targets=tuple(fits),
@@ -977,7 +977,7 @@ def fit_panel(
         ),
         level=level,
         placebos=placebos,
-        pooled_placebos=pd.DataFrame({"log_ratio": joint[0], "se": np.sqrt(joint[1])}),
+        pooled_placebos=pd.DataFrame({"log_ratio": joint[0], "std_error": np.sqrt(joint[1])}),
         excluded=tuple(excluded),
         between_tau2=between.tau2,
         municipalities=between.municipalities,

@@ -76,7 +76,7 @@ class RelativeEffectResult:
         ``(before, after)`` counts: (a, b) and (c, d).
     res : float
         ``a*d / (b*c)``; > 1 desirable (crime fell in the target relative to control).
-    log_res, se_log_res : float
+    log_res, std_error_log_res : float
         Natural log of RES and its standard error (dispersion included).
     var_log_res_poisson : float
         ``1/a + 1/b + 1/c + 1/d`` before any inflation.
@@ -84,7 +84,7 @@ class RelativeEffectResult:
         Factor the Poisson variance was multiplied by (1 = none).
     alpha : float
     z, p_value : float
-        ``log_res / se_log_res`` and its two-sided p-value (null: RES = 1).
+        ``log_res / std_error_log_res`` and its two-sided p-value (null: RES = 1).
     ci_low, ci_high : float
         Confidence interval of RES.
     """
@@ -93,7 +93,7 @@ class RelativeEffectResult:
     control: tuple[float, float]
     res: float
     log_res: float
-    se_log_res: float
+    std_error_log_res: float
     var_log_res_poisson: float
     dispersion: float
     alpha: float
@@ -105,7 +105,7 @@ class RelativeEffectResult:
     @property
     def var_log_res(self) -> float:
         """Variance of log RES, dispersion included."""
-        return self.se_log_res**2
+        return self.std_error_log_res**2
 
     @property
     def rate_ratio(self) -> float:
@@ -124,7 +124,7 @@ class RelativeEffectResult:
     def to_frame(self) -> pd.DataFrame:
         """Two rows: ``res`` and its reciprocal ``rate_ratio``, each with CI, z, p."""
         common = {
-            "se_log": self.se_log_res,
+            "se_log": self.std_error_log_res,
             "z": self.z,
             "p_value": self.p_value,
             "dispersion": self.dispersion,
@@ -236,7 +236,7 @@ def relative_effect_size(
         control=(c, d),
         res=math.exp(log_res),
         log_res=log_res,
-        se_log_res=se,
+        std_error_log_res=se,
         var_log_res_poisson=var_poisson,
         dispersion=dispersion,
         alpha=alpha,

@@ -25,15 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import Problem, ValidationError
-from .tables import (
-    LINE,
-    canonical,
-    check_municipality_and_place,
-    parse_date,
-    place_lookup,
-    read_table,
-)
+from ..errors import ValidationError
+from .tables import canonical, place_lookup, read_table
 
 CATEGORIES = (
     "lighting",
@@ -98,101 +91,50 @@ def read_actions(
         ),
         optional=("place_id",),
     )
-    file, problems = table.file, table.problems
     known = canonical(municipalities)
     known_places = place_lookup(places)
     rows: list[dict[str, object]] = []
     first_seen: dict[tuple[str, str, date], int] = {}
     category_of: dict[tuple[str, str], tuple[int, str]] = {}
 
-    for row in table.frame.to_dict("records"):
-        line = int(row[LINE])
-        municipality, place_id, ok = check_municipality_and_place(
-            file,
-            line,
-            str(row["municipality"]),
-            str(row["place_id"]),
-            known,
-            known_places,
-            problems,
-        )
-        measure = str(row["measure_id"])
-        if not measure:
-            problems.append(Problem(file, "measure_id is blank", line, "measure_id"))
-            ok = False
-        if not row["description"]:
-            problems.append(Problem(file, "description is blank", line, "description"))
-            ok = False
-        category = str(row["category"]).casefold()
-        if category not in CATEGORIES:
-            problems.append(
-                Problem(
-                    file,
-                    f"unknown category '{row['category']}' (expected one of: {', '.join(CATEGORIES)})",
-                    line,
-                    "category",
-                )
-            )
-            ok = False
-        status = str(row["status"]).casefold()
-        if status not in STATUSES:
-            problems.append(
-                Problem(
-                    file,
-                    f"unknown status '{row['status']}' (expected one of: {', '.join(STATUSES)})",
-                    line,
-                    "status",
-                )
-            )
-            ok = False
-        dates = {}
-        for column in ("planned_start", "followup_date"):
-            dates[column] = parse_date(str(row[column]))
-            if dates[column] is None:
-                problems.append(
-                    Problem(file, f"'{row[column]}' is not a date written YYYY-MM-DD", line, column)
-                )
-                ok = False
-        if not ok:
+    for row in table.rows():
+        municipality, place_id = row.municipality_and_place(known, known_places)
+        measure = row.text("measure_id")
+        description = row.text("description")
+        category = row.choice("category", CATEGORIES)
+        status = row.choice("status", STATUSES)
+        dates = {column: row.date(column) for column in ("planned_start", "followup_date")}
+        if not row.ok:
             continue
-        key = (municipality, measure, dates["followup_date"])
-        if key in first_seen:
-            problems.append(
-                Problem(
-                    file,
-                    f"measure {measure} of {municipality} has two rows for the follow-up on "
-                    f"{dates['followup_date']} (first on line {first_seen[key]})",
-                    line,
-                    "followup_date",
-                )
+        first = first_seen.setdefault((municipality, measure, dates["followup_date"]), row.line)
+        if first != row.line:
+            row.problem(
+                "followup_date",
+                f"measure {measure} of {municipality} has two rows for the follow-up on "
+                f"{dates['followup_date']} (first on line {first})",
             )
             continue
-        first_seen[key] = line
-        earlier = category_of.setdefault((municipality, measure), (line, category))
+        earlier = category_of.setdefault((municipality, measure), (row.line, category))
         if earlier[1] != category:
-            problems.append(
-                Problem(
-                    file,
-                    f"measure {measure} of {municipality} is '{earlier[1]}' on line {earlier[0]} "
-                    f"but '{category}' here",
-                    line,
-                    "category",
-                )
+            row.problem(
+                "category",
+                f"measure {measure} of {municipality} is '{earlier[1]}' on line {earlier[0]} "
+                f"but '{category}' here",
             )
         rows.append(
             {
                 "municipality": municipality,
                 "place_id": place_id,
                 "measure_id": measure,
-                "description": str(row["description"]),
+                "description": description,
                 "category": category,
                 "planned_start": dates["planned_start"],
                 "followup_date": dates["followup_date"],
                 "status": status,
             }
         )
-    if problems:
-        raise ValidationError(problems)
+    if table.problems:
+        raise ValidationError(table.problems)
     frame = pd.DataFrame(rows)
     for column in ("planned_start", "followup_date"):
         frame[column] = pd.to_datetime(frame[column])

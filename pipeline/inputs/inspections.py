@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Problem, ValidationError
-from .tables import LINE, canonical, parse_date, read_table
+from .tables import canonical, read_table
 
 SCORE_MIN, SCORE_MAX = 0, 20
 
@@ -114,81 +114,51 @@ def read_inspections(
     """
     _check_bands(bands)
     table = read_table(path, required=("place_id", "aspect", "date", "score"))
-    file, problems = table.file, table.problems
     known_places = None if places is None else {str(p).strip() for p in places}
     known_aspects = None if aspects is None else canonical(aspects)
     rows: list[dict[str, object]] = []
     first_seen: dict[tuple[str, object, str], int] = {}
 
-    for row in table.frame.to_dict("records"):
-        line = int(row[LINE])
-        ok = True
-        place = str(row["place_id"])
-        if not place:
-            problems.append(Problem(file, "place_id is blank", line, "place_id"))
-            ok = False
-        elif known_places is not None and place not in known_places:
-            problems.append(Problem(file, f"unknown place_id '{place}'", line, "place_id"))
-            ok = False
-        aspect = str(row["aspect"])
-        if not aspect:
-            problems.append(Problem(file, "aspect is blank", line, "aspect"))
-            ok = False
-        elif known_aspects is not None:
-            if aspect.casefold() not in known_aspects:
-                problems.append(
-                    Problem(
-                        file,
-                        f"unknown aspect '{aspect}' (expected one of: {', '.join(known_aspects.values())})",
-                        line,
-                        "aspect",
-                    )
-                )
-                ok = False
-            else:
+    for row in table.rows():
+        place = row.text("place_id")
+        if place is not None and known_places is not None and place not in known_places:
+            row.problem("place_id", f"unknown place_id '{place}'")
+        aspect = row.text("aspect")
+        if aspect is not None and known_aspects is not None:
+            if aspect.casefold() in known_aspects:
                 aspect = known_aspects[aspect.casefold()]
-        when = parse_date(str(row["date"]))
-        if when is None:
-            problems.append(
-                Problem(file, f"'{row['date']}' is not a date written YYYY-MM-DD", line, "date")
-            )
-            ok = False
-        score = table.parse_int(str(row["score"]))
-        if score is None or not SCORE_MIN <= score <= SCORE_MAX:
-            shown = row["score"] or "(blank)"
-            hint = table.number_hint(str(row["score"])) if score is None else ""
-            problems.append(
-                Problem(
-                    file,
-                    f"score {shown} is not a whole number from {SCORE_MIN} to {SCORE_MAX}{hint}",
-                    line,
-                    "score",
-                )
-            )
-            ok = False
-        if not ok:
-            continue
-        key = (place, when, aspect.casefold())
-        if key in first_seen:
-            problems.append(
-                Problem(
-                    file,
-                    f"aspect '{aspect}' of {place} is scored twice on {when} (first on line {first_seen[key]})",
-                    line,
+            else:
+                row.problem(
                     "aspect",
+                    f"unknown aspect '{aspect}' (expected one of: {', '.join(known_aspects.values())})",
                 )
+        when = row.date("date")
+        score = table.parse_int(row["score"])
+        if score is None or not SCORE_MIN <= score <= SCORE_MAX:
+            hint = table.number_hint(row["score"]) if score is None else ""
+            row.problem(
+                "score",
+                f"score {row['score'] or '(blank)'} is not a whole number from {SCORE_MIN} to "
+                f"{SCORE_MAX}{hint}",
+            )
+        if not row.ok:
+            continue
+        first = first_seen.setdefault((place, when, aspect.casefold()), row.line)
+        if first != row.line:
+            row.problem(
+                "aspect",
+                f"aspect '{aspect}' of {place} is scored twice on {when} (first on line {first})",
             )
             continue
-        first_seen[key] = line
         rows.append(
-            {"place_id": place, "aspect": aspect, "date": when, "score": score, "_line": line}
+            {"place_id": place, "aspect": aspect, "date": when, "score": score, "_line": row.line}
         )
 
     frame = pd.DataFrame(rows, columns=["place_id", "aspect", "date", "score", "_line"])
-    if not problems:  # a rejected row would otherwise also show up as a missing aspect
-        problems += _completeness_problems(file, frame, n_aspects)
-    if problems:
-        raise ValidationError(problems)
+    if not table.problems:  # a rejected row would otherwise also show up as a missing aspect
+        table.problems.extend(_completeness_problems(table.file, frame, n_aspects))
+    if table.problems:
+        raise ValidationError(table.problems)
     frame["date"] = pd.to_datetime(frame["date"])
     frame["score"] = frame["score"].astype(int)
     frame["band"] = [score_band(s, bands=bands) for s in frame["score"]]

@@ -30,15 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import Problem, ValidationError
-from .tables import (
-    LINE,
-    canonical,
-    check_municipality_and_place,
-    parse_date,
-    place_lookup,
-    read_table,
-)
+from ..errors import ValidationError
+from .tables import canonical, place_lookup, read_table
 
 ANSWER_SCALE = {
     1: "very safe",
@@ -104,97 +97,48 @@ def read_survey(
         required=("respondent_id", "municipality", "wave", "question", "answer", "weight"),
         optional=("place_id",),
     )
-    file, problems = table.file, table.problems
     known = canonical(municipalities)
     known_places = place_lookup(places)
     out: list[dict[str, object]] = []
     first_seen: dict[tuple[str, date, str], int] = {}
     respondent: dict[tuple[str, date], tuple[int, str, float]] = {}
 
-    for row in table.frame.to_dict("records"):
-        line = int(row[LINE])
-        ok = True
-        rid = str(row["respondent_id"])
-        if not rid:
-            problems.append(Problem(file, "respondent_id is blank", line, "respondent_id"))
-            ok = False
-        municipality, place_id, place_ok = check_municipality_and_place(
-            file,
-            line,
-            str(row["municipality"]),
-            str(row["place_id"]),
-            known,
-            known_places,
-            problems,
-        )
-        ok &= place_ok
-        wave = parse_date(str(row["wave"]))
-        if wave is None:
-            problems.append(
-                Problem(file, f"'{row['wave']}' is not a date written YYYY-MM-DD", line, "wave")
-            )
-            ok = False
-        question = str(row["question"])
-        if not question:
-            problems.append(Problem(file, "question is blank", line, "question"))
-            ok = False
-        code = table.parse_int(str(row["answer"]))
+    for row in table.rows():
+        line = row.line
+        rid = row.text("respondent_id")
+        municipality, place_id = row.municipality_and_place(known, known_places)
+        wave = row.date("wave")
+        question = row.text("question")
+        code = table.parse_int(row["answer"])
         if code is None or not 1 <= code <= MISSING_ANSWER:
-            shown = row["answer"] or "(blank)"
-            problems.append(
-                Problem(
-                    file,
-                    f"answer {shown} is not a code on the scale 1-5 (1 very safe ... 4 very "
-                    "unsafe, 5 don't go out / no answer)",
-                    line,
-                    "answer",
-                )
+            row.problem(
+                "answer",
+                f"answer {row['answer'] or '(blank)'} is not a code on the scale 1-5 (1 very "
+                "safe ... 4 very unsafe, 5 don't go out / no answer)",
             )
-            ok = False
-        weight = table.parse_number(str(row["weight"]))
-        if weight is None or weight <= 0:
-            hint = table.number_hint(str(row["weight"])) if weight is None else ""
-            problems.append(
-                Problem(
-                    file, f"weight '{row['weight']}' is not a positive number{hint}", line, "weight"
-                )
-            )
-            ok = False
-        if not ok:
+        weight = row.positive_number("weight")
+        if not row.ok:
             continue
-        key = (rid, wave, question)
-        if key in first_seen:
-            problems.append(
-                Problem(
-                    file,
-                    f"respondent {rid} answers question {question} in wave {wave} twice "
-                    f"(first on line {first_seen[key]})",
-                    line,
-                    "respondent_id",
-                )
+        first = first_seen.setdefault((rid, wave, question), line)
+        if first != line:
+            row.problem(
+                "respondent_id",
+                f"respondent {rid} answers question {question} in wave {wave} twice "
+                f"(first on line {first})",
             )
             continue
-        first_seen[key] = line
         earlier = respondent.setdefault((rid, wave), (line, municipality, weight))
         if earlier[1] != municipality:
-            problems.append(
-                Problem(
-                    file,
-                    f"respondent {rid} is in {earlier[1]} on line {earlier[0]} but in "
-                    f"{municipality} here (same wave)",
-                    line,
-                    "municipality",
-                )
+            row.problem(
+                "municipality",
+                f"respondent {rid} is in {earlier[1]} on line {earlier[0]} but in "
+                f"{municipality} here (same wave)",
             )
         if not math.isclose(earlier[2], weight, rel_tol=1e-9):
-            problems.append(
-                Problem(
-                    file,
-                    f"respondent {rid} has weight {earlier[2]:g} on line {earlier[0]} but "
-                    f"{weight:g} here (a weight belongs to the respondent and wave)",
-                    line,
-                    "weight",
-                )
+            row.problem(
+                "weight",
+                f"respondent {rid} has weight {earlier[2]:g} on line {earlier[0]} but "
+                f"{weight:g} here (a weight belongs to the respondent and wave)",
             )
         out.append(
             {
@@ -207,8 +151,8 @@ def read_survey(
                 "weight": weight,
             }
         )
-    if problems:
-        raise ValidationError(problems)
+    if table.problems:
+        raise ValidationError(table.problems)
 
     frame = pd.DataFrame(out)
     frame["wave"] = pd.to_datetime(frame["wave"])

@@ -33,15 +33,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import Problem, ValidationError
-from .tables import (
-    LINE,
-    canonical,
-    check_municipality_and_place,
-    parse_date,
-    place_lookup,
-    read_table,
-)
+from ..errors import ValidationError
+from .tables import canonical, place_lookup, read_table
 
 COLUMNS = (
     "municipality",
@@ -96,52 +89,18 @@ def read_survey_shares(
         required=COLUMNS[:6],
         optional=COLUMNS[6:],
     )
-    file, problems = table.file, table.problems
     known = canonical(municipalities)
     known_places = place_lookup(places)
     out: list[dict[str, object]] = []
     first_seen: dict[tuple[str, object, str], int] = {}
 
-    def positive(row, column: str, line: int) -> tuple[float | None, bool]:
-        text = str(row[column])
-        if not text:
-            return None, True
-        value = table.parse_number(text)
-        if value is None or not value > 0:
-            hint = table.number_hint(text) if value is None else ""
-            problems.append(
-                Problem(file, f"{column} '{text}' is not a positive number{hint}", line, column)
-            )
-            return None, False
-        return value, True
-
-    for row in table.frame.to_dict("records"):
-        line = int(row[LINE])
-        municipality, place_id, ok = check_municipality_and_place(
-            file,
-            line,
-            str(row["municipality"]),
-            str(row["place_id"]),
-            known,
-            known_places,
-            problems,
-        )
+    for row in table.rows():
+        municipality, place_id = row.municipality_and_place(known, known_places)
         if place_id is None and row["municipality"]:
-            problems.append(
-                Problem(file, "place_id is blank: a share belongs to an area", line, "place_id")
-            )
-            ok = False
-        wave = parse_date(str(row["wave"]))
-        if wave is None:
-            problems.append(
-                Problem(file, f"'{row['wave']}' is not a date written YYYY-MM-DD", line, "wave")
-            )
-            ok = False
-        question = str(row["question"])
-        if not question:
-            problems.append(Problem(file, "question is blank", line, "question"))
-            ok = False
-        text = str(row["share_unsafe"])
+            row.problem("place_id", "place_id is blank: a share belongs to an area")
+        wave = row.date("wave")
+        question = row.text("question")
+        text = row["share_unsafe"]
         share = table.parse_number(text)
         if share is None or not 0 <= share <= 1:
             if share is not None and 1 < share <= 100:
@@ -151,38 +110,25 @@ def read_survey_shares(
             else:
                 hint = table.number_hint(text) if share is None else ""
                 why = f"share_unsafe '{text}' is not a share between 0 and 1{hint}"
-            problems.append(Problem(file, why, line, "share_unsafe"))
-            ok = False
-        respondents = table.parse_int(str(row["respondents"]))
+            row.problem("share_unsafe", why)
+        respondents = table.parse_int(row["respondents"])
         if respondents is None or respondents < 1:
-            problems.append(
-                Problem(
-                    file,
-                    f"respondents '{row['respondents']}' is not a positive whole number",
-                    line,
-                    "respondents",
-                )
+            row.problem(
+                "respondents",
+                f"respondents '{row['respondents']}' is not a positive whole number",
             )
-            ok = False
-        design_effect, good = positive(row, "design_effect", line)
-        ok &= good
-        weighted_base, good = positive(row, "weighted_base", line)
-        ok &= good
-        if not ok:
+        design_effect = row.positive_number("design_effect", optional=True)
+        weighted_base = row.positive_number("weighted_base", optional=True)
+        if not row.ok:
             continue
-        key = (place_id, wave, question)
-        if key in first_seen:
-            problems.append(
-                Problem(
-                    file,
-                    f"area {place_id}, wave {wave}, question {question} is given twice "
-                    f"(first on line {first_seen[key]})",
-                    line,
-                    "place_id",
-                )
+        first = first_seen.setdefault((place_id, wave, question), row.line)
+        if first != row.line:
+            row.problem(
+                "place_id",
+                f"area {place_id}, wave {wave}, question {question} is given twice "
+                f"(first on line {first})",
             )
             continue
-        first_seen[key] = line
         out.append(
             {
                 "municipality": municipality,
@@ -195,8 +141,8 @@ def read_survey_shares(
                 "weighted_base": weighted_base,
             }
         )
-    if problems:
-        raise ValidationError(problems)
+    if table.problems:
+        raise ValidationError(table.problems)
     frame = pd.DataFrame(out, columns=list(COLUMNS))
     frame["wave"] = pd.to_datetime(frame["wave"])
     frame["respondents"] = frame["respondents"].astype(int)

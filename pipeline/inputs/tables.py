@@ -48,7 +48,10 @@ Dates
 
 Problems are :class:`pipeline.errors.Problem` values naming file, row and
 column; a reader collects all problems of a file before raising one
-:class:`pipeline.errors.ValidationError`. Only problems that leave nothing to
+:class:`pipeline.errors.ValidationError`. A reader checks a row through
+:meth:`Table.rows`, whose :class:`Row` words the common checks (a blank cell, a
+date, a choice, a positive number, the municipality and place) the same way in
+every file. Only problems that leave nothing to
 check row by row (no file, no header, a missing column) are raised at once by
 :func:`read_table`.
 
@@ -64,7 +67,7 @@ import io
 import math
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -273,6 +276,104 @@ class Table:
     def number_hint(self, text: str) -> str:
         """:func:`number_hint` with this file's decimal-comma rule."""
         return number_hint(text, decimal_comma=self.decimal_comma)
+
+    def rows(self) -> Iterator[Row]:
+        """The data rows in file order, each ready to be checked cell by cell."""
+        for cells in self.frame.to_dict("records"):
+            yield Row(self, cells)
+
+
+class Row:
+    """One data row of a :class:`Table` and the checks of its cells.
+
+    Each check returns the cell's value, or None when the cell fails; a failed
+    check adds its problem (file, line, column) to the table's problems and
+    sets ``ok`` to False, so a reader runs every check of a row, then keeps
+    the row only if ``ok``.
+
+    Parameters
+    ----------
+    table : Table
+        The file the row belongs to.
+    cells : mapping of str to str
+        The row of ``table.frame``, with its :data:`LINE`.
+    """
+
+    def __init__(self, table: Table, cells: Mapping[str, object]) -> None:
+        self.table = table
+        self.cells = cells
+        self.line = int(cells[LINE])
+        self.ok = True
+
+    def __getitem__(self, column: str) -> str:
+        """The cell as text (``""`` when blank)."""
+        return str(self.cells[column])
+
+    def problem(self, column: str, message: str) -> None:
+        """Record a problem with the cell in `column`; the row is not kept."""
+        self.table.problems.append(Problem(self.table.file, message, self.line, column))
+        self.ok = False
+
+    def text(self, column: str) -> str | None:
+        """A cell that must not be blank."""
+        if not self[column]:
+            self.problem(column, f"{column} is blank")
+            return None
+        return self[column]
+
+    def date(self, column: str) -> date | None:
+        """A date written ``YYYY-MM-DD``."""
+        value = parse_date(self[column])
+        if value is None:
+            self.problem(column, f"'{self[column]}' is not a date written YYYY-MM-DD")
+        return value
+
+    def choice(self, column: str, choices: Sequence[str]) -> str | None:
+        """One of `choices` (lower case), matched regardless of case."""
+        value = self[column].casefold()
+        if value not in choices:
+            self.problem(
+                column,
+                f"unknown {column} '{self[column]}' (expected one of: {', '.join(choices)})",
+            )
+            return None
+        return value
+
+    def positive_number(self, column: str, *, optional: bool = False) -> float | None:
+        """A number above 0; with `optional`, a blank cell is None without a problem."""
+        text = self[column]
+        if optional and not text:
+            return None
+        value = self.table.parse_number(text)
+        if value is None or not value > 0:
+            hint = self.table.number_hint(text) if value is None else ""
+            self.problem(column, f"{column} '{text}' is not a positive number{hint}")
+            return None
+        return value
+
+    def municipality_and_place(
+        self, municipalities: dict[str, str], places: dict[str, str | None] | None
+    ) -> tuple[str | None, str | None]:
+        """The row's municipality and optional place, by :func:`check_municipality_and_place`.
+
+        Returns
+        -------
+        municipality : str or None
+            The canonical spelling, or None when unknown or blank.
+        place : str or None
+            The place id, or None when blank.
+        """
+        found, place, ok = check_municipality_and_place(
+            self.table.file,
+            self.line,
+            self["municipality"],
+            self["place_id"],
+            municipalities,
+            places,
+            self.table.problems,
+        )
+        self.ok &= ok
+        return found, place
 
 
 def read_table(

@@ -40,7 +40,7 @@ class PlaceboFit:
 
     Attributes
     ----------
-    coef, se : float
+    coef, std_error : float
         The step's coefficient and quasi-likelihood standard error.
     exog : numpy.ndarray
         The fake start's design matrix (rows: the informative periods).
@@ -49,7 +49,7 @@ class PlaceboFit:
     """
 
     coef: float
-    se: float
+    std_error: float
     exog: np.ndarray
     column: int
 
@@ -93,7 +93,7 @@ def effective_placebos(correlation: np.ndarray) -> float:
 
 def mean_squared_z(fits: Sequence[PlaceboFit]) -> float:
     """The placebo steps' mean squared z-statistic, at least 1."""
-    z = np.array([f.coef / f.se for f in fits])
+    z = np.array([f.coef / f.std_error for f in fits])
     # Less spread than the model says is sampling noise, not a reason to narrow the interval.
     return max(1.0, float(np.mean(z**2))) if z.size else 1.0
 
@@ -103,7 +103,7 @@ def excess_variance(fits: Sequence[PlaceboFit]) -> float:
     if not fits:
         return 0.0
     b = np.array([f.coef for f in fits])
-    s = np.array([f.se for f in fits])
+    s = np.array([f.std_error for f in fits])
     return max(0.0, float(np.mean(b**2) - np.mean(s**2)))
 
 

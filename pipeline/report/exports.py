@@ -5,18 +5,22 @@
 Swedish Excel reads a comma-separated file as one column, so Excel users get
 ``results.<lang>.xlsx``: the same tables as typed numbers (no decimal separator
 to misread) under headers in the report's language, with a sheet explaining
-the columns.
+the columns. The workbook's properties and zip entries carry
+:func:`~pipeline.outputs.output_timestamp`, not the time of the run, so the
+same results give the same bytes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 
 from ..inputs.prepare import StudyData
 from ..methods.implementation import implementation_shares
-from ..outputs import neutralise_frame, write_atomically, write_csv
+from ..outputs import neutralise_frame, output_timestamp, write_atomically, write_csv
 from .i18n import catalogue, check_language, t
 
 IMPLEMENTATION_FILE = "implementation.csv"
@@ -127,8 +131,36 @@ def write_workbook(
                 for i, column in enumerate(out.columns, start=1):
                     width = max([len(str(column)), *(len(str(v)) for v in out[column].head(200))])
                     sheet_obj.column_dimensions[get_column_letter(i)].width = min(60, width + 2)
-            # A fixed creation time keeps the workbook identical from run to run.
-            writer.book.properties.created = pd.Timestamp("2000-01-01").to_pydatetime()
-            writer.book.properties.modified = pd.Timestamp("2000-01-01").to_pydatetime()
+        _pin_dates(tmp, output_timestamp())
 
     return write_atomically(Path(reports_dir) / workbook_name(lang), write)
+
+
+#: The earliest date a zip entry can carry.
+_ZIP_EPOCH = dt.datetime(1980, 1, 1, tzinfo=dt.UTC)
+
+
+def _pin_dates(path: Path, when: dt.datetime) -> None:
+    """Rewrite the workbook at ``path`` with ``when`` as every date it stores.
+
+    openpyxl stamps the save time into the document properties (``modified``)
+    and into every zip entry; both are replaced here, entries in their order.
+    """
+    from openpyxl.packaging.core import DocumentProperties
+    from openpyxl.xml.functions import fromstring, tostring
+
+    utc = when.astimezone(dt.UTC)
+    with zipfile.ZipFile(path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    stamp = max(utc, _ZIP_EPOCH).timetuple()[:6]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                properties = DocumentProperties.from_tree(fromstring(data))
+                # openpyxl reads and writes these as naive UTC.
+                properties.created = properties.modified = utc.replace(tzinfo=None)
+                data = tostring(properties.to_tree())
+            entry = zipfile.ZipInfo(info.filename, date_time=stamp)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            target.writestr(entry, data)

@@ -138,13 +138,13 @@ def pooling_check(replicates: int, seed: int = 20261130, **study) -> PoolingChec
             )
             row |= {
                 f"{way}_log_ratio": fit.log_ratio,
-                f"{way}_se": fit.se,
+                f"{way}_se": fit.std_error,
                 f"{way}_p": fit.p_value,
                 f"{way}_covers": np.log(fit.ci_low) <= truth <= np.log(fit.ci_high),
             }
         row["panel_nested_tau2"] = fit.between_tau2
         own = np.array([t.log_ratio for t in fit.targets])
-        own_se = np.array([t.se for t in fit.targets])
+        own_se = np.array([t.std_error for t in fit.targets])
         flat = meta_analyse(own, own_se).random
         row |= {
             "flat_meta_log_ratio": flat.estimate,

@@ -79,23 +79,14 @@ def controlled_comparison(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        Survey microdata as returned by :func:`read_survey`.
-    treated : str or iterable of str
-        Values of `group_col` that received the measures.
-    before, after : date-like or iterable of date-like
-        The wave(s) pooled into each period.
-    question : str, optional
-        Required when the data hold more than one question.
+    data, treated, before, after, question, comparison, unsafe, level
+        As in :func:`pipeline.methods.survey_areas.area_difference_in_differences`,
+        which takes the same survey, groups and waves. Fitting with `unsafe`
+        {2, 3, 4}, {3, 4} and {4} shows whether the effect depends on the
+        cut, which is also an informal check of the ordinal model's
+        proportional odds.
     group_col : str, default "municipality"
         The column defining groups (e.g. ``"place_id"``).
-    comparison : str or iterable of str, optional
-        Comparison groups; by default every group that is not treated.
-    unsafe : iterable of int, default {3, 4}
-        Answer codes that count as feeling unsafe. Fitting with {2, 3, 4},
-        {3, 4} and {4} shows whether the effect depends on the cut, which is
-        also an informal check of the ordinal model's proportional odds.
-    level : float, default 0.95
     cov_type : {"HC1", "HC0"}
     min_n, unreliable_n : int
         Thresholds for suppressing and flagging cells in ``cells``.
