@@ -266,6 +266,10 @@ def test_demo_end_to_end(tmp_path):
     )
     sidecar = json.loads((reports / "effects.provenance.json").read_text("utf-8"))
     assert sidecar["code"]["package_version"]
+    # No page shows a path of the machine it was made on.
+    pages = list(reports.rglob("*.html"))
+    assert len(pages) >= 5
+    assert all(str(tmp_path) not in page.read_text("utf-8") for page in pages)
 
     first = pd.read_csv(reports / EFFECTS_FILE).drop(columns="p_adjusted")
     first = first[first["municipality"] == "Sala"].reset_index(drop=True)

@@ -17,7 +17,7 @@ from ..format import number, p_value
 from ..inputs.prepare import StudyData
 from ..methods.implementation import implementation_shares
 from ..methods.survey import share_unsafe
-from ..run.provenance import code_version, package_versions
+from ..run.provenance import code_version, package_versions, portable_path
 from . import findings as key
 from . import html as h
 from .html import Html, heading, paragraph
@@ -229,13 +229,20 @@ def provenance_html(record: dict, lang: str) -> Html:
 
 
 def provenance_record(data: StudyData, parameters: dict) -> dict:
+    """What a report was computed from; folders as :func:`portable_path` names them, so a
+    report shows no path of the machine it was made on."""
     return {
         "study": data.name,
         "inputs": data.manifest["inputs"],
-        "parameters": parameters,
+        "parameters": {k: _portable(v) for k, v in parameters.items()},
         "code": code_version(),
         "packages": package_versions(),
     }
+
+
+def _portable(value):
+    is_path = isinstance(value, str | Path) and Path(value).is_absolute()
+    return portable_path(value) if is_path else value
 
 
 #: Type large enough to read when a report's figure is shown 400 px wide (see :mod:`.style`).
