@@ -32,11 +32,18 @@ from all units (every draw when there are few), which is exact under the
 sharp null of no effect anywhere whatever the dispersion, drift or zero
 months. Each estimate is studentised by the Poisson error of its treated
 units' own counts before and after, so that drawing larger or smaller units
-than the targets does not widen or narrow the comparison. The interval
-inverts the same comparison around the estimate: the
-targets' counts from their starts are divided by the estimated ratio, the
-draws repeated, and the spread of their estimates is the estimate's sampling
-and drift error (Conley & Taber's interval). Where too few units make the
+than the targets does not widen or narrow the comparison. The interval is
+the inversion of that test: the ratios ``r`` it does not reject when the
+hypothesis is "the measures multiplied the targets' rate by ``r``" (the
+targets' counts from their starts divided by ``r``, the same assignments
+refitted, the targets' studentised estimate, now the estimate minus
+``log r``, ranked among theirs). Each end is found by regula falsi (the
+Illinois variant) on how far the targets' statistic lies beyond the draws'
+(a continuous function of ``log r``), and ratio 1, where the test is the
+test of no effect, brackets the end on its side: the interval excludes 1
+exactly when the p-value is below ``1 - level``. Every ratio tried costs one
+refit of every assignment; the refits start from the previous ratio's.
+Where too few units make the
 smallest attainable p-value exceed the test level, no estimate is reported.
 A cluster bootstrap over units (targets and areas resampled separately) is
 reported beside it as a check.
@@ -66,7 +73,7 @@ from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..inputs.study import Place
 from ..results import Effect
-from .base import cut_before_co_intervention, place_series
+from .base import place_series, target_series
 from .panel import checked_series, stack_series
 
 NAME = "pooled_did"
@@ -93,7 +100,8 @@ class PooledFit:
     ----------
     ratio, ci_low, ci_high : float
         Pooled rate ratio (observed over expected count in the targets' treated
-        months) and its randomisation interval.
+        months) and its randomisation interval: the ratios the randomisation
+        test, over the same assignments, does not reject.
     p_value : float
         Randomisation p-value for no effect, ``(1 + #draws at least as
         extreme) / (draws + 1)``.
@@ -684,7 +692,7 @@ def estimate_pooled_did(
         f"{fit.n_controls} comparison areas: unit and month effects, exposure offset, one "
         f"common effect (a ratio of observed to expected counts){stacked}; randomisation "
         f"over units ({how} of the starts to units; smallest attainable p "
-        f"{fit.min_p_value:.3g}), interval by Conley and Taber's inversion"
+        f"{fit.min_p_value:.3g}), interval: the ratios the same test does not reject"
     )
     row_notes = [
         *notes,
@@ -750,30 +758,22 @@ def pooled_did_effect(data: StudyData, indicator_id: str, targets: Sequence[Plac
     indicator = data.study.indicator(indicator_id)
     if indicator.family != "count":
         raise ValueError(f"the pooled design needs a count indicator; {indicator_id!r} is not")
+    collected = target_series(data, indicator_id, targets)
+    notes = [f"{t}: {note}" for t, cut in collected.cut.items() for note in cut]
     rows = data.series[data.series["indicator"] == indicator_id]
     by_place = {str(k): g for k, g in rows.groupby("place_id", sort=False)}
-    series, starts, notes, municipalities = {}, {}, [], set()
-    for place in targets:
-        if place.role != "target" or place.intervention_start is None:
-            raise ValueError(f"{place.id!r} is not a target with an intervention start")
-        if place.id not in by_place:
-            continue
-        start = pd.Period(place.intervention_start, freq="M")
-        frame, cut = cut_before_co_intervention(place_series(by_place[place.id]), place, start)
-        notes.extend(f"{place.id}: {note}" for note in cut)
-        series[place.id], starts[place.id] = frame, start
-        municipalities.add(place.municipality)
     controls = {
         p.id: place_series(by_place[p.id])
         for p in data.study.places
         if p.role == "control" and p.id in by_place
     }
+    municipalities = set(collected.municipality.values())
     names = sorted(municipalities)
     if len(names) > 1:
         notes.append("targets in " + ", ".join(names))
     return estimate_pooled_did(
-        series,
-        starts,
+        collected.series,
+        collected.starts,
         controls,
         indicator=indicator_id,
         municipality=names[0] if len(names) == 1 else "",
