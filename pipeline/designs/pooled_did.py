@@ -244,7 +244,8 @@ def _fit_batch(y, exposure, observed, treated, stack_of, initial=None):
             score_g = np.where(free, col_y - to_stack @ fitted, 0.0)
             score_d = np.where(has_effect, treated_y - per_row_treated.sum(axis=1), 0.0)
             scaled = fitted * np.sqrt(inverse_rows)[:, :, None]
-            block = -np.einsum("bns,bnt,bnu->bstu", onehot, scaled, scaled)
+            by_stack = to_stack[:, :, :, None] * scaled[:, None, :, :]  # b x S x n x m
+            block = -(np.swapaxes(by_stack, 2, 3) @ scaled[:, None, :, :])
             block += (to_stack @ fitted)[..., None] * identity
             block += (free[..., :, None] & free[..., None, :]) * 1.0  # the level a unit fixes
             block = np.where(fixed[..., :, None] | fixed[..., None, :], 0.0, block)
