@@ -43,8 +43,8 @@ Illinois variant) on how far the targets' statistic lies beyond the draws'
 test of no effect, brackets the end on its side: the interval excludes 1
 exactly when the p-value is below ``1 - level``. Every ratio tried costs one
 refit of every assignment; the refits start from the previous ratio's.
-Where too few units make the
-smallest attainable p-value exceed the test level, no estimate is reported.
+Where too few units make the smallest attainable p-value reach the test
+level, no estimate is reported.
 A cluster bootstrap over units (targets and areas resampled separately) is
 reported beside it as a check.
 
@@ -55,8 +55,9 @@ target; that areas not chosen are exchangeable with the targets is the
 assumption the randomisation rests on, so comparison areas should resemble the
 targets (the same kind of place, the same town).
 
-The fit, the randomisation over units and the cluster bootstrap stay in one module (over
-500 lines): all three refit the same stacked panel.
+The fit, the randomisation over units, its inversion into the interval and the
+cluster bootstrap stay in one module (over 500 lines): all of them refit the
+same stacked panel.
 """
 
 from __future__ import annotations
