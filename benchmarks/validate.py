@@ -465,6 +465,7 @@ def place_scale(replicates: int, jobs: int) -> None:
             "power vs 0.75 %": (100 * alt["rejection_rate"]).round(1),
             "median CI ratio": null["median_ratio"].round(1),
             "refused": null["failed"] + alt["failed"],
+            "CI and p disagree": null["discordant"] + alt["discordant"],
         }
     ).reset_index()
     _table(
@@ -521,6 +522,7 @@ def sparse_panels(replicates: int, groups: int, jobs: int) -> None:
             "power vs 0.7 %": (100 * alt["rejection_rate"]).round(1),
             "median CI ratio": null["median_ratio"].round(1),
             "refused": null["failed"] + alt["failed"],
+            "CI and p disagree": null["discordant"] + alt["discordant"],
         }
     ).reset_index()
     _table(
@@ -554,6 +556,12 @@ def sparse_panels(replicates: int, groups: int, jobs: int) -> None:
                 "power %": round(100 * ((alt["p_value"] < ALPHA) & (alt["ratio"] < 1)).mean(), 1)
                 if len(alt)
                 else np.nan,
+                "CI and p disagree": int(
+                    (
+                        (fitted["p_value"] < ALPHA)
+                        == ((fitted["ci_low"] <= 1.0) & (fitted["ci_high"] >= 1.0))
+                    ).sum()
+                ),
             }
         )
     _table(

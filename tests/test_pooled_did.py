@@ -100,6 +100,43 @@ def test_staggered_starts_are_stacked_against_never_treated_areas():
     assert fit.ratio == pytest.approx(np.exp(reference.params["treated"]), rel=1e-6)
 
 
+def _divided_after_start(targets, ratio):
+    """The targets' series with their counts from the start divided by ``ratio``."""
+    return {
+        name: frame.assign(
+            value=np.where(frame.index >= START, frame["value"] / ratio, frame["value"])
+        )
+        for name, frame in targets.items()
+    }
+
+
+def test_interval_ends_are_where_the_test_starts_to_reject():
+    """The interval is the inversion of the randomisation test: refitting the data with the
+    targets' counts from the start divided by a ratio just inside an end keeps p >= 0.05,
+    just outside it gives p < 0.05 (same seed, so the same assignments)."""
+    targets, starts, controls = sparse_panel(4, 16, mean=2.0, rate_ratio=0.7, seed=11)
+    fit = fit_pooled_did(targets, starts, controls, draws=199, bootstrap=0, seed=5)
+    assert fit.ratios_tested >= 4
+    for end, outward in ((fit.ci_low, 0.98), (fit.ci_high, 1.02)):
+        inside = _divided_after_start(targets, end / outward)
+        outside = _divided_after_start(targets, end * outward)
+        kept = fit_pooled_did(inside, starts, controls, draws=199, bootstrap=0, seed=5)
+        rejected = fit_pooled_did(outside, starts, controls, draws=199, bootstrap=0, seed=5)
+        assert kept.p_value >= 0.05 > rejected.p_value
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_interval_excludes_one_exactly_when_the_test_rejects(seed):
+    """Regression: the interval (Conley and Taber's, inverted at the estimate) excluded 1 in 16
+    of 100 drifting null panels while the test rejected 9; now it is the test's inversion."""
+    targets, starts, controls = sparse_panel(
+        5, 15, mean=1.5, rate_ratio=0.75, overdispersion=0.3, drift=0.05, seed=100 + seed
+    )
+    fit = fit_pooled_did(targets, starts, controls, draws=99, bootstrap=0, seed=seed)
+    assert fit.ci_low < fit.ratio < fit.ci_high
+    assert (fit.p_value < 0.05) == (not fit.ci_low <= 1.0 <= fit.ci_high)
+
+
 def test_few_units_are_enumerated_exactly():
     targets, starts, controls = sparse_panel(2, 6, mean=3.0, seed=5)
     fit = fit_pooled_did(targets, starts, controls, bootstrap=0)
@@ -144,12 +181,15 @@ def test_seeded():
 )
 def test_simulated_places_hold_the_level_and_cover(overdispersion, drift):
     """Known truth: 5 targets and 15 areas of 0.4-6 crimes a month, 24 months. Under no
-    effect the randomisation test rejects at its level; the interval covers a true 0.7."""
+    effect the randomisation test rejects at its level and the interval covers 1 as often
+    as the test keeps it; the interval covers a true 0.7."""
     scenario = SparseScenario(overdispersion=overdispersion, drift=drift)
     null = pooled_did_coverage(scenario, replicates=100, effect=1.0)
     effect = pooled_did_coverage(scenario, replicates=100, effect=0.7)
     print(f"pooled DiD: false positives {null['rejection_rate']}, coverage {effect['coverage']}")
     assert null["failed"] == effect["failed"] == 0
+    assert null["discordant"] == effect["discordant"] == 0
+    assert null["coverage"] == pytest.approx(1 - null["rejection_rate"])
     # Binomial 99 % bounds around 5 % and 95 % with 100 replicates.
     assert null["rejection_rate"] <= 0.12
     assert 0.88 <= effect["coverage"] <= 1.0

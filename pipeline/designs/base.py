@@ -10,14 +10,18 @@ orchestration changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from ..inputs.study import Analysis, Indicator, Place, Shock
 from ..results import Effect
+
+if TYPE_CHECKING:
+    from ..inputs.prepare import StudyData
 
 
 def place_series(rows: pd.DataFrame) -> pd.DataFrame:
@@ -106,6 +110,54 @@ class DesignData:
     def pooled_buffer_controls(self) -> pd.DataFrame | None:
         """The buffer's own controls summed, or the target's when none are given."""
         return pool(self.buffer_controls) if self.buffer_controls else self.pooled_controls()
+
+
+@dataclass(frozen=True)
+class TargetSeries:
+    """The targets' series of one count indicator, as the designs of several targets take them.
+
+    Attributes
+    ----------
+    series, starts, municipality
+        Target id -> its series (cut before a co-intervention after its
+        start), its first month of the measures, its municipality.
+    cut
+        Target id -> the notes on its cut series (only targets that were cut).
+    missing
+        Targets without the indicator, in the order given.
+    """
+
+    series: dict[str, pd.DataFrame]
+    starts: dict[str, pd.Period]
+    municipality: dict[str, str]
+    cut: dict[str, tuple[str, ...]]
+    missing: tuple[str, ...]
+
+
+def target_series(data: StudyData, indicator_id: str, targets: Sequence[Place]) -> TargetSeries:
+    """Each target's series of ``indicator_id``, cut before its first co-intervention after its start.
+
+    Raises
+    ------
+    ValueError
+        A place that is not a target with an intervention start.
+    """
+    rows = data.series[data.series["indicator"] == indicator_id]
+    by_place = {str(k): g for k, g in rows.groupby("place_id", sort=False)}
+    series, starts, municipality, cut, missing = {}, {}, {}, {}, []
+    for place in targets:
+        if place.role != "target" or place.intervention_start is None:
+            raise ValueError(f"{place.id!r} is not a target with an intervention start")
+        if place.id not in by_place:
+            missing.append(place.id)
+            continue
+        start = pd.Period(place.intervention_start, freq="M")
+        frame, notes = cut_before_co_intervention(place_series(by_place[place.id]), place, start)
+        if notes:
+            cut[place.id] = notes
+        series[place.id], starts[place.id] = frame, start
+        municipality[place.id] = place.municipality
+    return TargetSeries(series, starts, municipality, cut, tuple(missing))
 
 
 def pool(frames: dict[str, pd.DataFrame]) -> pd.DataFrame | None:

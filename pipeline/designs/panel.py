@@ -103,7 +103,7 @@ from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..inputs.study import Place
 from ..results import Effect
-from .base import cut_before_co_intervention, place_series
+from .base import place_series, target_series
 
 Inference = Literal["placebo_space", "placebo_time", "quasipoisson", "cluster"]
 INFERENCE: dict[str, str] = {
@@ -1196,21 +1196,10 @@ def panel_effects(
     indicator = data.study.indicator(indicator_id)
     if indicator.family != "count":
         raise ValueError(f"the panel design needs a count indicator; {indicator_id!r} is not")
-    series, starts, municipality_of, notes, missing = {}, {}, {}, [], []
-    cut_notes: dict[str, list[str]] = {}
-    for place in targets:
-        if place.role != "target" or place.intervention_start is None:
-            raise ValueError(f"{place.id!r} is not a target with an intervention start")
-        start = pd.Period(place.intervention_start, freq="M")
-        frame = _series(data, place.id, indicator_id)
-        if frame.empty:
-            missing.append(place.id)
-            continue
-        frame, cut = cut_before_co_intervention(frame, place, start)
-        if cut:
-            cut_notes[place.id] = list(cut)
-        series[place.id], starts[place.id] = frame, start
-        municipality_of[place.id] = place.municipality
+    collected = target_series(data, indicator_id, targets)
+    series, starts, municipality_of = collected.series, collected.starts, collected.municipality
+    cut_notes = {t: list(cut) for t, cut in collected.cut.items()}
+    notes, missing = [], collected.missing
     if missing:
         notes.append(f"targets without {indicator_id}: {', '.join(missing)}")
     if len(series) < MIN_TARGETS:

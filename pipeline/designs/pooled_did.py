@@ -32,12 +32,19 @@ from all units (every draw when there are few), which is exact under the
 sharp null of no effect anywhere whatever the dispersion, drift or zero
 months. Each estimate is studentised by the Poisson error of its treated
 units' own counts before and after, so that drawing larger or smaller units
-than the targets does not widen or narrow the comparison. The interval
-inverts the same comparison around the estimate: the
-targets' counts from their starts are divided by the estimated ratio, the
-draws repeated, and the spread of their estimates is the estimate's sampling
-and drift error (Conley & Taber's interval). Where too few units make the
-smallest attainable p-value exceed the test level, no estimate is reported.
+than the targets does not widen or narrow the comparison. The interval is
+the inversion of that test: the ratios ``r`` it does not reject when the
+hypothesis is "the measures multiplied the targets' rate by ``r``" (the
+targets' counts from their starts divided by ``r``, the same assignments
+refitted, the targets' studentised estimate, now the estimate minus
+``log r``, ranked among theirs). Each end is found by regula falsi (the
+Illinois variant) on how far the targets' statistic lies beyond the draws'
+(a continuous function of ``log r``), and ratio 1, where the test is the
+test of no effect, brackets the end on its side: the interval excludes 1
+exactly when the p-value is below ``1 - level``. Every ratio tried costs one
+refit of every assignment; the refits start from the previous ratio's.
+Where too few units make the smallest attainable p-value reach the test
+level, no estimate is reported.
 A cluster bootstrap over units (targets and areas resampled separately) is
 reported beside it as a check.
 
@@ -48,8 +55,9 @@ target; that areas not chosen are exchangeable with the targets is the
 assumption the randomisation rests on, so comparison areas should resemble the
 targets (the same kind of place, the same town).
 
-The fit, the randomisation over units and the cluster bootstrap stay in one module (over
-500 lines): all three refit the same stacked panel.
+The fit, the randomisation over units, its inversion into the interval and the
+cluster bootstrap stay in one module (over 500 lines): all of them refit the
+same stacked panel.
 """
 
 from __future__ import annotations
@@ -66,7 +74,7 @@ from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..inputs.study import Place
 from ..results import Effect
-from .base import cut_before_co_intervention, place_series
+from .base import place_series, target_series
 from .panel import checked_series, stack_series
 
 NAME = "pooled_did"
@@ -77,11 +85,12 @@ DRAWS = 999
 BOOTSTRAP = 199
 MAX_EXACT = 1000  # assignments enumerated exactly up to this number
 
-_TOLERANCE = 1e-12
 _MAX_ITERATIONS = 100
 _STEP_TOLERANCE = 1e-9
-_MAX_SWEEPS = 2000
 _BATCH_CELLS = 1_000_000
+_ROOT_TOLERANCE = 1e-3  # log ratio: the interval's ends to 0.1 %
+_MAX_ROOT_STEPS = 30
+_MAX_LOG_DISTANCE = 12.0  # an end further from the estimate is reported as 0 or infinity
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,8 @@ class PooledFit:
     ----------
     ratio, ci_low, ci_high : float
         Pooled rate ratio (observed over expected count in the targets' treated
-        months) and its randomisation interval.
+        months) and its randomisation interval: the ratios the randomisation
+        test, over the same assignments, does not reject.
     p_value : float
         Randomisation p-value for no effect, ``(1 + #draws at least as
         extreme) / (draws + 1)``.
@@ -102,6 +112,9 @@ class PooledFit:
         Whether every assignment was enumerated (else ``draws`` random ones).
     draws : int
         Number of assignments compared (the observed one excluded).
+    ratios_tested : int
+        Ratios at which the test was repeated over the same assignments (1
+        included) to find the interval's ends; each costs ``draws`` fits.
     observed, expected : float
         Targets' count from their starts, and the count expected without the
         measures.
@@ -125,6 +138,7 @@ class PooledFit:
     min_p_value: float
     exact: bool
     draws: int
+    ratios_tested: int
     observed: float
     expected: float
     bootstrap_low: float
@@ -153,14 +167,13 @@ class _Panel:
     start: np.ndarray
 
 
-def _stack(panel: _Panel, start: np.ndarray, counts: np.ndarray | None = None):
-    """Stacked arrays for one assignment of starts to units.
+def _layout(panel: _Panel, start: np.ndarray):
+    """Stacked rows for one assignment of starts to units.
 
-    Returns counts, exposure, observed and treated masks (rows x months) and
-    each row's stack; a sub-panel per distinct start holds the units starting
-    then and every unit never starting.
+    Returns the units' row numbers, and exposure, observed and treated masks
+    (rows x months) and each row's stack; a sub-panel per distinct start holds
+    the units starting then and every unit never starting.
     """
-    y = panel.counts if counts is None else counts
     never = np.flatnonzero(start < 0)
     rows, stack_of = [], []
     for k, s in enumerate(np.unique(start[start >= 0])):
@@ -168,109 +181,150 @@ def _stack(panel: _Panel, start: np.ndarray, counts: np.ndarray | None = None):
         rows.append(members)
         stack_of.append(np.full(len(members), k))
     rows = np.concatenate(rows)
-    months = np.arange(y.shape[1])
+    months = np.arange(panel.counts.shape[1])
     treated = (start[rows, None] >= 0) & (months[None, :] >= start[rows, None])
     observed = panel.observed[rows]
-    return y[rows], panel.exposure[rows], observed, treated & observed, np.concatenate(stack_of)
+    return rows, panel.exposure[rows], observed, treated & observed, np.concatenate(stack_of)
 
 
-def _fit_batch(y, exposure, observed, treated, stack_of) -> np.ndarray:
+def _stack(panel: _Panel, start: np.ndarray):
+    """Counts, exposure, observed and treated (rows x months) and stacks of one assignment."""
+    rows, *rest = _layout(panel, start)
+    return (panel.counts[rows], *rest)
+
+
+def _fit_batch(y, exposure, observed, treated, stack_of, initial=None):
     """Common log rate ratio of Poisson fits with unit and (per stack) month effects.
 
     All arrays carry a leading batch axis: ``y``, ``exposure``, ``observed``,
-    ``treated`` are (b, rows, months), ``stack_of`` (b, rows). Returns the
-    log rate ratio per fit (``-inf`` without treated events, NaN where the
-    fit does not converge).
+    ``treated`` are (b, rows, months), ``stack_of`` (b, rows). ``initial`` is
+    the state a previous call returned for the same layout (a warm start when
+    only the counts changed a little). Returns the log rate ratio per fit
+    (``-inf`` without treated events, NaN where the fit does not converge) and
+    the state to start the next call from.
 
-    For a given effect the unit and month effects solve their score equations
-    by alternating scaling (iterative proportional fitting, fast on nearly
-    complete tables); the effect itself solves ``sum of treated y = sum of
-    treated fitted`` by the secant method on the log scale.
+    The unit effects have a closed form given the others (each unit's fitted
+    total equals its observed total), so they are profiled out: what remains
+    is one multinomial log-linear model per unit over its months, concave in
+    the log month effects and the effect. Newton's method solves it; its
+    Hessian is block-diagonal in the stacks' month effects with one border
+    row for the effect, so each step solves small months x months systems.
     """
     b, n, m = y.shape
     n_stacks = int(stack_of.max()) + 1
     onehot = (stack_of[:, :, None] == np.arange(n_stacks)[None, None, :]).astype(float)
     to_stack = np.swapaxes(onehot, 1, 2)  # b x S x n
     weight = observed * exposure
+    treated = treated & observed
     ym = observed * y
     row_y = ym.sum(axis=2)
     col_y = to_stack @ ym
-    treated = treated & observed
     treated_y = (treated * y).sum(axis=(1, 2))
-    a = np.ones((b, n))
-    g = np.ones((b, n_stacks, m))
-
-    def expected_treated(delta):
-        """Treated cells' fitted count without the effect, after refitting a and g."""
-        nonlocal a, g
-        lift = weight * np.where(treated, np.exp(delta)[:, None, None], 1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for _ in range(_MAX_SWEEPS):
-                months = np.take_along_axis(g, stack_of[:, :, None], axis=1)
-                denom = (lift * months).sum(axis=2)
-                a = np.where(denom > 0, row_y / denom, 0.0)
-                denom = to_stack @ (lift * a[:, :, None])
-                g = np.where(denom > 0, col_y / denom, 0.0)
-                months = np.take_along_axis(g, stack_of[:, :, None], axis=1)
-                rows = a * (lift * months).sum(axis=2)
-                if np.max(np.abs(rows - row_y) / (row_y + 1.0)) < _TOLERANCE:
-                    break
-            base = weight * a[:, :, None] * months
-        return (treated * base).sum(axis=(1, 2))
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_y = np.log(treated_y)
-        previous = np.zeros(b)
-        f_previous = log_y - np.log(expected_treated(previous))
-        delta = previous + f_previous  # the plain fixed-point step
-        delta = np.where(np.isfinite(delta), delta, 0.0)
-        converged = np.zeros(b, dtype=bool)
+    has_weight = (to_stack @ weight) > 0
+    free = (col_y > 0) & has_weight  # months with events: their effect is finite
+    fixed = ~free
+    has_effect = treated_y > 0
+    inverse_rows = np.where(row_y > 0, 1 / np.where(row_y > 0, row_y, 1.0), 0.0)
+    identity = np.eye(m)
+    if initial is None:
+        log_g, delta = np.zeros((b, n_stacks, m)), np.zeros(b)
+    else:
+        log_g, delta = (np.array(part) for part in initial)
+    converged = np.zeros(b, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for _ in range(_MAX_ITERATIONS):
-            f = log_y - np.log(expected_treated(delta)) - delta
-            slope = (f - f_previous) / (delta - previous)
-            step = np.where(
-                np.isfinite(slope) & (slope < -1e-12), -f / slope, f
-            )  # secant, else a fixed-point step
-            step = np.clip(np.where(np.isfinite(step), step, 0.0), -2.0, 2.0)
-            previous, f_previous = delta, f
-            delta = delta + np.where(converged, 0.0, step)
-            converged |= np.abs(step) < _STEP_TOLERANCE
+            g = np.where(free, np.exp(log_g), 0.0)
+            lift = np.where(has_effect, np.exp(delta), 0.0)[:, None, None]
+            cells = weight * np.take_along_axis(g, stack_of[:, :, None], axis=1)
+            cells = np.where(treated, cells * lift, cells)
+            total = cells.sum(axis=2, keepdims=True)
+            fitted = np.where(total > 0, cells * (row_y[:, :, None] / total), 0.0)
+            fitted_treated = np.where(treated, fitted, 0.0)
+            per_row_treated = fitted_treated.sum(axis=2)
+            # Score and the information's blocks: diagonal minus the units' outer products.
+            score_g = np.where(free, col_y - to_stack @ fitted, 0.0)
+            score_d = np.where(has_effect, treated_y - per_row_treated.sum(axis=1), 0.0)
+            scaled = fitted * np.sqrt(inverse_rows)[:, :, None]
+            by_stack = to_stack[:, :, :, None] * scaled[:, None, :, :]  # b x S x n x m
+            block = -(np.swapaxes(by_stack, 2, 3) @ scaled[:, None, :, :])
+            block += (to_stack @ fitted)[..., None] * identity
+            block += (free[..., :, None] & free[..., None, :]) * 1.0  # the level a unit fixes
+            block = np.where(fixed[..., :, None] | fixed[..., None, :], 0.0, block)
+            block += fixed[..., None] * identity
+            border = (to_stack @ fitted_treated) - to_stack @ (
+                fitted * (per_row_treated * inverse_rows)[:, :, None]
+            )
+            border = np.where(free, border, 0.0)
+            corner = per_row_treated.sum(axis=1) - (per_row_treated**2 * inverse_rows).sum(axis=1)
+            corner = np.where(has_effect, corner, 1.0)
+            solved = np.linalg.solve(block, np.stack([score_g, border], axis=-1))
+            reduced = corner - (border * solved[..., 1]).sum(axis=(1, 2))
+            step_d = (score_d - (border * solved[..., 0]).sum(axis=(1, 2))) / reduced
+            step_d = np.where(has_effect & np.isfinite(step_d), step_d, 0.0)
+            step_g = solved[..., 0] - solved[..., 1] * step_d[:, None, None]
+            step_g = np.where(free & np.isfinite(step_g), step_g, 0.0)
+            largest = np.maximum(np.abs(step_g).max(axis=(1, 2)), np.abs(step_d))
+            damp = np.minimum(1.0, 2.0 / np.maximum(largest, 1e-300))  # no step beyond e^2
+            keep = ~converged
+            log_g = log_g + (damp * keep)[:, None, None] * step_g
+            delta = delta + damp * keep * step_d
+            converged |= largest < _STEP_TOLERANCE
             if converged.all():
                 break
+    state = (log_g, delta)
     delta = np.where(converged & (np.abs(delta) < 50), delta, np.nan)
-    return np.where(treated_y > 0, delta, -np.inf)
-
-
-def _fit_many(panel: _Panel, starts: list[np.ndarray], counts=None) -> np.ndarray:
-    """The log rate ratio for each assignment of starts (and counts, if given per assignment)."""
-    return _fit_parts(
-        _stack(panel, s, None if counts is None else counts[i]) for i, s in enumerate(starts)
-    )
+    return np.where(has_effect, delta, -np.inf), state
 
 
 def _fit_parts(parts) -> np.ndarray:
     """``_fit_batch`` over stacked panels, in batches of equal shape and bounded memory."""
-    out, batch = [], []
+    return np.concatenate(
+        [
+            _fit_batch(*(np.stack(arrays) for arrays in zip(*batch, strict=True)))[0]
+            for batch in _batches(parts)
+        ]
+    )
 
-    def flush():
-        if batch:
-            out.append(_fit_batch(*(np.stack(arrays) for arrays in zip(*batch, strict=True))))
-            batch.clear()
 
+def _batches(parts) -> list[list]:
+    """Consecutive parts of equal shape, in groups of at most ``_BATCH_CELLS`` cells."""
+    out: list[list] = []
     for part in parts:
-        if batch and (
-            part[0].shape != batch[0][0].shape or (len(batch) + 1) * part[0].size > _BATCH_CELLS
+        if (
+            not out
+            or part[1].shape != out[-1][0][1].shape
+            or (len(out[-1]) + 1) * part[1].size > _BATCH_CELLS
         ):
-            flush()
-        batch.append(part)
-    flush()
-    return np.concatenate(out)
+            out.append([])
+        out[-1].append(part)
+    return out
 
 
-def _treated_count(panel: _Panel) -> float:
-    """The targets' observed count from their starts."""
-    y, _, _, treated, _ = _stack(panel, panel.start)
-    return float((treated * y).sum())
+class _Refits:
+    """The fits of many assignments of starts, laid out once and refitted for any counts.
+
+    Each refit starts from the previous one's unit and month effects, so a
+    series of nearby counts (the test repeated at nearby ratios) converges in
+    few sweeps.
+    """
+
+    def __init__(self, panel: _Panel, starts: Sequence[np.ndarray]):
+        self.starts = np.array(starts)
+        self._batches = []
+        for batch in _batches(_layout(panel, s) for s in starts):
+            rows, *layout = (np.stack(arrays) for arrays in zip(*batch, strict=True))
+            self._batches.append([rows, layout, None])
+        self.fits = 0
+
+    def __call__(self, counts: np.ndarray) -> np.ndarray:
+        """The log rate ratio of every assignment for these counts (units x months)."""
+        out = []
+        for batch in self._batches:
+            rows, layout, state = batch
+            delta, batch[2] = _fit_batch(counts[rows], *layout, initial=state)
+            out.append(delta)
+        self.fits += len(self.starts)
+        return np.concatenate(out)
 
 
 # --------------------------------------------------------------------------- inference
@@ -310,13 +364,19 @@ def _assignments(panel: _Panel, draws: int, rng) -> tuple[list[np.ndarray], bool
     return out, False, total
 
 
-def _scale(panel: _Panel, start: np.ndarray, counts: np.ndarray) -> float:
-    """Poisson standard error of the treated units' log after/before ratio (plus a half)."""
-    months = np.arange(counts.shape[1])
-    treated = start >= 0
-    after = panel.observed & treated[:, None] & (months[None, :] >= start[:, None])
-    before = panel.observed & treated[:, None] & (months[None, :] < start[:, None])
-    return float(np.sqrt(1 / (counts[after].sum() + 0.5) + 1 / (counts[before].sum() + 0.5)))
+def _scales(panel: _Panel, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Poisson standard error of the treated units' log after/before ratio (plus a half).
+
+    One per assignment: ``starts`` is assignments x units (-1 for never).
+    """
+    n = counts.shape[0]
+    cumulative = np.zeros((n, counts.shape[1] + 1))
+    np.cumsum(np.where(panel.observed, counts, 0.0), axis=1, out=cumulative[:, 1:])
+    treated = starts >= 0
+    before_each = cumulative[np.arange(n)[None, :], np.where(treated, starts, 0)]
+    before = np.where(treated, before_each, 0.0).sum(axis=1)
+    after = np.where(treated, cumulative[None, :, -1] - before_each, 0.0).sum(axis=1)
+    return np.sqrt(1 / (after + 0.5) + 1 / (before + 0.5))
 
 
 def _rank_p(statistic: float, draws: np.ndarray) -> float:
@@ -353,6 +413,90 @@ def _bootstrap(panel: _Panel, replicates: int, level: float, rng) -> tuple[float
     tail = (1 - level) / 2
     low, high = np.quantile(finite, [tail, 1 - tail])
     return float(np.exp(low)), float(np.exp(high)), float(np.std(finite, ddof=1))
+
+
+def _extremes_needed(level: float, draws: int) -> int:
+    """How many draws at least as extreme keep the p-value at or above ``1 - level``."""
+    return max(0, int(np.ceil((1 - level) * (draws + 1) - 1 - 1e-9)))
+
+
+class _Inversion:
+    """The randomisation test of "the measures multiplied the targets' rate by r".
+
+    For a ratio ``r`` the targets' counts from their starts are divided by
+    ``r`` and the same assignments refitted; the test keeps ``r`` while at
+    least ``needed`` of them give a studentised estimate at least as far from
+    0 as the targets' own (which is the estimate minus ``log r``). At ``r = 1``
+    this is the test of no effect.
+    """
+
+    def __init__(self, panel: _Panel, refits: _Refits, estimate: float, needed: int):
+        months = np.arange(panel.counts.shape[1])
+        self._after = (panel.start[:, None] >= 0) & (months[None, :] >= panel.start[:, None])
+        self._panel, self._refits = panel, refits
+        self.estimate, self.needed = estimate, needed
+        self.tried = 0
+
+    def statistics(self, log_ratio: float) -> tuple[float, np.ndarray]:
+        """The targets' studentised estimate and the assignments', under ratio ``exp(log_ratio)``."""
+        panel = self._panel
+        counts = np.where(self._after, panel.counts * np.exp(-log_ratio), panel.counts)
+        observed = (self.estimate - log_ratio) / _scales(panel, panel.start[None, :], counts)[0]
+        null = self._refits(counts) / _scales(panel, self._refits.starts, counts)
+        self.tried += 1
+        return float(observed), null
+
+    def excess(self, log_ratio: float) -> float:
+        """Positive where the test rejects the ratio: the targets' distance beyond the draws'."""
+        observed, null = self.statistics(log_ratio)
+        return self.distance(observed, null)
+
+    def distance(self, observed: float, null: np.ndarray) -> float:
+        """How far ``observed`` lies beyond the ``needed``-th most extreme draw (as ``_rank_p``)."""
+        spread = np.sort(np.abs(np.nan_to_num(null, nan=0.0)))
+        return abs(observed) * (1 - 1e-9) - spread[-self.needed]
+
+    def end(self, direction: int, at_estimate: float, at_one: float, step: float) -> float:
+        """The log ratio where the test starts to reject, above (+1) or below (-1) the estimate.
+
+        ``at_estimate`` and ``at_one`` are :meth:`excess` at the estimate and at
+        ratio 1; ratio 1 brackets the end on its side, so the interval excludes
+        1 exactly when the p-value is below the level.
+        """
+        kept, kept_excess = self.estimate, at_estimate
+        if direction * (0.0 - self.estimate) > 0:
+            if at_one > 0:
+                return _root(self.excess, kept, kept_excess, 0.0, at_one)
+            kept, kept_excess = 0.0, at_one
+        while True:
+            beyond = kept + direction * step
+            if abs(beyond - self.estimate) > _MAX_LOG_DISTANCE:
+                return direction * np.inf
+            beyond_excess = self.excess(beyond)
+            if beyond_excess > 0:
+                return _root(self.excess, kept, kept_excess, beyond, beyond_excess)
+            kept, kept_excess, step = beyond, beyond_excess, 2 * step
+
+
+def _root(excess, kept, kept_excess, beyond, beyond_excess) -> float:
+    """Where ``excess`` turns positive between a kept and a rejected log ratio (Illinois)."""
+    last = 0
+    for _ in range(_MAX_ROOT_STEPS):
+        if abs(beyond - kept) < _ROOT_TOLERANCE:
+            break
+        x = kept - kept_excess * (beyond - kept) / (beyond_excess - kept_excess)
+        value = excess(x)
+        if value > 0:
+            beyond, beyond_excess = x, value
+            if last == -1:
+                kept_excess /= 2
+            last = -1
+        else:
+            kept, kept_excess = x, value
+            if last == 1:
+                beyond_excess /= 2
+            last = 1
+    return kept - kept_excess * (beyond - kept) / (beyond_excess - kept_excess)
 
 
 # --------------------------------------------------------------------------- input
@@ -458,38 +602,32 @@ def fit_pooled_did(
         raise ValueError(f"level must be between 0 and 1; got {level}")
     panel = _build(targets, starts, controls)
     rng = np.random.default_rng(seed)
-    estimate = float(_fit_many(panel, [panel.start])[0])
+    estimate = float(_fit_parts([_stack(panel, panel.start)])[0])
     if not np.isfinite(estimate):
         raise EstimationError("the pooled Poisson fit has no finite rate ratio")
     assignments, exact, total = _assignments(panel, draws, rng)
     min_p = 1 / total if exact else max(1 / total, 1 / (len(assignments) + 1))
     alpha = 1 - level
-    if min_p > alpha:
+    needed = _extremes_needed(level, len(assignments))
+    if needed == 0:
         raise EstimationError(
             f"{len(panel.units)} units with {len(targets)} target(s) allow only {total} "
-            f"assignments: the smallest attainable randomisation p-value, {min_p:.3f}, exceeds "
-            f"{alpha:g}; add comparison areas"
+            f"assignments: the smallest attainable randomisation p-value, {min_p:.3f}, does not "
+            f"go below {alpha:g}; add comparison areas"
         )
     # Studentised: each estimate over the Poisson error of its targets' own counts, so
     # assignments of larger or smaller units than the targets compare on one scale.
-    scale = _scale(panel, panel.start, panel.counts)
-    null = _fit_many(panel, assignments)
-    null_scale = np.array([_scale(panel, s, panel.counts) for s in assignments])
-    p_value = _rank_p(estimate / scale, null / null_scale)
-    # Conley-Taber interval: the targets' treated counts divided by the estimate, the
-    # same assignments again; their spread is the estimate's error.
+    # The interval is every ratio the same test, with the same assignments, keeps.
+    inversion = _Inversion(panel, _Refits(panel, assignments), estimate, needed)
+    observed, null = inversion.statistics(0.0)
+    p_value = _rank_p(observed, null)
+    at_one = inversion.distance(observed, null)
+    at_estimate = inversion.excess(estimate)
+    step = max(abs(at_estimate) * abs(estimate / observed), _ROOT_TOLERANCE) if observed else 0.1
+    ci_low = float(np.exp(inversion.end(-1, at_estimate, at_one, step)))
+    ci_high = float(np.exp(inversion.end(1, at_estimate, at_one, step)))
     y, _, _, treated, _ = _stack(panel, panel.start)
-    deflated = panel.counts.copy()
     months = np.arange(len(panel.periods))
-    after = (panel.start[:, None] >= 0) & (months[None, :] >= panel.start[:, None])
-    deflated[after] = deflated[after] / np.exp(estimate)
-    centred = _fit_many(panel, assignments, counts=[deflated] * len(assignments))
-    centred = centred / np.array([_scale(panel, s, deflated) for s in assignments])
-    centred = centred[np.isfinite(centred)]
-    tail = alpha / 2
-    low, high = np.quantile(centred, [tail, 1 - tail], method="higher" if exact else "linear")
-    ci_low = float(np.exp(estimate - high * scale))
-    ci_high = float(np.exp(estimate - low * scale))
     boot = (float("nan"),) * 3
     if bootstrap:
         boot = _bootstrap(panel, bootstrap, level, rng)
@@ -507,6 +645,7 @@ def fit_pooled_did(
         min_p_value=float(min_p),
         exact=exact,
         draws=len(assignments),
+        ratios_tested=inversion.tried,
         observed=observed_count,
         expected=observed_count / float(np.exp(estimate)),
         bootstrap_low=boot[0],
@@ -555,7 +694,7 @@ def estimate_pooled_did(
         f"{fit.n_controls} comparison areas: unit and month effects, exposure offset, one "
         f"common effect (a ratio of observed to expected counts){stacked}; randomisation "
         f"over units ({how} of the starts to units; smallest attainable p "
-        f"{fit.min_p_value:.3g}), interval by Conley and Taber's inversion"
+        f"{fit.min_p_value:.3g}), interval: the ratios the same test does not reject"
     )
     row_notes = [
         *notes,
@@ -621,30 +760,22 @@ def pooled_did_effect(data: StudyData, indicator_id: str, targets: Sequence[Plac
     indicator = data.study.indicator(indicator_id)
     if indicator.family != "count":
         raise ValueError(f"the pooled design needs a count indicator; {indicator_id!r} is not")
+    collected = target_series(data, indicator_id, targets)
+    notes = [f"{t}: {note}" for t, cut in collected.cut.items() for note in cut]
     rows = data.series[data.series["indicator"] == indicator_id]
     by_place = {str(k): g for k, g in rows.groupby("place_id", sort=False)}
-    series, starts, notes, municipalities = {}, {}, [], set()
-    for place in targets:
-        if place.role != "target" or place.intervention_start is None:
-            raise ValueError(f"{place.id!r} is not a target with an intervention start")
-        if place.id not in by_place:
-            continue
-        start = pd.Period(place.intervention_start, freq="M")
-        frame, cut = cut_before_co_intervention(place_series(by_place[place.id]), place, start)
-        notes.extend(f"{place.id}: {note}" for note in cut)
-        series[place.id], starts[place.id] = frame, start
-        municipalities.add(place.municipality)
     controls = {
         p.id: place_series(by_place[p.id])
         for p in data.study.places
         if p.role == "control" and p.id in by_place
     }
+    municipalities = set(collected.municipality.values())
     names = sorted(municipalities)
     if len(names) > 1:
         notes.append("targets in " + ", ".join(names))
     return estimate_pooled_did(
-        series,
-        starts,
+        collected.series,
+        collected.starts,
         controls,
         indicator=indicator_id,
         municipality=names[0] if len(names) == 1 else "",

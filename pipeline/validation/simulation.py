@@ -374,10 +374,11 @@ def pooled_did_coverage(
     dict
         ``scenario``, ``truth``, ``replicates``, ``failed`` (refused fits),
         ``coverage`` of ``effect`` by the 95 % interval, ``rejection_rate``
-        (p < 0.05, on the side of the truth when ``effect`` is not 1) and
-        ``median_ratio`` (the interval's upper/lower ratio).
+        (p < 0.05, on the side of the truth when ``effect`` is not 1),
+        ``median_ratio`` (the interval's upper/lower ratio) and ``discordant``
+        (fits whose interval excludes 1 while p >= 0.05, or the reverse).
     """
-    covered, rejected, ratios, failed = 0, 0, [], 0
+    covered, rejected, ratios, failed, discordant = 0, 0, [], 0, 0
     for replicate in range(replicates):
         data = sparse_panel(scenario, rate_ratio=effect, seed=seed + replicate)
         try:
@@ -388,6 +389,7 @@ def pooled_did_coverage(
         covered += fit.ci_low <= effect <= fit.ci_high
         right_side = effect == 1.0 or (fit.ratio < 1) == (effect < 1)
         rejected += fit.p_value < 0.05 and right_side
+        discordant += (fit.p_value < 0.05) != (not fit.ci_low <= 1.0 <= fit.ci_high)
         ratios.append(fit.ci_high / fit.ci_low)
     n = len(ratios)
     return {
@@ -398,4 +400,5 @@ def pooled_did_coverage(
         "coverage": covered / n if n else float("nan"),
         "rejection_rate": rejected / n if n else float("nan"),
         "median_ratio": float(np.median(ratios)) if n else float("nan"),
+        "discordant": discordant,
     }
