@@ -3,7 +3,7 @@
 Prints one table per check and its own run time. Sections that need the public
 reference data (``../shared/reference``) say so and are skipped without it.
 
-Usage: python benchmarks/validate.py [--replicates N] [--quick]
+Usage: python benchmarks/validate.py [--replicates N] [--quick] [--sections S,...] [--designs D,...]
 """
 
 from __future__ import annotations

@@ -115,13 +115,13 @@ def test_own_random_walk_recovers_a_known_variance_and_its_spread(sigma2):
     months = np.arange(n, dtype=float)
     design = np.column_stack([np.ones(n), months / 12])
     estimates, dfs = [], []
-    for _ in range(300):
+    for _ in range(200):
         log_ratio, variance = _log_ratio_walk(rng, n, sigma2, 100.0)
         own = own_random_walk(log_ratio, variance, months, design, prior_scale=0.002)
         estimates.append(own.variance)
         dfs.append(own.degrees_of_freedom(max(sigma2, 1e-4)))
     spread = max(sigma2, 1e-4) * np.sqrt(2 / np.median(dfs))
-    assert np.mean(estimates) == pytest.approx(sigma2, abs=3 * spread / np.sqrt(300))
+    assert np.mean(estimates) == pytest.approx(sigma2, abs=3 * spread / np.sqrt(200))
     assert np.std(estimates) == pytest.approx(spread, rel=0.2)
 
 
