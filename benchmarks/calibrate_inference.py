@@ -17,7 +17,11 @@ seconds), the checks behind the recommended method and the same checks for
 the pipeline's ITS default (section (i): the drift terms of
 ``pipeline.designs.its``).
 
-Usage: python benchmarks/calibrate_inference.py [--data DIR] [--jobs N] [--quick]
+``--drift-prior`` prints only the controlled comparison's per-series
+random-walk variance: its simulation check with a known variance and the
+prior's degrees of freedom fitted on Brå (``controlled.RANDOM_WALK_PRIOR_DF``).
+
+Usage: python benchmarks/calibrate_inference.py [--data DIR] [--jobs N] [--quick] [--drift-prior]
 """
 
 from __future__ import annotations

@@ -225,7 +225,7 @@ class OwnRandomWalk:
         """Information of :attr:`variance` as a scaled chi-square's degrees of freedom.
 
         ``r' A r`` of a normal ``r`` has variance ``2 tr(A S A S)``
-        (``S = sigma2 G + phi N``); an estimate distributed as
+        (``S = sigma2 G + phi N``, ``phi`` floored at 1); an estimate distributed as
         ``sigma2 chi2_nu / nu`` has variance ``2 sigma2^2 / nu``, so ``nu =
         sigma2^2 / tr(A S A S)``. It is evaluated at an assumed ``sigma2``, not
         at the estimate, which can be zero or negative.
