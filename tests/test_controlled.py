@@ -167,3 +167,15 @@ def test_unknown_drift_variance_rule_is_refused():
         fit_conditional_binomial(
             np.full(30, 5.0), np.full(30, 9.0), post, drift=True, drift_variance="own"
         )
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.PerfectSeparationWarning")
+def test_learnt_drift_variance_is_the_prior_when_too_few_months_have_events():
+    post = (np.arange(9) >= 6).astype(float)
+    target = np.array([1, 0, 0, 0, 0, 1, 1, 0, 1.0])
+    control = np.array([3, 0, 0, 0, 0, 2, 2, 3, 3.0])
+    fit = fit_conditional_binomial(
+        target, control, post, trend=True, drift=True, drift_variance="learnt"
+    )
+    assert "the pre-period too short for its own" in fit.inference
+    assert fit.ci_low < fit.ratio < fit.ci_high

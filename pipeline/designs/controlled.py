@@ -35,6 +35,7 @@ from scipy import stats
 from ..errors import EstimationError
 from ..methods.drift import (
     MIN_EFFECTIVE_PLACEBOS,
+    OwnRandomWalk,
     PlaceboFit,
     RandomWalkPrior,
     effective_placebos,
@@ -164,7 +165,10 @@ def fit_conditional_binomial(
         linear = result.params[0] + offset
         if trend:
             linear = linear + result.params[2] * _time(len(target))
-        own = own_random_walk_of(target, control, post == 0, linear, offset, trend, prior.scale)
+        try:
+            own = own_random_walk_of(target, control, post == 0, linear, offset, trend, prior.scale)
+        except (ValueError, np.linalg.LinAlgError):
+            own = None  # too few months with events before the start: the prior alone
         variance, variance_df = prior.posterior(own)
         tau2 = variance * _random_walk_load(result, target, control, offset, post, trend)
         # Satterthwaite: the dispersion's degrees of freedom and the drift variance's.
@@ -172,9 +176,14 @@ def fit_conditional_binomial(
         se = float(np.sqrt(se**2 + tau2))
         label += (
             f"; drift variance {tau2:.4f} (a random walk of the log ratio, variance "
-            f"{variance:.4f} a month: the pre-period's own {max(own.variance, 0.0):.4f} "
-            f"worth {variance_df - prior.df:.1f} degrees of freedom, combined with "
-            f"{prior.scale:g} as measured across real crime series, worth {prior.df:g})"
+            f"{variance:.4f} a month: "
+            + (
+                f"the pre-period's own {max(own.variance, 0.0):.4f} worth "
+                f"{variance_df - prior.df:.1f} degrees of freedom, combined with "
+                if own is not None
+                else "the pre-period too short for its own, so "
+            )
+            + f"{prior.scale:g} as measured across real crime series, worth {prior.df:g})"
         )
     elif measured:
         tau2 = excess_variance(fits)
@@ -242,7 +251,7 @@ def own_random_walk_of(
     offset: np.ndarray,
     trend: bool,
     prior_scale: float,
-):
+) -> OwnRandomWalk:
     """The own random walk of the target/control log ratio over ``rows`` (the pre-period).
 
     ``linear`` is the model's log odds of an event at the target in every

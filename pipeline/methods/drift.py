@@ -232,7 +232,8 @@ class OwnRandomWalk:
         """
         covariance = sigma2 * self.walk + max(self.dispersion, 1.0) * self.noise
         product = self.quadratic @ covariance
-        return float(sigma2**2 / np.trace(product @ product))
+        nu = sigma2**2 / np.trace(product @ product)
+        return float(nu) if np.isfinite(nu) else 0.0
 
 
 def own_random_walk(
@@ -282,6 +283,8 @@ def own_random_walk(
     t = np.asarray(months, dtype=float)
     x = np.asarray(mean_design, dtype=float)
     n = len(r)
+    if n < x.shape[1] + 3:
+        raise ValueError(f"{n} months cannot separate a random walk from noise and the mean")
     residual_maker = np.eye(n) - x @ np.linalg.pinv(x)
     first, second = np.triu_indices(n, 1)
     close = (t[second] - t[first]) <= max_lag
@@ -325,13 +328,15 @@ class RandomWalkPrior:
     scale: float
     df: float
 
-    def posterior(self, own: OwnRandomWalk, iterations: int = 3) -> tuple[float, float]:
+    def posterior(self, own: OwnRandomWalk | None, iterations: int = 3) -> tuple[float, float]:
         """Posterior scale ``(nu0 sigma0^2 + nu s^2) / (nu0 + nu)`` and its ``nu0 + nu``.
 
         The own estimate ``s^2`` is floored at 0; its degrees of freedom ``nu``
         are evaluated at the posterior scale, starting from the prior's (a few
-        fixed-point steps).
+        fixed-point steps). Without an own estimate: the prior.
         """
+        if own is None:
+            return self.scale, self.df
         own_variance = max(own.variance, 0.0)
         scale = self.scale
         for _ in range(iterations):
