@@ -17,7 +17,11 @@ seconds), the checks behind the recommended method and the same checks for
 the pipeline's ITS default (section (i): the drift terms of
 ``pipeline.designs.its``).
 
-Usage: python benchmarks/calibrate_inference.py [--data DIR] [--jobs N] [--quick]
+``--drift-prior`` prints only the controlled comparison's per-series
+random-walk variance: its simulation check with a known variance and the
+prior's degrees of freedom fitted on Brå (``controlled.RANDOM_WALK_PRIOR_DF``).
+
+Usage: python benchmarks/calibrate_inference.py [--data DIR] [--jobs N] [--quick] [--drift-prior]
 """
 
 from __future__ import annotations
@@ -651,6 +655,140 @@ def random_walk_variances(series: dict[str, pd.DataFrame]) -> dict[str, float]:
     return {key: excess / load for key, (excess, load) in sums.items()}
 
 
+def own_random_walks(series: dict[str, pd.DataFrame], trend: bool) -> pd.DataFrame:
+    """Every municipality's own random-walk estimate of its log ratio to two similar ones.
+
+    The whole 48 months, without a step, against the two pooled municipalities
+    of similar size the calibration uses: the estimate, its sampling variance
+    ``2 sigma0^4 / nu`` at the pooled variance ``sigma0^2`` and its mean count.
+    """
+    from pipeline.designs.controlled import RANDOM_WALK_VARIANCE, own_random_walk_of
+
+    scale = RANDOM_WALK_VARIANCE[trend]
+    counts = {u: f.sort_values("period")["count"].to_numpy(float) for u, f in series.items()}
+    rows = []
+    for unit, y in counts.items():
+        control = sum(counts[c] for c in cal.choose_controls(series, unit, 2, seed=SEED))
+        t = np.arange(len(y), dtype=float) / 12
+        exog = np.column_stack([np.ones(len(y))] + ([t] if trend else []))
+        keep = (y + control) > 0
+        fit = sm.GLM(
+            y[keep] / (y + control)[keep],
+            exog[keep],
+            family=sm.families.Binomial(),
+            var_weights=(y + control)[keep],
+        ).fit()
+        linear = exog @ np.asarray(fit.params)
+        own = own_random_walk_of(
+            y, control, np.ones(len(y), bool), linear, np.zeros(len(y)), trend, scale
+        )
+        nu = own.degrees_of_freedom(scale)
+        rows.append((unit, own.variance, 2 * scale**2 / nu, nu, y.mean()))
+    return pd.DataFrame(rows, columns=["unit", "variance", "sampling_variance", "df", "mean"])
+
+
+def prior_degrees_of_freedom(estimates: pd.DataFrame, scale: float) -> tuple[float, float]:
+    """``nu0`` of a scaled inverse chi-square prior with scale ``sigma0^2`` from the places' spread.
+
+    The spread of the own estimates beyond their sampling variances
+    (DerSimonian-Laird method of moments, precision weights) is the prior's
+    variance ``2 nu0^2 sigma0^4 / ((nu0 - 2)^2 (nu0 - 4))``, solved for
+    ``nu0 > 4``. Returns ``(between-place variance, nu0)``; ``nu0`` is
+    infinite when the estimates spread no more than their sampling noise.
+    """
+    from scipy.optimize import brentq
+
+    x = estimates["variance"].to_numpy()
+    w = 1 / estimates["sampling_variance"].to_numpy()
+    mean = np.sum(w * x) / np.sum(w)
+    q = np.sum(w * (x - mean) ** 2)
+    between = max(0.0, (q - (len(x) - 1)) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
+    if between == 0:
+        return 0.0, float("inf")
+
+    def gap(nu0: float) -> float:
+        return 2 * nu0**2 * scale**2 / ((nu0 - 2) ** 2 * (nu0 - 4)) - between
+
+    return between, float(brentq(gap, 4 + 1e-9, 1e7))
+
+
+def own_random_walk_recovery(replicates: int = 200, seed: int = SEED) -> pd.DataFrame:
+    """Simulation with a known random-walk variance: bias and spread of the own estimate.
+
+    Target and control share monthly shocks and a season; the target's log
+    ratio to the control wanders as a random walk with variance ``sigma2``; the
+    control has twice the target's level. Estimated over the pre-period with a
+    trend, as the controlled comparison does. Columns: the true ``sigma2``,
+    the mean and standard deviation of the estimates, the standard deviation
+    its degrees of freedom predict (``sigma2 sqrt(2 / nu)``, at the truth) and
+    the median ``nu``.
+    """
+    from pipeline.designs.controlled import RANDOM_WALK_VARIANCE, _fit_step, own_random_walk_of
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for level in (5.0, 20.0, 200.0):
+        for n_pre in (24, 96):
+            for sigma2 in (0.0, 0.0005, RANDOM_WALK_VARIANCE[True], 0.01):
+                estimates, dfs = [], []
+                for _ in range(replicates):
+                    n = n_pre + 12
+                    walk = np.cumsum(rng.normal(0, np.sqrt(sigma2), n))
+                    common = 0.2 * np.sin(2 * np.pi * np.arange(n) / 12) + rng.normal(0, 0.1, n)
+                    y = rng.poisson(level * np.exp(common + walk)).astype(float)
+                    control = rng.poisson(2 * level * np.exp(common)).astype(float)
+                    post = (np.arange(n) >= n_pre).astype(float)
+                    if y[post == 0].sum() == 0 or y[post == 1].sum() == 0:
+                        continue
+                    result, _ = _fit_step(y, control, post, np.zeros(n), True)
+                    linear = result.params[0] + result.params[2] * np.arange(n) / 12
+                    own = own_random_walk_of(
+                        y, control, post == 0, linear, np.zeros(n), True, RANDOM_WALK_VARIANCE[True]
+                    )
+                    estimates.append(own.variance)
+                    dfs.append(own.degrees_of_freedom(max(sigma2, 1e-4)))
+                e = np.asarray(estimates)
+                nu = float(np.median(dfs))
+                rows.append(
+                    {
+                        "crimes a month": level,
+                        "months before": n_pre,
+                        "sigma2": sigma2,
+                        "mean estimate": round(float(e.mean()), 5),
+                        "sd": round(float(e.std()), 5),
+                        "sd from nu": round(max(sigma2, 1e-4) * np.sqrt(2 / nu), 5),
+                        "median nu": round(nu, 1),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def drift_prior_report(series: dict[str, pd.DataFrame]) -> None:
+    """Print the simulation check of the own estimate and the prior's ``nu0`` from Brå."""
+    from pipeline.designs.controlled import RANDOM_WALK_VARIANCE
+
+    print("own random-walk variance, simulation with a known sigma2 (trend design):")
+    print(own_random_walk_recovery().to_string(index=False))
+    for trend in (True, False):
+        estimates = own_random_walks(series, trend)
+        scale = RANDOM_WALK_VARIANCE[trend]
+        between, nu0 = prior_degrees_of_freedom(estimates, scale)
+        print(
+            f"\n{'trend' if trend else 'no trend'}: {len(estimates)} municipalities' own "
+            f"estimates (48 months, 2 similar ones as control): median {estimates['variance'].median():.5f}, "
+            f"precision-weighted mean {np.average(estimates['variance'], weights=1 / estimates['sampling_variance']):.5f}, "
+            f"median nu {estimates['df'].median():.1f}; between-place variance {between:.3g} "
+            f"(sd {np.sqrt(between):.5f}) around the scale {scale:g}: prior nu0 = {nu0:.1f}"
+        )
+        by_size = estimates.groupby(
+            pd.cut(estimates["mean"], [0, 100, 250, 1000, np.inf]), observed=True
+        )
+        print(
+            "  by crimes a month, median estimate (n): "
+            + ", ".join(f"{b}: {g['variance'].median():.5f} ({len(g)})" for b, g in by_size)
+        )
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:5.1f}"
 
@@ -662,7 +800,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--quick", action="store_true", help="every 4th municipality only")
+    parser.add_argument(
+        "--drift-prior",
+        action="store_true",
+        help="only the controlled comparison's random-walk prior and its simulation check",
+    )
     args = parser.parse_args(argv)
+    if args.drift_prior:
+        warnings.simplefilter("ignore")
+        drift_prior_report(_series_for(args))
+        return 0
 
     started = time.perf_counter()
     by_key = {m.key: m for m in METHODS}

@@ -3,12 +3,13 @@
 Prints one table per check and its own run time. Sections that need the public
 reference data (``../shared/reference``) say so and are skipped without it.
 
-Usage: python benchmarks/validate.py [--replicates N] [--quick]
+Usage: python benchmarks/validate.py [--replicates N] [--quick] [--sections S,...] [--designs D,...]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 import warnings
@@ -280,6 +281,19 @@ def _controlled(target, control, periods, start):
     return fit.ratio, fit.ci_low, fit.ci_high, fit.p_value
 
 
+def _controlled_learnt(target, control, periods, start):
+    fit = fit_conditional_binomial(
+        target,
+        control,
+        (periods >= start).astype(float),
+        trend=True,
+        drift=True,
+        drift_variance="learnt",
+        placebo=False,
+    )
+    return fit.ratio, fit.ci_low, fit.ci_high, fit.p_value
+
+
 def _donor(target, donors, periods, start):
     fit = fit_donor_comparison(target, donors, periods, start)
     return fit.ratio, fit.ci_low, fit.ci_high, fit.p_value
@@ -289,6 +303,12 @@ def _donor(target, donors, periods, start):
 BAND_DESIGNS = {
     "donor": ("donor-pool comparison, 20 nearest in size", "panel", _donor, 20),
     "controlled": ("controlled comparison, 2 pooled controls (default)", "pooled", _controlled, 2),
+    "controlled_learnt": (
+        "controlled comparison, drift variance learnt per series (option)",
+        "pooled",
+        _controlled_learnt,
+        2,
+    ),
     "its_rank": ("time series, placebo rank test (>= 20 fake starts)", "single", _its_rank, 0),
     "its": ("time series, random-walk drift (default)", "single", _its, 0),
     "prepost": ("pre/post, quasi-Poisson (reference)", "single", _prepost, 0),
@@ -412,13 +432,15 @@ def band_table(summary: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=["_d", "_b"]).fillna("-")
 
 
-def real_data_by_band(quick: bool, jobs: int) -> None:
+def real_data_by_band(
+    quick: bool, jobs: int, designs: tuple[str, ...] = tuple(BAND_DESIGNS)
+) -> None:
     if not all((REFERENCE / f).is_dir() for f in HELD_OUT_FOLDERS):
         print("\n## Real data by size band\n\nreference data absent: skipped")
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    work = [(d, g, quick) for g in BAND_DESIGNS for d in PROTOCOLS]
+    work = [(d, g, quick) for g in designs for d in PROTOCOLS]
     with ProcessPoolExecutor(jobs) as pool:
         results = pd.concat(list(pool.map(_band_job, work)), ignore_index=True)
     table = band_table(band_summary(results))
@@ -432,8 +454,26 @@ def real_data_by_band(quick: bool, jobs: int) -> None:
 
 # --------------------------------------------------------------------------- place-scale simulation
 
-#: The design that is primary at a place with control areas (the time series is never primary).
-PLACE_DESIGNS = {"controlled": ControlledComparison}
+
+class _LearntDriftComparison(ControlledComparison):
+    """The controlled comparison with its drift variance learnt per series."""
+
+    name = "controlled_learnt"
+
+    def estimate(self, data: DesignData):
+        analysis = data.analysis.model_copy(
+            update={
+                "controlled": data.analysis.controlled.model_copy(
+                    update={"drift_variance": "learnt"}
+                )
+            }
+        )
+        return super().estimate(dataclasses.replace(data, analysis=analysis))
+
+
+#: The design that is primary at a place with control areas (the time series is never
+#: primary), with the drift rule on trial beside it.
+PLACE_DESIGNS = {"controlled": ControlledComparison, "controlled_learnt": _LearntDriftComparison}
 
 
 def _place_job(job: tuple[PlaceScenario, str, float, int]) -> dict:
@@ -442,7 +482,9 @@ def _place_job(job: tuple[PlaceScenario, str, float, int]) -> dict:
     return place_coverage(PLACE_DESIGNS[design](), scenario, replicates=replicates, effect=effect)
 
 
-def place_scale(replicates: int, jobs: int) -> None:
+def place_scale(
+    replicates: int, jobs: int, designs: tuple[str, ...] = tuple(PLACE_DESIGNS)
+) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     scenarios = [
@@ -452,7 +494,7 @@ def place_scale(replicates: int, jobs: int) -> None:
         for k in (1, 3)
         for noisy in (False, True)
     ]
-    work = [(s, d, e, replicates) for s in scenarios for d in PLACE_DESIGNS for e in (1.0, 0.75)]
+    work = [(s, d, e, replicates) for s in scenarios for d in designs for e in (1.0, 0.75)]
     with ProcessPoolExecutor(jobs) as pool:
         rows = pd.DataFrame(list(pool.map(_place_job, work)))
     null = rows[rows["truth"] == 1.0].set_index(["scenario", "design"])
@@ -625,7 +667,15 @@ def main() -> None:
         default="published,simulation,places,sparse,real,bands,speed",
         help="comma-separated subset of published,simulation,places,sparse,real,bands,speed",
     )
+    parser.add_argument(
+        "--designs",
+        default=None,
+        help="comma-separated designs of the bands and places sections (default: all bands "
+        "designs, the default controlled comparison for places); "
+        f"bands: {','.join(BAND_DESIGNS)}; places: {','.join(PLACE_DESIGNS)}",
+    )
     args = parser.parse_args()
+    chosen = None if args.designs is None else tuple(args.designs.split(","))
     warnings.simplefilter("ignore")
     started = time.perf_counter()
     sections = set(args.sections.split(","))
@@ -634,13 +684,20 @@ def main() -> None:
     if "simulation" in sections:
         simulation(100 if args.quick else args.replicates)
     if "places" in sections:
-        place_scale(60 if args.quick else 400, args.jobs)
+        place_scale(
+            60 if args.quick else 400,
+            args.jobs,
+            # The option doubles the section's run time: only when asked for.
+            tuple(d for d in (chosen or ("controlled",)) if d in PLACE_DESIGNS),
+        )
     if "sparse" in sections:
         sparse_panels(100 if args.quick else 300, 10 if args.quick else 25, args.jobs)
     if "real" in sections:
         real_data(args.quick)
     if "bands" in sections:
-        real_data_by_band(args.quick, args.jobs)
+        real_data_by_band(
+            args.quick, args.jobs, tuple(d for d in (chosen or BAND_DESIGNS) if d in BAND_DESIGNS)
+        )
     if "speed" in sections:
         speed()
     print(f"\nvalidate.py ran in {time.perf_counter() - started:.1f} s")

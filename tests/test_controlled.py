@@ -129,3 +129,53 @@ def test_drift_term_is_the_random_walk_of_the_log_ratio_when_placebos_overlap():
     assert "random walk of the log ratio" in fit.inference and "t(30)" not in fit.inference
     assert fit.ci_high / fit.ci_low > plain.ci_high / plain.ci_low
     assert fit.ratio == pytest.approx(plain.ratio)
+
+
+def test_learnt_drift_variance_is_mostly_the_series_own_when_it_is_long_and_large():
+    """No drift between two large areas over 96 months: narrower than the pooled rule."""
+    rng = np.random.default_rng(23)
+    post = (np.arange(108) >= 96).astype(float)
+    shocks = np.exp(rng.normal(0, 0.1, 108))
+    target = rng.poisson(1000 * shocks)
+    control = rng.poisson(2000 * shocks)
+    pooled = fit_conditional_binomial(target, control, post, trend=True, drift=True)
+    learnt = fit_conditional_binomial(
+        target, control, post, trend=True, drift=True, drift_variance="learnt"
+    )
+    assert learnt.ratio == pytest.approx(pooled.ratio)
+    assert np.log(learnt.ci_high / learnt.ci_low) < 0.7 * np.log(pooled.ci_high / pooled.ci_low)
+    assert "the pre-period's own" in learnt.inference
+    assert "as measured across real crime series" in learnt.inference
+
+
+def test_learnt_drift_variance_is_mostly_the_prior_when_the_series_is_short_and_small():
+    rng = np.random.default_rng(24)
+    post = (np.arange(30) >= 18).astype(float)
+    target = rng.poisson(np.full(30, 8.0))
+    control = rng.poisson(np.full(30, 16.0))
+    pooled = fit_conditional_binomial(target, control, post, trend=True, drift=True)
+    learnt = fit_conditional_binomial(
+        target, control, post, trend=True, drift=True, drift_variance="learnt"
+    )
+    width = np.log(learnt.ci_high / learnt.ci_low) / np.log(pooled.ci_high / pooled.ci_low)
+    assert 0.9 < width < 1.3
+
+
+def test_unknown_drift_variance_rule_is_refused():
+    post = (np.arange(30) >= 18).astype(float)
+    with pytest.raises(ValueError, match="drift_variance"):
+        fit_conditional_binomial(
+            np.full(30, 5.0), np.full(30, 9.0), post, drift=True, drift_variance="own"
+        )
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.PerfectSeparationWarning")
+def test_learnt_drift_variance_is_the_prior_when_too_few_months_have_events():
+    post = (np.arange(9) >= 6).astype(float)
+    target = np.array([1, 0, 0, 0, 0, 1, 1, 0, 1.0])
+    control = np.array([3, 0, 0, 0, 0, 2, 2, 3, 3.0])
+    fit = fit_conditional_binomial(
+        target, control, post, trend=True, drift=True, drift_variance="learnt"
+    )
+    assert "the pre-period too short for its own" in fit.inference
+    assert fit.ci_low < fit.ratio < fit.ci_high

@@ -8,7 +8,9 @@ import pytest
 
 from pipeline.designs.its import its_design_matrix, placebo_fits
 from pipeline.methods.drift import (
+    RandomWalkPrior,
     effective_placebos,
+    own_random_walk,
     placebo_note,
     random_walk_load,
     rank_interval,
@@ -93,3 +95,64 @@ def test_step_correlation_matches_simulated_placebo_steps():
     model = step_correlation(fits, np.full(30, 25.0))
     assert np.abs(np.corrcoef(z.T) - model).max() < 0.15
     assert n_effective < len(fits) / 3
+
+
+def _log_ratio_walk(rng, n: int, sigma2: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical logits of a target against a twice-as-large control whose ratio walks."""
+    walk = np.cumsum(rng.normal(0, np.sqrt(sigma2), n))
+    p = level * np.exp(walk) / (level * np.exp(walk) + 2 * level)
+    totals = rng.poisson(3 * level, n).astype(float)
+    target = rng.binomial(totals.astype(int), p).astype(float)
+    log_ratio = np.log((target + 0.5) / (totals - target + 0.5))
+    return log_ratio, 1 / (totals * (1 / 3) * (2 / 3))
+
+
+@pytest.mark.parametrize("sigma2", [0.0, 0.003])
+def test_own_random_walk_recovers_a_known_variance_and_its_spread(sigma2):
+    """Unbiased for the walk's variance, and its degrees of freedom predict its spread."""
+    rng = np.random.default_rng(12)
+    n = 60
+    months = np.arange(n, dtype=float)
+    design = np.column_stack([np.ones(n), months / 12])
+    estimates, dfs = [], []
+    for _ in range(200):
+        log_ratio, variance = _log_ratio_walk(rng, n, sigma2, 100.0)
+        own = own_random_walk(log_ratio, variance, months, design, prior_scale=0.002)
+        estimates.append(own.variance)
+        dfs.append(own.degrees_of_freedom(max(sigma2, 1e-4)))
+    spread = max(sigma2, 1e-4) * np.sqrt(2 / np.median(dfs))
+    assert np.mean(estimates) == pytest.approx(sigma2, abs=3 * spread / np.sqrt(200))
+    assert np.std(estimates) == pytest.approx(spread, rel=0.2)
+
+
+def test_own_random_walk_ignores_a_linear_trend_and_the_noise_level():
+    """A differential trend is in the mean design, and extra noise is the dispersion's."""
+    rng = np.random.default_rng(13)
+    n = 48
+    months = np.arange(n, dtype=float)
+    design = np.column_stack([np.ones(n), months / 12])
+    log_ratio, variance = _log_ratio_walk(rng, n, 0.0, 50.0)
+    noisy = log_ratio + rng.normal(0, np.sqrt(variance), n)
+    plain = own_random_walk(log_ratio, variance, months, design, prior_scale=0.002)
+    trended = own_random_walk(log_ratio + 0.3 * months / 12, variance, months, design, 0.002)
+    assert trended.variance == pytest.approx(plain.variance, abs=1e-12)
+    doubled = own_random_walk(noisy, variance, months, design, 0.002)
+    assert doubled.dispersion > 1.4
+    assert abs(doubled.variance) < 3 * 0.002
+
+
+def test_prior_posterior_moves_from_the_prior_to_the_series_with_its_information():
+    """Little information: the prior's scale; much: the series' own estimate."""
+    rng = np.random.default_rng(14)
+    prior = RandomWalkPrior(scale=0.002, df=5.0)
+    results = {}
+    for n, level in ((24, 5.0), (240, 2000.0)):
+        months = np.arange(n, dtype=float)
+        design = np.ones((n, 1))
+        log_ratio, variance = _log_ratio_walk(rng, n, 0.0, level)
+        own = own_random_walk(log_ratio, variance, months, design, prior.scale)
+        results[n] = prior.posterior(own)
+    short_scale, short_df = results[24]
+    long_scale, long_df = results[240]
+    assert short_scale == pytest.approx(prior.scale, rel=0.1) and short_df < prior.df + 1
+    assert long_scale < prior.scale / 3 and long_df > 4 * prior.df

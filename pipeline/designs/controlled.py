@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -34,9 +35,12 @@ from scipy import stats
 from ..errors import EstimationError
 from ..methods.drift import (
     MIN_EFFECTIVE_PLACEBOS,
+    OwnRandomWalk,
     PlaceboFit,
+    RandomWalkPrior,
     effective_placebos,
     excess_variance,
+    own_random_walk,
     placebo_note,
     random_walk_load,
     rank_p_value,
@@ -55,6 +59,12 @@ PLACEBO_AFTER = 6
 #: fake starts in Brå's series (two pooled municipalities of similar size as the control)
 #: over their random-walk loads (method of moments, ``benchmarks/calibrate_inference.py``).
 RANDOM_WALK_VARIANCE = {True: 0.0022, False: 0.0008}
+#: How many degrees of freedom of a place's own random-walk estimate the pooled variance is
+#: worth, with and without a trend: the spread of Brå's municipalities' own estimates beyond
+#: their sampling variances (method of moments, ``benchmarks/calibrate_inference.py``).
+RANDOM_WALK_PRIOR_DF = {True: 4.5, False: 4.3}
+
+DriftVariance = Literal["pooled", "learnt"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ def fit_conditional_binomial(
     level: float = 0.95,
     trend: bool = False,
     drift: bool = False,
+    drift_variance: DriftVariance = "pooled",
     placebo: bool = True,
 ) -> ConditionalFit:
     """Ratio of rate ratios from the conditional binomial model.
@@ -104,6 +115,16 @@ def fit_conditional_binomial(
         :data:`~pipeline.methods.drift.MIN_EFFECTIVE_PLACEBOS` independent
         ones, their excess variance is used instead, with a t reference on
         their effective number.
+    drift_variance
+        ``"pooled"``: the random walk's variance is
+        :data:`RANDOM_WALK_VARIANCE` for every series (or the placebo steps'
+        excess variance where they are worth enough). ``"learnt"``: the
+        series' own estimate from its pre-period
+        (:func:`pipeline.methods.drift.own_random_walk`) combined with that
+        pooled variance as a scaled inverse chi-square prior on
+        :data:`RANDOM_WALK_PRIOR_DF` degrees of freedom; the drift term's
+        reference then has the posterior's degrees of freedom (Satterthwaite
+        with the dispersion's).
     placebo
         Fit the placebo steps: they give the placebo-in-time p-value and, when
         they are worth enough, the drift term. Without them the random-walk
@@ -136,8 +157,35 @@ def fit_conditional_binomial(
     if drift and placebo:
         fits, n_effective = _placebo_fits(target, control, post, offset, trend)
     placebo_p, placebo_p_min = rank_p_value(coef / se, [f.coef / f.std_error for f in fits])
-    measured = bool(fits) and n_effective >= MIN_EFFECTIVE_PLACEBOS
-    if measured:
+    if drift_variance not in ("pooled", "learnt"):
+        raise ValueError(f"unknown drift_variance '{drift_variance}'")
+    measured = drift_variance == "pooled" and bool(fits) and n_effective >= MIN_EFFECTIVE_PLACEBOS
+    if drift and drift_variance == "learnt":
+        prior = RandomWalkPrior(RANDOM_WALK_VARIANCE[trend], RANDOM_WALK_PRIOR_DF[trend])
+        linear = result.params[0] + offset
+        if trend:
+            linear = linear + result.params[2] * _time(len(target))
+        try:
+            own = own_random_walk_of(target, control, post == 0, linear, offset, trend, prior.scale)
+        except (ValueError, np.linalg.LinAlgError):
+            own = None  # too few months with events before the start: the prior alone
+        variance, variance_df = prior.posterior(own)
+        tau2 = variance * _random_walk_load(result, target, control, offset, post, trend)
+        # Satterthwaite: the dispersion's degrees of freedom and the drift variance's.
+        df = (se**2 + tau2) ** 2 / (se**4 / df + tau2**2 / variance_df)
+        se = float(np.sqrt(se**2 + tau2))
+        label += (
+            f"; drift variance {tau2:.4f} (a random walk of the log ratio, variance "
+            f"{variance:.4f} a month: "
+            + (
+                f"the pre-period's own {max(own.variance, 0.0):.4f} worth "
+                f"{variance_df - prior.df:.1f} degrees of freedom, combined with "
+                if own is not None
+                else "the pre-period too short for its own, so "
+            )
+            + f"{prior.scale:g} as measured across real crime series, worth {prior.df:g})"
+        )
+    elif measured:
         tau2 = excess_variance(fits)
         se = float(np.sqrt(se**2 + tau2))
         df = n_effective
@@ -169,7 +217,7 @@ def fit_conditional_binomial(
         ci_high=float(bounds[2]),
         p_value=p_value,
         counterfactual=np.asarray(counterfactual),
-        inference=f"{label}, t({df:.1f})" if measured else f"{label}, t({int(df)})",
+        inference=f"{label}, t({int(df)})" if float(df).is_integer() else f"{label}, t({df:.1f})",
         placebo_p_value=placebo_p,
         placebo_p_min=placebo_p_min,
         n_placebos=len(fits),
@@ -193,6 +241,34 @@ def _random_walk_load(result, target, control, offset, post, trend: bool) -> flo
     linear = exog @ np.asarray(result.params) + offset
     p = 1 / (1 + np.exp(-linear))
     return random_walk_load(exog, totals * p * (1 - p), 1)
+
+
+def own_random_walk_of(
+    target: np.ndarray,
+    control: np.ndarray,
+    rows: np.ndarray,
+    linear: np.ndarray,
+    offset: np.ndarray,
+    trend: bool,
+    prior_scale: float,
+) -> OwnRandomWalk:
+    """The own random walk of the target/control log ratio over ``rows`` (the pre-period).
+
+    ``linear`` is the model's log odds of an event at the target in every
+    period without the step (offset included): it gives the sampling variance
+    of each month's empirical logit.
+    """
+    rows = rows & ((target + control) > 0)
+    months = np.flatnonzero(rows).astype(float)
+    y, n = target[rows], (target + control)[rows]
+    # Empirical logit with the half-count correction, so that a month without events at the
+    # target still counts; its sampling variance from the model's expected split.
+    log_ratio = np.log((y + 0.5) / (n - y + 0.5)) - offset[rows]
+    mean_design = np.column_stack(
+        [np.ones(len(months))] + ([_time(len(target))[rows]] if trend else [])
+    )
+    p = 1 / (1 + np.exp(-linear[rows]))
+    return own_random_walk(log_ratio, 1 / (n * p * (1 - p)), months, mean_design, prior_scale)
 
 
 def _time(n: int) -> np.ndarray:
@@ -276,6 +352,7 @@ class ControlledComparison:
             control_exposure=joined["exposure_control"].to_numpy(),
             trend=data.analysis.controlled.trend,
             drift=data.analysis.controlled.drift,
+            drift_variance=data.analysis.controlled.drift_variance,
         )
         fitted = pd.DataFrame(
             {

@@ -128,6 +128,12 @@ class ControlledSettings(_Strict):
 
     trend: bool = True
     drift: bool = True
+    drift_variance: Literal["pooled", "learnt"] = Field(
+        default="pooled",
+        description="pooled: the random walk's variance measured across real crime series, the "
+        "same for every place; learnt: the place's own pre-period estimate combined with the "
+        "pooled one as a prior",
+    )
 
 
 class ConfirmatorySettings(_Strict):
