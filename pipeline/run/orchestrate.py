@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -62,6 +63,7 @@ from .notebooks import (
 )
 from .paths import (
     EFFECTS_FILE,
+    PARTS_FILE,
     REPO_ROOT,
     REPORT_KEY_FILE,
     RUN_STATUS_FILE,
@@ -198,7 +200,16 @@ def evaluate(
             to_compute = [n for n in names if force or cache.stored_key(staged[n]) != keys[n]]
             if unchanged := [n for n in names if n not in to_compute]:
                 _log(f"evaluations unchanged since their last run: {', '.join(unchanged)}")
-            failed = _compute(paths, data, {n: staged[n] for n in to_compute}, keys, lang, jobs)
+            failed = _compute(
+                paths,
+                data,
+                {n: staged[n] for n in to_compute},
+                keys,
+                lang,
+                jobs,
+                code=code,
+                force=force,
+            )
             computed = [n for n in names if n not in failed]
             complete = [
                 n
@@ -271,26 +282,50 @@ def _compute(
     keys: dict[str, str],
     lang: str,
     jobs: int | None,
+    *,
+    code: str,
+    force: bool = False,
 ) -> dict[str, NotebookRun]:
     """Evaluate each municipality into its (staged) folder, every part in a worker process.
 
-    Returns the municipalities whose computation failed, as failed runs; a failure (an error
-    in a part, a worker that died) is recorded and never stops the others.
+    A part whose key (:func:`cache.part_key`) matches one stored with the municipality's last
+    evaluation is taken from there (unless ``force``); the others are computed. Returns the
+    municipalities whose computation failed, as failed runs; a failure (an error in a part, a
+    worker that died) is recorded and never stops the others.
     """
     if not folders:
         return {}
     parts = {name: evaluation_parts(data, name) for name in folders}
-    total = sum(len(p) for p in parts.values())
-    jobs = max(1, min(jobs or os.cpu_count() or 1, total))
-    _log(f"computing {len(folders)} municipalities ({total} parts), {jobs} at a time")
-    started = time.perf_counter()
+    part_keys = {}
+    for name, name_parts in parts.items():
+        made: dict[str | None, str] = {}
+        part_keys[name] = [
+            cache.part_key(data, name, part, {"lang": lang}, code, made) for part in name_parts
+        ]
     results: dict[str, list] = {name: [None] * len(p) for name, p in parts.items()}
+    queue = []
+    for name, name_parts in parts.items():
+        stored = {} if force else _stored_parts(folders[name])
+        for i, part in enumerate(name_parts):
+            if part_keys[name][i] in stored:
+                results[name][i] = stored[part_keys[name][i]]
+            else:
+                queue.append((name, i, part))
+    total = sum(len(p) for p in parts.values())
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(queue) or 1))
+    _log(
+        f"computing {len(folders)} municipalities ({len(queue)} of {total} parts, the others "
+        f"unchanged), {jobs} at a time"
+    )
+    started = time.perf_counter()
     errors: dict[str, str] = {}
+    # The panels first: they take far longer than the other parts, which then fill the gaps,
+    # so no worker is left alone with a panel at the end.
+    queue.sort(key=lambda item: item[2].kind != "panel")
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(compute_part, str(paths.processed_dir), name, part): (name, i)
-            for name, name_parts in parts.items()
-            for i, part in enumerate(name_parts)
+            for name, i, part in queue
         }
         for future in as_completed(futures):
             name, i = futures[future]
@@ -311,6 +346,7 @@ def _compute(
                 }
                 shutil.rmtree(folder, ignore_errors=True)
                 store_evaluation(data, evaluation, folder, keys[name], parameters)
+                _store_parts(folder, dict(zip(part_keys[name], results[name], strict=True)))
                 _log(f"{name}: computed")
                 continue
             except Exception as exc:
@@ -328,6 +364,23 @@ def _compute(
             stage="computation",
         )
     return failed
+
+
+def _stored_parts(folder: Path) -> dict:
+    """The results of the parts of the evaluation last stored in ``folder``, by part key
+    (empty when there are none or they cannot be read: the parts are then computed)."""
+    try:
+        with (folder / PARTS_FILE).open("rb") as file:
+            stored = pickle.load(file)
+    except Exception:  # a missing, truncated or foreign file only costs a computation
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def _store_parts(folder: Path, results: dict) -> None:
+    tmp = folder / f".{PARTS_FILE}.tmp"
+    tmp.write_bytes(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
+    tmp.replace(folder / PARTS_FILE)
 
 
 def _study_step_in(
