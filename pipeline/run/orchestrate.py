@@ -34,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -57,6 +58,7 @@ from . import cache
 from .notebooks import (
     KERNEL_NAME,
     NotebookRun,
+    WarmKernel,
     check_parameters,
     ensure_kernel,
     execute_notebook,
@@ -76,6 +78,8 @@ from .paths import (
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
 COMPARATIVE_NOTEBOOK = NOTEBOOK_DIR / "comparative_report.ipynb"
+#: What the comparative report's notebook imports, run in its kernel ahead of it.
+REPORT_IMPORTS = "import pipeline.report.comparative, pipeline.report.html, pipeline.report.i18n"
 #: What the comparative report writes into the study's reports folder; an
 #: evaluation run drops them, since they no longer describe its results.
 COMPARATIVE_OUTPUTS = (
@@ -137,8 +141,13 @@ def evaluate(
     municipalities: list[str] | None = None,
     kernel_name: str = KERNEL_NAME,
     force: bool = False,
+    on_computed: Callable[[], None] | None = None,
 ) -> list[NotebookRun]:
     """Compute the municipalities' evaluations, the study level, then their notebooks.
+
+    ``on_computed`` is called once the evaluations are computed, when the study-level step
+    (in this process) leaves the workers' cores free: ``run`` starts the comparative report's
+    kernel there.
 
     Three phases, all in a staging folder that replaces the reports folder when done:
 
@@ -210,6 +219,8 @@ def evaluate(
                 code=code,
                 force=force,
             )
+            if on_computed is not None:
+                on_computed()
             computed = [n for n in names if n not in failed]
             complete = [
                 n
@@ -601,9 +612,25 @@ def study_step(paths: StudyPaths) -> None:
         _study_step_in(paths, data, paths.reports_dir, folders, complete)
 
 
-def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAME) -> NotebookRun:
-    """Run the comparative report notebook over the municipalities' results."""
+def warm_report_kernel(kernel_name: str = KERNEL_NAME) -> WarmKernel:
+    """The comparative report's kernel, started and its modules imported ahead of the report."""
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
+    return WarmKernel(kernel_name, REPORT_IMPORTS)
+
+
+def report(
+    paths: StudyPaths,
+    *,
+    lang: str = "sv",
+    kernel_name: str = KERNEL_NAME,
+    kernel: WarmKernel | None = None,
+) -> NotebookRun:
+    """Run the comparative report notebook over the municipalities' results (in ``kernel``, a
+    :func:`warm_report_kernel`, when given; it is shut down either way)."""
     if not (paths.reports_dir / RUN_STATUS_FILE).is_file():
+        if kernel is not None:
+            kernel.shutdown()
         raise PipelineError(
             f"no evaluation results in {paths.reports_dir}: run the 'evaluate' step first"
         )
@@ -628,6 +655,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
             parameters,
             kernel_name,
             title=title,
+            kernel=kernel,
         )
     detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
     _log(f"comparative report: {run.status} in {run.seconds:.1f} s{detail} -> {run.html}")
