@@ -601,3 +601,59 @@ def test_a_changed_row_computes_again_only_the_parts_that_read_it(tmp_path, monk
     computed.clear()
     orchestrate.evaluate(edited, jobs=2, force=True)
     assert len(computed) == 12
+
+
+def test_a_notebook_in_a_warm_kernel_runs_every_cell_as_in_a_fresh_one(tmp_path):
+    """The comparative report's kernel is started ahead of it with its imports run silently:
+    papermill then runs every cell in that kernel, counted from 1, with the outputs a new
+    kernel gives, and the kernel is shut down afterwards."""
+    from pipeline.run.notebooks import WarmKernel, execute_notebook
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": orchestrate.KERNEL_NAME,
+        "display_name": "Python",
+        "language": "python",
+    }
+    notebook.cells = [
+        nbformat.v4.new_code_cell('lang = "sv"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import statistics\nprint(statistics.median([3, 1, 2]), lang)"),
+        nbformat.v4.new_code_cell(
+            "print('warm' if 'pipeline.report.html' in sys.modules else 'new')"
+        ),
+    ]
+    notebook.cells.insert(1, nbformat.v4.new_code_cell("import sys"))
+    template = tmp_path / "probe.ipynb"
+    nbformat.write(notebook, template)
+
+    def run(folder, kernel=None):
+        result = execute_notebook(
+            "probe",
+            template,
+            tmp_path / folder,
+            "probe",
+            {"lang": "en"},
+            title="probe",
+            kernel=kernel,
+        )
+        assert result.status == "ok", result.error
+        executed = nbformat.read(tmp_path / folder / "probe.ipynb", as_version=4)
+        return [
+            (cell.execution_count, [o.get("text") for o in cell.outputs])
+            for cell in executed.cells
+            if cell.cell_type == "code"
+        ]
+
+    orchestrate.ensure_kernel()
+    kernel = WarmKernel(orchestrate.KERNEL_NAME, "import pipeline.report.html")
+    warm = run("warm", kernel)
+    assert not kernel.manager.has_kernel
+    fresh = run("fresh")
+    assert [count for count, _ in warm] == [count for count, _ in fresh] == [1, 2, 3, 4, 5]
+    assert warm[-1][1] == ["warm\n"] and fresh[-1][1] == ["new\n"]
+    assert warm[:-1] == fresh[:-1]
+    assert warm[3][1] == ["2 en\n"]
+    # A warm kernel that died is left aside: the notebook gets a new one.
+    dead = WarmKernel(orchestrate.KERNEL_NAME, "import pipeline.report.html")
+    dead.manager.shutdown_kernel(now=True)
+    assert run("dead", dead) == fresh

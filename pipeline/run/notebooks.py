@@ -110,12 +110,29 @@ class WarmKernel:
         self.manager.start_kernel(cwd=str(REPO_ROOT), extra_arguments=KERNEL_ARGUMENTS)
         self._client = self.manager.client()
         self._client.start_channels()
-        self._client.execute(imports, silent=True, store_history=False)
+        self._request = self._client.execute(imports, silent=True, store_history=False)
 
-    def take(self):
-        """The kernel's manager for papermill, or None when the kernel has died."""
-        self._client.stop_channels()
-        return self.manager if self.manager.is_alive() else None
+    def take(self, timeout: float = EXECUTION_TIMEOUT):
+        """The kernel's manager for papermill once the imports are done, or None when the
+        kernel died or the imports failed (the notebook then gets a new kernel)."""
+        import queue
+
+        deadline = time.monotonic() + timeout
+        reply = None
+        try:
+            while reply is None and time.monotonic() < deadline and self.manager.is_alive():
+                try:
+                    message = self._client.get_shell_msg(timeout=1)
+                except queue.Empty:
+                    continue
+                if message["parent_header"].get("msg_id") == self._request:
+                    reply = message
+        finally:
+            self._client.stop_channels()
+        if reply is None or reply["content"].get("status") != "ok" or not self.manager.is_alive():
+            self.shutdown()
+            return None
+        return self.manager
 
     def shutdown(self) -> None:
         if self.manager.has_kernel:
