@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "study":
             orchestrate.study_step(paths)
         if args.command in ("report", "run"):
-            run = orchestrate.report(paths, lang=args.lang, kernel=warm.pop() if warm else None)
+            run = orchestrate.report(paths, lang=args.lang, kernel=warm[0] if warm else None)
             if run.status != "ok":
                 failed.append(run.municipality)
     except ValidationError as exc:
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     finally:
-        for kernel in warm:  # a run that stopped before its report
+        for kernel in warm:  # shut down already, unless the run stopped before its report
             kernel.shutdown()
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

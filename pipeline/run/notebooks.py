@@ -135,6 +135,7 @@ class WarmKernel:
         return self.manager
 
     def shutdown(self) -> None:
+        self._client.stop_channels()
         if self.manager.has_kernel:
             self.manager.shutdown_kernel(now=True)
 

@@ -10,7 +10,8 @@ is listed as failed in ``run_status.json`` (a failed notebook keeps its partial 
 notebook) and in the comparative report, and does not stop the others; the run then ends with a
 non-zero exit.
 
-What runs again: a municipality's evaluation when its key (:mod:`pipeline.run.cache`) changed;
+What runs again: a municipality's evaluation when its key (:mod:`pipeline.run.cache`) changed,
+and of it only the parts whose own key changed (the others are kept with it, by key);
 the study-level step when any evaluation changed; a municipality's notebook when its evaluation
 or its rows of the study-level step changed (a change in one municipality moves the adjusted
 p-values of others), or when it failed last time.
@@ -627,10 +628,8 @@ def report(
     kernel: WarmKernel | None = None,
 ) -> NotebookRun:
     """Run the comparative report notebook over the municipalities' results (in ``kernel``, a
-    :func:`warm_report_kernel`, when given; it is shut down either way)."""
+    :func:`warm_report_kernel`, when given: the notebook's run shuts it down)."""
     if not (paths.reports_dir / RUN_STATUS_FILE).is_file():
-        if kernel is not None:
-            kernel.shutdown()
         raise PipelineError(
             f"no evaluation results in {paths.reports_dir}: run the 'evaluate' step first"
         )
