@@ -9,10 +9,12 @@ rendered in the workers, then the report, in one process). Both start from the s
 validated study and produce the same notebooks and HTML.
 
 Then, on the pipeline's results: a rerun after one row of one municipality's series
-changed (only that municipality is computed again; the study level follows and the
-notebooks whose adjusted p-values moved run again, then the report), and a second
-``make report`` with nothing changed. Prints the times, the three ratios and the load
-average (the machine may be shared).
+changed (only the parts of that municipality's evaluation that read the changed row are
+computed again; the study level follows and the notebooks whose adjusted p-values moved run
+again, then the report), and a second ``make report`` with nothing changed. Prints, for every
+line, the wall-clock seconds, the CPU seconds of the processes it ran and the load average as it
+ended (the machine may be shared: the CPU seconds are the work done, which load does not
+inflate as much as the wall clock), then the three ratios.
 
 Usage: python benchmarks/bench_pipeline.py [--study DIR] [--jobs N] [--repeat R]
 """
@@ -168,13 +170,19 @@ def load_processed_or_read(study: Path):
     return read_study(study)
 
 
-def noop_make(study: str) -> float:
-    """Seconds of a second ``make report`` on the same study (the first one builds it)."""
+def noop_make(study: str) -> tuple[float, float]:
+    """Seconds and CPU seconds of a second ``make report`` on the same study (the first one
+    builds it)."""
     command = ["make", "-s", "report", f"STUDY={study}"]
     subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+    cpu = _cpu_seconds()
     started = time.perf_counter()
     subprocess.run(command, cwd=REPO, check=True, capture_output=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu_seconds() - cpu
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -206,8 +214,10 @@ def main() -> None:
                 cpu = _cpu_seconds() - cpu
                 timings[method].append(seconds)
                 timings.setdefault(f"{method}_cpu", []).append(cpu)
+                timings.setdefault(f"{method}_load", []).append(os.getloadavg()[0])
                 print(
-                    f"round {round_ + 1}: {method:<8} {seconds:6.1f} s ({cpu:.1f} s of CPU)",
+                    f"round {round_ + 1}: {method:<8} {seconds:6.1f} s ({cpu:.1f} s of CPU), "
+                    f"load {_load()}",
                     flush=True,
                 )
                 if method == "pipeline":
@@ -219,31 +229,39 @@ def main() -> None:
                     cpu = _cpu_seconds() - cpu
                     timings.setdefault("one_changed", []).append(seconds)
                     timings.setdefault("one_changed_cpu", []).append(cpu)
+                    timings.setdefault("one_changed_load", []).append(os.getloadavg()[0])
                     print(
                         f"round {round_ + 1}: one row of {changed} changed {seconds:6.1f} s "
-                        f"({cpu:.1f} s of CPU)",
+                        f"({cpu:.1f} s of CPU), load {_load()}",
                         flush=True,
                     )
-                    shutil.rmtree(paths.processed_dir.parent.parent)
+                # Every round starts from nothing: the plain loop's notebooks store the
+                # evaluations they compute, which a second round would otherwise reuse.
+                shutil.rmtree(paths.processed_dir.parent.parent)
 
     plain_s = statistics.median(timings["plain"])
     ours_s = statistics.median(timings["pipeline"])
     one_s = statistics.median(timings["one_changed"])
-    noop_s = noop_make(args.study)
+    noop_s, noop_cpu = noop_make(args.study)
+    median = {k: statistics.median(v) for k, v in timings.items()}
     print()
     print(
         f"study: {Path(args.study).name}, {len(municipalities)} municipalities, jobs={args.jobs}, "
         f"cores={os.cpu_count()}, repeats={args.repeat}"
     )
-    print(f"{'method':<50} {'median s':>9}")
-    print(f"{'plain: papermill + nbconvert CLIs, one by one':<50} {plain_s:9.1f}")
-    print(f"{'pipeline: python -m pipeline run':<50} {ours_s:9.1f}")
-    print(f"{'pipeline after one municipality changed':<50} {one_s:9.1f}")
-    print(f"{'make report with nothing changed':<50} {noop_s:9.2f}")
-    cpu = {k: statistics.median(timings[f"{k}_cpu"]) for k in ("plain", "pipeline", "one_changed")}
+    print(f"{'method':<50} {'median s':>9} {'CPU s':>7} {'load 1 min':>10}")
+    rows = (
+        ("plain: papermill + nbconvert CLIs, one by one", "plain"),
+        ("pipeline: python -m pipeline run", "pipeline"),
+        ("pipeline after one municipality changed", "one_changed"),
+    )
+    for label, key in rows:
+        print(
+            f"{label:<50} {median[key]:9.1f} {median[key + '_cpu']:7.1f} {median[key + '_load']:10.1f}"
+        )
     print(
-        f"CPU seconds: plain {cpu['plain']:.1f}, pipeline {cpu['pipeline']:.1f}, "
-        f"one changed {cpu['one_changed']:.1f}"
+        f"{'make report with nothing changed':<50} {noop_s:9.2f} {noop_cpu:7.2f} "
+        f"{os.getloadavg()[0]:10.1f}"
     )
     print(f"full run / plain loop:          {ours_s / plain_s:.2f} (target <= 0.35)")
     print(f"one municipality changed / full: {one_s / ours_s:.2f} (target <= 0.40)")

@@ -545,3 +545,119 @@ def test_a_notebook_runs_again_exactly_when_what_it_displays_changed(tmp_path, m
         assert (page != pages[municipality]) == (municipality in moved)
     assert moved - {"Sala"}, "the change moved no other municipality's adjusted p-values"
     assert {m for m, r in status.items() if not r["reused"]} == moved
+
+
+def test_a_changed_row_computes_again_only_the_parts_that_read_it(tmp_path, monkeypatch):
+    """One row of a target's total crime changes: of its municipality's parts, the total-crime
+    one and the survey (keyed on the whole municipality) are computed again, the theft one is
+    taken from the last evaluation, and the stored evaluation is the one computed afresh."""
+    import pickle
+
+    from pipeline.evaluation.municipality import Part, assemble, evaluate_part
+    from pipeline.inputs.prepare import load_processed
+
+    def parts(data, name):
+        target = data.study.targets(name)[0].id
+        return (
+            Part("target", target, "crimes_total"),
+            Part("target", target, "crimes_theft"),
+            Part("survey"),
+        )
+
+    paths = _paths(tmp_path)
+    orchestrate.prepare(paths)
+    _quick_run(monkeypatch)
+    monkeypatch.setattr(orchestrate, "evaluation_parts", parts)
+    computed = []
+    quick = orchestrate.compute_part
+
+    def counting(processed_dir, municipality, part):
+        computed.append((municipality, part))
+        return quick(processed_dir, municipality, part)
+
+    monkeypatch.setattr(orchestrate, "compute_part", counting)
+    orchestrate.evaluate(paths, jobs=2)
+    assert len(computed) == 12
+
+    study = tmp_path / "edited" / DEMO.name
+    shutil.copytree(DEMO, study)
+    series = pd.read_csv(study / "series.csv", dtype=str)
+    rows = (series["place_id"] == "avesta_busstorget") & (series["indicator"] == "crimes_total")
+    row = series.index[rows][0]
+    series.loc[row, "value"] = str(int(series.loc[row, "value"]) + 1)
+    series.to_csv(study / "series.csv", index=False)
+    edited = StudyPaths.for_study(study, tmp_path / "processed", tmp_path / "reports")
+    orchestrate.prepare(edited)
+    computed.clear()
+    orchestrate.evaluate(edited, jobs=2)
+    assert set(computed) == {
+        ("Avesta", Part("target", "avesta_busstorget", "crimes_total")),
+        ("Avesta", Part("survey")),
+    }
+    assert len(computed) == 2
+    data = load_processed(edited.processed_dir)
+    fresh = assemble("Avesta", [evaluate_part(data, "Avesta", p) for p in parts(data, "Avesta")])
+    stored = pickle.loads((edited.reports_dir / "Avesta" / "evaluation.pickle").read_bytes())
+    assert stored.to_frame().equals(fresh.to_frame())
+    assert stored.skipped == fresh.skipped
+
+    # Forced, every part is computed again.
+    computed.clear()
+    orchestrate.evaluate(edited, jobs=2, force=True)
+    assert len(computed) == 12
+
+
+def test_a_notebook_in_a_warm_kernel_runs_every_cell_as_in_a_fresh_one(tmp_path):
+    """The comparative report's kernel is started ahead of it with its imports run silently:
+    papermill then runs every cell in that kernel, counted from 1, with the outputs a new
+    kernel gives, and the kernel is shut down afterwards."""
+    from pipeline.run.notebooks import WarmKernel, execute_notebook
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": orchestrate.KERNEL_NAME,
+        "display_name": "Python",
+        "language": "python",
+    }
+    notebook.cells = [
+        nbformat.v4.new_code_cell('lang = "sv"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import statistics\nprint(statistics.median([3, 1, 2]), lang)"),
+        nbformat.v4.new_code_cell(
+            "print('warm' if 'pipeline.report.html' in sys.modules else 'new')"
+        ),
+    ]
+    notebook.cells.insert(1, nbformat.v4.new_code_cell("import sys"))
+    template = tmp_path / "probe.ipynb"
+    nbformat.write(notebook, template)
+
+    def run(folder, kernel=None):
+        result = execute_notebook(
+            "probe",
+            template,
+            tmp_path / folder,
+            "probe",
+            {"lang": "en"},
+            title="probe",
+            kernel=kernel,
+        )
+        assert result.status == "ok", result.error
+        executed = nbformat.read(tmp_path / folder / "probe.ipynb", as_version=4)
+        return [
+            (cell.execution_count, [o.get("text") for o in cell.outputs])
+            for cell in executed.cells
+            if cell.cell_type == "code"
+        ]
+
+    orchestrate.ensure_kernel()
+    kernel = WarmKernel(orchestrate.KERNEL_NAME, "import pipeline.report.html")
+    warm = run("warm", kernel)
+    assert not kernel.manager.has_kernel
+    fresh = run("fresh")
+    assert [count for count, _ in warm] == [count for count, _ in fresh] == [1, 2, 3, 4, 5]
+    assert warm[-1][1] == ["warm\n"] and fresh[-1][1] == ["new\n"]
+    assert warm[:-1] == fresh[:-1]
+    assert warm[3][1] == ["2 en\n"]
+    # A warm kernel that died is left aside: the notebook gets a new one.
+    dead = WarmKernel(orchestrate.KERNEL_NAME, "import pipeline.report.html")
+    dead.manager.shutdown_kernel(now=True)
+    assert run("dead", dead) == fresh

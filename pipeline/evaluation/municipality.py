@@ -350,8 +350,8 @@ class Part:
     """One independent piece of a municipality's evaluation, which any worker can compute.
 
     ``kind`` is ``"target"`` (every design for one target and indicator),
-    ``"panel"`` (the municipality's targets together), ``"survey"`` or
-    ``"inspection"``.
+    ``"panel"`` (the municipality's targets together, for one count indicator),
+    ``"survey"``, ``"problems_index"`` or ``"inspection"``.
     """
 
     kind: str
@@ -374,7 +374,14 @@ def evaluation_parts(data: StudyData, municipality: str) -> tuple[Part, ...]:
         for indicator in data.study.indicators
         if (place.id, indicator.id) in available
     ]
-    return (*targets, Part("panel"), Part("survey"), Part("problems_index"), Part("inspection"))
+    # One panel part per count indicator: the panels are the longest parts, and apart they
+    # spread over the workers and are computed again only for an indicator whose rows changed.
+    panels = [
+        Part("panel", indicator=indicator.id)
+        for indicator in data.study.indicators
+        if indicator.family == "count" and len(data.study.targets(municipality)) >= 2
+    ]
+    return (*targets, *panels, Part("survey"), Part("problems_index"), Part("inspection"))
 
 
 def evaluate_part(
@@ -387,7 +394,9 @@ def evaluate_part(
             data, data.study.place(part.place_id), part.indicator, frames=frames
         )
     elif part.kind == "panel":
-        panel = municipality_panel(data, municipality, _available(data), skipped)
+        panel = municipality_panel(
+            data, municipality, _available(data), skipped, indicators=[part.indicator]
+        )
         found = _reportable(panel, skipped)
     elif part.kind == "survey":
         produced, missed = survey_effects(data, municipality)

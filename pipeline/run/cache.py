@@ -9,7 +9,12 @@ study-level step, its notebook) are stored the same way (:func:`store_key`, :fun
 
 Study-wide settings (title, indicators, shocks, analysis settings, survey waves …) are part of every
 municipality's key, so a change there reruns them all; a change to one municipality's places or rows
-reruns that municipality alone.
+reruns that municipality alone, and a change to a control area's rows every municipality (the panel
+compares a municipality's targets with every control area of the study).
+
+Within a municipality, a part of its evaluation for one indicator (a target's designs, the panel)
+reads that indicator's series only: its key (:func:`part_key`) is the municipality's with the series
+narrowed to that indicator, so a changed row computes again only the parts of its indicator.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ def code_digest() -> str:
 
 
 def relevant_places(data: StudyData, municipality: str) -> set[str]:
-    """The municipality's places and every place its targets are compared with."""
+    """The municipality's places, every place its targets are compared with, and every control
+    area of the study (the panel and the pooled design of its targets compare with them all)."""
     own = [p for p in data.study.places if p.municipality == municipality]
     ids = {p.id for p in own}
     for place in own:
@@ -60,6 +66,7 @@ def relevant_places(data: StudyData, municipality: str) -> set[str]:
         if place.buffer:
             ids.add(place.buffer)
     ids.update(data.study.donor_pool)
+    ids.update(p.id for p in data.study.places if p.role == "control")
     return ids
 
 
@@ -71,9 +78,17 @@ def _frame_digest(frame: pd.DataFrame) -> bytes:
 
 
 def municipality_key(
-    data: StudyData, municipality: str, parameters: dict, code: str | None = None
+    data: StudyData,
+    municipality: str,
+    parameters: dict,
+    code: str | None = None,
+    indicator: str | None = None,
 ) -> str:
-    """The key of one municipality's evaluation: its slice of the study, parameters and code."""
+    """The key of one municipality's evaluation: its slice of the study, parameters and code.
+
+    With ``indicator``, the series are narrowed to that indicator's rows (the other tables
+    stay whole): the key of what the parts of that indicator read.
+    """
     places = relevant_places(data, municipality)
     study = data.study.model_dump(mode="json")
     study["places"] = [p for p in study["places"] if p["id"] in places]
@@ -82,7 +97,11 @@ def municipality_key(
     digest.update(json.dumps(study, sort_keys=True, ensure_ascii=False).encode())
     digest.update(json.dumps(parameters, sort_keys=True, ensure_ascii=False).encode())
     digest.update((code or code_digest()).encode())
-    tables = {"series": data.series, **data.tables}
+    series = (
+        data.series if indicator is None else data.series[data.series["indicator"] == indicator]
+    )
+    digest.update(f"indicator={indicator or '*'}".encode())
+    tables = {"series": series, **data.tables}
     for name in sorted(tables):
         frame = tables[name]
         if "municipality" in frame.columns:
@@ -92,6 +111,28 @@ def municipality_key(
         digest.update(name.encode())
         digest.update(_frame_digest(frame))
     return digest.hexdigest()
+
+
+def part_key(
+    data: StudyData,
+    municipality: str,
+    part,
+    parameters: dict,
+    code: str,
+    keys: dict[str | None, str] | None = None,
+) -> str:
+    """The key of one part of a municipality's evaluation (a
+    :class:`~pipeline.evaluation.municipality.Part`).
+
+    A part of one indicator (a target's designs, the panel) takes the municipality's key with the
+    series narrowed to that indicator; the others (survey, problems index, inspections) the whole
+    municipality's key. ``keys`` holds the keys already made, by indicator (``None``: whole).
+    """
+    keys = {} if keys is None else keys
+    indicator = part.indicator if part.kind in ("target", "panel") else None
+    if indicator not in keys:
+        keys[indicator] = municipality_key(data, municipality, parameters, code, indicator)
+    return combined_key(keys[indicator], part.kind, part.place_id, part.indicator)
 
 
 def combined_key(*parts: str | bytes) -> str:

@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return 1 if dirty else 0
+    # A run starts the comparative report's kernel once the evaluations are computed, so that
+    # its start overlaps the study level and the notebooks.
+    warm: list = []
     try:
         if args.command in ("validate", "run"):
             orchestrate.prepare(paths)
@@ -147,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
                 jobs=args.jobs,
                 municipalities=args.municipality,
                 force=args.force,
+                on_computed=(
+                    (lambda: warm.append(orchestrate.warm_report_kernel()))
+                    if args.command == "run"
+                    else None
+                ),
             )
             evaluation_failed = [r.municipality for r in runs if r.status != "ok"]
             if evaluation_failed and args.keep_going:
@@ -156,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "study":
             orchestrate.study_step(paths)
         if args.command in ("report", "run"):
-            run = orchestrate.report(paths, lang=args.lang)
+            run = orchestrate.report(paths, lang=args.lang, kernel=warm[0] if warm else None)
             if run.status != "ok":
                 failed.append(run.municipality)
     except ValidationError as exc:
@@ -170,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f" {exc.filename}" if exc.filename else ""
         print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    finally:
+        for kernel in warm:  # shut down already, unless the run stopped before its report
+            kernel.shutdown()
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ failing municipality never stops the others.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 import tempfile
@@ -26,6 +27,9 @@ TEMPLATE_DIR = Path(__file__).parents[1] / "report" / "templates"
 PAGE_TEMPLATE = "page"
 KERNEL_NAME = "trygga-platser"
 EXECUTION_TIMEOUT = 900  # seconds per cell; a hung kernel must not hang CI
+# The kernel's start-up chatter (transport warnings) is noise in a batch log; cell errors
+# still reach the executed notebook and the run status.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 def _log(message: str) -> None:
@@ -91,10 +95,55 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
         )
 
 
-def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str) -> Path:
-    """Render an executed notebook to a report page: its outputs only, with ``title`` and
-    ``lang`` on the page, the project's one stylesheet and no script."""
-    exporter = HTMLExporter(
+class WarmKernel:
+    """A kernel started ahead of its notebook, with the notebook's imports already run in it.
+
+    The imports run silently (no output, no execution count), so the notebook papermill then
+    executes in this kernel, every cell of it, is the same as in a fresh one; only the start
+    and the imports are done while the run does something else.
+    """
+
+    def __init__(self, kernel_name: str, imports: str):
+        from jupyter_client.manager import KernelManager
+
+        self.manager = KernelManager(kernel_name=kernel_name)
+        self.manager.start_kernel(cwd=str(REPO_ROOT), extra_arguments=KERNEL_ARGUMENTS)
+        self._client = self.manager.client()
+        self._client.start_channels()
+        self._request = self._client.execute(imports, silent=True, store_history=False)
+
+    def take(self, timeout: float = EXECUTION_TIMEOUT):
+        """The kernel's manager for papermill once the imports are done, or None when the
+        kernel died or the imports failed (the notebook then gets a new kernel)."""
+        import queue
+
+        deadline = time.monotonic() + timeout
+        reply = None
+        try:
+            while reply is None and time.monotonic() < deadline and self.manager.is_alive():
+                try:
+                    message = self._client.get_shell_msg(timeout=1)
+                except queue.Empty:
+                    continue
+                if message["parent_header"].get("msg_id") == self._request:
+                    reply = message
+        finally:
+            self._client.stop_channels()
+        if reply is None or reply["content"].get("status") != "ok" or not self.manager.is_alive():
+            self.shutdown()
+            return None
+        return self.manager
+
+    def shutdown(self) -> None:
+        self._client.stop_channels()
+        if self.manager.has_kernel:
+            self.manager.shutdown_kernel(now=True)
+
+
+@functools.cache
+def _page_exporter() -> HTMLExporter:
+    """One exporter for every page a process renders (its templates are loaded once)."""
+    return HTMLExporter(
         template_name=PAGE_TEMPLATE,
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=True,
@@ -103,7 +152,12 @@ def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str) 
         exclude_markdown=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(
+
+
+def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str) -> Path:
+    """Render an executed notebook to a report page: its outputs only, with ``title`` and
+    ``lang`` on the page, the project's one stylesheet and no script."""
+    body, _ = _page_exporter().from_notebook_node(
         nbformat.read(notebook_path, as_version=4),
         resources={"report_title": title, "report_lang": check_language(lang)},
     )
@@ -122,19 +176,26 @@ def execute_notebook(
     kernel_name: str = KERNEL_NAME,
     *,
     title: str,
+    kernel: WarmKernel | None = None,
 ) -> NotebookRun:
     """Execute one notebook with papermill and render it; notebook errors are returned, not raised.
 
     The notebook and its HTML are written in a hidden folder inside
-    ``output_dir`` and moved into place when both are complete.
+    ``output_dir`` and moved into place when both are complete. With ``kernel``, papermill
+    executes the notebook in that started kernel (shut down afterwards) instead of a new one.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     for leftover in output_dir.glob(f".{stem}-*"):  # of a run that was killed (runs hold the lock)
         shutil.rmtree(leftover, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{stem}-", dir=output_dir))
     try:
-        return _execute_in(label, template, work, output_dir, stem, parameters, kernel_name, title)
+        manager = kernel.take() if kernel is not None else None
+        return _execute_in(
+            label, template, work, output_dir, stem, parameters, kernel_name, title, manager
+        )
     finally:
+        if kernel is not None:
+            kernel.shutdown()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -147,6 +208,7 @@ def _execute_in(
     parameters: dict,
     kernel_name: str,
     title: str,
+    manager=None,
 ) -> NotebookRun:
     ipynb = work / f"{stem}.ipynb"
     html = work / f"{stem}.html"
@@ -161,9 +223,8 @@ def _execute_in(
             cwd=str(REPO_ROOT),
             progress_bar=False,
             execution_timeout=EXECUTION_TIMEOUT,
-            # The kernel's start-up chatter (transport warnings) is noise in a batch log;
-            # cell errors still reach the executed notebook and the run status.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            extra_arguments=KERNEL_ARGUMENTS,
+            km=manager,
         )
     except PapermillExecutionError as exc:
         failed_cell, error = exc.exec_count, f"{exc.ename}: {exc.evalue}"

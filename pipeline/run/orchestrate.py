@@ -10,7 +10,8 @@ is listed as failed in ``run_status.json`` (a failed notebook keeps its partial 
 notebook) and in the comparative report, and does not stop the others; the run then ends with a
 non-zero exit.
 
-What runs again: a municipality's evaluation when its key (:mod:`pipeline.run.cache`) changed;
+What runs again: a municipality's evaluation when its key (:mod:`pipeline.run.cache`) changed,
+and of it only the parts whose own key changed (the others are kept with it, by key);
 the study-level step when any evaluation changed; a municipality's notebook when its evaluation
 or its rows of the study-level step changed (a change in one municipality moves the adjusted
 p-values of others), or when it failed last time.
@@ -29,10 +30,12 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -56,12 +59,14 @@ from . import cache
 from .notebooks import (
     KERNEL_NAME,
     NotebookRun,
+    WarmKernel,
     check_parameters,
     ensure_kernel,
     execute_notebook,
 )
 from .paths import (
     EFFECTS_FILE,
+    PARTS_FILE,
     REPO_ROOT,
     REPORT_KEY_FILE,
     RUN_STATUS_FILE,
@@ -74,6 +79,8 @@ from .paths import (
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 MUNICIPALITY_NOTEBOOK = NOTEBOOK_DIR / "evaluate_municipality.ipynb"
 COMPARATIVE_NOTEBOOK = NOTEBOOK_DIR / "comparative_report.ipynb"
+#: What the comparative report's notebook imports, run in its kernel ahead of it.
+REPORT_IMPORTS = "import pipeline.report.comparative, pipeline.report.html, pipeline.report.i18n"
 #: What the comparative report writes into the study's reports folder; an
 #: evaluation run drops them, since they no longer describe its results.
 COMPARATIVE_OUTPUTS = (
@@ -135,8 +142,13 @@ def evaluate(
     municipalities: list[str] | None = None,
     kernel_name: str = KERNEL_NAME,
     force: bool = False,
+    on_computed: Callable[[], None] | None = None,
 ) -> list[NotebookRun]:
     """Compute the municipalities' evaluations, the study level, then their notebooks.
+
+    ``on_computed`` is called once the evaluations are computed, when the study-level step
+    (in this process) leaves the workers' cores free: ``run`` starts the comparative report's
+    kernel there.
 
     Three phases, all in a staging folder that replaces the reports folder when done:
 
@@ -198,7 +210,18 @@ def evaluate(
             to_compute = [n for n in names if force or cache.stored_key(staged[n]) != keys[n]]
             if unchanged := [n for n in names if n not in to_compute]:
                 _log(f"evaluations unchanged since their last run: {', '.join(unchanged)}")
-            failed = _compute(paths, data, {n: staged[n] for n in to_compute}, keys, lang, jobs)
+            failed = _compute(
+                paths,
+                data,
+                {n: staged[n] for n in to_compute},
+                keys,
+                lang,
+                jobs,
+                code=code,
+                force=force,
+            )
+            if on_computed is not None:
+                on_computed()
             computed = [n for n in names if n not in failed]
             complete = [
                 n
@@ -271,26 +294,50 @@ def _compute(
     keys: dict[str, str],
     lang: str,
     jobs: int | None,
+    *,
+    code: str,
+    force: bool = False,
 ) -> dict[str, NotebookRun]:
     """Evaluate each municipality into its (staged) folder, every part in a worker process.
 
-    Returns the municipalities whose computation failed, as failed runs; a failure (an error
-    in a part, a worker that died) is recorded and never stops the others.
+    A part whose key (:func:`cache.part_key`) matches one stored with the municipality's last
+    evaluation is taken from there (unless ``force``); the others are computed. Returns the
+    municipalities whose computation failed, as failed runs; a failure (an error in a part, a
+    worker that died) is recorded and never stops the others.
     """
     if not folders:
         return {}
     parts = {name: evaluation_parts(data, name) for name in folders}
-    total = sum(len(p) for p in parts.values())
-    jobs = max(1, min(jobs or os.cpu_count() or 1, total))
-    _log(f"computing {len(folders)} municipalities ({total} parts), {jobs} at a time")
-    started = time.perf_counter()
+    part_keys = {}
+    for name, name_parts in parts.items():
+        made: dict[str | None, str] = {}
+        part_keys[name] = [
+            cache.part_key(data, name, part, {"lang": lang}, code, made) for part in name_parts
+        ]
     results: dict[str, list] = {name: [None] * len(p) for name, p in parts.items()}
+    queue = []
+    for name, name_parts in parts.items():
+        stored = {} if force else _stored_parts(folders[name])
+        for i, part in enumerate(name_parts):
+            if part_keys[name][i] in stored:
+                results[name][i] = stored[part_keys[name][i]]
+            else:
+                queue.append((name, i, part))
+    total = sum(len(p) for p in parts.values())
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(queue) or 1))
+    _log(
+        f"computing {len(folders)} municipalities ({len(queue)} of {total} parts, the others "
+        f"unchanged), {jobs} at a time"
+    )
+    started = time.perf_counter()
     errors: dict[str, str] = {}
+    # The panels first: they take far longer than the other parts, which then fill the gaps,
+    # so no worker is left alone with a panel at the end.
+    queue.sort(key=lambda item: item[2].kind != "panel")
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(compute_part, str(paths.processed_dir), name, part): (name, i)
-            for name, name_parts in parts.items()
-            for i, part in enumerate(name_parts)
+            for name, i, part in queue
         }
         for future in as_completed(futures):
             name, i = futures[future]
@@ -311,6 +358,7 @@ def _compute(
                 }
                 shutil.rmtree(folder, ignore_errors=True)
                 store_evaluation(data, evaluation, folder, keys[name], parameters)
+                _store_parts(folder, dict(zip(part_keys[name], results[name], strict=True)))
                 _log(f"{name}: computed")
                 continue
             except Exception as exc:
@@ -328,6 +376,23 @@ def _compute(
             stage="computation",
         )
     return failed
+
+
+def _stored_parts(folder: Path) -> dict:
+    """The results of the parts of the evaluation last stored in ``folder``, by part key
+    (empty when there are none or they cannot be read: the parts are then computed)."""
+    try:
+        with (folder / PARTS_FILE).open("rb") as file:
+            stored = pickle.load(file)
+    except Exception:  # a missing, truncated or foreign file only costs a computation
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def _store_parts(folder: Path, results: dict) -> None:
+    tmp = folder / f".{PARTS_FILE}.tmp"
+    tmp.write_bytes(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
+    tmp.replace(folder / PARTS_FILE)
 
 
 def _study_step_in(
@@ -548,8 +613,22 @@ def study_step(paths: StudyPaths) -> None:
         _study_step_in(paths, data, paths.reports_dir, folders, complete)
 
 
-def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAME) -> NotebookRun:
-    """Run the comparative report notebook over the municipalities' results."""
+def warm_report_kernel(kernel_name: str = KERNEL_NAME) -> WarmKernel:
+    """The comparative report's kernel, started and its modules imported ahead of the report."""
+    if kernel_name == KERNEL_NAME:
+        ensure_kernel(kernel_name)
+    return WarmKernel(kernel_name, REPORT_IMPORTS)
+
+
+def report(
+    paths: StudyPaths,
+    *,
+    lang: str = "sv",
+    kernel_name: str = KERNEL_NAME,
+    kernel: WarmKernel | None = None,
+) -> NotebookRun:
+    """Run the comparative report notebook over the municipalities' results (in ``kernel``, a
+    :func:`warm_report_kernel`, when given: the notebook's run shuts it down)."""
     if not (paths.reports_dir / RUN_STATUS_FILE).is_file():
         raise PipelineError(
             f"no evaluation results in {paths.reports_dir}: run the 'evaluate' step first"
@@ -575,6 +654,7 @@ def report(paths: StudyPaths, *, lang: str = "sv", kernel_name: str = KERNEL_NAM
             parameters,
             kernel_name,
             title=title,
+            kernel=kernel,
         )
     detail = "" if run.status == "ok" else f" at cell {run.failed_cell}: {run.error}"
     _log(f"comparative report: {run.status} in {run.seconds:.1f} s{detail} -> {run.html}")

@@ -43,6 +43,9 @@ KEY_FILE = "inputs.sha256"
 STUDY_KEY_FILE = "study_level.sha256"
 #: The key of what a municipality's notebook displayed: its evaluation and its adjusted rows.
 REPORT_KEY_FILE = "report.sha256"
+#: The results of each part of a municipality's evaluation, by the part's key, so that a
+#: change computes again only the parts whose inputs changed.
+PARTS_FILE = "parts.pickle"
 
 
 class StatusError(PipelineError):
