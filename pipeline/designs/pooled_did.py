@@ -81,7 +81,7 @@ NAME = "pooled_did"
 SMS_LEVEL = 3
 MIN_TARGETS = 1
 MIN_CONTROLS = 1
-DRAWS = 999
+DRAWS = 199  # as validated; the interval refits every one at each ratio tried
 BOOTSTRAP = 199
 MAX_EXACT = 1000  # assignments enumerated exactly up to this number
 

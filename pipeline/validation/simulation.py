@@ -294,6 +294,9 @@ def place_coverage(
 
 # --------------------------------------------------------------------------- sparse panels
 
+#: Added to a replicate's seed for its randomisation draws, kept apart from its data's.
+_ASSIGNMENT_SEED = 1_000_003
+
 #: The month the simulated sparse panels' targets start.
 SPARSE_START = pd.Period("2020-07", freq="M")
 
@@ -382,7 +385,11 @@ def pooled_did_coverage(
     for replicate in range(replicates):
         data = sparse_panel(scenario, rate_ratio=effect, seed=seed + replicate)
         try:
-            fit = fit_pooled_did(*data, draws=draws, bootstrap=0, seed=seed + replicate)
+            # The assignments' own stream: drawn from the data's seed they would share its
+            # first numbers (the first units' levels) and no longer be independent of them.
+            fit = fit_pooled_did(
+                *data, draws=draws, bootstrap=0, seed=_ASSIGNMENT_SEED + seed + replicate
+            )
         except EstimationError:
             failed += 1
             continue
