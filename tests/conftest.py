@@ -11,6 +11,13 @@ REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"
 DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
 
 
+def pytest_configure(config):
+    # The tests run the designs as a run's workers do: one BLAS thread per process.
+    from pipeline.run.orchestrate import one_blas_thread
+
+    one_blas_thread()
+
+
 @pytest.fixture(scope="session")
 def demo_study():
     """The committed demo study as validation reads it: series, survey, inspections and actions."""

@@ -270,6 +270,12 @@ def test_demo_end_to_end(tmp_path):
     pages = list(reports.rglob("*.html"))
     assert len(pages) >= 5
     assert all(str(tmp_path) not in page.read_text("utf-8") for page in pages)
+    # Nor does an executed notebook, and it carries no clock times.
+    notebooks = list(reports.rglob("*.ipynb"))
+    assert len(notebooks) == 5
+    for notebook in notebooks:
+        text = notebook.read_text("utf-8")
+        assert str(tmp_path) not in text and '"start_time"' not in text, notebook
 
     first = pd.read_csv(reports / EFFECTS_FILE).drop(columns="p_adjusted")
     first = first[first["municipality"] == "Sala"].reset_index(drop=True)

@@ -22,6 +22,7 @@ from papermill.exceptions import PapermillExecutionError
 from ..errors import ParameterError
 from ..report.i18n import check_language
 from .paths import REPO_ROOT
+from .provenance import portable_path
 
 TEMPLATE_DIR = Path(__file__).parents[1] / "report" / "templates"
 PAGE_TEMPLATE = "page"
@@ -154,6 +155,49 @@ def _page_exporter() -> HTMLExporter:
     )
 
 
+#: What papermill and the kernel stamp on an executed notebook that differs from run to run.
+_TIMINGS = ("start_time", "end_time", "duration")
+
+
+def make_portable(notebook_path: Path, parameters: dict, published: Path) -> None:
+    """Rewrite an executed notebook so that it names folders as :func:`portable_path` does
+    and carries no clock times: the same inputs give the same notebook on any machine.
+
+    ``published`` is where the notebook is moved once complete; it is recorded as its
+    output path rather than the scratch folder it was executed in.
+    """
+    notebook = nbformat.read(notebook_path, as_version=4)
+    paths = {
+        str(v): portable_path(v)
+        for v in parameters.values()
+        if isinstance(v, str | Path) and Path(v).is_absolute()
+    }
+
+    def portable(text: str) -> str:
+        for path, shown in paths.items():
+            text = text.replace(path, shown)
+        return text
+
+    record = notebook.metadata.get("papermill", {})
+    for key in _TIMINGS:
+        record.pop(key, None)
+    if record.get("input_path"):
+        record["input_path"] = portable_path(record["input_path"])
+    if "output_path" in record:
+        record["output_path"] = portable_path(published)
+    if "parameters" in record:
+        record["parameters"] = {
+            k: portable(v) if isinstance(v, str) else v for k, v in record["parameters"].items()
+        }
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        for key in _TIMINGS:
+            cell.metadata.get("papermill", {}).pop(key, None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = portable(cell.source)
+    nbformat.write(notebook, notebook_path)
+
+
 def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str) -> Path:
     """Render an executed notebook to a report page: its outputs only, with ``title`` and
     ``lang`` on the page, the project's one stylesheet and no script."""
@@ -234,6 +278,7 @@ def _execute_in(
         error = f"{type(exc).__name__}: {exc}"
     rendered = None
     if ipynb.is_file():
+        make_portable(ipynb, parameters, output_dir / ipynb.name)
         render_html(ipynb, html, title=title, lang=parameters["lang"])
         html.replace(output_dir / html.name)
         rendered = str(output_dir / html.name)

@@ -28,6 +28,7 @@ the run status that make a run all or nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -41,6 +42,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import nbformat
+from threadpoolctl import threadpool_limits
 
 from ..errors import PipelineError
 from ..evaluation.municipality import (
@@ -167,6 +169,7 @@ def evaluate(
         raise PipelineError(
             f"no processed study at {paths.processed_dir}: run the 'validate' step first"
         )
+    one_blas_thread()
     data = load_processed(paths.processed_dir)
     study = data.study
     names = municipalities or study.municipality_names
@@ -271,6 +274,19 @@ def evaluate(
 _LOADED: dict[tuple[str, bytes], tuple] = {}
 
 
+@functools.cache
+def one_blas_thread() -> None:
+    """Limit this process, and the kernels it starts, to one BLAS thread.
+
+    A run is parallel over worker processes. BLAS threads on top of them compete for the
+    same cores, and for the designs' small matrices their waiting costs far more than the
+    arithmetic they share out. A thread count the user set in the environment is kept.
+    """
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+
+
 def _study_in_worker(processed_dir: str):
     manifest = (Path(processed_dir) / MANIFEST_FILE).read_bytes()
     key = (processed_dir, manifest)
@@ -283,6 +299,7 @@ def _study_in_worker(processed_dir: str):
 
 def compute_part(processed_dir: str, municipality: str, part: Part):
     """One part of a municipality's evaluation, in a worker process."""
+    one_blas_thread()
     data, frames = _study_in_worker(processed_dir)
     return evaluate_part(data, municipality, part, frames)
 
