@@ -667,3 +667,51 @@ def test_a_notebook_in_a_warm_kernel_runs_every_cell_as_in_a_fresh_one(tmp_path)
     dead = WarmKernel(orchestrate.KERNEL_NAME, "import pipeline.report.html")
     dead.manager.shutdown_kernel(now=True)
     assert run("dead", dead) == fresh
+
+
+def test_an_executed_notebook_is_made_portable(tmp_path):
+    from pipeline.run.notebooks import make_portable
+
+    study = tmp_path / "out" / "study"
+    parameters = {"processed_dir": str(tmp_path / "out"), "reports_dir": str(study), "lang": "sv"}
+    cell = nbformat.v4.new_code_cell(
+        f'processed_dir = "{tmp_path / "out"}"\nreports_dir = "{study}"\nlang = "sv"\n'
+    )
+    cell.metadata.update(
+        tags=["injected-parameters"],
+        execution={"iopub.execute_input": "2026-11-30T20:00:00Z"},
+        papermill={"start_time": "x", "end_time": "y", "duration": 1.5, "status": "completed"},
+    )
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notebook.metadata["papermill"] = {
+        "parameters": parameters,
+        "start_time": "x",
+        "end_time": "y",
+        "duration": 3.0,
+        "input_path": str(tmp_path / "template.ipynb"),
+        "output_path": str(tmp_path / "scratch" / "evaluation.ipynb"),
+    }
+    path = tmp_path / "evaluation.ipynb"
+    nbformat.write(notebook, path)
+    make_portable(path, parameters, study / "evaluation.ipynb")
+    text = path.read_text("utf-8")
+    assert str(tmp_path) not in text
+    assert '"start_time"' not in text and '"duration"' not in text and "iopub" not in text
+    written = nbformat.read(path, as_version=4)
+    # The folder inside the other is named whole, not as the outer one's name plus a tail.
+    assert written.cells[0].source.splitlines()[1] == 'reports_dir = "out/study"'
+    assert written.metadata["papermill"]["output_path"] == "study/evaluation.ipynb"
+    assert written.cells[0].metadata["papermill"] == {"status": "completed"}
+
+
+def test_a_blas_thread_count_the_user_set_is_kept(monkeypatch):
+    calls = []
+    monkeypatch.setattr(orchestrate, "threadpool_limits", lambda **kw: calls.append(kw))
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    orchestrate.one_blas_thread.__wrapped__()
+    assert calls == [] and orchestrate.os.environ["OPENBLAS_NUM_THREADS"] == "4"
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    orchestrate.one_blas_thread.__wrapped__()
+    assert calls == [{"limits": 1, "user_api": "blas"}]
+    assert orchestrate.os.environ["OPENBLAS_NUM_THREADS"] == "1"

@@ -174,7 +174,8 @@ def make_portable(notebook_path: Path, parameters: dict, published: Path) -> Non
     }
 
     def portable(text: str) -> str:
-        for path, shown in paths.items():
+        # Longest first, so a folder inside another parameter's folder is replaced whole.
+        for path, shown in sorted(paths.items(), key=lambda item: -len(item[0])):
             text = text.replace(path, shown)
         return text
 

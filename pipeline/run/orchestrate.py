@@ -282,9 +282,12 @@ def one_blas_thread() -> None:
     same cores, and for the designs' small matrices their waiting costs far more than the
     arithmetic they share out. A thread count the user set in the environment is kept.
     """
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
-    threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    if any(name in os.environ for name in names):
+        return  # the user's choice, which the library read when it was loaded
+    for name in names:
+        os.environ[name] = "1"  # for the kernels and processes started from here
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _study_in_worker(processed_dir: str):
