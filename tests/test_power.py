@@ -142,6 +142,9 @@ def test_result_conventions():
     assert list(frame["direction"]) == ["decrease", "increase"]
     assert frame.loc[0, "change_pct"] == pytest.approx(-r.decrease_pct)
     assert frame.loc[1, "rate_ratio"] == pytest.approx(r.rate_ratio_increase)
+    # the increase solves d = k * SE(+d): its row carries that standard error
+    k = stats.norm.ppf(1 - r.alpha / 2) + stats.norm.ppf(r.power)
+    assert frame.loc[1, "std_error_log"] == pytest.approx(r.log_mde_increase / k)
     text = r.summary()
     assert isinstance(text, str) and "decrease" in text and "%" in text
     assert "<table" in r._repr_html_()

@@ -155,6 +155,7 @@ def test_result_conventions():
     assert list(frame["measure"]) == ["res", "rate_ratio"]
     assert frame.loc[1, "estimate"] == pytest.approx(1 / r.res)
     assert frame.loc[1, "ci_low"] < frame.loc[1, "estimate"] < frame.loc[1, "ci_high"]
+    assert (frame["std_error_log"] == r.std_error_log_res).all()
     text = r.summary()
     assert isinstance(text, str) and "RES" in text and "1.50" in text
     assert "<table" in r._repr_html_()

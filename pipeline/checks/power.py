@@ -213,7 +213,7 @@ class MDEResult:
                     "rate_ratio": rr,
                     "change_pct": pct,
                     "log_effect": log_mde,
-                    "se_log": _std_error_log(
+                    "std_error_log": _std_error_log(
                         log_mde,
                         self.target_pre,
                         self.target_post,

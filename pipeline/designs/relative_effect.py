@@ -124,7 +124,7 @@ class RelativeEffectResult:
     def to_frame(self) -> pd.DataFrame:
         """Two rows: ``res`` and its reciprocal ``rate_ratio``, each with CI, z, p."""
         common = {
-            "se_log": self.std_error_log_res,
+            "std_error_log": self.std_error_log_res,
             "z": self.z,
             "p_value": self.p_value,
             "dispersion": self.dispersion,
