@@ -99,7 +99,6 @@ def survey_effects(
         return [], []
     if data.survey is None:
         return _reported_share_effects(data, municipality, targets, controls)
-    indicator = settings.indicator
     common = dict(
         question=settings.question,
         before=[pd.Timestamp(w) for w in settings.before],
@@ -108,26 +107,7 @@ def survey_effects(
     frame = data.survey[data.survey["municipality"] == municipality]
     effects: list[Effect] = []
     skipped: list[tuple[str, str]] = []
-
-    def row(design: str, estimand: str, sms: int, method: str, values, notes=()) -> Effect:
-        estimate, low, high, p = values
-        return Effect(
-            municipality=municipality,
-            place_id=ALL_TARGETS,
-            indicator=indicator,
-            design=design,
-            estimand=estimand,
-            estimate=float(estimate),
-            ci_low=float(low),
-            ci_high=float(high),
-            p_value=float(p),
-            n_pre=len(settings.before),
-            n_post=len(settings.after),
-            sms_level=sms,
-            method=method,
-            notes=tuple(notes),
-        )
-
+    row = _effect_row(data, municipality)
     if controls:
         try:
             did = area_difference_in_differences(
@@ -229,16 +209,25 @@ def _ordinal_row(frame: pd.DataFrame, targets: list[str], controls: list[str], c
     )
 
 
-def _effect_row(data: StudyData, municipality: str):
-    """A function making the municipality's survey ``Effect`` rows."""
+def _effect_row(data: StudyData, municipality: str, indicator: str | None = None):
+    """A function making the municipality's survey ``Effect`` rows.
+
+    Parameters
+    ----------
+    data : StudyData
+    municipality : str
+    indicator : str, optional
+        The rows' indicator; by default the survey's perceived-safety indicator.
+    """
     settings = data.study.survey
+    indicator = settings.indicator if indicator is None else indicator
 
     def row(design: str, estimand: str, sms: int, method: str, values, notes=()) -> Effect:
         estimate, low, high, p = values
         return Effect(
             municipality=municipality,
             place_id=ALL_TARGETS,
-            indicator=settings.indicator,
+            indicator=indicator,
             design=design,
             estimand=estimand,
             estimate=float(estimate),
@@ -423,29 +412,18 @@ def problems_index_effects(
         )
     except EstimationError as exc:
         return [], [(design, str(exc))]
-    estimate, low, high, p = did.values()
     notes = [*did.arm_texts(), *([did.reason] if did.reason else []), *did.notes]
-    effect = Effect(
-        municipality=municipality,
-        place_id=ALL_TARGETS,
-        indicator=index.indicator,
-        design=design,
-        estimand="mean_score_change",
-        estimate=float(estimate),
-        ci_low=float(low),
-        ci_high=float(high),
-        p_value=float(p),
-        n_pre=len(settings.before),
-        n_post=len(settings.after),
-        sms_level=3,
-        method=(
-            f"change in the weighted mean of each respondent's answers to {len(index.questions)} "
-            "problem questions (1 no problem ... 4 a big problem; at least "
-            f"{index.required} answered) in the target areas minus the change in the comparison "
-            f"areas, points; t on {did.df} degrees of freedom (areas - 2) from the spread of the "
-            "areas' own changes"
-        ),
-        notes=tuple(notes),
+    effect = _effect_row(data, municipality, index.indicator)(
+        design,
+        "mean_score_change",
+        3,
+        f"change in the weighted mean of each respondent's answers to {len(index.questions)} "
+        "problem questions (1 no problem ... 4 a big problem; at least "
+        f"{index.required} answered) in the target areas minus the change in the comparison "
+        f"areas, points; t on {did.df} degrees of freedom (areas - 2) from the spread of the "
+        "areas' own changes",
+        did.values(),
+        notes,
     )
     return [_mark_primary(effect, INDEX_PRIMARY_RULE)], []
 
