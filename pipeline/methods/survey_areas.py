@@ -34,7 +34,7 @@ shares their weighted sums and spread.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,6 +134,29 @@ def t_inference(
     return estimate - q * std_error, estimate + q * std_error, float(p)
 
 
+def arm_texts(arms: pd.DataFrame, describe: Callable[[pd.Series], str]) -> list[str]:
+    """Each arm in words, an arm with too few respondents withheld.
+
+    Parameters
+    ----------
+    arms : pandas.DataFrame
+        One row per arm, indexed by its name, with a boolean ``suppressed``.
+    describe : callable
+        The words for an arm's row that is not suppressed.
+
+    Returns
+    -------
+    list of str
+        ``"<arm> areas: <words>"`` per arm.
+    """
+    return [
+        f"{name} areas: fewer than {MIN_CELL_N} respondents, withheld"
+        if row["suppressed"]
+        else f"{name} areas: {describe(row)}"
+        for name, row in arms.iterrows()
+    ]
+
+
 @dataclass(frozen=True)
 class AreaDifferenceInDifferences:
     """A survey difference-in-differences with the areas as the unit of inference.
@@ -188,17 +211,15 @@ class AreaDifferenceInDifferences:
 
     def arm_texts(self) -> list[str]:
         """Each arm's share before and after and its change, in words (small arms withheld)."""
-        texts = []
-        for name, row in self.arms.iterrows():
-            if row["suppressed"]:
-                texts.append(f"{name} areas: fewer than {MIN_CELL_N} respondents, withheld")
-                continue
+
+        def describe(row) -> str:
             change = 100 * (row["share_after"] - row["share_before"])
-            texts.append(
-                f"{name} areas: {100 * row['share_before']:.1f} % unsafe before, "
+            return (
+                f"{100 * row['share_before']:.1f} % unsafe before, "
                 f"{100 * row['share_after']:.1f} % after ({change:+.1f} points)"
             )
-        return texts
+
+        return arm_texts(self.arms, describe)
 
     def to_frame(self) -> pd.DataFrame:
         """The estimates as a tidy frame (a copy)."""

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import EstimationError
 from ..format import summary_html
-from .survey_areas import ARMS, area_spread, area_sums, t_inference
+from .survey_areas import ARMS, area_spread, area_sums, arm_texts, t_inference
 from .survey_microdata import MIN_CELL_N, DateLike, assign_period
 
 __all__ = ["AreaMeanDifference", "area_mean_difference_in_differences", "respondent_index"]
@@ -96,16 +96,13 @@ class AreaMeanDifference:
 
     def arm_texts(self) -> list[str]:
         """Each arm's mean before and after and its change, in words (small arms withheld)."""
-        texts = []
-        for name, row in self.arms.iterrows():
-            if row["suppressed"]:
-                texts.append(f"{name} areas: fewer than {MIN_CELL_N} respondents, withheld")
-                continue
-            texts.append(
-                f"{name} areas: index {row['mean_before']:.2f} before, {row['mean_after']:.2f} "
+        return arm_texts(
+            self.arms,
+            lambda row: (
+                f"index {row['mean_before']:.2f} before, {row['mean_after']:.2f} "
                 f"after ({row['change']:+.2f} points)"
-            )
-        return texts
+            ),
+        )
 
     def summary(self) -> str:
         """A plain-text account of the arms, the estimate and its caveats."""
