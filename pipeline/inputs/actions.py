@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ValidationError
 from .tables import canonical, place_lookup, read_table
 
 CATEGORIES = (
@@ -133,8 +132,7 @@ def read_actions(
                 "status": status,
             }
         )
-    if table.problems:
-        raise ValidationError(table.problems)
+    table.raise_problems()
     frame = pd.DataFrame(rows)
     for column in ("planned_start", "followup_date"):
         frame[column] = pd.to_datetime(frame[column])

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import Problem, ValidationError
+from ..errors import Problem
 from .tables import canonical, read_table
 
 SCORE_MIN, SCORE_MAX = 0, 20
@@ -157,8 +157,7 @@ def read_inspections(
     frame = pd.DataFrame(rows, columns=["place_id", "aspect", "date", "score", "_line"])
     if not table.problems:  # a rejected row would otherwise also show up as a missing aspect
         table.problems.extend(_completeness_problems(table.file, frame, n_aspects))
-    if table.problems:
-        raise ValidationError(table.problems)
+    table.raise_problems()
     frame["date"] = pd.to_datetime(frame["date"])
     frame["score"] = frame["score"].astype(int)
     frame["band"] = [score_band(s, bands=bands) for s in frame["score"]]

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ValidationError
 from .tables import canonical, place_lookup, read_table
 
 ANSWER_SCALE = {
@@ -151,8 +150,7 @@ def read_survey(
                 "weight": weight,
             }
         )
-    if table.problems:
-        raise ValidationError(table.problems)
+    table.raise_problems()
 
     frame = pd.DataFrame(out)
     frame["wave"] = pd.to_datetime(frame["wave"])

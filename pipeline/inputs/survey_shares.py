@@ -33,7 +33,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ValidationError
 from .tables import canonical, place_lookup, read_table
 
 COLUMNS = (
@@ -141,8 +140,7 @@ def read_survey_shares(
                 "weighted_base": weighted_base,
             }
         )
-    if table.problems:
-        raise ValidationError(table.problems)
+    table.raise_problems()
     frame = pd.DataFrame(out, columns=list(COLUMNS))
     frame["wave"] = pd.to_datetime(frame["wave"])
     frame["respondents"] = frame["respondents"].astype(int)

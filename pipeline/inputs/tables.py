@@ -282,6 +282,17 @@ class Table:
         for cells in self.frame.to_dict("records"):
             yield Row(self, cells)
 
+    def raise_problems(self) -> None:
+        """Stop the reader with every problem of the file together, if it has any.
+
+        Raises
+        ------
+        pipeline.errors.ValidationError
+            When `problems` is not empty.
+        """
+        if self.problems:
+            raise ValidationError(self.problems)
+
 
 class Row:
     """One data row of a :class:`Table` and the checks of its cells.
