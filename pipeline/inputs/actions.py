@@ -41,6 +41,18 @@ CATEGORIES = (
 
 STATUSES = ("planned", "started", "done", "cancelled")
 
+COLUMNS = (
+    "municipality",
+    "place_id",
+    "measure_id",
+    "description",
+    "category",
+    "planned_start",
+    "followup_date",
+    "status",
+)
+"""The columns of ``actions.csv``, in the order the file and the read frame give them."""
+
 
 def read_actions(
     path: str | Path,
@@ -79,15 +91,7 @@ def read_actions(
     """
     table = read_table(
         path,
-        required=(
-            "municipality",
-            "measure_id",
-            "description",
-            "category",
-            "planned_start",
-            "followup_date",
-            "status",
-        ),
+        required=tuple(column for column in COLUMNS if column != "place_id"),
         optional=("place_id",),
     )
     known = canonical(municipalities)

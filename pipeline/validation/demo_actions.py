@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..inputs.actions import COLUMNS
 from .demo_places import MUNICIPALITIES, MUNICIPALITY_PREFIX, PLACES
 
 PROJECT_START = "2020-04-01"
@@ -208,16 +209,4 @@ def demo_actions(rng: np.random.Generator) -> pd.DataFrame:
                         status,
                     )
                 )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "municipality",
-            "place_id",
-            "measure_id",
-            "description",
-            "category",
-            "planned_start",
-            "followup_date",
-            "status",
-        ],
-    )
+    return pd.DataFrame(rows, columns=list(COLUMNS))
