@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.designs.panel import INFERENCE, fit_panel, panel_effects  # noqa: E402
 from pipeline.errors import EstimationError  # noqa: E402
-from pipeline.inputs.bra import TOTAL, read_bra_folder  # noqa: E402
+from pipeline.inputs.bra import monthly_series, read_bra_folder  # noqa: E402
 from pipeline.inputs.prepare import StudyData, validate_study  # noqa: E402
 from pipeline.validation import calibration as cal  # noqa: E402
 
@@ -59,20 +59,6 @@ LIMIT = 0.10
 
 
 # --------------------------------------------------------------------------- data
-
-
-def load_series(folder: Path) -> dict[str, pd.DataFrame]:
-    """Brå's monthly totals per municipality as the panel takes them (exposure 1)."""
-    frame = read_bra_folder(folder)
-    rows = frame[frame["category"] == TOTAL]
-    series = {}
-    for name, group in rows.groupby("municipality", sort=True):
-        counts = group["count"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        if not np.isfinite(counts).all():
-            continue
-        index = pd.PeriodIndex(group["period"], freq="M")
-        series[str(name)] = pd.DataFrame({"value": counts, "exposure": 1.0}, index=index)
-    return series
 
 
 def groups_of(series: dict[str, pd.DataFrame], size: int, round_: int) -> list[list[str]]:
@@ -280,7 +266,7 @@ def main() -> None:
     if not args.data.is_dir():
         print(f"reference data absent ({args.data}): nothing to calibrate")
         return
-    series = load_series(args.data)
+    series = monthly_series(read_bra_folder(args.data))
     rounds, all_rounds = (1, 0) if args.quick else (args.rounds, args.all_rounds)
     frames = [
         run(

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.designs.panel import fit_panel
 from pipeline.errors import EstimationError
-from pipeline.inputs.bra import TOTAL, read_bra_folder
+from pipeline.inputs.bra import monthly_series, read_bra_folder
 from pipeline.methods.multiplicity import adjust_p_values
 
 REFERENCE = (
@@ -46,19 +46,6 @@ SEED = 2026
 SIZES = (2, 3, 2, 3)  # targets per pseudo-municipality, as in the demo
 N_CONTROLS = 25
 MIN_PRE, MIN_POST = 18, 12
-
-
-def load_series(folder: Path) -> dict[str, pd.DataFrame]:
-    """Brå's monthly totals per municipality as the panel takes them (exposure 1)."""
-    frame = read_bra_folder(folder)
-    rows = frame[frame["category"] == TOTAL]
-    series = {}
-    for name, group in rows.groupby("municipality", sort=True):
-        counts = group["count"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        if np.isfinite(counts).all():
-            index = pd.PeriodIndex(group["period"], freq="M")
-            series[str(name)] = pd.DataFrame({"value": counts, "exposure": 1.0}, index=index)
-    return series
 
 
 def load_london(folder: Path) -> dict[str, pd.DataFrame]:
@@ -130,7 +117,7 @@ def null_programme(
 
 
 def real_series(folder: Path, programmes: int) -> pd.DataFrame:
-    series = load_series(folder)
+    series = monthly_series(read_bra_folder(folder))
     rows = [null_programme(series, i) for i in range(programmes)]
     return pd.DataFrame(rows)
 

@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ValidationError
-from pipeline.inputs.bra import population_from_rates, read_bra_export, read_bra_folder
+from pipeline.inputs.bra import (
+    monthly_series,
+    population_from_rates,
+    read_bra_export,
+    read_bra_folder,
+)
 
 HEADER = "Region;Brott;År;Period;Antal;/100 000 inv"
 
@@ -328,6 +333,27 @@ def test_population_from_rates(tmp_path):
     assert pop["year"].tolist() == [2014, 2015]
     assert pop["population"].tolist() == [22000, 23000]
     assert pop["n_months"].tolist() == [3, 1]
+
+
+def test_monthly_series_leaves_out_a_municipality_with_a_missing_month(tmp_path):
+    rows = [
+        "Sala kommun;Totalt antal brott;2014;Jan;220;1000;",
+        "Sala kommun;Totalt antal brott;2014;Feb;221;1000;",
+        "Sala kommun;Bilbrott;2014;Jan;1;3;",  # another category
+        "Avesta kommun;Totalt antal brott;2014;Jan;..;..;",  # suppressed: left out
+        "Avesta kommun;Totalt antal brott;2014;Feb;90;400;",
+        "Falun kommun;Totalt antal brott;2014;Jan;500;900;",
+        "Falun kommun;Totalt antal brott;2014;Feb;510;910;",
+    ]
+    series = monthly_series(read_bra_export(write(tmp_path / "f.txt", rows)))
+    assert list(series) == ["Falun", "Sala"]
+    sala = series["Sala"]
+    assert list(sala.index) == [pd.Period("2014-01", "M"), pd.Period("2014-02", "M")]
+    assert sala["value"].tolist() == [220.0, 221.0]
+    assert sala["exposure"].tolist() == [1.0, 1.0]
+    assert monthly_series(read_bra_export(write(tmp_path / "f.txt", rows)), "Bilbrott")["Sala"][
+        "value"
+    ].tolist() == [1.0]
 
 
 # --------------------------------------------------------------------------- reference data

@@ -193,6 +193,31 @@ def population_from_rates(df: pd.DataFrame, category: str | None = TOTAL) -> pd.
     return out
 
 
+def monthly_series(df: pd.DataFrame, category: str = TOTAL) -> dict[str, pd.DataFrame]:
+    """Each municipality's monthly counts as a series of the study's form.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Output of :func:`read_bra_export` or :func:`read_bra_folder`.
+    category : str, default "Totalt antal brott"
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Per municipality, in name order: ``value`` (the count) and ``exposure``
+        (1), indexed by month. A municipality with a missing month is left out.
+    """
+    rows = df[df["category"] == category]
+    series = {}
+    for name, group in rows.groupby("municipality", sort=True):
+        counts = group["count"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        if np.isfinite(counts).all():
+            index = pd.PeriodIndex(group["period"], freq="M")
+            series[str(name)] = pd.DataFrame({"value": counts, "exposure": 1.0}, index=index)
+    return series
+
+
 # --------------------------------------------------------------------------- parsing
 
 
