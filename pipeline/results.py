@@ -14,9 +14,9 @@ import pandas as pd
 
 from .format import p_text
 
-EFFECT_COLUMNS = [
-    "municipality",
-    "place_id",
+#: What was estimated, by which design, and the estimate with its inference: the columns
+#: ``effects.csv`` and ``pooled_effects.csv`` share, in the same order.
+ESTIMATE_COLUMNS = [
     "indicator",
     "design",
     "estimand",
@@ -24,6 +24,13 @@ EFFECT_COLUMNS = [
     "ci_low",
     "ci_high",
     "p_value",
+]
+
+#: The column order of ``effects.csv`` (one row per target, indicator and design).
+EFFECT_COLUMNS = [
+    "municipality",
+    "place_id",
+    *ESTIMATE_COLUMNS,
     "n_pre",
     "n_post",
     "sms_level",
@@ -41,13 +48,7 @@ EFFECT_COLUMNS = [
 #: The column order of ``pooled_effects.csv`` (one row per pool; see ``evaluation/study.py``).
 POOLED_COLUMNS = [
     "municipality",
-    "indicator",
-    "design",
-    "estimand",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
+    *ESTIMATE_COLUMNS,
     "p_adjusted",
     "family",
     "k",
