@@ -82,6 +82,17 @@ def load_fails(folder: Path) -> pytest.ExceptionInfo[ValidationError]:
     return err
 
 
+def located_problem(
+    folder: Path, snippet: str, column: str | None, *, after: str | None = None
+) -> Problem:
+    """The one problem of loading the study, checked to name study.yml, the line holding
+    ``snippet`` (the first one below ``after``) and the column."""
+    err = load_fails(folder)
+    problem = only_problem(err)
+    assert_located(err, problem, folder, line_of(folder, snippet, after), column)
+    return problem
+
+
 # --------------------------------------------------------------------------- the demo
 
 
@@ -198,11 +209,7 @@ def test_kommunkod_is_kept_as_written(tmp_path: Path, written: str, code: str) -
 @pytest.mark.parametrize("code", ["'208'", "'20800'", "20800", "'F080'", "'20 80'", "''", "null"])
 def test_bad_kommunkod(tmp_path: Path, code: str) -> None:
     folder = make_study(tmp_path, ("kommunkod: '2080'", f"kommunkod: {code}"))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(
-        err, problem, folder, line_of(folder, "kommunkod:", after="- name: Falun"), "kommunkod"
-    )
+    problem = located_problem(folder, "kommunkod:", "kommunkod", after="- name: Falun")
     assert "municipalities[1] (Falun).kommunkod" in problem.message
 
 
@@ -213,28 +220,20 @@ def test_unknown_place_key(tmp_path: Path) -> None:
     folder = make_study(
         tmp_path, ("  intervention_start: '2021-03-01'", "  intervention_strat: '2021-03-01'")
     )
-    err = load_fails(folder)
     # The typo is reported; the missing intervention_start is not checked before the schema passes.
-    problem = only_problem(err)
-    assert_located(
-        err, problem, folder, line_of(folder, "intervention_strat"), "intervention_strat"
-    )
+    problem = located_problem(folder, "intervention_strat", "intervention_strat")
     assert "places[1] (avesta_gallerian).intervention_strat" in problem.message
     assert "not permitted" in problem.message
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     folder = make_study(tmp_path, ("\nshocks:\n", "\nshock:\n"))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, "shock:"), "shock")
+    located_problem(folder, "shock:", "shock")
 
 
 def test_unknown_municipality_key(tmp_path: Path) -> None:
     folder = make_study(tmp_path, ("  population: 59000", "  populaton: 59000"))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, "populaton"), "populaton")
+    problem = located_problem(folder, "populaton", "populaton")
     assert "municipalities[1] (Falun).populaton" in problem.message
 
 
@@ -243,12 +242,8 @@ def test_unknown_municipality_key(tmp_path: Path) -> None:
 
 def test_target_without_intervention_start(tmp_path: Path) -> None:
     folder = make_study(tmp_path, ("  intervention_start: '2021-03-01'\n", ""))
-    err = load_fails(folder)
-    problem = only_problem(err)
     # The field is absent, so the row is where the place begins.
-    assert_located(
-        err, problem, folder, line_of(folder, "- id: avesta_gallerian"), "intervention_start"
-    )
+    problem = located_problem(folder, "- id: avesta_gallerian", "intervention_start")
     assert "avesta_gallerian" in problem.message
     assert "no intervention_start" in problem.message
 
@@ -268,14 +263,8 @@ def test_bad_intervention_start(tmp_path: Path, value: str, fragment: str) -> No
     folder = make_study(
         tmp_path, ("intervention_start: '2021-05-01'", f"intervention_start: {value}")
     )
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(
-        err,
-        problem,
-        folder,
-        line_of(folder, "intervention_start:", after="- id: falun_holmtorget"),
-        "intervention_start",
+    problem = located_problem(
+        folder, "intervention_start:", "intervention_start", after="- id: falun_holmtorget"
     )
     assert "places[5] (falun_holmtorget).intervention_start" in problem.message
     assert fragment in problem.message
@@ -292,17 +281,13 @@ def test_bad_co_intervention_date(tmp_path: Path) -> None:
     old = "  - start: '2023-11-01'\n    description: Polisens kamerabevakning av Knutpunkten och Holmtorget\n- id: falun_resecentrum"
     new = "  - start: '2023-11-31'\n    description: Polisens kamerabevakning av Knutpunkten och Holmtorget\n- id: falun_resecentrum"
     folder = make_study(tmp_path, (old, new))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, "2023-11-31"), "start")
+    problem = located_problem(folder, "2023-11-31", "start")
     assert "places[5] (falun_holmtorget).co_interventions[0].start" in problem.message
 
 
 def test_shock_ending_before_it_starts(tmp_path: Path) -> None:
     folder = make_study(tmp_path, ("end: '2022-02-28'", "end: '2019-02-28'"))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, "end: '2019-02-28'"), "end")
+    problem = located_problem(folder, "end: '2019-02-28'", "end")
     assert "covid19" in problem.message
 
 
@@ -356,15 +341,7 @@ def test_control_that_is_not_a_control(tmp_path: Path, control: str, fragment: s
         tmp_path,
         (BUSSTORGET_CONTROLS, BUSSTORGET_CONTROLS.replace("- avesta_krylbo", f"- {control}")),
     )
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(
-        err,
-        problem,
-        folder,
-        line_of(folder, "controls:", after="- id: avesta_busstorget"),
-        "controls",
-    )
+    problem = located_problem(folder, "controls:", "controls", after="- id: avesta_busstorget")
     assert "target 'avesta_busstorget'" in problem.message
     assert fragment in problem.message
 
@@ -374,15 +351,7 @@ def test_second_control_unknown(tmp_path: Path) -> None:
     folder = make_study(
         tmp_path, (old, old.replace("falun_jamforelse_soder", "falun_jamforelse_ost", 1))
     )
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(
-        err,
-        problem,
-        folder,
-        line_of(folder, "controls:", after="- id: falun_knutpunkten"),
-        "controls",
-    )
+    problem = located_problem(folder, "controls:", "controls", after="- id: falun_knutpunkten")
     assert (
         "target 'falun_knutpunkten': unknown control place 'falun_jamforelse_ost'"
         in problem.message
@@ -399,11 +368,7 @@ def test_second_control_unknown(tmp_path: Path) -> None:
 )
 def test_buffer_that_is_not_a_buffer(tmp_path: Path, buffer: str, fragment: str) -> None:
     folder = make_study(tmp_path, ("buffer: avesta_centrum_buffert", f"buffer: {buffer}"))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(
-        err, problem, folder, line_of(folder, "buffer:", after="- id: avesta_busstorget"), "buffer"
-    )
+    problem = located_problem(folder, "buffer:", "buffer", after="- id: avesta_busstorget")
     assert "target 'avesta_busstorget'" in problem.message
     assert fragment in problem.message
 
@@ -447,19 +412,13 @@ def test_field_only_for_targets(
 ) -> None:
     head, tail = old.split("\n", 1)
     folder = make_study(tmp_path, (old, f"{head}\n{added}{tail}"))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(
-        err, problem, folder, line_of(folder, f"  {column}:", after=f"- id: {place}"), column
-    )
+    problem = located_problem(folder, f"  {column}:", column, after=f"- id: {place}")
     assert f"'{column}' is only for targets, but '{place}' is a {role}" in problem.message
 
 
 def test_unknown_role(tmp_path: Path) -> None:
     folder = make_study(tmp_path, (KRYLBO, KRYLBO.replace("role: control", "role: kontroll")))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, "role: kontroll"), "role")
+    problem = located_problem(folder, "role: kontroll", "role")
     assert "places[2] (avesta_krylbo).role" in problem.message
 
 
@@ -469,9 +428,7 @@ def test_unknown_role(tmp_path: Path) -> None:
 def test_unknown_municipality(tmp_path: Path) -> None:
     old = "  municipality: Falun\n  role: target\n  intervention_start: '2021-05-01'"
     folder = make_study(tmp_path, (old, old.replace("Falun", "Faluns")))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, "municipality: Faluns"), "municipality")
+    problem = located_problem(folder, "municipality: Faluns", "municipality")
     assert "place 'falun_holmtorget': unknown municipality 'Faluns'" in problem.message
 
 
@@ -499,30 +456,18 @@ def test_duplicate_municipality(tmp_path: Path) -> None:
 
 def test_duplicate_indicator(tmp_path: Path) -> None:
     folder = make_study(tmp_path, ("- id: crimes_theft", "- id: crimes_violence"))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(
-        err,
-        problem,
-        folder,
-        line_of(folder, "- id: crimes_violence", after="- id: crimes_violence"),
-        "id",
-    )
+    problem = located_problem(folder, "- id: crimes_violence", "id", after="- id: crimes_violence")
     assert "duplicate id 'crimes_violence'" in problem.message
 
 
 def test_bad_place_id(tmp_path: Path) -> None:
     folder = make_study(tmp_path, ("- id: avesta_centrum_buffert", "- id: Avesta-Buffert"))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, "- id: Avesta-Buffert"), "id")
+    located_problem(folder, "- id: Avesta-Buffert", "id")
 
 
 def test_missing_required_field(tmp_path: Path) -> None:
     folder = make_study(tmp_path, ("  name: Krylbo centrum (jämförelseområde)\n", ""))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, "- id: avesta_krylbo"), "name")
+    problem = located_problem(folder, "- id: avesta_krylbo", "name")
     assert "places[2] (avesta_krylbo).name" in problem.message
 
 
@@ -597,9 +542,7 @@ def test_invalid_yaml(
     tmp_path: Path, old: str, new: str, error_line: str, after: str | None
 ) -> None:
     folder = make_study(tmp_path, (old, new))
-    err = load_fails(folder)
-    problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, error_line, after=after), None)
+    problem = located_problem(folder, error_line, None, after=after)
     assert problem.message.startswith("not valid YAML")
 
 
