@@ -6,9 +6,34 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import Problem
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"
 DEMO_DIR = REPO_ROOT / "data" / "raw" / "trygga_platser_demo"
+
+
+def only_problem(err: pytest.ExceptionInfo) -> Problem:
+    """The one problem of a refused input (the test fails if there are others)."""
+    problems = err.value.problems
+    assert len(problems) == 1, [str(p) for p in problems]
+    return problems[0]
+
+
+def assert_located(
+    err: pytest.ExceptionInfo, problem: Problem, path: Path, row: int | None, column: str | None
+) -> None:
+    """The problem names the file, row and column, and the error message shows them."""
+    assert problem.file == str(path)
+    assert problem.row == row
+    assert problem.column == column
+    message = str(err.value)
+    assert str(problem) in message
+    assert str(path) in message
+    if row is not None:
+        assert f"row {row}" in message
+    if column is not None:
+        assert f"column '{column}'" in message
 
 
 def pytest_configure(config):

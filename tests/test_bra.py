@@ -15,6 +15,7 @@ from pipeline.inputs.bra import (
     read_bra_export,
     read_bra_folder,
 )
+from tests.conftest import only_problem
 
 HEADER = "Region;Brott;År;Period;Antal;/100 000 inv"
 
@@ -29,11 +30,6 @@ def write(
     """Write a file the way Brå does: header, rows, a blank last line."""
     path.write_bytes((newline.join([header, *rows, ""])).encode(encoding))
     return path
-
-
-def only_problem(err: pytest.ExceptionInfo[ValidationError]):
-    assert len(err.value.problems) == 1
-    return err.value.problems[0]
 
 
 # --------------------------------------------------------------------------- one file

@@ -17,6 +17,7 @@ import pytest
 from pipeline.errors import Problem, ValidationError
 from pipeline.inputs.series import read_series
 from pipeline.inputs.study import SERIES_FILE, Study, load_study
+from tests.conftest import assert_located, only_problem
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"
 HEADER = "place_id,indicator,period,value,exposure"
@@ -76,32 +77,6 @@ def read_fails(path: Path, study: Study) -> pytest.ExceptionInfo[ValidationError
     with pytest.raises(ValidationError) as err:
         read_series(path, study)
     return err
-
-
-def only_problem(err: pytest.ExceptionInfo[ValidationError]) -> Problem:
-    problems = err.value.problems
-    assert len(problems) == 1, [str(p) for p in problems]
-    return problems[0]
-
-
-def assert_located(
-    err: pytest.ExceptionInfo[ValidationError],
-    problem: Problem,
-    path: Path,
-    row: int | None,
-    column: str | None,
-) -> None:
-    """The problem names the file, row and column, and the error message shows them."""
-    assert problem.file == str(path)
-    assert problem.row == row
-    assert problem.column == column
-    message = str(err.value)
-    assert str(problem) in message
-    assert str(path) in message
-    if row is not None:
-        assert f"row {row}" in message
-    if column is not None:
-        assert f"column '{column}'" in message
 
 
 def single(

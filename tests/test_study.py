@@ -17,6 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from pipeline.errors import Problem, ValidationError
 from pipeline.inputs.study import STUDY_FILE, Study, load_study
+from tests.conftest import assert_located, only_problem
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "raw" / "trygga_platser_demo"
 
@@ -49,33 +50,6 @@ def line_of(folder: Path, snippet: str, after: str | None = None) -> int:
     return next(i + 1 for i in range(start, len(lines)) if snippet in lines[i])
 
 
-def only_problem(err: pytest.ExceptionInfo[ValidationError]) -> Problem:
-    problems = err.value.problems
-    assert len(problems) == 1, [str(p) for p in problems]
-    return problems[0]
-
-
-def assert_located(
-    err: pytest.ExceptionInfo[ValidationError],
-    problem: Problem,
-    folder: Path,
-    row: int | None,
-    column: str | None,
-) -> None:
-    """The problem names study.yml, the row and the column, and so does the message."""
-    file = str(folder / STUDY_FILE)
-    assert problem.file == file
-    assert problem.row == row
-    assert problem.column == column
-    message = str(err.value)
-    assert str(problem) in message
-    assert file in message
-    if row is not None:
-        assert f"row {row}" in message
-    if column is not None:
-        assert f"column '{column}'" in message
-
-
 def load_fails(folder: Path) -> pytest.ExceptionInfo[ValidationError]:
     with pytest.raises(ValidationError) as err:
         load_study(folder)
@@ -89,7 +63,7 @@ def located_problem(
     ``snippet`` (the first one below ``after``) and the column."""
     err = load_fails(folder)
     problem = only_problem(err)
-    assert_located(err, problem, folder, line_of(folder, snippet, after), column)
+    assert_located(err, problem, folder / STUDY_FILE, line_of(folder, snippet, after), column)
     return problem
 
 
@@ -439,7 +413,7 @@ def test_duplicate_place_id(tmp_path: Path) -> None:
     # The second occurrence is the one reported.
     second = line_of(folder, "- id: avesta_busstorget", after="- id: avesta_busstorget")
     assert second > line_of(folder, "- id: avesta_busstorget")
-    assert_located(err, problem, folder, second, "id")
+    assert_located(err, problem, folder / STUDY_FILE, second, "id")
     assert "duplicate id 'avesta_busstorget'" in problem.message
 
 
@@ -450,7 +424,11 @@ def test_duplicate_municipality(tmp_path: Path) -> None:
     assert "duplicate name 'Falun'" in messages
     duplicate = next(p for p in err.value.problems if p.message == "duplicate name 'Falun'")
     assert_located(
-        err, duplicate, folder, line_of(folder, "- name: Falun", after="- name: Falun"), "name"
+        err,
+        duplicate,
+        folder / STUDY_FILE,
+        line_of(folder, "- name: Falun", after="- name: Falun"),
+        "name",
     )
 
 
@@ -563,7 +541,9 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes().replace(name.encode("utf-8"), name.encode("latin-1")))
     err = load_fails(folder)
     problem = only_problem(err)
-    assert_located(err, problem, folder, line_of_bytes(path, name.encode("latin-1")), None)
+    assert_located(
+        err, problem, folder / STUDY_FILE, line_of_bytes(path, name.encode("latin-1")), None
+    )
     assert "UTF-8" in problem.message
 
 
@@ -577,7 +557,7 @@ def test_missing_file(tmp_path: Path) -> None:
     folder.mkdir()
     err = load_fails(folder)
     problem = only_problem(err)
-    assert_located(err, problem, folder, None, None)
+    assert_located(err, problem, folder / STUDY_FILE, None, None)
     assert "not found" in problem.message
 
 
