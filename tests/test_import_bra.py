@@ -37,22 +37,22 @@ def sala_rows(year_counts=None):
     return rows
 
 
+def import_bra_command(study: Path, source: Path, *options: str) -> int:
+    """``trygga import-bra`` as a user types it; its exit code."""
+    return main(["import-bra", "--study", str(study), "--source", str(source), *options])
+
+
 def test_a_folder_of_real_exports_becomes_series(import_study: Path, reference_dir: Path) -> None:
     source = reference_dir / "bra_monthly_2013_2016"
-    code = main(
-        [
-            "import-bra",
-            "--study",
-            str(import_study),
-            "--source",
-            str(source),
-            "--category",
-            "Totalt antal brott=crimes_total",
-            "--category",
-            "Våldsbrott=crimes_violence",
-            "--place",
-            "sala=Sala kommun",
-        ]
+    code = import_bra_command(
+        import_study,
+        source,
+        "--category",
+        "Totalt antal brott=crimes_total",
+        "--category",
+        "Våldsbrott=crimes_violence",
+        "--place",
+        "sala=Sala kommun",
     )
     assert code == 0
     series = read_table(
@@ -118,18 +118,13 @@ def test_a_suppressed_month_is_an_error_and_nothing_is_written(
     rows = sala_rows()
     rows[4] = ("Sala", "Totalt antal brott", "Mar", "..", "..")
     source = export(tmp_path / "Databasfil2016.txt", rows)
-    code = main(
-        [
-            "import-bra",
-            "--study",
-            str(import_study),
-            "--source",
-            str(source),
-            "--category",
-            "Totalt antal brott=crimes_total",
-            "--place",
-            "sala=Sala",
-        ]
+    code = import_bra_command(
+        import_study,
+        source,
+        "--category",
+        "Totalt antal brott=crimes_total",
+        "--place",
+        "sala=Sala",
     )
     assert code == 2
     err = capsys.readouterr().err

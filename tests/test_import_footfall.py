@@ -33,25 +33,29 @@ def hourly_export(path: Path, start: str, end: str, *, drop=(), counter="Station
     return path, pd.Series(counts, index=hours)
 
 
+def import_footfall_command(study: Path, counts: Path, *options: str) -> int:
+    """``trygga import-footfall`` of indicator ``footfall`` as a user types it; its exit code."""
+    return main(
+        [
+            "import-footfall",
+            "--study",
+            str(study),
+            "--counts",
+            str(counts),
+            "--indicator",
+            "footfall",
+            *options,
+        ]
+    )
+
+
 def test_hourly_counts_become_monthly_series_with_days_counted(
     import_study: Path, tmp_path: Path
 ) -> None:
     # A gap: 10-12 March missing entirely, and 20 March lacks one hour.
     drop = {"2021-03-10", "2021-03-11", "2021-03-12", "2021-03-20 17"}
     path, truth = hourly_export(tmp_path / "rakning.csv", "2021-02-01", "2021-05-01", drop=drop)
-    code = main(
-        [
-            "import-footfall",
-            "--study",
-            str(import_study),
-            "--counts",
-            str(path),
-            "--indicator",
-            "footfall",
-            "--counter",
-            "Stationen-1=sala_stationen",
-        ]
-    )
+    code = import_footfall_command(import_study, path, "--counter", "Stationen-1=sala_stationen")
     assert code == 0
     series = pd.read_csv(import_study / "series.csv")
     assert list(series["period"]) == ["2021-02", "2021-03", "2021-04"]
@@ -106,17 +110,7 @@ def test_a_month_without_counts_is_an_error_and_nothing_is_written(
     path, _ = hourly_export(
         tmp_path / "c.csv", "2021-02-01", "2021-05-01", drop=drop, counter="sala_stationen"
     )
-    code = main(
-        [
-            "import-footfall",
-            "--study",
-            str(import_study),
-            "--counts",
-            str(path),
-            "--indicator",
-            "footfall",
-        ]
-    )
+    code = import_footfall_command(import_study, path)
     assert code == 2
     assert "no counted day in 2021-03" in capsys.readouterr().err
     assert sorted(p.name for p in import_study.iterdir()) == ["study.yml"]
