@@ -84,6 +84,21 @@ class _AreaSpread:
     df: int
     arm_std_error: dict[str, float]
 
+    @property
+    def reason(self) -> str:
+        """Why the spread gives no interval or p-value; empty when it gives them."""
+        if self.df < 1:
+            return (
+                "one target and one comparison area: how much areas vary from wave to wave "
+                "cannot be estimated, so there is no interval or p-value"
+            )
+        if not np.isfinite(self.std_error):
+            return (
+                "every area changed by exactly as much as its arm: how much areas vary from wave "
+                "to wave cannot be estimated, so there is no interval or p-value"
+            )
+        return ""
+
 
 def area_spread(changes: np.ndarray, weight: np.ndarray, target: np.ndarray) -> _AreaSpread:
     """Standard error of a weighted difference of arm means from the areas' spread.
@@ -437,18 +452,8 @@ def _difference_in_differences(
     else:
         lo_se = float("nan")
 
-    reason, notes = "", list(notes)
-    if pp_spread.df < 1:
-        reason = (
-            "one target and one comparison area: how much areas vary from wave to wave "
-            "cannot be estimated, so there is no interval or p-value"
-        )
-    elif not np.isfinite(pp_spread.std_error):
-        reason = (
-            "every area changed by exactly as much as its arm: how much areas vary from wave "
-            "to wave cannot be estimated, so there is no interval or p-value"
-        )
-    elif not inside:
+    reason, notes = pp_spread.reason, list(notes)
+    if not reason and not inside:
         notes.append(
             "an area's share unsafe is 0 % or 100 % in a period: the odds ratio has no interval"
         )

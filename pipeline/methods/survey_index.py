@@ -208,17 +208,6 @@ def area_mean_difference_in_differences(
     low, high, p = t_inference(estimate, spread.std_error, spread.df, level)
     arms["suppressed"] = arms[["n_before", "n_after"]].min(axis=1) < min_n
     arms.loc[arms["suppressed"], ["mean_before", "mean_after", "change"]] = np.nan
-    reason = ""
-    if spread.df < 1:
-        reason = (
-            "one target and one comparison area: how much areas vary from wave to wave "
-            "cannot be estimated, so there is no interval or p-value"
-        )
-    elif not np.isfinite(spread.std_error):
-        reason = (
-            "every area changed by exactly as much as its arm: how much areas vary from wave "
-            "to wave cannot be estimated, so there is no interval or p-value"
-        )
     return AreaMeanDifference(
-        arms, estimate, spread.std_error, low, high, p, spread.df, level, reason
+        arms, estimate, spread.std_error, low, high, p, spread.df, level, spread.reason
     )
