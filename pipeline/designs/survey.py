@@ -28,7 +28,7 @@ import pandas as pd
 from ..errors import EstimationError
 from ..inputs.prepare import StudyData
 from ..methods.proportions import wilson_interval
-from ..methods.survey import SurveyShares, share_change
+from ..methods.survey import ShareChange, SurveyShares, share_change
 from ..methods.survey_areas import (
     area_difference_in_differences,
     area_log_odds_standard_error,
@@ -128,43 +128,41 @@ def survey_effects(
     target_rows = frame[frame["place_id"].isin(targets)].assign(area="target")
     try:
         change = share_change(target_rows, by="area", unsafe=settings.unsafe_answers, **common)
-        result = change.table.iloc[0]
-        if not result["suppressed"]:
-            notes = (
-                ["fewer than 30 respondents in a period: unreliable"]
-                if result["unreliable"]
-                else []
-            )
-            effects.append(
-                row(
-                    "survey_prepost",
-                    "share_difference_pp",
-                    2,
-                    "weighted share unsafe after minus before in the target areas, Newcombe "
-                    "interval on Kish's effective n; p from the log odds ratio",
-                    (
-                        result["diff_pp"],
-                        result["diff_low_pp"],
-                        result["diff_high_pp"],
-                        result["p_value"],
-                    ),
-                    notes,
-                )
-            )
+        effects += _prepost_effects(
+            row,
+            change,
+            "weighted share unsafe after minus before in the target areas, Newcombe "
+            "interval on Kish's effective n; p from the log odds ratio",
+        )
     except EstimationError as exc:
         skipped.append(("survey_prepost", str(exc)))
     try:
         effects.append(_ordinal_row(frame, targets, controls, common, row))
     except EstimationError as exc:
         skipped.append(("survey_ordinal", str(exc)))
+    return _with_primary(effects), skipped
 
+
+def _prepost_effects(row, change: ShareChange, method: str, notes=()) -> list[Effect]:
+    """The target areas' before/after change in points; none when its cells are withheld."""
+    result = change.table.iloc[0]
+    if result["suppressed"]:
+        return []
+    if result["unreliable"]:
+        notes = ("fewer than 30 respondents in a period: unreliable", *notes)
+    values = (result["diff_pp"], result["diff_low_pp"], result["diff_high_pp"], result["p_value"])
+    return [row("survey_prepost", "share_difference_pp", 2, method, values, notes)]
+
+
+def _with_primary(effects: list[Effect]) -> list[Effect]:
+    """The effects with the primary one marked: the difference-in-differences where there is
+    one, else the before/after change."""
     primary_design = (
         "survey_did" if any(e.design == "survey_did" for e in effects) else "survey_prepost"
     )
-    effects = [
+    return [
         _mark_primary(e, SURVEY_PRIMARY_RULE) if e.design == primary_design else e for e in effects
     ]
-    return effects, skipped
 
 
 def _ordinal_row(frame: pd.DataFrame, targets: list[str], controls: list[str], common: dict, row):
@@ -273,37 +271,18 @@ def _reported_share_effects(
             skipped.append(("survey_did", str(exc)))
     try:
         change, notes = shares_change(frame, areas=targets, **common)
-        result = change.table.iloc[0]
-        if not result["suppressed"]:
-            if result["unreliable"]:
-                notes = ("fewer than 30 respondents in a period: unreliable", *notes)
-            effects.append(
-                row(
-                    "survey_prepost",
-                    "share_difference_pp",
-                    2,
-                    "reported weighted share unsafe after minus before in the target areas, "
-                    "Newcombe interval on Kish's effective n (respondents / design effect); "
-                    "p from the log odds ratio",
-                    (
-                        result["diff_pp"],
-                        result["diff_low_pp"],
-                        result["diff_high_pp"],
-                        result["p_value"],
-                    ),
-                    notes,
-                )
-            )
+        effects += _prepost_effects(
+            row,
+            change,
+            "reported weighted share unsafe after minus before in the target areas, "
+            "Newcombe interval on Kish's effective n (respondents / design effect); "
+            "p from the log odds ratio",
+            notes,
+        )
     except EstimationError as exc:
         skipped.append(("survey_prepost", str(exc)))
     skipped.append(("survey_ordinal", NEEDS_MICRODATA))
-    primary_design = (
-        "survey_did" if any(e.design == "survey_did" for e in effects) else "survey_prepost"
-    )
-    effects = [
-        _mark_primary(e, SURVEY_PRIMARY_RULE) if e.design == primary_design else e for e in effects
-    ]
-    return effects, skipped
+    return _with_primary(effects), skipped
 
 
 def reported_area_shares(data: StudyData, municipality: str) -> SurveyShares | None:
