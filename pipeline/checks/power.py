@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..format import summary_html
-from ..methods.arguments import check_positive, check_probability
+from ..methods.arguments import check_at_least, check_positive, check_probability
 
 __all__ = [
     "MDEResult",
@@ -49,12 +49,7 @@ VarianceAt = Literal["alternative", "null"]
 def _check_common(
     dispersion: float, alpha: float, power: float | None, variance_at: str
 ) -> tuple[float, float, float | None]:
-    try:
-        dispersion = float(dispersion)
-    except (TypeError, ValueError):
-        raise ValueError(f"dispersion must be a number >= 1, got {dispersion!r}") from None
-    if not math.isfinite(dispersion) or dispersion < 1:
-        raise ValueError(f"dispersion (quasi-Poisson scale) must be >= 1, got {dispersion!r}")
+    dispersion = check_at_least(dispersion, "dispersion", 1, "the quasi-Poisson scale")
     alpha = check_probability(alpha)
     if power is not None:
         try:
