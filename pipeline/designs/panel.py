@@ -627,6 +627,27 @@ def _joint_placebos(
                 masks.append(mask)
                 units.append(block)
                 cells.append(np.array(posts))
+    return _pooled_placebos(panel, masks, units, cells, weights)
+
+
+def _pooled_placebos(
+    panel: _Panel, masks: list, units: list, cells: list, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each joint placebo's weighted log rate ratio and its sampling variance, where finite.
+
+    Parameters
+    ----------
+    panel : _Panel
+    masks, units, cells : list of numpy.ndarray
+        Per placebo fit: the cells it fits, the units given a step, and each
+        step's cells (as :func:`_fit_batches` takes them).
+    weights : numpy.ndarray
+        The targets' weights in the pooled estimate.
+
+    Returns
+    -------
+    pooled, variance : numpy.ndarray
+    """
     if not masks:
         return np.empty(0), np.empty(0)
     fits = _fit_batches(panel, np.array(masks), np.array(units), np.array(cells))
@@ -664,13 +685,7 @@ def _joint_time_placebos(
         masks.append(mask)
         units.append(np.arange(n_t))
         cells.append(pre & (months >= fake))
-    if not masks:
-        return np.empty(0), np.empty(0)
-    fits = _fit_batches(panel, np.array(masks), np.array(units), np.array(cells))
-    pooled = fits.log_ratio @ weights
-    variance = np.einsum("g,bgh,h->b", weights, fits.covariance, weights)
-    usable = np.isfinite(pooled) & np.isfinite(variance)
-    return pooled[usable], variance[usable]
+    return _pooled_placebos(panel, masks, units, cells, weights)
 
 
 @dataclass(frozen=True)
