@@ -56,34 +56,33 @@ def _run(command: list[str]) -> None:
     )
 
 
+def _papermill_and_html(notebook: Path, executed: Path, parameters: dict[str, str]) -> None:
+    """Execute a notebook with the papermill command line, then render it with nbconvert."""
+    _run(
+        [
+            str(BIN / "papermill"),
+            str(notebook),
+            str(executed),
+            "-k",
+            orchestrate.KERNEL_NAME,
+            "--cwd",
+            str(REPO),
+            "--no-progress-bar",
+            *[arg for key, value in parameters.items() for arg in ("-p", key, value)],
+        ]
+    )
+    _run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(executed)])
+
+
 def plain(paths: StudyPaths, municipalities: list[str], lang: str) -> float:
     started = time.perf_counter()
     for name in municipalities:
         out = paths.municipality_dir(name)
         out.mkdir(parents=True, exist_ok=True)
-        parameters = orchestrate.municipality_parameters(paths, name, lang)
-        _run(
-            [
-                str(BIN / "papermill"),
-                str(orchestrate.MUNICIPALITY_NOTEBOOK),
-                str(out / "evaluation.ipynb"),
-                "-k",
-                orchestrate.KERNEL_NAME,
-                "--cwd",
-                str(REPO),
-                "--no-progress-bar",
-                *[arg for key, value in parameters.items() for arg in ("-p", key, value)],
-            ]
-        )
-        _run(
-            [
-                str(BIN / "jupyter"),
-                "nbconvert",
-                "--to",
-                "html",
-                "--no-input",
-                str(out / "evaluation.ipynb"),
-            ]
+        _papermill_and_html(
+            orchestrate.MUNICIPALITY_NOTEBOOK,
+            out / "evaluation.ipynb",
+            orchestrate.municipality_parameters(paths, name, lang),
         )
     # The study-level step and the comparative notebook read the run status that the
     # orchestrator would write.
@@ -101,29 +100,10 @@ def plain(paths: StudyPaths, municipalities: list[str], lang: str) -> float:
     ]
     (paths.reports_dir / "run_status.json").write_text(json.dumps({"municipalities": status}))
     _run([sys.executable, "-m", "pipeline", "study", *_study_arguments(paths, lang)])
-    parameters = orchestrate.report_parameters(paths, lang)
-    _run(
-        [
-            str(BIN / "papermill"),
-            str(orchestrate.COMPARATIVE_NOTEBOOK),
-            str(paths.reports_dir / "comparative_report.ipynb"),
-            "-k",
-            orchestrate.KERNEL_NAME,
-            "--cwd",
-            str(REPO),
-            "--no-progress-bar",
-            *[arg for key, value in parameters.items() for arg in ("-p", key, value)],
-        ]
-    )
-    _run(
-        [
-            str(BIN / "jupyter"),
-            "nbconvert",
-            "--to",
-            "html",
-            "--no-input",
-            str(paths.reports_dir / "comparative_report.ipynb"),
-        ]
+    _papermill_and_html(
+        orchestrate.COMPARATIVE_NOTEBOOK,
+        paths.reports_dir / "comparative_report.ipynb",
+        orchestrate.report_parameters(paths, lang),
     )
     return time.perf_counter() - started
 
