@@ -118,11 +118,7 @@ def survey_effects(
                 unsafe=settings.unsafe_answers,
                 **common,
             )
-            inference = (
-                f"t on {did.df} degrees of freedom (areas - 2) from the spread of the areas' own "
-                "changes, which carries the area-by-wave variation and repeated respondents"
-            )
-            effects.extend(_did_effects(row, did, inference, "weighted"))
+            effects.extend(_did_effects(row, did, "weighted"))
         except EstimationError as exc:
             skipped.append(("survey_did", str(exc)))
     target_rows = frame[frame["place_id"].isin(targets)].assign(area="target")
@@ -262,11 +258,7 @@ def _reported_share_effects(
             did = shares_difference_in_differences(
                 frame, treated=targets, comparison=controls, **common
             )
-            inference = (
-                f"t on {did.df} degrees of freedom (areas - 2) from the spread of the areas' own "
-                "changes in the reported shares"
-            )
-            effects.extend(_did_effects(row, did, inference, "reported"))
+            effects.extend(_did_effects(row, did, "reported"))
         except EstimationError as exc:
             skipped.append(("survey_did", str(exc)))
     try:
@@ -407,7 +399,7 @@ def problems_index_effects(
     return [_mark_primary(effect, INDEX_PRIMARY_RULE)], []
 
 
-def _did_effects(row, did, inference: str, source: str) -> list[Effect]:
+def _did_effects(row, did, source: str) -> list[Effect]:
     """The area-level difference-in-differences in points (primary) and as an odds ratio.
 
     ``source`` is ``"weighted"`` (shares from microdata) or ``"reported"`` (a
@@ -415,6 +407,14 @@ def _did_effects(row, did, inference: str, source: str) -> list[Effect]:
     """
     notes = [*did.arm_texts(), *([did.reason] if did.reason else []), *did.notes]
     share = "weighted share" if source == "weighted" else "reported weighted share"
+    inference = (
+        f"t on {did.df} degrees of freedom (areas - 2) from the spread of the areas' own changes"
+        + (
+            ", which carries the area-by-wave variation and repeated respondents"
+            if source == "weighted"
+            else " in the reported shares"
+        )
+    )
     return [
         row(
             "survey_did",
