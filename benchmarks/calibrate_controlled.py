@@ -28,10 +28,17 @@ municipalities (windows of one municipality overlap), and prints the false
 positives each ``H`` would give, its variance measured as the random walk's
 was (on Brå's totals at every fake start), on every data set.
 
+``--places N`` reruns the place-scale simulation's cell with one control, 20
+crimes a month, 36 months before and drift (``validate.py --sections places``)
+and its neighbours with ``N`` replicates and a fresh seed, the cell with its
+overdispersion and its drift apart, and with each area's drift lowered so that
+one control's log ratio drifts as the design assumes.
+
 Brå (totals, and three categories at place-sized counts) is where inference is
 chosen; London and US are held out and only reported.
 
 Usage: python benchmarks/calibrate_controlled.py [--jobs N] [--data D,...] [--horizon] [--save CSV]
+       python benchmarks/calibrate_controlled.py --places N [--jobs N]
 """
 
 from __future__ import annotations
@@ -207,6 +214,64 @@ def summarise(tests: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     )
 
 
+#: The place cells: (level, months before, controls, overdispersed, drift, each area's drift
+#: variance a month or None for the simulation's own).
+PLACE_CELLS = (
+    (20.0, 36, 1, True, True, None),
+    (20.0, 36, 3, True, True, None),
+    (20.0, 18, 1, True, True, None),
+    (20.0, 18, 3, True, True, None),
+    (5.0, 36, 1, True, True, None),
+    (5.0, 18, 1, True, True, None),
+    (2.0, 36, 1, True, True, None),
+    (20.0, 36, 1, False, False, None),
+    (20.0, 36, 1, True, False, None),
+    (20.0, 36, 1, False, True, None),
+    (20.0, 36, 1, True, True, 0.0011),
+)
+#: A seed apart from the places section's (1), so that its flagged cell is not re-counted.
+PLACE_SEED = 2
+
+
+def _place_cell(job: tuple[tuple, int]) -> dict:
+    from pipeline.designs import ControlledComparison
+    from pipeline.validation import simulation
+
+    (level, n_pre, k, overdispersed, drift, area_drift), replicates = job
+    warnings.simplefilter("ignore")
+    if area_drift is not None:
+        simulation.PLACE_DRIFT_VARIANCE = area_drift  # this worker's cells only: one per job
+    scenario = simulation.PlaceScenario(
+        level=level, n_pre=n_pre, n_controls=k, overdispersed=overdispersed, drift=drift
+    )
+    result = simulation.place_coverage(
+        ControlledComparison(), scenario, replicates=replicates, seed=PLACE_SEED
+    )
+    fits = result["replicates"] - result["failed"]
+    rejected = round(result["rejection_rate"] * fits)
+    low, high = cal.wilson_interval(rejected, fits)
+    return {
+        "cell": scenario.label,
+        "area drift": simulation.PLACE_DRIFT_VARIANCE,
+        "fits": fits,
+        "false_pos": rejected,
+        "false_pos %": 100 * result["rejection_rate"],
+        "Wilson 95 %": f"{100 * low:.1f}-{100 * high:.1f}",
+        "coverage %": 100 * result["coverage"],
+    }
+
+
+def places(replicates: int, jobs: int) -> None:
+    """The flagged place cell and its neighbours with many replicates."""
+    from concurrent.futures import ProcessPoolExecutor as Pool
+
+    # A fresh worker per cell, so that a lowered drift stays in its own cell.
+    with Pool(jobs, max_tasks_per_child=1) as pool:
+        rows = list(pool.map(_place_cell, [(c, replicates) for c in PLACE_CELLS]))
+    print(f"\n## Place cells, {replicates} null replicates each (seed {PLACE_SEED})\n")
+    print(pd.DataFrame(rows).round({"false_pos %": 2, "coverage %": 2}).to_string(index=False))
+
+
 #: Hurst exponents tried for the drift; 0.5 is the random walk.
 HURST = tuple(np.round(np.arange(0.05, 0.751, 0.05), 2))
 
@@ -259,28 +324,37 @@ def horizon(tests: pd.DataFrame, windows: pd.DataFrame, resamples: int = 300) ->
             f"H >= 0.5 in {100 * np.mean(np.array(draws) >= 0.5):.1f} %"
         )
     rows = []
-    bra = tests["data"] == "Brå"
+    bra = (tests["data"] == "Brå").to_numpy()
+    short = windows[windows["n_post"] == 12].reset_index(drop=True)
     for h in sorted({0.5, *best.values()}):
         loads = fbm_loads(tests["influence"], h)
         # The scale measured as the random walk's was: Brå's totals at every fake start.
-        scale = tests.loc[bra, "excess"].sum() / loads[bra.to_numpy()].sum()
-        variance = tests["se"] ** 2 + scale * loads
-        rejected = _p(tests["coef"], variance, tests["df"]) < ALPHA
-        for (data_name, band), r in rejected.groupby([tests["data"], tests["band"]], observed=True):
-            rows.append(
-                {
-                    "H": h,
-                    "scale": scale,
-                    "data": data_name,
-                    "band": band,
-                    "false_pos %": 100 * r.mean(),
-                }
-            )
-    table = pd.DataFrame(rows).pivot_table(
-        index=["H", "scale"], columns=["data", "band"], values="false_pos %", observed=True
-    )
-    print("\n## False positives % with the drift of each H (the bands section's tests)\n")
-    print(table.round(1).to_string())
+        scale = tests.loc[bra, "excess"].sum() / loads[bra].sum()
+        for frame, by, name in (
+            (tests, ["data", "band"], "bands section"),
+            (short, ["data", "n_pre"], "windows, 12 months after"),
+        ):
+            frame_loads = loads if frame is tests else fbm_loads(frame["influence"], h)
+            variance = frame["se"] ** 2 + scale * frame_loads
+            rejected = pd.Series(_p(frame["coef"], variance, frame["df"]) < ALPHA)
+            for key, r in rejected.groupby([frame[c] for c in by], observed=True):
+                rows.append(
+                    {
+                        "H": h,
+                        "scale": scale,
+                        "tests": name,
+                        "cell": " ".join(map(str, key)),
+                        "fp": 100 * r.mean(),
+                    }
+                )
+    table = pd.DataFrame(rows)
+    for name, part in table.groupby("tests", sort=False):
+        print(f"\n## False positives % with the drift of each H: {name}\n")
+        print(
+            part.pivot_table(index=["H", "scale"], columns="cell", values="fp", sort=False)
+            .round(1)
+            .to_string()
+        )
 
 
 def main() -> None:
@@ -290,9 +364,16 @@ def main() -> None:
     parser.add_argument(
         "--horizon", action="store_true", help="how the drift grows with the horizon (Brå windows)"
     )
+    parser.add_argument(
+        "--places", type=int, default=0, help="replicates of the place cells (instead)"
+    )
     parser.add_argument("--save", default=None, help="write every test's pieces to this CSV")
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.places:
+        places(args.places, args.jobs)
+        print(f"\ncalibrate_controlled.py ran in {time.perf_counter() - started:.1f} s")
+        return
     names = args.data.split(",")
     pd.set_option("display.width", 200)
     pd.set_option("display.float_format", lambda v: f"{v:.5f}")
