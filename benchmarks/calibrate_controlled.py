@@ -202,7 +202,8 @@ def summarise(tests: pd.DataFrame, by: list[str]) -> pd.DataFrame:
                 "rw drift": group["drift_rw"].mean(),
                 "placebo drift": group["drift_placebo"].mean(),
                 "sigma2 realised": excess / group["load"].mean(),
-                "effective": group["effective"].median(),
+                "effective median": group["effective"].median(),
+                "effective max": group["effective"].max(),
             }
         )
 
@@ -210,7 +211,7 @@ def summarise(tests: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         tests.groupby(by, observed=True)
         .apply(one, include_groups=False)
         .reset_index()
-        .round({"false_pos %": 1, "false_pos rw %": 1, "mean z2": 2, "effective": 1})
+        .round({"false_pos %": 1, "false_pos rw %": 1, "mean z2": 2})
     )
 
 
