@@ -105,6 +105,35 @@ def test_calibrated_comparison_holds_its_error_rate_on_real_series(bra_total_ser
     assert result.rejection_rate <= 0.10
 
 
+def test_brå_pre_periods_never_measure_their_own_drift(bra_total_series):
+    """The bands section fits without placebo steps; on Brå that is the default's interval.
+
+    With 18-36 months before a fake start the placebo steps are worth fewer than
+    MIN_EFFECTIVE_PLACEBOS independent ones, so the default takes the pooled random
+    walk and the benchmark's figures are the default's.
+    """
+    from pipeline.validation import calibration
+
+    series = {n: bra_total_series[n] for n in sorted(bra_total_series)[::10]}
+    fits = []
+
+    def estimator(target, control, periods, start):
+        post = (periods >= start).astype(float)
+        default = fit_conditional_binomial(target, control, post, trend=True, drift=True)
+        bands = fit_conditional_binomial(
+            target, control, post, trend=True, drift=True, placebo=False
+        )
+        fits.append((default, bands))
+        return default.ratio, default.ci_low, default.ci_high, default.p_value
+
+    calibration.controlled_placebo_rejection_rate(series, estimator, n_controls=2, seed=2013)
+    assert len(fits) > 150
+    assert max(d.effective_placebos for d, _ in fits) < MIN_EFFECTIVE_PLACEBOS
+    for default, bands in fits:
+        assert not default.drift_measured
+        assert (default.ci_low, default.ci_high) == pytest.approx((bands.ci_low, bands.ci_high))
+
+
 def test_placebo_p_value_comes_from_the_pre_period_steps():
     rng = np.random.default_rng(21)
     post = (np.arange(84) >= 48).astype(float)
