@@ -188,6 +188,29 @@ def test_p_value_alone_is_the_fits_test():
         randomisation_p_value(targets, starts, controls, ratio=0.0)
 
 
+@pytest.mark.parametrize(("after", "level"), [(3, 1), (3, 3), (30, 3), (300, 1)])
+def test_an_assignment_without_events_before_is_as_extreme_as_any(after, level):
+    """Regression: an assignment whose units have no events before the start drives its fit
+    towards an infinite ratio; where the fit stopped without converging (NaN) it counted as
+    the least extreme of all, where it stopped at a large finite ratio as extreme, so the
+    same data gave p = 1/45 or 2/45 by chance of convergence."""
+    periods = pd.period_range(START - 6, periods=12, freq="M")
+    rng = np.random.default_rng(0)
+
+    def frame(values) -> pd.DataFrame:
+        return pd.DataFrame({"value": np.asarray(values, float), "exposure": 1.0}, index=periods)
+
+    targets = {"t0": frame([5] * 6 + [1] * 6), "t1": frame([6] * 6 + [2] * 6)}
+    controls = {f"c{i}": frame(rng.poisson(level, 12)) for i in range(2, 8)}
+    controls |= {"c0": frame([0] * 6 + [after] * 6), "c1": frame([0] * 6 + [after] * 6)}
+    starts = dict.fromkeys(targets, START)
+    # The targets' decrease is beyond every other assignment's but {c0, c1}'s.
+    assert randomisation_p_value(targets, starts, controls) == pytest.approx(2 / 45)
+    fit = fit_pooled_did(targets, starts, controls, bootstrap=0)
+    assert fit.exact and fit.p_value == pytest.approx(2 / 45)
+    assert fit.ci_high < 1.0
+
+
 def test_few_units_are_enumerated_exactly():
     targets, starts, controls = sparse_panel(2, 6, mean=3.0, seed=5)
     fit = fit_pooled_did(targets, starts, controls, bootstrap=0)

@@ -379,9 +379,21 @@ def _scales(panel: _Panel, starts: np.ndarray, counts: np.ndarray) -> np.ndarray
     return np.sqrt(1 / (after + 0.5) + 1 / (before + 0.5))
 
 
+def _magnitudes(draws: np.ndarray) -> np.ndarray:
+    """How far the assignments' statistics lie from 0, a fit without a finite estimate farthest.
+
+    No treated event gives ``-inf``; no event of the treated units before
+    their starts drives the fit towards ``+inf`` until it stops without
+    converging (NaN). Either is as extreme as any statistic can be, and a
+    failed fit must never count as less extreme than the targets' own (whose
+    fit cannot fail: it is refused).
+    """
+    return np.abs(np.nan_to_num(draws, nan=np.finfo(float).max))
+
+
 def _rank_p(statistic: float, draws: np.ndarray) -> float:
     """Two-sided randomisation p-value, ties (up to rounding) counted as extreme."""
-    extreme = np.sum(np.abs(np.nan_to_num(draws, nan=0.0)) >= abs(statistic) * (1 - 1e-9))
+    extreme = np.sum(_magnitudes(draws) >= abs(statistic) * (1 - 1e-9))
     return float((1 + extreme) / (len(draws) + 1))
 
 
@@ -454,7 +466,7 @@ class _Inversion:
 
     def distance(self, observed: float, null: np.ndarray) -> float:
         """How far ``observed`` lies beyond the ``needed``-th most extreme draw (as ``_rank_p``)."""
-        spread = np.sort(np.abs(np.nan_to_num(null, nan=0.0)))
+        spread = np.sort(_magnitudes(null))
         return abs(observed) * (1 - 1e-9) - spread[-self.needed]
 
     def end(self, direction: int, at_estimate: float, at_one: float, step: float) -> float:
