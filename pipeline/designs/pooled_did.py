@@ -383,10 +383,10 @@ def _magnitudes(draws: np.ndarray) -> np.ndarray:
     """How far the assignments' statistics lie from 0, a fit without a finite estimate farthest.
 
     No treated event gives ``-inf``; no event of the treated units before
-    their starts drives the fit towards ``+inf`` until it stops without
-    converging (NaN). Either is as extreme as any statistic can be, and a
-    failed fit must never count as less extreme than the targets' own (whose
-    fit cannot fail: it is refused).
+    their starts drives the fit towards ``+inf``, where it stops at a large
+    ratio or without converging (NaN). Either is as extreme as any statistic
+    can be, and a failed fit must never count as less extreme than the
+    targets' own (whose fit cannot fail: it is refused).
     """
     return np.abs(np.nan_to_num(draws, nan=np.finfo(float).max))
 
