@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from pipeline.designs.pooled_did import estimate_pooled_did, fit_pooled_did
+from pipeline.designs.pooled_did import (
+    estimate_pooled_did,
+    fit_pooled_did,
+    randomisation_p_value,
+)
 from pipeline.errors import EstimationError
-from pipeline.validation.simulation import SPARSE_START, SparseScenario, pooled_did_coverage
+from pipeline.validation.simulation import (
+    SPARSE_START,
+    SparseScenario,
+    pooled_did_coverage,
+    pooled_did_level,
+)
 from pipeline.validation.simulation import sparse_panel as simulated_panel
 
 START = SPARSE_START
@@ -137,6 +148,69 @@ def test_interval_excludes_one_exactly_when_the_test_rejects(seed):
     assert (fit.p_value < 0.05) == (not fit.ci_low <= 1.0 <= fit.ci_high)
 
 
+@pytest.mark.parametrize(("mean", "seed"), [(2.0, 3), (0.5, 4)])
+def test_every_assignment_as_the_targets_gives_every_p_value_once(mean, seed):
+    """The randomisation test is exact: with every assignment enumerated, taking each in turn
+    as the targets' gives the p-values 1/N, 2/N, ..., 1 once each, which holds only if the
+    targets' statistic is computed exactly as every other assignment's (same fit, same scale,
+    no fit dropped or treated apart)."""
+    scenario = SparseScenario(2, 7, mean=mean, overdispersion=0.3, drift=0.05)
+    targets, starts, controls = simulated_panel(scenario, seed=seed)
+    units = {**targets, **controls}
+    p_values = []
+    for pair in itertools.combinations(units, 2):
+        chosen = {name: units[name] for name in pair}
+        others = {name: series for name, series in units.items() if name not in pair}
+        p_values.append(randomisation_p_value(chosen, dict.fromkeys(chosen, START), others))
+    n = len(p_values)
+    assert n == 36
+    assert np.sort(p_values) * n == pytest.approx(np.arange(1, n + 1))
+
+
+def test_p_value_alone_is_the_fits_test():
+    """``randomisation_p_value`` is the test the fit reports and inverts: the same p-value of
+    no effect, and p < 0.05 exactly for the ratios outside the interval."""
+    targets, starts, controls = sparse_panel(
+        5, 15, mean=1.5, rate_ratio=0.7, overdispersion=0.3, drift=0.05, seed=21
+    )
+    fit = fit_pooled_did(targets, starts, controls, bootstrap=0, seed=2)
+    assert randomisation_p_value(targets, starts, controls, seed=2) == fit.p_value
+    for ratio in (
+        fit.ci_low * 0.98,
+        fit.ci_low * 1.02,
+        0.7,
+        fit.ci_high * 0.98,
+        fit.ci_high * 1.02,
+    ):
+        p = randomisation_p_value(targets, starts, controls, ratio=ratio, seed=2)
+        assert (p < 0.05) == (not fit.ci_low <= ratio <= fit.ci_high)
+    with pytest.raises(ValueError, match="ratio"):
+        randomisation_p_value(targets, starts, controls, ratio=0.0)
+
+
+@pytest.mark.parametrize(("after", "level"), [(3, 1), (3, 3), (30, 3), (300, 1)])
+def test_an_assignment_without_events_before_is_as_extreme_as_any(after, level):
+    """Regression: an assignment whose units have no events before the start drives its fit
+    towards an infinite ratio; where the fit stopped without converging (NaN) it counted as
+    the least extreme of all, where it stopped at a large finite ratio as extreme, so the
+    same data gave p = 1/45 or 2/45 by chance of convergence."""
+    periods = pd.period_range(START - 6, periods=12, freq="M")
+    rng = np.random.default_rng(0)
+
+    def frame(values) -> pd.DataFrame:
+        return pd.DataFrame({"value": np.asarray(values, float), "exposure": 1.0}, index=periods)
+
+    targets = {"t0": frame([5] * 6 + [1] * 6), "t1": frame([6] * 6 + [2] * 6)}
+    controls = {f"c{i}": frame(rng.poisson(level, 12)) for i in range(2, 8)}
+    controls |= {"c0": frame([0] * 6 + [after] * 6), "c1": frame([0] * 6 + [after] * 6)}
+    starts = dict.fromkeys(targets, START)
+    # The targets' decrease is beyond every other assignment's but {c0, c1}'s.
+    assert randomisation_p_value(targets, starts, controls) == pytest.approx(2 / 45)
+    fit = fit_pooled_did(targets, starts, controls, bootstrap=0)
+    assert fit.exact and fit.p_value == pytest.approx(2 / 45)
+    assert fit.ci_high < 1.0
+
+
 def test_few_units_are_enumerated_exactly():
     targets, starts, controls = sparse_panel(2, 6, mean=3.0, seed=5)
     fit = fit_pooled_did(targets, starts, controls, bootstrap=0)
@@ -193,6 +267,21 @@ def test_simulated_places_hold_the_level_and_cover(overdispersion, drift):
     # Binomial 99 % bounds around 5 % and 95 % with 100 replicates.
     assert null["rejection_rate"] <= 0.12
     assert 0.88 <= effect["coverage"] <= 1.0
+
+
+@pytest.mark.slow
+def test_drifting_places_hold_the_level_over_many_replicates():
+    """12 of the first 100 drifting null replicates were significant, which looked like a
+    broken level; the units are exchangeable, so the test is exact, and over more replicates
+    (the same seeds first) it rejects as an exact test with 199 draws does (4.5 %)."""
+    scenario = SparseScenario(overdispersion=0.3, drift=0.05)
+    level = pooled_did_level(scenario, replicates=600, seed=2004)
+    print(f"pooled DiD with drift: {level}")
+    assert level["failed"] == 0
+    # Binomial 99.9 % bounds around 4.5 %, 1 % and 10 % with 600 replicates.
+    assert level["rejection_rate"] <= 0.073
+    assert level["at_most_01"] <= 0.025
+    assert level["at_most_10"] <= 0.14
 
 
 # --------------------------------------------------------------------------- Buenos Aires

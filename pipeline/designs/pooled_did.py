@@ -379,9 +379,21 @@ def _scales(panel: _Panel, starts: np.ndarray, counts: np.ndarray) -> np.ndarray
     return np.sqrt(1 / (after + 0.5) + 1 / (before + 0.5))
 
 
+def _magnitudes(draws: np.ndarray) -> np.ndarray:
+    """How far the assignments' statistics lie from 0, a fit without a finite estimate farthest.
+
+    No treated event gives ``-inf``; no event of the treated units before
+    their starts drives the fit towards ``+inf``, where it stops at a large
+    ratio or without converging (NaN). Either is as extreme as any statistic
+    can be, and a failed fit must never count as less extreme than the
+    targets' own (whose fit cannot fail: it is refused).
+    """
+    return np.abs(np.nan_to_num(draws, nan=np.finfo(float).max))
+
+
 def _rank_p(statistic: float, draws: np.ndarray) -> float:
     """Two-sided randomisation p-value, ties (up to rounding) counted as extreme."""
-    extreme = np.sum(np.abs(np.nan_to_num(draws, nan=0.0)) >= abs(statistic) * (1 - 1e-9))
+    extreme = np.sum(_magnitudes(draws) >= abs(statistic) * (1 - 1e-9))
     return float((1 + extreme) / (len(draws) + 1))
 
 
@@ -434,6 +446,7 @@ class _Inversion:
         months = np.arange(panel.counts.shape[1])
         self._after = (panel.start[:, None] >= 0) & (months[None, :] >= panel.start[:, None])
         self._panel, self._refits = panel, refits
+        self.null_starts = refits.starts
         self.estimate, self.needed = estimate, needed
         self.tried = 0
 
@@ -453,7 +466,7 @@ class _Inversion:
 
     def distance(self, observed: float, null: np.ndarray) -> float:
         """How far ``observed`` lies beyond the ``needed``-th most extreme draw (as ``_rank_p``)."""
-        spread = np.sort(np.abs(np.nan_to_num(null, nan=0.0)))
+        spread = np.sort(_magnitudes(null))
         return abs(observed) * (1 - 1e-9) - spread[-self.needed]
 
     def end(self, direction: int, at_estimate: float, at_one: float, step: float) -> float:
@@ -497,6 +510,80 @@ def _root(excess, kept, kept_excess, beyond, beyond_excess) -> float:
                 beyond_excess /= 2
             last = 1
     return kept - kept_excess * (beyond - kept) / (beyond_excess - kept_excess)
+
+
+def _randomisation(panel: _Panel, level: float, draws: int, rng) -> tuple[_Inversion, bool, float]:
+    """The estimate and its randomisation test over units, ready to be run at any ratio.
+
+    Returns the test, whether every assignment was enumerated, and the smallest
+    attainable p-value.
+
+    Raises
+    ------
+    EstimationError
+        No finite estimate, or too few assignments for a p-value below ``1 - level``.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1; got {level}")
+    estimate = float(_fit_parts([_stack(panel, panel.start)])[0])
+    if not np.isfinite(estimate):
+        raise EstimationError("the pooled Poisson fit has no finite rate ratio")
+    assignments, exact, total = _assignments(panel, draws, rng)
+    min_p = 1 / total if exact else max(1 / total, 1 / (len(assignments) + 1))
+    needed = _extremes_needed(level, len(assignments))
+    if needed == 0:
+        raise EstimationError(
+            f"{len(panel.units)} units with {int((panel.start >= 0).sum())} target(s) allow only "
+            f"{total} assignments: the smallest attainable randomisation p-value, {min_p:.3f}, "
+            f"does not go below {1 - level:g}; add comparison areas"
+        )
+    # Studentised: each estimate over the Poisson error of its targets' own counts, so
+    # assignments of larger or smaller units than the targets compare on one scale.
+    return _Inversion(panel, _Refits(panel, assignments), estimate, needed), exact, float(min_p)
+
+
+def randomisation_p_value(
+    targets: Mapping[str, pd.DataFrame],
+    starts: Mapping[str, pd.Period | str],
+    controls: Mapping[str, pd.DataFrame],
+    *,
+    ratio: float = 1.0,
+    level: float = 0.95,
+    draws: int = DRAWS,
+    seed: int = 0,
+) -> float:
+    """The randomisation p-value of "the measures multiplied the targets' rate by ``ratio``".
+
+    The test :func:`fit_pooled_did` reports (``ratio`` 1) and inverts into its
+    interval (its interval excludes ``ratio`` exactly when this is below
+    ``1 - level``), without the interval and the bootstrap: one refit of every
+    assignment instead of one per ratio tried, so its level can be measured on
+    many replicates. With the same ``draws`` and ``seed`` the assignments, and
+    at ``ratio`` 1 the p-value, are those of :func:`fit_pooled_did`.
+
+    Parameters
+    ----------
+    targets, starts, controls, level, draws, seed
+        As in :func:`fit_pooled_did`.
+    ratio
+        The hypothesised rate ratio: the targets' counts from their starts are
+        divided by it before the test of no effect.
+
+    Returns
+    -------
+    float
+        ``(1 + #assignments at least as extreme) / (assignments + 1)``.
+
+    Raises
+    ------
+    EstimationError, ValueError
+        As :func:`fit_pooled_did` raises them.
+    """
+    if not ratio > 0 or not np.isfinite(ratio):
+        raise ValueError(f"ratio must be a positive number; got {ratio}")
+    panel = _build(targets, starts, controls)
+    inversion, _, _ = _randomisation(panel, level, draws, np.random.default_rng(seed))
+    return _rank_p(*inversion.statistics(float(np.log(ratio))))
 
 
 # --------------------------------------------------------------------------- input
@@ -598,27 +685,11 @@ def fit_pooled_did(
     ValueError
         Malformed series or starts.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1; got {level}")
     panel = _build(targets, starts, controls)
     rng = np.random.default_rng(seed)
-    estimate = float(_fit_parts([_stack(panel, panel.start)])[0])
-    if not np.isfinite(estimate):
-        raise EstimationError("the pooled Poisson fit has no finite rate ratio")
-    assignments, exact, total = _assignments(panel, draws, rng)
-    min_p = 1 / total if exact else max(1 / total, 1 / (len(assignments) + 1))
-    alpha = 1 - level
-    needed = _extremes_needed(level, len(assignments))
-    if needed == 0:
-        raise EstimationError(
-            f"{len(panel.units)} units with {len(targets)} target(s) allow only {total} "
-            f"assignments: the smallest attainable randomisation p-value, {min_p:.3f}, does not "
-            f"go below {alpha:g}; add comparison areas"
-        )
-    # Studentised: each estimate over the Poisson error of its targets' own counts, so
-    # assignments of larger or smaller units than the targets compare on one scale.
+    inversion, exact, min_p = _randomisation(panel, level, draws, rng)
+    estimate = inversion.estimate
     # The interval is every ratio the same test, with the same assignments, keeps.
-    inversion = _Inversion(panel, _Refits(panel, assignments), estimate, needed)
     observed, null = inversion.statistics(0.0)
     p_value = _rank_p(observed, null)
     at_one = inversion.distance(observed, null)
@@ -644,7 +715,7 @@ def fit_pooled_did(
         p_value=p_value,
         min_p_value=float(min_p),
         exact=exact,
-        draws=len(assignments),
+        draws=len(inversion.null_starts),
         ratios_tested=inversion.tried,
         observed=observed_count,
         expected=observed_count / float(np.exp(estimate)),

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..designs.base import DesignData
-from ..designs.pooled_did import fit_pooled_did
+from ..designs.pooled_did import fit_pooled_did, randomisation_p_value
 from ..errors import EstimationError
 from ..inputs.study import Analysis, Indicator, Place, Shock
 from .demo import (
@@ -408,4 +408,59 @@ def pooled_did_coverage(
         "rejection_rate": rejected / n if n else float("nan"),
         "median_ratio": float(np.median(ratios)) if n else float("nan"),
         "discordant": discordant,
+    }
+
+
+def pooled_did_level(
+    scenario: SparseScenario,
+    *,
+    replicates: int = 1000,
+    effect: float = 1.0,
+    draws: int = 199,
+    seed: int = 0,
+) -> dict:
+    """How often the pooled difference-in-differences' randomisation test rejects the truth.
+
+    The p-value of the hypothesis that the measures multiplied the targets'
+    rate by ``effect``, the true ratio, on each replicate
+    (:func:`~pipeline.designs.pooled_did.randomisation_p_value`, without the
+    interval): under exchangeable units the test is exact, so ``P(p <= a)`` is
+    at most ``a``. Its interval is the set of ratios the test keeps, so one
+    minus the rejection rate is the interval's coverage of ``effect``. A
+    replicate has the data and assignments of :func:`pooled_did_coverage` with
+    the same ``seed``, at a fraction of its cost.
+
+    Returns
+    -------
+    dict
+        ``scenario``, ``truth``, ``replicates``, ``failed`` (refused fits),
+        ``rejection_rate`` (p < 0.05, the rule of the reports) and
+        ``at_most_01``, ``at_most_05``, ``at_most_10`` (the shares of p-values
+        at most 0.01, 0.05 and 0.10).
+    """
+    p_values, failed = [], 0
+    for replicate in range(replicates):
+        data = sparse_panel(scenario, rate_ratio=effect, seed=seed + replicate)
+        try:
+            p_values.append(
+                randomisation_p_value(
+                    *data, ratio=effect, draws=draws, seed=_ASSIGNMENT_SEED + seed + replicate
+                )
+            )
+        except EstimationError:
+            failed += 1
+    p = np.array(p_values)
+
+    def share(selected: np.ndarray) -> float:
+        return float(selected.mean()) if len(p) else float("nan")
+
+    return {
+        "scenario": scenario.label,
+        "truth": effect,
+        "replicates": replicates,
+        "failed": failed,
+        "rejection_rate": share(p < 0.05),
+        "at_most_01": share(p <= 0.01),
+        "at_most_05": share(p <= 0.05),
+        "at_most_10": share(p <= 0.10),
     }
