@@ -266,30 +266,44 @@ def place_coverage(
         ``median_ratio`` (the interval's upper/lower ratio).
     """
     rng = np.random.default_rng([seed, int(scenario.level * 10), scenario.n_pre])
-    covered, rejected, ratios, failed = 0, 0, [], 0
+    tally = _Tally(effect)
     for _ in range(replicates):
         data = simulate_place(rng, scenario, effect=effect)
         try:
             result = design.estimate(data)
         except EstimationError:
-            failed += 1
+            tally.failed += 1
             continue
         result = result[0] if isinstance(result, tuple) else result
-        covered += result.ci_low <= effect <= result.ci_high
-        right_side = effect == 1.0 or (result.estimate < 1) == (effect < 1)
-        rejected += result.p_value < 0.05 and right_side
-        ratios.append(result.ci_high / result.ci_low)
-    n = len(ratios)
-    return {
-        "design": design.name,
-        "scenario": scenario.label,
-        "truth": effect,
-        "replicates": replicates,
-        "failed": failed,
-        "coverage": covered / n if n else float("nan"),
-        "rejection_rate": rejected / n if n else float("nan"),
-        "median_ratio": float(np.median(ratios)) if n else float("nan"),
-    }
+        tally.add(result.estimate, result.ci_low, result.ci_high, result.p_value)
+    return {"design": design.name, "scenario": scenario.label, **tally.summary(replicates)}
+
+
+class _Tally:
+    """Coverage, rejections on the truth's side and interval widths over replicates."""
+
+    def __init__(self, truth: float):
+        self.truth = truth
+        self.covered = self.rejected = self.failed = self.discordant = 0
+        self.ratios: list[float] = []
+
+    def add(self, estimate: float, ci_low: float, ci_high: float, p_value: float) -> None:
+        self.covered += ci_low <= self.truth <= ci_high
+        right_side = self.truth == 1.0 or (estimate < 1) == (self.truth < 1)
+        self.rejected += p_value < 0.05 and right_side
+        self.discordant += (p_value < 0.05) != (not ci_low <= 1.0 <= ci_high)
+        self.ratios.append(ci_high / ci_low)
+
+    def summary(self, replicates: int) -> dict:
+        n = len(self.ratios)
+        return {
+            "truth": self.truth,
+            "replicates": replicates,
+            "failed": self.failed,
+            "coverage": self.covered / n if n else float("nan"),
+            "rejection_rate": self.rejected / n if n else float("nan"),
+            "median_ratio": float(np.median(self.ratios)) if n else float("nan"),
+        }
 
 
 # --------------------------------------------------------------------------- sparse panels
@@ -381,7 +395,7 @@ def pooled_did_coverage(
         ``median_ratio`` (the interval's upper/lower ratio) and ``discordant``
         (fits whose interval excludes 1 while p >= 0.05, or the reverse).
     """
-    covered, rejected, ratios, failed, discordant = 0, 0, [], 0, 0
+    tally = _Tally(effect)
     for replicate in range(replicates):
         data = sparse_panel(scenario, rate_ratio=effect, seed=seed + replicate)
         try:
@@ -391,24 +405,10 @@ def pooled_did_coverage(
                 *data, draws=draws, bootstrap=0, seed=_ASSIGNMENT_SEED + seed + replicate
             )
         except EstimationError:
-            failed += 1
+            tally.failed += 1
             continue
-        covered += fit.ci_low <= effect <= fit.ci_high
-        right_side = effect == 1.0 or (fit.ratio < 1) == (effect < 1)
-        rejected += fit.p_value < 0.05 and right_side
-        discordant += (fit.p_value < 0.05) != (not fit.ci_low <= 1.0 <= fit.ci_high)
-        ratios.append(fit.ci_high / fit.ci_low)
-    n = len(ratios)
-    return {
-        "scenario": scenario.label,
-        "truth": effect,
-        "replicates": replicates,
-        "failed": failed,
-        "coverage": covered / n if n else float("nan"),
-        "rejection_rate": rejected / n if n else float("nan"),
-        "median_ratio": float(np.median(ratios)) if n else float("nan"),
-        "discordant": discordant,
-    }
+        tally.add(fit.ratio, fit.ci_low, fit.ci_high, fit.p_value)
+    return {"scenario": scenario.label, **tally.summary(replicates), "discordant": tally.discordant}
 
 
 def pooled_did_level(
