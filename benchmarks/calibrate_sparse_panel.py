@@ -20,6 +20,7 @@ category (2008-2016) and US city agencies by offence (2018-2024), from
 ``../shared/reference/``. Nothing is tuned to the held-out sets.
 
 Usage: python benchmarks/calibrate_sparse_panel.py [--groups N] [--draws N] [--quick]
+       [--data Brå,London,US] [--designs pooled_did,panel]
 """
 
 from __future__ import annotations
@@ -224,21 +225,30 @@ def main() -> None:
     parser.add_argument("--controls", type=int, default=15)
     parser.add_argument("--draws", type=int, default=199, help="randomisation draws")
     parser.add_argument("--quick", action="store_true", help="10 pseudo-studies per band")
+    parser.add_argument(
+        "--data", default="Brå,London,US", help="comma-separated data sets (Brå, London, US)"
+    )
+    parser.add_argument(
+        "--designs", default="pooled_did,panel", help="comma-separated designs (pooled_did, panel)"
+    )
     args = parser.parse_args()
+    data, designs = args.data.split(","), tuple(args.designs.split(","))
     groups = 10 if args.quick else args.groups
     if not REFERENCE.is_dir():
         print(f"reference data not found at {REFERENCE}; nothing to do")
         return
     started = time.perf_counter()
     frames = []
-    for label, loader in (
-        ("Brå", bra_series),
-        ("London (held out)", london_series),
-        ("US (held out)", us_series),
+    for name, label, loader in (
+        ("Brå", "Brå", bra_series),
+        ("London", "London (held out)", london_series),
+        ("US", "US (held out)", us_series),
     ):
+        if name not in data:
+            continue
         rng = np.random.default_rng(SEED)
         studies = pseudo_studies(loader(), args.targets, args.controls, groups, rng)
-        rows = [r for study in studies for r in run_study(study, args.draws, rng)]
+        rows = [r for study in studies for r in run_study(study, args.draws, rng, designs)]
         frame = pd.DataFrame(rows)
         frame.insert(0, "data", label)
         frames.append(frame)

@@ -37,6 +37,9 @@ Survey and
 inspection estimates are independent across municipalities and places and are
 pooled by random-effects meta-analysis, one estimand per pool: rows with other
 estimands form their own pool, never mixed in.
+
+One module (over 500 lines): the families, their adjustment and the pools are
+one step over the same rows, and the files it writes carry all three.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ semicolon-separated text file. The quirks this reader copes with:
 
 Rates are "per 100 000 inhabitants" for the period of the row (a month is not
 annualised), so ``population ≈ Antal / rate × 100 000``.
+
+One module (just over 500 lines): each quirk above is handled where the
+export's rows are parsed, and the messages that name a file, row and column
+need that parse's line numbers.
 """
 
 from __future__ import annotations
