@@ -4,6 +4,7 @@ Prints one table per check and its own run time. Sections that need the public
 reference data (``../shared/reference``) say so and are skipped without it.
 
 Usage: python benchmarks/validate.py [--replicates N] [--quick] [--sections S,...] [--designs D,...]
+                                    [--window B+A]
 """
 
 from __future__ import annotations
@@ -338,8 +339,8 @@ def _panels(name: str) -> dict[str, dict[str, pd.DataFrame]]:
     return cal.read_us_agencies(REFERENCE / "us_rtci_agencies_2018_2024")
 
 
-def _band_job(job: tuple[str, str, bool]) -> pd.DataFrame:
-    data_name, design, quick = job
+def _band_job(job: tuple[str, str, bool, tuple[int, int] | None]) -> pd.DataFrame:
+    data_name, design, quick, window = job
     warnings.simplefilter("ignore")
     _, kind, estimator, n_controls = BAND_DESIGNS[design]
     protocol = dict(PROTOCOLS[data_name])
@@ -356,7 +357,7 @@ def _band_job(job: tuple[str, str, bool]) -> pd.DataFrame:
     for category, series in _panels(data_name).items():
         if quick and data_name.startswith("Brå"):
             series = {u: series[u] for u in sorted(series)[::3]}
-        common = {"alpha": ALPHA, "seed": 2013, **protocol}
+        common = {"alpha": ALPHA, "seed": 2013, "window": window, **protocol}
         if kind == "single":
             placebo = cal.placebo_rejection_rate(series, estimator, **common)
             power = cal.injected_effect_power(
@@ -434,21 +435,30 @@ def band_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def real_data_by_band(
-    quick: bool, jobs: int, designs: tuple[str, ...] = tuple(BAND_DESIGNS)
+    quick: bool,
+    jobs: int,
+    designs: tuple[str, ...] = tuple(BAND_DESIGNS),
+    window: tuple[int, int] | None = None,
 ) -> None:
+    """The band table; with ``window`` (before, after) each test sees only those months."""
     if not all((REFERENCE / f).is_dir() for f in HELD_OUT_FOLDERS):
         print("\n## Real data by size band\n\nreference data absent: skipped")
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    work = [(d, g, quick) for g in designs for d in PROTOCOLS]
+    work = [(d, g, quick, window) for g in designs for d in PROTOCOLS]
     with ProcessPoolExecutor(jobs) as pool:
         results = pd.concat(list(pool.map(_band_job, work)), ignore_index=True)
     table = band_table(band_summary(results))
     _table(
         "Real data by size band (crimes a month): false positives % / coverage of an injected "
         "0.8 % / power % (placebo tests); Brå tuned, London and US held out"
-        + (" (quick: every 3rd Brå municipality)" if quick else ""),
+        + (" (quick: every 3rd Brå municipality)" if quick else "")
+        + (
+            f"; each test sees {window[0]} months before its fake start and {window[1]} after"
+            if window
+            else ""
+        ),
         table,
     )
 
@@ -687,6 +697,14 @@ def speed() -> None:
     _table("Speed", pd.DataFrame(rows, columns=["what", "time"]))
 
 
+def _window(text: str) -> tuple[int, int]:
+    """``"36+12"`` as (36, 12): months before a fake start and from it."""
+    before, plus, after = text.partition("+")
+    if not (plus and before.strip().isdigit() and after.strip().isdigit()):
+        raise argparse.ArgumentTypeError(f"expected B+A in months, e.g. 36+12, not {text!r}")
+    return int(before), int(after)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=500)
@@ -705,6 +723,14 @@ def main() -> None:
         help="comma-separated designs of the bands and places sections (default: all bands "
         "designs, the default controlled comparison for places); "
         f"bands: {','.join(BAND_DESIGNS)}; places: {','.join(PLACE_DESIGNS)}",
+    )
+    parser.add_argument(
+        "--window",
+        type=_window,
+        default=None,
+        metavar="B+A",
+        help="bands: each placebo test sees only the B months before its fake start and the A "
+        "months from it (fake starts as the protocol has them, where the window fits)",
     )
     args = parser.parse_args()
     chosen = None if args.designs is None else tuple(args.designs.split(","))
@@ -733,7 +759,10 @@ def main() -> None:
         real_data(args.quick)
     if "bands" in sections:
         real_data_by_band(
-            args.quick, args.jobs, tuple(d for d in (chosen or BAND_DESIGNS) if d in BAND_DESIGNS)
+            args.quick,
+            args.jobs,
+            tuple(d for d in (chosen or BAND_DESIGNS) if d in BAND_DESIGNS),
+            args.window,
         )
     if "speed" in sections:
         speed()

@@ -158,6 +158,66 @@ def test_given_starts_outside_the_window_are_dropped():
     assert sorted({str(s) for s in result.results["start"]}) == ["2014-07", "2016-01"]
 
 
+def test_a_windowed_run_sees_only_the_window_around_each_start():
+    seen = []
+
+    def spy(counts, exposure, periods, start):
+        seen.append((counts.copy(), exposure.copy(), periods, start))
+        return 1.0, 0.9, 1.1, 0.5
+
+    panel = poisson_panel(2, 20.0, seed=3, exposure=True)
+    panel["unit000"]["exposure"] = np.arange(1.0, 49.0)
+    result = cal.placebo_rejection_rate(panel, spy, window=(24, 12), step=6)
+    # The grid 18, 24, ..., 36 kept where 24 months fit before and 12 after.
+    assert [str(s) for s in result.results["start"]] == ["2015-01", "2015-07", "2016-01"] * 2
+    assert (result.results["n_pre"] == 24).all() and (result.results["n_post"] == 12).all()
+    original = panel["unit000"]["count"].to_numpy()
+    for counts, exposure, periods, start in seen[:3]:
+        i = PERIODS.get_loc(start)
+        assert len(periods) == 36 and periods.get_loc(start) == 24
+        assert periods[0] == PERIODS[i - 24] and periods[-1] == PERIODS[i + 11]
+        assert (counts == original[i - 24 : i + 12]).all()
+        assert (exposure == np.arange(1.0, 49.0)[i - 24 : i + 12]).all()
+
+
+def test_a_windowed_controlled_run_cuts_target_and_controls_alike():
+    panel = poisson_panel(8, 150.0, seed=8)
+    seen = []
+
+    def spy(target, control, periods, start):
+        seen.append((target.copy(), control.copy(), periods.get_loc(start)))
+        return 1.0, 0.9, 1.1, 0.5
+
+    power = cal.controlled_injected_effect_power(
+        panel, spy, rate_ratio=0.5, n_controls=3, min_mean=0, window=(36, 12)
+    )
+    # 48 months with 36 before and 12 after: the whole series, at one start 36 months in.
+    assert power.n_tests == 8 and set(power.results["start"]) == {PERIODS[36]}
+    first = power.results.iloc[0]
+    target, control, s = seen[0]
+    assert s == 36 and len(target) == len(control) == 48
+    expected = sum(panel[n]["count"].to_numpy() for n in first["controls"].split(", "))
+    assert (control == expected).all()
+    original = panel[first["unit"]]["count"].to_numpy()
+    assert (target[:36] == original[:36]).all() and target[36:].sum() < 0.6 * original[36:].sum()
+
+
+def test_windowed_drawn_and_given_starts_fit_the_window():
+    panel = poisson_panel(3, 20.0, seed=3)
+    drawn = cal.placebo_rejection_rate(panel, exact_prepost, starts=2, window=(30, 12)).results
+    assert len(drawn) == 6 and (drawn["n_pre"] == 30).all() and (drawn["n_post"] == 12).all()
+    assert all(30 <= PERIODS.get_loc(s) <= 36 for s in drawn["start"])
+    given = [pd.Period(p, "M") for p in ("2014-07", "2015-07", "2016-01")]
+    kept = cal.placebo_rejection_rate(panel, exact_prepost, starts=given, window=(30, 12))
+    assert sorted({str(s) for s in kept.results["start"]}) == ["2015-07", "2016-01"]
+
+
+def test_a_window_shorter_than_the_protocol_is_refused():
+    panel = poisson_panel(2, 20.0, seed=3)
+    with pytest.raises(ValueError, match="window of 12\\+12"):
+        cal.placebo_rejection_rate(panel, exact_prepost, window=(12, 12))
+
+
 def test_units_with_gaps_or_missing_counts_are_skipped():
     panel = poisson_panel(3, 20.0, seed=3)
     panel["unit001"] = panel["unit001"].astype({"count": "Int64"})

@@ -305,6 +305,27 @@ def _prepare(series_by_unit: Mapping[str, pd.DataFrame]) -> tuple[dict[str, _Ser
     return usable, skipped
 
 
+def _check_window(window: tuple[int, int] | None, min_pre: int, min_post: int) -> None:
+    if window is None:
+        return
+    before, after = window
+    if before < min_pre or after < min_post:
+        raise ValueError(
+            f"a window of {before}+{after} periods leaves fewer than min_pre={min_pre} "
+            f"before or min_post={min_post} from the start"
+        )
+
+
+def _cut(series: _Series, start: pd.Period, window: tuple[int, int] | None) -> _Series:
+    """The series' ``before`` periods before ``start`` and ``after`` from it (all without a window)."""
+    if window is None:
+        return series
+    i = series.periods.get_loc(start)
+    keep = slice(i - window[0], i + window[1])
+    exposure = None if series.exposure is None else series.exposure[keep]
+    return _Series(series.counts[keep], exposure, series.periods[keep])
+
+
 def _starts_for(
     series: _Series,
     starts: Sequence[pd.Period] | int | None,
@@ -312,10 +333,21 @@ def _starts_for(
     min_post: int,
     step: int,
     rng: np.random.Generator,
+    window: tuple[int, int] | None = None,
 ) -> list[pd.Period]:
     periods = series.periods
     if starts is None:
-        return placebo_starts(periods, min_pre=min_pre, min_post=min_post, step=step)
+        grid = placebo_starts(periods, min_pre=min_pre, min_post=min_post, step=step)
+        if window is None:
+            return grid
+        # The protocol's grid, kept where the whole window fits around a start.
+        return [
+            p
+            for p in grid
+            if periods.get_loc(p) >= window[0] and len(periods) - periods.get_loc(p) >= window[1]
+        ]
+    if window is not None:
+        min_pre, min_post = window
     if isinstance(starts, int | np.integer):
         valid = np.arange(min_pre, len(periods) - min_post + 1)
         if valid.size == 0:
@@ -353,15 +385,17 @@ def _run(
     min_post: int,
     step: int,
     seed: int,
+    window: tuple[int, int] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     rows = []
     n_failed = 0
     first_error: BaseException | None = None
-    for unit, series in prepared.items():
+    for unit, whole in prepared.items():
         # One stream per unit, keyed by its name: a unit gets the same drawn
         # starts whichever other units are in the run.
         rng = np.random.default_rng([seed, *unit.encode("utf-8")])
-        for start in _starts_for(series, starts, min_pre, min_post, step, rng):
+        for start in _starts_for(whole, starts, min_pre, min_post, step, rng, window):
+            series = _cut(whole, start, window)
             est, error, extra = call(unit, series, start, rng)
             i = series.periods.get_loc(start)
             if error is not None or not np.isfinite(est[3]):
@@ -400,14 +434,17 @@ def _calibrate(
     min_post: int,
     step: int,
     seed: int,
+    window: tuple[int, int] | None = None,
 ) -> PlaceboResult | PowerResult:
     """The estimator at every fake start of every target: a placebo run, or a power run.
 
     ``rate_ratio`` None leaves the counts as they are (placebo); else the
     target's counts from the start are thinned to it. ``arguments(unit,
     series, counts)`` gives the estimator's arguments before ``start`` and the
-    extra columns of the unit's rows.
+    extra columns of the unit's rows; with a ``window`` the series it gets is
+    already cut around the start.
     """
+    _check_window(window, min_pre, min_post)
 
     def call(unit, series, start, rng):
         if rate_ratio is None:
@@ -419,7 +456,14 @@ def _calibrate(
         return est, err, extra
 
     frame, n_failed = _run(
-        targets, call, starts=starts, min_pre=min_pre, min_post=min_post, step=step, seed=seed
+        targets,
+        call,
+        starts=starts,
+        min_pre=min_pre,
+        min_post=min_post,
+        step=step,
+        seed=seed,
+        window=window,
     )
     if rate_ratio is None:
         return _placebo_result(frame, alpha, n_failed, skipped)
@@ -526,6 +570,7 @@ def placebo_rejection_rate(
     min_post: int = 12,
     step: int = 3,
     seed: int = 0,
+    window: tuple[int, int] | None = None,
 ) -> PlaceboResult:
     """False-positive rate of an ITS method at fake starts in real series.
 
@@ -552,6 +597,12 @@ def placebo_rejection_rate(
         Spacing of the fixed grid.
     seed : int, default 0
         Seed of the drawn starts.
+    window : tuple of int, optional
+        ``(before, after)``: each test sees only the ``before`` periods before
+        its start and the ``after`` periods from it, the series cut around
+        the start; starts are chosen as without a window and kept where the
+        whole window fits. It must leave at least ``min_pre`` and ``min_post``.
+        None: the whole series.
 
     Returns
     -------
@@ -571,6 +622,7 @@ def placebo_rejection_rate(
         min_post=min_post,
         step=step,
         seed=seed,
+        window=window,
     )
 
 
@@ -586,6 +638,7 @@ def injected_effect_power(
     min_post: int = 12,
     step: int = 3,
     seed: int = 0,
+    window: tuple[int, int] | None = None,
 ) -> PowerResult:
     """Power and interval coverage of an ITS method for an injected effect.
 
@@ -594,7 +647,7 @@ def injected_effect_power(
 
     Parameters
     ----------
-    series_by_unit, estimator, alpha, starts, min_pre, min_post, step, seed
+    series_by_unit, estimator, alpha, starts, min_pre, min_post, step, seed, window
         As in :func:`placebo_rejection_rate`; ``seed`` also drives the thinning.
     rate_ratio : float, default 0.8
         True effect, in (0, 1] (thinning can only remove events).
@@ -622,6 +675,7 @@ def injected_effect_power(
         min_post=min_post,
         step=step,
         seed=seed,
+        window=window,
     )
 
 
@@ -721,6 +775,7 @@ def _controlled(
     min_post: int,
     step: int,
     seed: int,
+    window: tuple[int, int] | None,
 ):
     prepared, skipped = _prepare(series_by_unit)
     targets = prepared if rate_ratio is None else _big_enough(dict(prepared), min_mean, skipped)
@@ -743,6 +798,7 @@ def _controlled(
         min_post=min_post,
         step=step,
         seed=seed,
+        window=window,
     )
 
 
@@ -759,6 +815,7 @@ def controlled_placebo_rejection_rate(
     min_post: int = 12,
     step: int = 3,
     seed: int = 0,
+    window: tuple[int, int] | None = None,
 ) -> PlaceboResult:
     """False-positive rate of a comparison design on real series.
 
@@ -773,8 +830,9 @@ def controlled_placebo_rejection_rate(
     estimator_controlled : callable
         ``estimator_controlled(target_counts, control_counts, periods, start)``
         returning ``(rate_ratio, ci_low, ci_high, p_value)``.
-    alpha, starts, min_pre, min_post, step, seed
-        As in :func:`placebo_rejection_rate`; ``seed`` also picks the controls.
+    alpha, starts, min_pre, min_post, step, seed, window
+        As in :func:`placebo_rejection_rate`; ``seed`` also picks the controls (by
+        their whole series' mean).
     n_controls, pool_factor : int
         Passed to :func:`choose_controls`.
     pooled : bool, default True
@@ -800,6 +858,7 @@ def controlled_placebo_rejection_rate(
         min_post=min_post,
         step=step,
         seed=seed,
+        window=window,
     )
 
 
@@ -818,6 +877,7 @@ def controlled_injected_effect_power(
     min_post: int = 12,
     step: int = 3,
     seed: int = 0,
+    window: tuple[int, int] | None = None,
 ) -> PowerResult:
     """Power and coverage of a comparison design for an injected effect.
 
@@ -828,7 +888,7 @@ def controlled_injected_effect_power(
     Parameters
     ----------
     series_by_unit, estimator_controlled, alpha, n_controls, pool_factor, pooled,
-    starts, min_pre, min_post, step, seed
+    starts, min_pre, min_post, step, seed, window
         As in :func:`controlled_placebo_rejection_rate`.
     rate_ratio : float, default 0.8
         True effect, in (0, 1].
@@ -855,6 +915,7 @@ def controlled_injected_effect_power(
         min_post=min_post,
         step=step,
         seed=seed,
+        window=window,
     )
 
 
