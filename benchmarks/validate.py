@@ -348,8 +348,8 @@ def _band_job(job: tuple[str, str, bool, tuple[int, int] | None]) -> pd.DataFram
         # The categories check the comparison designs at place-sized counts only.
         return pd.DataFrame()
     if design == "its_rank":
-        if data_name == "Brå":
-            # 48-month series leave at most 36 months before a fake start: never 20 placebos.
+        if data_name == "Brå" or (window is not None and window[0] < 38):
+            # 20 placebos take 38 months before a fake start; Brå's 48 months leave at most 36.
             return pd.DataFrame()
         # Every rank test refits the step at each of its own fake starts: fewer starts, shorter run.
         protocol["step"] = 12
