@@ -233,6 +233,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     data, designs = args.data.split(","), tuple(args.designs.split(","))
+    for given, known, option in (
+        (data, ("Brå", "London", "US"), "--data"),
+        (designs, ("pooled_did", "panel"), "--designs"),
+    ):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            parser.error(f"{option}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
     groups = 10 if args.quick else args.groups
     if not REFERENCE.is_dir():
         print(f"reference data not found at {REFERENCE}; nothing to do")
